@@ -1,0 +1,1 @@
+"""Plant files shipped with the project (data, loaded with importlib.resources)."""
