@@ -500,6 +500,8 @@ class Baseline(StrictModel):
 
 class EmbeddedStoreSettings(StrictModel):
     path: Path = Path("var/shopfloor.duckdb")  # relative paths are relative to the working directory
+    # Longest a sample waits in memory before it is committed (and the most a killed process can lose).
+    flush_interval_ms: Annotated[int, Field(ge=10, le=600_000)] = 1000
 
 
 class InfluxSettings(StrictModel):

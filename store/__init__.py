@@ -1,0 +1,9 @@
+"""Storage: an embedded DuckDB store (the default) and InfluxDB behind a durable spool.
+
+Everything else uses :func:`open_store` and the :class:`SampleStore` interface.
+"""
+
+from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError
+from store.factory import open_store
+
+__all__ = ["Latest", "QualityLog", "SampleStore", "SeriesMap", "StoreError", "open_store"]

@@ -1,0 +1,269 @@
+"""InfluxDB backend: vectorised line protocol → durable spool → influxdb-client → ``/api/v2/write``.
+
+``write`` encodes the batch and appends it to the spool (local disk only; no
+network). :class:`store.influx_writer.SpoolSender` does the rest in the
+background. Reads are InfluxQL over ``/query`` and see what the server has
+acknowledged; ``flush()`` first for read-your-writes. ``latest`` is served
+from memory (this process's writes, merged with the server's newest values
+the first time an equipment is asked for).
+
+The token is only handed to influxdb-client (an ``Authorization`` header);
+it is never logged or put into an error message.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from influxdb_client import InfluxDBClient, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from models.contract import (
+    CONNECTIVITY_FIELD_CONNECTED,
+    CONNECTIVITY_FIELD_DETAIL,
+    MEASUREMENT_CONNECTIVITY,
+    MEASUREMENT_QUALITY,
+    QUALITY_FIELD_CODE,
+    QUALITY_FIELD_DETAIL,
+    TAG_EQUIPMENT,
+    TAG_FIELD,
+    TAG_SOURCE,
+)
+from models.samples import ConnectivityEvent, SampleBatch
+from store.assemble import assemble_series, sort_quality
+from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError
+from store.influx_writer import SpoolSender
+from store.influxql import SeriesResult, any_of, ident, parse_response, where
+from store.latest import LatestCache
+from store.line_protocol import encode_connectivity, encode_quality, encode_values, join_chunks
+from store.prepare import check_events, check_measurement, check_range, prepare_batch
+from store.spool import Spool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxConnection:
+    """Where and how to write; built by :func:`store.factory.open_store` from the plant file and env."""
+
+    url: str
+    org: str
+    bucket: str
+    token: str
+    spool_dir: Path
+    batch_size: int = 5000
+    flush_interval_s: float = 1.0
+    retry_interval_s: float = 1.0
+    max_retries: int = 5
+    timeout_s: float = 30.0
+    flush_timeout_s: float = 30.0  # default wait of flush()/close() for the server's acknowledgement
+
+    def __repr__(self) -> str:  # keep the token out of tracebacks and logs
+        return f"InfluxConnection(url={self.url!r}, org={self.org!r}, bucket={self.bucket!r}, token=***)"
+
+
+class InfluxStore(SampleStore):
+    def __init__(self, connection: InfluxConnection, plant_id: str) -> None:
+        self.plant_id = plant_id
+        self.connection = connection
+        self._closed = False
+        self.spool = Spool(connection.spool_dir)
+        timeout_ms = int(connection.timeout_s * 1000)
+        # Two clients: the sender thread and reader threads never share a connection pool's state.
+        self._write_client = InfluxDBClient(url=connection.url, token=connection.token, org=connection.org,
+                                            timeout=timeout_ms)
+        self._read_client = InfluxDBClient(url=connection.url, token=connection.token, org=connection.org,
+                                           timeout=timeout_ms)
+        write_api = self._write_client.write_api(write_options=SYNCHRONOUS)
+
+        def send(payload: bytes) -> None:
+            write_api.write(bucket=connection.bucket, org=connection.org, record=payload,
+                            write_precision=WritePrecision.NS)
+
+        self._latest = LatestCache(self._seed_latest)
+        self.sender = SpoolSender(
+            self.spool,
+            send,
+            batch_size=connection.batch_size,
+            flush_interval_s=connection.flush_interval_s,
+            retry_interval_s=connection.retry_interval_s,
+            max_retries=connection.max_retries,
+            name=f"influx:{connection.bucket}",
+        )
+
+    # ------------------------------------------------------------------ writes
+
+    def write(self, batch: SampleBatch) -> None:
+        self._check_open()
+        p = prepare_batch(batch)
+        payload = join_chunks([encode_values(self.plant_id, p), encode_quality(self.plant_id, p)])
+        self.spool.append(payload, len(p))
+        self._latest.update(p.measurement, p.equipment, p.field, p.ts_ns, p.value)
+
+    def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None:
+        self._check_open()
+        check_events(events)
+        if events:
+            self.spool.append(encode_connectivity(self.plant_id, events), len(events))
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("store is closed")
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        if self._closed:
+            return True
+        target = self.spool.end_position
+        self.spool.sync()
+        self.sender.wake(urgent=True)
+        timeout = self.connection.flush_timeout_s if timeout_s is None else timeout_s
+        return self.sender.wait_acked(target, timeout)
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Deliver what can be delivered within ``timeout_s``; the rest stays spooled for the next start."""
+        if self._closed:
+            return
+        delivered = self.flush(timeout_s)
+        self._closed = True
+        self.sender.stop()
+        self.spool.close()
+        if not delivered:
+            log.warning("InfluxDB store closed with %d bytes spooled in %s; they are sent on the next start",
+                        self.spool.backlog_bytes(), self.spool.directory)
+        self._write_client.close()
+        self._read_client.close()
+
+    # ------------------------------------------------------------------ reads
+
+    def query(self, q: str) -> list[list[SeriesResult]]:
+        """Run InfluxQL (``;``-separated statements allowed) against the bucket; series per statement."""
+        try:
+            response = self._read_client.api_client.call_api(
+                "/query", "POST",
+                query_params=[("db", self.connection.bucket), ("q", q), ("epoch", "ns"),
+                              ("chunked", "true"), ("chunk_size", "100000")],
+                header_params={"Accept": "application/json"},
+                _preload_content=False, _return_http_data_only=True,
+            )
+        except Exception as exc:
+            status = getattr(exc, "status", None)
+            body = getattr(exc, "body", None)
+            detail = f"HTTP {status}: {body!r}"[:500] if status else f"{type(exc).__name__}: {str(exc)[:300]}"
+            raise StoreError(f"InfluxDB query at {self.connection.url} failed: {detail}") from None
+        return parse_response(response.data)
+
+    def read_series(
+        self,
+        measurement: str,
+        equipment_ids: Sequence[str],
+        fields: Sequence[str] | None,
+        start_ns: int,
+        end_ns: int,
+    ) -> SeriesMap:
+        check_measurement(measurement)
+        check_range(start_ns, end_ns)
+        equipment_ids, fields = list(equipment_ids), None if fields is None else list(fields)
+        if not equipment_ids or fields == [] or start_ns == end_ns:
+            return assemble_series(equipment_ids, fields, *_empty_long())
+        select = "*::field" if fields is None else ", ".join(ident(f) for f in fields)
+        q = (f"SELECT {select} FROM {ident(measurement)}"
+             f"{where(self.plant_id, equipment_ids, start_ns, end_ns)} GROUP BY {ident(TAG_EQUIPMENT)}")
+        eq, fl, ts, vals = [], [], [], []
+        for s in _first(self.query(q)):
+            times = s.times()
+            for name in s.columns[1:]:
+                column = s.floats(name)
+                present = ~np.isnan(column)  # null: this field has no value at that time
+                n = int(present.sum())
+                eq.append(np.full(n, s.tags[TAG_EQUIPMENT], dtype=object))
+                fl.append(np.full(n, name, dtype=object))
+                ts.append(times[present])
+                vals.append(column[present])
+        if not ts:
+            return assemble_series(equipment_ids, fields, *_empty_long())
+        return assemble_series(equipment_ids, fields, np.concatenate(eq), np.concatenate(fl),
+                               np.concatenate(ts), np.concatenate(vals))
+
+    def read_quality(
+        self,
+        equipment_ids: Sequence[str],
+        start_ns: int,
+        end_ns: int,
+        fields: Sequence[str] | None = None,
+    ) -> QualityLog:
+        check_range(start_ns, end_ns)
+        equipment_ids = list(equipment_ids)
+        if not equipment_ids or start_ns == end_ns or fields == []:
+            return sort_quality(*_empty_quality())
+        extra = any_of(TAG_FIELD, list(fields)) if fields is not None else ""
+        q = (f"SELECT {ident(QUALITY_FIELD_CODE)}, {ident(QUALITY_FIELD_DETAIL)} FROM {ident(MEASUREMENT_QUALITY)}"
+             f"{where(self.plant_id, equipment_ids, start_ns, end_ns, extra)}"
+             f" GROUP BY {ident(TAG_EQUIPMENT)}, {ident(TAG_FIELD)}")
+        parts: list[tuple[np.ndarray, ...]] = []
+        for s in _first(self.query(q)):
+            n = len(s.values)
+            parts.append((s.times(), np.full(n, s.tags[TAG_EQUIPMENT], dtype=object),
+                          np.full(n, s.tags[TAG_FIELD], dtype=object),
+                          s.floats(QUALITY_FIELD_CODE).astype(np.uint8),
+                          np.array([d or "" for d in s.column(QUALITY_FIELD_DETAIL)], dtype=object)))
+        if not parts:
+            return sort_quality(*_empty_quality())
+        return sort_quality(*(np.concatenate(c) for c in zip(*parts)))
+
+    def read_connectivity(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[ConnectivityEvent]:
+        check_range(start_ns, end_ns)
+        equipment_ids = list(equipment_ids)
+        if not equipment_ids or start_ns == end_ns:
+            return []
+        q = (f"SELECT {ident(CONNECTIVITY_FIELD_CONNECTED)}, {ident(CONNECTIVITY_FIELD_DETAIL)}"
+             f" FROM {ident(MEASUREMENT_CONNECTIVITY)}{where(self.plant_id, equipment_ids, start_ns, end_ns)}"
+             f" GROUP BY {ident(TAG_EQUIPMENT)}, {ident(TAG_SOURCE)}")
+        events = []
+        for s in _first(self.query(q)):
+            for ts, connected, detail in zip(s.column("time"), s.column(CONNECTIVITY_FIELD_CONNECTED),
+                                             s.column(CONNECTIVITY_FIELD_DETAIL)):
+                events.append(ConnectivityEvent(int(ts), s.tags[TAG_EQUIPMENT], s.tags[TAG_SOURCE],
+                                                bool(connected), detail or ""))
+        events.sort(key=lambda e: (e.ts_ns, e.equipment, e.source))
+        return events
+
+    def latest(self, measurement: str, equipment_ids: Sequence[str]) -> Latest:
+        check_measurement(measurement)
+        return self._latest.get(measurement, list(equipment_ids))
+
+    def _seed_latest(self, measurement: str, equipment_ids: Sequence[str]) -> list[tuple[str, str, int, float]]:
+        if not equipment_ids:
+            return []
+        keys = self.query(f"SHOW FIELD KEYS FROM {ident(measurement)}")
+        fields = [row[0] for s in _first(keys) for row in s.values if row[1] == "float"]
+        if not fields:
+            return []
+        # One statement per field: a selector over several fields would not report each one's own time.
+        clause = where(self.plant_id, equipment_ids, None, None)
+        q = ";".join(f"SELECT last({ident(f)}) FROM {ident(measurement)}{clause} GROUP BY {ident(TAG_EQUIPMENT)}"
+                     for f in fields)
+        rows = []
+        for f, statement in zip(fields, self.query(q)):
+            for s in statement:
+                for ts, value in s.values:
+                    if value is not None and math.isfinite(value):
+                        rows.append((s.tags[TAG_EQUIPMENT], f, int(ts), float(value)))
+        return rows
+
+
+def _first(statements: list[list[SeriesResult]]) -> list[SeriesResult]:
+    return statements[0] if statements else []
+
+
+def _empty_long() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return (np.empty(0, object), np.empty(0, object), np.empty(0, np.int64), np.empty(0, np.float64))
+
+
+def _empty_quality() -> tuple[np.ndarray, ...]:
+    return (np.empty(0, np.int64), np.empty(0, object), np.empty(0, object), np.empty(0, np.uint8),
+            np.empty(0, object))
