@@ -1,0 +1,69 @@
+"""Helpers of the fleet simulator tests: plants of any size, a hand-moved clock, polling with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as dt
+import time
+import tomllib
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from models.calendar import to_ns
+from models.plant import Plant, plant_from_dict
+
+# Simulated time starts far from the wall clock, so a source timestamp in
+# simulated time can never be mistaken for a server (wall) timestamp.
+SIM_START_NS = to_ns(dt.datetime(2030, 1, 7, 6, 0, tzinfo=dt.UTC))
+LOOPBACK = "opc.tcp://127.0.0.1:0/shopfloor/fleet"  # port 0: the OS picks a free port
+
+
+def _default_raw() -> dict[str, Any]:
+    text = resources.files("models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+_RAW = _default_raw()
+
+
+def make_plant(robots: int | None = None, **fleet_simulation: Any) -> Plant:
+    """The default plant, with ``robots`` robots in its fleet and fleet simulation parameters overridden."""
+    raw = copy.deepcopy(_RAW)
+    fleet = raw["fleets"][0]
+    if robots is not None:
+        fleet["robots"] = [
+            {"id": f"r{i:02d}", "name": f"Charging robot {i:02d}", "name_zh": f"充电机器人 {i:02d}号",
+             "serial_number": f"ECR-TEST-{i:04d}"}
+            for i in range(1, robots + 1)
+        ]
+    raw.setdefault("simulation", {}).setdefault("fleet", {}).update(fleet_simulation)
+    return plant_from_dict(raw)
+
+
+class FixedClock:
+    """A clock tests move by hand (only ``now_ns`` is part of the simulator's clock protocol)."""
+
+    def __init__(self, start_ns: int = SIM_START_NS) -> None:
+        self.t_ns = start_ns
+
+    def now_ns(self) -> int:
+        return self.t_ns
+
+    def advance(self, seconds: float) -> None:
+        self.t_ns += round(seconds * 1e9)
+
+
+async def wait_for(condition: Callable[[], bool | Awaitable[bool]], timeout_s: float = 30.0, what: str = "") -> None:
+    """Poll ``condition`` until true; fail with ``what`` after a generous deadline (loaded CI machines)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what or condition}")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,94 @@
+"""Live values over a real subscription: simulated source timestamps, changes only, time scaling."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from asyncua import Client, Node, ua
+
+from models.calendar import NS_PER_S, to_ns
+from simulators.fleet.server import FleetSimulator
+from tests.simulators.fleet._helpers import LOOPBACK, SIM_START_NS, FixedClock, make_plant, wait_for
+
+
+class Recorder:
+    """asyncua data-change handler keeping every notification in arrival order."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[ua.NodeId, Any, ua.DataValue]] = []
+
+    def datachange_notification(self, node: Node, value: Any, data: Any) -> None:
+        self.items.append((node.nodeid, value, data.monitored_item.Value))
+
+
+async def test_subscription_gets_changes_stamped_with_simulated_time() -> None:
+    plant = make_plant(robots=6, car_arrivals_per_hour=60.0)
+    clock = FixedClock()
+    async with FleetSimulator(plant, endpoint=LOOPBACK, seed=11, clock=clock) as sim:
+        async with Client(sim.endpoint, timeout=10) as client:
+            nodes = [client.get_node(sim.node_id(r.id, v.name)) for r in plant.fleets[0].robots
+                     for v in plant.fleets[0].variables]
+            recorder = Recorder()
+            sub = await client.create_subscription(50, recorder)
+            await sub.subscribe_data_change(nodes, queuesize=100)
+            await wait_for(lambda: len(recorder.items) >= len(nodes), what="initial values")
+            initial = {node_id: value for node_id, value, _ in recorder.items}
+            assert all(dv.SourceTimestamp == dt.datetime(2030, 1, 7, 6, tzinfo=dt.UTC)
+                       for _, _, dv in recorder.items)
+
+            for advance_s in (1200, 60):
+                recorder.items.clear()
+                clock.advance(advance_s)
+                expected_ts_ns = clock.now_ns()
+                assert await sim.sync() > 0
+                changed = {
+                    sim.node_id(r.robot_id, name): value
+                    for r in sim.process.robots for name, value in r.values().items()
+                    if ua.Variant(value).Value != initial[sim.node_id(r.robot_id, name)]
+                }
+                assert changed, "a busy depot changed nothing?"
+                await wait_for(lambda: {n for n, _, _ in recorder.items} >= set(changed), what="changed values")
+                for node_id, value, dv in recorder.items:
+                    assert node_id in changed, f"{node_id} was rewritten without a change"
+                    assert to_ns(dv.SourceTimestamp) == expected_ts_ns  # simulated time, not wall time
+                    assert abs(dv.ServerTimestamp - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
+                    assert value == changed[node_id] or value == ua.Variant(changed[node_id]).Value
+                initial.update(changed)
+
+
+async def test_time_scale_runs_simulated_time_faster() -> None:
+    plant = make_plant(robots=4, car_arrivals_per_hour=60.0)
+    before = time.monotonic()
+    async with FleetSimulator(plant, endpoint=LOOPBACK, seed=2, time_scale=600) as sim:
+        start_ns = sim.process.truth.start_ns
+        async with Client(sim.endpoint, timeout=10) as client:
+            recorder = Recorder()
+            sub = await client.create_subscription(50, recorder)
+            await sub.subscribe_data_change(
+                [client.get_node(sim.node_id(r.id, "position_x_m")) for r in plant.fleets[0].robots]
+                + [client.get_node(sim.node_id(r.id, "soc_pct")) for r in plant.fleets[0].robots]
+            )
+            # Ten simulated minutes of source timestamps arrive within a few wall seconds.
+            await wait_for(
+                lambda: recorder.items and to_ns(max(dv.SourceTimestamp for *_, dv in recorder.items)) - start_ns
+                >= 600 * NS_PER_S,
+                timeout_s=60,
+                what="10 simulated minutes",
+            )
+        sync_started = time.monotonic()
+        await sim.sync()
+        after = time.monotonic()
+        elapsed_s = sim.process.elapsed_s
+    # Simulated time is 600x wall time (bounded by the wall time around it, no tight tolerance).
+    assert elapsed_s <= 600 * (after - before)
+    assert elapsed_s >= 600 * (sync_started - before) - 600 * 2  # the clock started before the server did
+    # Still fixed steps: every published timestamp lies on the step grid.
+    for *_, dv in recorder.items:
+        assert (to_ns(dv.SourceTimestamp) - start_ns) % sim.process.step_ns == 0
+
+
+def test_start_of_simulated_time_is_far_from_now() -> None:
+    # Guards the assertion above that tells simulated from wall timestamps apart.
+    assert abs(SIM_START_NS - time.time_ns()) > 100 * 86_400 * NS_PER_S
