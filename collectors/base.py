@@ -1,0 +1,203 @@
+"""What every collector shares: where samples go, a clock, a cadence, backoff and link state.
+
+Kept free of any protocol so the Modbus poller and the OPC UA collector use
+the same pieces:
+
+* :class:`SampleSink` — the two calls a collector makes (a store, the live
+  hub, or a list in a test all satisfy it).
+* :class:`Clock` / :class:`SystemClock` — monotonic time for scheduling, UTC
+  epoch ns for timestamps; injectable so a test or a simulation can drive it.
+* :func:`next_tick` — fixed-cadence scheduling on absolute deadlines
+  ``t0 + k * interval`` (no drift; an overrun skips ticks instead of bursting).
+* :class:`Backoff` — capped exponential delay between reconnect attempts.
+* :class:`ConnectivityTracker` — turns "this attempt worked / failed" into
+  :class:`~models.samples.ConnectivityEvent` on *changes only*, logging one
+  line per change (connected / lost / recovered), never one per sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from models.samples import ConnectivityEvent, SampleBatch
+
+
+@runtime_checkable
+class SampleSink(Protocol):
+    """Where a collector hands its output. Both calls must not block on the network."""
+
+    def write(self, batch: SampleBatch) -> None: ...
+
+    def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None: ...
+
+
+class Clock(Protocol):
+    """Time as a collector sees it."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never jumps (scheduling)."""
+        ...
+
+    def time_ns(self) -> int:
+        """UTC epoch nanoseconds (timestamps of samples and events)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clocks of the machine."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time_ns(self) -> int:
+        return time.time_ns()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+# --------------------------------------------------------------------------- cadence
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The next tick to run: its index, its deadline and how many ticks were missed to get there."""
+
+    index: int
+    deadline: float
+    skipped: int
+
+
+def next_tick(t0: float, interval_s: float, last_index: int, now: float) -> Tick:
+    """The tick after ``last_index`` on the grid ``t0 + k * interval_s``, skipping ticks already past.
+
+    Deadlines are computed from ``t0`` rather than from "now + interval" so
+    that the time a poll takes never accumulates as drift. A poll that
+    overruns one or more deadlines does not trigger a burst of catch-up
+    polls: the missed ticks are skipped and counted, and the next poll runs on
+    the first deadline still in the future (a tick whose deadline is exactly
+    now counts as still due).
+    """
+    if interval_s <= 0 or not math.isfinite(interval_s):
+        raise ValueError(f"interval_s must be a positive number, got {interval_s}")
+    candidate = last_index + 1
+    # Index of the latest deadline at or before now; a few ulps of rounding
+    # must not turn a due tick into a skipped one, hence the ceil on (now - t0).
+    due = math.ceil((now - t0) / interval_s - 1e-9)
+    index = max(candidate, due)
+    return Tick(index=index, deadline=t0 + index * interval_s, skipped=index - candidate)
+
+
+# --------------------------------------------------------------------------- backoff
+
+
+class Backoff:
+    """Capped exponential backoff: ``initial_s, initial_s*factor, …`` up to ``max_s``.
+
+    Optional jitter (a fraction of the delay, drawn from a seeded RNG) spreads
+    reconnects of many collectors after a shared outage; it is off by default
+    because one collector per device gains nothing from it and tests gain
+    determinism without it.
+    """
+
+    def __init__(
+        self,
+        initial_s: float,
+        max_s: float,
+        *,
+        factor: float = 2.0,
+        jitter_ratio: float = 0.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not (initial_s > 0 and math.isfinite(initial_s)):
+            raise ValueError(f"initial_s must be positive, got {initial_s}")
+        if not (max_s >= initial_s and math.isfinite(max_s)):
+            raise ValueError(f"max_s ({max_s}) must be finite and at least initial_s ({initial_s})")
+        if not factor >= 1:
+            raise ValueError(f"factor must be at least 1, got {factor}")
+        if not 0 <= jitter_ratio < 1:
+            raise ValueError(f"jitter_ratio must be in [0, 1), got {jitter_ratio}")
+        self.initial_s = initial_s
+        self.max_s = max_s
+        self.factor = factor
+        self.jitter_ratio = jitter_ratio
+        self._rng = rng or random.Random()
+        self.attempts = 0  # failures since the last reset
+        self._current = initial_s
+
+    def next_delay(self) -> float:
+        """Delay before the next attempt, after one more failure."""
+        # Grown step by step rather than as initial * factor**attempts, which
+        # overflows after a long outage (a device down for a weekend).
+        base = self._current
+        self._current = min(self.max_s, self._current * self.factor)
+        self.attempts += 1
+        if self.jitter_ratio:
+            base *= 1 - self.jitter_ratio * self._rng.random()
+        return base
+
+    def reset(self) -> None:
+        self.attempts = 0
+        self._current = self.initial_s
+
+
+# --------------------------------------------------------------------------- connectivity
+
+
+class ConnectivityTracker:
+    """Link state of one collector to one device, reported on changes only.
+
+    States: unknown (just started), connected, lost. ``connected()`` and
+    ``lost()`` return an event when the state changes and ``None`` when it
+    does not, so a device that stays down for an hour produces one event and
+    one log line, not one per poll.
+    """
+
+    def __init__(self, equipment: str, source: str, logger: logging.Logger | None = None) -> None:
+        self.equipment = equipment
+        self.source = source
+        self.log = logger or logging.getLogger(f"shopfloor.collectors.{source}")
+        self.state: bool | None = None
+        self._lost_since_ns: int | None = None
+        self.changes = 0
+
+    @property
+    def is_connected(self) -> bool:
+        return self.state is True
+
+    def connected(self, ts_ns: int, detail: str = "") -> ConnectivityEvent | None:
+        if self.state is True:
+            return None
+        if self.state is None:
+            self.log.info("%s: connected to %s%s", self.source, self.equipment, f" ({detail})" if detail else "")
+            detail = detail or "connected"
+        else:
+            down_s = (ts_ns - self._lost_since_ns) / 1e9 if self._lost_since_ns is not None else float("nan")
+            self.log.warning("%s: recovered link to %s after %.1f s", self.source, self.equipment, down_s)
+            detail = detail or f"recovered after {down_s:.1f} s"
+        return self._change(ts_ns, True, detail)
+
+    def lost(self, ts_ns: int, detail: str) -> ConnectivityEvent | None:
+        if self.state is False:
+            return None
+        if self.state is None:
+            self.log.warning("%s: cannot reach %s: %s", self.source, self.equipment, detail)
+        else:
+            self.log.warning("%s: lost link to %s: %s", self.source, self.equipment, detail)
+        self._lost_since_ns = ts_ns
+        return self._change(ts_ns, False, detail)
+
+    def _change(self, ts_ns: int, connected: bool, detail: str) -> ConnectivityEvent:
+        self.state = connected
+        self.changes += 1
+        return ConnectivityEvent(ts_ns=ts_ns, equipment=self.equipment, source=self.source, connected=connected,
+                                 detail=detail)

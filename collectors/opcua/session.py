@@ -1,0 +1,198 @@
+"""Opening and closing one OPC UA session to a fleet endpoint, with errors a person can act on.
+
+Everything the plant file says about security is applied here: the policy
+and mode, the client certificate and key, the pinned server certificate and
+the username with its password read from the environment variable the plant
+file names. The password is never logged nor put into an error message.
+
+Failures raise :class:`ConnectError`, whose ``kind`` tells the collector what
+happened (``unreachable``, ``timeout``, ``credentials``, ``certificate``,
+``config``, ``server``) and whose message says what to fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from asyncua import Client, ua
+from asyncua.crypto import security_policies
+from cryptography import x509
+
+from models.plant import OpcUaEndpoint, SecurityMode, SecurityPolicy
+
+log = logging.getLogger("shopfloor.collectors.opcua")
+
+# Idle time after which the server may drop a session we abandoned (stall, crash).
+SESSION_TIMEOUT_MS = 60_000
+
+_CREDENTIAL_STATUSES = frozenset(
+    {"BadUserAccessDenied", "BadIdentityTokenInvalid", "BadIdentityTokenRejected", "BadUserSignatureInvalid"}
+)
+_SECURITY_STATUSES = frozenset(
+    {"BadSecurityChecksFailed", "BadSecurityPolicyRejected", "BadSecurityModeRejected", "BadNonceInvalid"}
+)
+
+
+class _RedactSessionActivation(logging.Filter):
+    """asyncua logs every request it sends at DEBUG, ActivateSession included: with a user token
+    that is not encrypted separately (SignAndEncrypt endpoints) that record would hold the password."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if any(isinstance(arg, ua.ActivateSessionRequest) for arg in args):
+            record.msg, record.args = "Sending: ActivateSessionRequest (redacted: it may carry a password)", ()
+        return True
+
+
+_REDACTOR = _RedactSessionActivation()
+logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(_REDACTOR)
+
+
+class ConnectError(Exception):
+    """A session could not be opened; ``str(error)`` is the message for the operator."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _application_uri(certificate_path: Path) -> str | None:
+    """The URI in the certificate's subjectAltName: servers check the client claims the same one."""
+    cert = x509.load_der_x509_certificate(certificate_path.read_bytes()) if certificate_path.suffix == ".der" \
+        else x509.load_pem_x509_certificate(certificate_path.read_bytes())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return None
+    uris = san.value.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
+
+
+def _check_files(endpoint: OpcUaEndpoint) -> None:
+    for key in ("client_certificate", "client_private_key", "server_certificate"):
+        path: Path | None = getattr(endpoint, key)
+        if path is not None and not path.is_file():
+            raise ConnectError("config", f"{key} {str(path)!r} does not exist or is not a file")
+
+
+async def _configure(client: Client, endpoint: OpcUaEndpoint) -> None:
+    """Apply security and identity before connecting."""
+    _check_files(endpoint)
+    if endpoint.security_policy is not SecurityPolicy.NONE:
+        assert endpoint.client_certificate is not None and endpoint.client_private_key is not None
+        try:
+            uri = _application_uri(endpoint.client_certificate)
+        except ValueError as exc:
+            raise ConnectError("config", f"client_certificate {str(endpoint.client_certificate)!r}"
+                                         f" is not a PEM or DER certificate: {exc}") from None
+        if uri:
+            client.application_uri = uri
+        mode = ua.MessageSecurityMode.Sign if endpoint.security_mode is SecurityMode.SIGN \
+            else ua.MessageSecurityMode.SignAndEncrypt
+        # Without a pinned certificate asyncua asks the server for its endpoints
+        # over an unsecured channel and trusts the certificate it gets (first use).
+        await client.set_security(
+            security_policies.SecurityPolicyBasic256Sha256,
+            certificate=str(endpoint.client_certificate),
+            private_key=str(endpoint.client_private_key),
+            server_certificate=str(endpoint.server_certificate) if endpoint.server_certificate else None,
+            mode=mode,
+        )
+    if endpoint.username is not None:
+        client.set_user(endpoint.username)
+        if endpoint.password_env is not None:
+            password = endpoint.password()
+            if password is None:
+                raise ConnectError("config", f"environment variable {endpoint.password_env} (password_env of user"
+                                             f" {endpoint.username!r}) is not set")
+            client.set_password(password)
+
+
+def explain(exc: BaseException, endpoint: OpcUaEndpoint) -> ConnectError:
+    """Turn whatever connecting raised into a message that says what to check."""
+    if isinstance(exc, ConnectError):
+        return exc
+    url = endpoint.endpoint
+    if isinstance(exc, ua.UaStatusCodeError):
+        name = ua.StatusCode(exc.code).name
+        if name in _CREDENTIAL_STATUSES:
+            return ConnectError("credentials", f"{url} rejected user {endpoint.username!r} ({name}):"
+                                               f" check the username and the password in {endpoint.password_env}")
+        if name.startswith("BadCertificate") or name in _SECURITY_STATUSES:
+            return ConnectError("certificate", f"{url} refused the secure channel ({name}): make the server trust"
+                                               f" client certificate {str(endpoint.client_certificate)!r}, and check"
+                                               f" security_policy/security_mode")
+        return ConnectError("server", f"{url} answered {name} while opening a session")
+    if isinstance(exc, ua.UaError) and "mismatch" in str(exc).lower():
+        return ConnectError("certificate", f"{url} presented a certificate that differs from the pinned"
+                                           f" server_certificate {str(endpoint.server_certificate)!r}")
+    if isinstance(exc, ua.UaError) and "No matching endpoints" in str(exc):
+        return ConnectError("config", f"{url} offers no endpoint with {endpoint.security_policy.value}"
+                                      f"/{endpoint.security_mode.value}")
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return ConnectError("timeout", f"{url} did not answer within the timeout")
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectError("unreachable", f"{url} refused the connection (is the server running?)")
+    if isinstance(exc, OSError | ConnectionError):
+        # A server that does not trust our certificate often just closes the socket.
+        hint = "" if endpoint.security_policy is SecurityPolicy.NONE else \
+            " (a server that does not trust our client certificate may also close the connection)"
+        return ConnectError("unreachable", f"{url} closed or refused the connection: {exc!r}{hint}")
+    return ConnectError("server", f"{url}: {type(exc).__name__}: {exc}")
+
+
+async def open_client(
+    endpoint: OpcUaEndpoint, on_lost: Callable[[Exception], Awaitable[None]] | None = None
+) -> Client:
+    """A connected, activated client; raises :class:`ConnectError`.
+
+    asyncua's own reconnect is off: the collector reconnects itself so that it
+    can record the gap and rebuild the subscription from the plant model.
+    ``on_lost`` is called by asyncua's health probe when the link dies.
+    """
+    client = Client(endpoint.endpoint, timeout=endpoint.timeout_s, watchdog_intervall=endpoint.timeout_s,
+                    auto_reconnect=False)
+    client.session_timeout = SESSION_TIMEOUT_MS
+    client.name = client.description = "shopfloor OPC UA collector"
+    client.connection_lost_callback = on_lost
+    try:
+        # One deadline over the whole sequence: a stalled server accepts TCP but
+        # never answers the Hello, and set_security may open its own channel.
+        await asyncio.wait_for(_configure_and_connect(client, endpoint), timeout=4 * endpoint.timeout_s)
+    except BaseException as exc:
+        # asyncua already closed the socket of a failed connect; only a cancelled one can be left open.
+        if client.uaclient.protocol is not None:
+            await close_client(client, graceful=False, timeout_s=endpoint.timeout_s)
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+        raise explain(exc, endpoint) from None
+    return client
+
+
+async def _configure_and_connect(client: Client, endpoint: OpcUaEndpoint) -> None:
+    await _configure(client, endpoint)
+    await client.connect()
+
+
+async def close_client(client: Client, *, graceful: bool, timeout_s: float) -> None:
+    """Close a session; never raises and never waits longer than ``timeout_s``.
+
+    ``graceful`` sends CloseSession (so the server frees our subscription at
+    once). After a loss it is skipped: a stalled server would only make us wait.
+    """
+    uaclient = client.uaclient
+    uaclient.request_disconnect()
+    # asyncua's publish loop would log the closing socket as a crash; it has no public handle.
+    publish = uaclient._publish_task  # noqa: SLF001
+    if publish is not None and not publish.done():
+        publish.cancel()
+    if not graceful:
+        uaclient.disconnect_socket()
+    try:
+        await asyncio.wait_for(client.disconnect(), timeout=timeout_s)
+    except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - teardown of a broken link
+        log.debug("closing the session to %s did not finish cleanly", client.server_url.geturl(), exc_info=True)
+        uaclient.disconnect_socket()

@@ -1,0 +1,125 @@
+"""Basic256Sha256 Sign / SignAndEncrypt with a client certificate and a user, and the ways it goes wrong."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from collectors.opcua import OpcUaFleetCollector
+from models.plant import SecurityMode
+from simulators.fleet.certs import generate_certificate
+from simulators.fleet.security import FleetSecurity
+from tests.collectors.opcua.conftest import RecordingSink, all_keys, at_endpoint, fleet_variant, running, wait_until
+from tests.collectors.opcua.fleet_server import FleetServer
+
+PASSWORD = "s3cret-Pa55word-never-logged"
+PASSWORD_ENV = "SHOPFLOOR_TEST_OPCUA_PASSWORD"
+CLIENT_URI = "urn:shopfloor:test:collector"
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A trusted client certificate, an untrusted one, and the server's own (generated once per module)."""
+    base = tmp_path_factory.mktemp("certs")
+    out = {}
+    for name in ("client", "stranger", "server"):
+        generate_certificate(base / f"{name}_cert.der", base / f"{name}_key.pem", f"test {name}",
+                             CLIENT_URI if name != "server" else "urn:shopfloor:test:server")
+        out[f"{name}_cert"] = base / f"{name}_cert.der"
+        out[f"{name}_key"] = base / f"{name}_key.pem"
+    return out
+
+
+@pytest.fixture
+async def secure_server(tmp_path: Path, certs: dict[str, Path]):
+    security = FleetSecurity(
+        modes=(SecurityMode.SIGN, SecurityMode.SIGN_AND_ENCRYPT),
+        users={"operator": PASSWORD},
+        allow_anonymous=False,
+        trusted_client_certificates=(certs["client_cert"],),
+        server_certificate=certs["server_cert"],
+        server_private_key=certs["server_key"],
+        application_uri="urn:shopfloor:test:server",
+    )
+    server = FleetServer(fleet_variant(2), tmp_path, security)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def secure_collector(server: FleetServer, sink: RecordingSink, certs: dict[str, Path], *, mode: str,
+                     client: str = "client", pin: bool = True) -> OpcUaFleetCollector:
+    fleet = at_endpoint(
+        server.fleet,
+        server.url,
+        security_policy="Basic256Sha256",
+        security_mode=mode,
+        client_certificate=certs[f"{client}_cert"],
+        client_private_key=certs[f"{client}_key"],
+        server_certificate=certs["server_cert"] if pin else None,
+        username="operator",
+        password_env=PASSWORD_ENV,
+    )
+    return OpcUaFleetCollector(fleet, sink, reconnect_initial_s=0.1, reconnect_max_s=0.5)
+
+
+@pytest.mark.parametrize("mode", ["Sign", "SignAndEncrypt"])
+async def test_secure_session_delivers(secure_server: FleetServer, sink: RecordingSink, certs: dict[str, Path],
+                                       mode: str, monkeypatch: pytest.MonkeyPatch,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    caplog.set_level(logging.DEBUG)
+    collector = secure_collector(secure_server, sink, certs, mode=mode, pin=(mode == "Sign"))
+    async with running(collector):
+        await wait_until(lambda: sink.good_keys() == all_keys(collector.fleet), f"values over {mode}")
+    assert [e.connected for e in sink.events] == [True]
+    assert PASSWORD not in caplog.text
+
+
+async def test_wrong_password_is_a_clear_error_and_keeps_retrying(secure_server: FleetServer, sink: RecordingSink,
+                                                                  certs: dict[str, Path],
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    wrong = "not-the-password-either"
+    monkeypatch.setenv(PASSWORD_ENV, wrong)
+    caplog.set_level(logging.DEBUG)
+    collector = secure_collector(secure_server, sink, certs, mode="SignAndEncrypt")
+    async with running(collector) as task:
+        await wait_until(lambda: collector.stats.attempts >= 3, "three attempts")
+        assert not task.done()  # no crash
+        assert [e.connected for e in sink.events] == [False]
+        detail = sink.events[0].detail
+        assert "rejected user 'operator'" in detail and PASSWORD_ENV in detail
+        # Fixing the password (e.g. a restart with the right secret) lets the same collector in.
+        monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+        await wait_until(lambda: sink.good_keys() == all_keys(collector.fleet), "values with the right password")
+    assert [e.connected for e in sink.events] == [False, True]
+    assert sink.batches[0] is not None and not any(len(b) == 0 for b in sink.batches)
+    assert wrong not in caplog.text and PASSWORD not in caplog.text
+    ours = [r for r in caplog.records if r.name == "shopfloor.collectors.opcua" and "operator" in r.getMessage()]
+    assert len(ours) == 1, "one log line for the state change, not one per attempt"
+
+
+async def test_untrusted_client_certificate_is_a_clear_error(secure_server: FleetServer, sink: RecordingSink,
+                                                             certs: dict[str, Path],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    collector = secure_collector(secure_server, sink, certs, mode="Sign", client="stranger")
+    async with running(collector) as task:
+        await wait_until(lambda: collector.stats.attempts >= 2, "two attempts")
+        assert not task.done()
+    assert [e.connected for e in sink.events] == [False]
+    assert "certificate" in sink.events[0].detail
+    assert str(certs["stranger_cert"]) in sink.events[0].detail
+    assert sink.batches == []
+
+
+async def test_missing_password_variable_is_named(secure_server: FleetServer, sink: RecordingSink,
+                                                  certs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    collector = secure_collector(secure_server, sink, certs, mode="Sign")
+    async with running(collector):
+        await wait_until(lambda: bool(sink.events), "the failure to be recorded")
+    assert not sink.events[0].connected and f"{PASSWORD_ENV}" in sink.events[0].detail
