@@ -1,0 +1,157 @@
+"""Totalising counters -> increments, and increments -> amounts per time bucket.
+
+Rules (docs/kpi.md, "Counters"):
+
+* increment i is what the counter gained between samples i-1 and i, over
+  [t(i-1), t(i)); it is attributed to where that interval starts, t(i-1),
+  just as the state time of the same interval is (so metres and running
+  time of a shift match, and a reading taken exactly at the end of a shift
+  closes that shift). The first sample has no increment.
+* a drop of more than half the wrap span is a wrap: increment = delta + span
+  (the half-span rule of SNMP/RRDtool counter handling). Any other drop is a
+  reset (PLC restart, meter exchange): the counter restarted from 0, so the
+  increment is the new value.
+* an increment that spans a gap (samples further apart than ``max_gap_ns``,
+  or a connectivity outage between them) is kept - the metres were printed -
+  but flagged ``across_gap``: totals include it, time-based KPIs such as OEE
+  performance exclude it, because the matching time is "no data".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from models.kpi.outages import NO_SPANS, Spans, overlaps
+
+
+@dataclass(frozen=True, slots=True)
+class Increments:
+    ts_ns: npt.NDArray[np.int64]  # start of the interval the increment covers (the earlier sample)
+    end_ns: npt.NDArray[np.int64]  # the reading that closes it
+    amount: npt.NDArray[np.float64]  # >= 0, engineering units of the counter
+    # Rare events are kept as indices into amount (a day of 1 Hz data has a handful), not as masks.
+    gap_index: npt.NDArray[np.intp]
+    wrap_index: npt.NDArray[np.intp]
+    reset_index: npt.NDArray[np.intp]
+
+    def _mask(self, index: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+        mask = np.zeros(len(self.amount), dtype=bool)
+        mask[index] = True
+        return mask
+
+    @property
+    def across_gap(self) -> npt.NDArray[np.bool_]:
+        return self._mask(self.gap_index)
+
+    @property
+    def wrapped(self) -> npt.NDArray[np.bool_]:
+        return self._mask(self.wrap_index)
+
+    @property
+    def reset(self) -> npt.NDArray[np.bool_]:
+        return self._mask(self.reset_index)
+
+    @property
+    def wraps(self) -> int:
+        return len(self.wrap_index)
+
+    @property
+    def resets(self) -> int:
+        return len(self.reset_index)
+
+    @property
+    def total(self) -> float:
+        return float(self.amount.sum())
+
+    @property
+    def known(self) -> npt.NDArray[np.float64]:
+        """Amounts with across-gap increments zeroed (for KPIs that divide by observed time)."""
+        out = self.amount.copy()
+        out[self.gap_index] = 0.0
+        return out
+
+
+NO_INDEX = np.empty(0, dtype=np.intp)
+
+
+def increments(
+    ts_ns: npt.NDArray[np.int64],
+    value: npt.NDArray[np.float64],
+    wrap_span: float | None,
+    max_gap_ns: int | None,
+    outages: Spans = NO_SPANS,
+) -> Increments:
+    """Increments of a clean (sorted, unique) counter series."""
+    if len(ts_ns) < 2:
+        return Increments(ts_ns[:0], ts_ns[:0], np.empty(0, dtype=np.float64), NO_INDEX, NO_INDEX, NO_INDEX)
+    amount = np.diff(value)
+    # Drops are rare: find them only if there is one (min is a cheap pass), then fix those few in place.
+    drop = np.flatnonzero(amount < 0) if amount.min() < 0 else NO_INDEX
+    is_wrap = np.zeros(len(drop), dtype=bool)
+    if len(drop):
+        d = amount[drop]
+        if wrap_span is not None:
+            is_wrap = d < -0.5 * wrap_span
+        # A wrap adds the span back; a reset restarted from 0 (never below 0, whatever the meter sent).
+        amount[drop] = np.maximum(np.where(is_wrap, d + (wrap_span or 0.0), value[1:][drop]), 0.0)
+    across = NO_INDEX if max_gap_ns is None else np.flatnonzero(np.diff(ts_ns) > max_gap_ns)
+    if len(outages[0]):
+        hit = np.flatnonzero(overlaps(outages, ts_ns[:-1], ts_ns[1:]))
+        across = np.union1d(across, hit)
+    return Increments(ts_ns[:-1], ts_ns[1:], amount, across, drop[is_wrap], drop[~is_wrap])
+
+
+def bucket_sum(
+    ts_ns: npt.NDArray[np.int64], amount: npt.NDArray[np.float64], edges_ns: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Sum and count of amounts per bucket [edges[k], edges[k+1]); values outside all buckets are dropped."""
+    n_buckets = max(len(edges_ns) - 1, 0)
+    if n_buckets == 0:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    index = np.searchsorted(edges_ns, ts_ns, side="right") - 1
+    inside = (index >= 0) & (index < n_buckets)
+    index = index[inside]
+    sums = np.bincount(index, weights=amount[inside], minlength=n_buckets)
+    counts = np.bincount(index, minlength=n_buckets)
+    return sums, counts
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    edges_ns: npt.NDArray[np.int64]  # bucket k is [edges[k], edges[k+1])
+    amount: npt.NDArray[np.float64]  # NaN where no reading closed in the bucket: no data, not zero
+    per_minute: npt.NDArray[np.float64]  # amount / bucket length in minutes
+
+
+def throughput(incs: Increments, start_ns: int, end_ns: int, period_s: float) -> Throughput:
+    """Amount per fixed bucket (minute, hour ...) aligned on ``start_ns``; the last bucket may be shorter."""
+    if period_s <= 0:
+        raise ValueError(f"period_s must be > 0, got {period_s}")
+    if end_ns <= start_ns:
+        raise ValueError(f"empty range: start_ns {start_ns} >= end_ns {end_ns}")
+    step = int(round(period_s * 1e9))
+    edges = np.arange(start_ns, end_ns, step, dtype=np.int64)
+    edges = np.append(edges, np.int64(end_ns))
+    sums, counts = bucket_sum(incs.ts_ns, incs.amount, edges)
+    amount = np.where(counts > 0, sums, np.nan)
+    minutes = np.diff(edges) / 60e9
+    return Throughput(edges, amount, amount / minutes)
+
+
+def shift_edges(starts_ns: list[int], ends_ns: list[int]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """Bucket edges for (possibly non-contiguous) shift instances, and which bucket is which instance.
+
+    Returns edges and, for each instance, the index of its bucket; the buckets
+    between non-adjacent instances collect what falls outside every shift.
+    """
+    edges: list[int] = []
+    slot: list[int] = []
+    for s, e in zip(starts_ns, ends_ns):
+        if not edges or edges[-1] != s:
+            edges.append(s)
+        slot.append(len(edges) - 1)
+        edges.append(e)
+    return np.array(edges, dtype=np.int64), np.array(slot, dtype=np.intp)

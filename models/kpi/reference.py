@@ -1,0 +1,330 @@
+"""Plain-Python twins of the vectorised KPI core: loops over samples, obviously correct, slow.
+
+Used only by tests (vectorised == reference on random input) and by the
+benchmark (speed-up). Each twin follows the rules in the docstring of the
+module it mirrors, written the simplest way: one sample, one segment at a
+time. Nothing here imports the vectorised helpers it is meant to check,
+except dataclasses that carry results and the ISO tables.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from models.calendar import ShiftInstance
+from models.kpi.fleet import FleetTotals
+from models.kpi.oee import TimeTotals
+from models.kpi.pipeline import KpiConfig, robot_wrap_span
+from models.kpi.printer import PrinterTotals
+from models.kpi.time_model import CATEGORY_ELEMENT, DEFAULT_ELEMENT, Element
+from models.plant import Fleet, Printer, StopReason
+from models.samples import Series
+from models.states import PrinterState, RobotState
+
+NS = 1_000_000_000
+NO_DATA = -1
+Span = tuple[int, int]
+
+
+def clean(ts: Sequence[int], value: Sequence[float]) -> tuple[list[int], list[float]]:
+    """Stable sort by time, last write of a timestamp wins, non-finite values dropped."""
+    pairs = sorted(((int(t), float(v)) for t, v in zip(ts, value) if math.isfinite(v)), key=lambda p: p[0])
+    last: dict[int, float] = {}
+    for t, v in pairs:
+        last[t] = v  # dicts keep first-insertion order, which is time order here
+    return list(last.keys()), list(last.values())
+
+
+def series(s: Series | None) -> tuple[list[int], list[float]]:
+    if s is None:
+        return [], []
+    return clean(list(s.ts_ns), list(s.value))
+
+
+def in_any(spans: Sequence[Span], t: int) -> bool:
+    return any(a <= t < b for a, b in spans)
+
+
+def meets(spans: Sequence[Span], a: int, b: int) -> bool:
+    """Does the open interval (a, b) meet one of the spans?"""
+    return any(s < b and e > a for s, e in spans)
+
+
+def increments(ts: list[int], value: list[float], wrap: float | None, max_gap_ns: int | None,
+               outages: Sequence[Span] = ()) -> list[tuple[int, float, bool, bool, bool]]:
+    """(interval start, amount, across_gap, wrapped, reset) per sample after the first."""
+    out = []
+    for i in range(1, len(ts)):
+        delta = value[i] - value[i - 1]
+        wrapped = reset = False
+        if delta >= 0:
+            amount = delta
+        elif wrap is not None and delta < -wrap / 2:
+            amount, wrapped = delta + wrap, True
+        else:
+            amount, reset = value[i], True
+        amount = max(amount, 0.0)
+        across = (max_gap_ns is not None and ts[i] - ts[i - 1] > max_gap_ns) or meets(outages, ts[i - 1], ts[i])
+        out.append((ts[i - 1], amount, across, wrapped, reset))
+    return out
+
+
+def bucket_sum(ts: Sequence[int], amount: Sequence[float], edges: Sequence[int]) -> tuple[list[float], list[int]]:
+    sums = [0.0] * max(len(edges) - 1, 0)
+    counts = [0] * len(sums)
+    for t, a in zip(ts, amount):
+        for k in range(len(sums)):
+            if edges[k] <= t < edges[k + 1]:
+                sums[k] += a
+                counts[k] += 1
+                break
+    return sums, counts
+
+
+def holds(ts: list[int], end_ns: int, max_gap_ns: int | None) -> list[int]:
+    out = []
+    for i, t in enumerate(ts):
+        nxt = ts[i + 1] if i + 1 < len(ts) else max(end_ns, t)
+        out.append(nxt if max_gap_ns is None or nxt - t <= max_gap_ns else t)
+    return out
+
+
+def value_at(ts: list[int], hold: list[int], value: list[float], t: int, missing: int) -> int:
+    i = bisect.bisect_right(ts, t) - 1  # the latest sample at or before t
+    if i < 0:
+        return missing
+    return int(round(value[i])) if t < hold[i] else missing
+
+
+def instance_of(instances: Sequence[ShiftInstance], t: int) -> int:
+    for k, inst in enumerate(instances):
+        if inst.start_ns <= t < inst.end_ns:
+            return k
+    return -1
+
+
+def in_break(instances: Sequence[ShiftInstance], t: int) -> bool:
+    return any(a <= t < b for inst in instances for a, b in inst.breaks_ns)
+
+
+Interval = tuple[int, int, int, int, int, bool]  # start, end, state, reason, instance, in_break
+
+
+def state_intervals(
+    state: tuple[list[int], list[float]], start_ns: int, end_ns: int, instances: Sequence[ShiftInstance] = (),
+    reason: tuple[list[int], list[float]] | None = None, outages: Sequence[Span] = (),
+    max_gap_ns: int | None = None, split_breaks: bool = True,
+) -> list[Interval]:
+    ts, val = state
+    hold = holds(ts, end_ns, max_gap_ns)
+    cuts = {start_ns, end_ns, *ts, *hold}
+    for a, b in outages:
+        cuts |= {a, b}
+    for inst in instances:
+        cuts |= {inst.start_ns, inst.end_ns}
+        if split_breaks:
+            for a, b in inst.breaks_ns:
+                cuts |= {a, b}
+    if reason is not None:
+        r_ts, r_val = reason
+        r_hold = holds(r_ts, end_ns, max_gap_ns)
+        cuts |= {*r_ts, *r_hold}
+    edges = sorted(c for c in cuts if start_ns <= c <= end_ns)
+    out: list[Interval] = []
+    for a, b in zip(edges, edges[1:]):
+        s = NO_DATA if in_any(outages, a) else value_at(ts, hold, val, a, NO_DATA)
+        r = 0 if reason is None or s == NO_DATA else value_at(r_ts, r_hold, r_val, a, 0)
+        piece = (a, b, s, r, instance_of(instances, a), split_breaks and in_break(instances, a))
+        if out and out[-1][1] == a and out[-1][2:] == piece[2:]:
+            out[-1] = (out[-1][0], b, *piece[2:])
+        else:
+            out.append(piece)
+    return out
+
+
+def element(iv: Interval, stop_reasons: Sequence[StopReason]) -> Element:
+    _, _, state, reason, instance, brk = iv
+    if state == NO_DATA:
+        return Element.NO_DATA
+    if instance < 0:
+        return Element.OUTSIDE_SHIFT
+    running = state == PrinterState.RUNNING
+    if brk and not running:
+        return Element.PDOT
+    if not running:
+        for r in stop_reasons:
+            if r.code == reason:
+                return CATEGORY_ELEMENT[r.category]
+    try:
+        return DEFAULT_ELEMENT[PrinterState(state)]
+    except ValueError:
+        return Element.ADOT  # unknown code: a fault
+
+
+def shift_downtime(intervals: list[Interval], stop_reasons: Sequence[StopReason], n_instances: int,
+                   micro_stop_s: float) -> tuple[list[TimeTotals], list[dict[int, float]], list[dict[int, int]]]:
+    elements = [element(iv, stop_reasons) for iv in intervals]
+    # Group consecutive stop intervals into events.
+    events: list[list[int]] = []
+    for i, (iv, el) in enumerate(zip(intervals, elements)):
+        if el not in (Element.ADOT, Element.ADET):
+            continue
+        if events:
+            j = events[-1][-1]
+            if j == i - 1 and elements[j] == el and intervals[j][4] == iv[4] and intervals[j][1] == iv[0]:
+                events[-1].append(i)
+                continue
+        events.append([i])
+    micro_of: dict[int, bool] = {}
+    acc = [dict.fromkeys(["apt", "aust", "adot", "adet", "pdot", "nd", "out", "micro_s", "repair"], 0.0)
+           for _ in range(n_instances + 1)]
+    counts = [{"micro": 0, "fail": 0} for _ in range(n_instances + 1)]
+    for ev in events:
+        start, end = intervals[ev[0]][0], intervals[ev[-1]][1]
+        inst = intervals[ev[0]][4]
+        slot = n_instances if inst < 0 else inst
+        micro = (end - start) < micro_stop_s * NS
+        for i in ev:
+            micro_of[i] = micro
+        if micro:
+            counts[slot]["micro"] += 1
+        elif elements[ev[0]] == Element.ADOT:
+            counts[slot]["fail"] += 1
+            acc[slot]["repair"] += (end - start) / NS
+    reason_s: list[dict[int, float]] = [{} for _ in range(n_instances + 1)]
+    reason_n: list[dict[int, int]] = [{} for _ in range(n_instances + 1)]
+    names = {Element.APT: "apt", Element.AUST: "aust", Element.ADOT: "adot", Element.ADET: "adet",
+             Element.PDOT: "pdot", Element.NO_DATA: "nd", Element.OUTSIDE_SHIFT: "out"}
+    for i, (iv, el) in enumerate(zip(intervals, elements)):
+        slot = n_instances if iv[4] < 0 else iv[4]
+        secs = (iv[1] - iv[0]) / NS
+        if micro_of.get(i, False):
+            acc[slot]["micro_s"] += secs
+            el = Element.APT
+        acc[slot][names[el]] += secs
+        if el in (Element.AUST, Element.ADOT, Element.ADET):
+            reason_s[slot][iv[3]] = reason_s[slot].get(iv[3], 0.0) + secs
+            reason_n[slot][iv[3]] = reason_n[slot].get(iv[3], 0) + 1
+    times = [
+        TimeTotals(a["apt"], a["aust"], a["adot"], a["adet"], a["pdot"], a["nd"], a["out"], a["micro_s"],
+                   c["micro"], c["fail"], a["repair"])
+        for a, c in zip(acc, counts)
+    ]
+    return times, reason_s, reason_n
+
+
+def _slot(instances: Sequence[ShiftInstance], t: int) -> int:
+    k = instance_of(instances, t)
+    return len(instances) if k < 0 else k
+
+
+def per_slot(instances: Sequence[ShiftInstance], incs: list[tuple[int, float, bool, bool, bool]],
+             known_only: bool) -> list[float]:
+    out = [0.0] * (len(instances) + 1)
+    for t, amount, across, _, _ in incs:
+        if not (known_only and across):
+            out[_slot(instances, t)] += amount
+    return out
+
+
+def printer_shift_totals(
+    printer: Printer, stop_reasons: list[StopReason], fields: Mapping[str, Series], start_ns: int, end_ns: int,
+    instances: Sequence[ShiftInstance], outages: Sequence[Span] = (), config: KpiConfig = KpiConfig(),
+) -> list[PrinterTotals]:
+    gap = int(round(config.max_gap_polls * printer.modbus.poll_interval_s * NS))
+    iv = state_intervals(series(fields.get("state")), start_ns, end_ns, instances,
+                         series(fields.get("stop_reason")), outages, gap)
+    times, reason_s, reason_n = shift_downtime(iv, stop_reasons, len(instances), config.micro_stop_s)
+    incs = {
+        name: increments(*series(fields.get(name)), printer.signal(name).wrap_m, gap, outages)
+        for name in ("printed_m_total", "defective_m_total", "energy_kwh_total", "water_l_total",
+                     "ink_consumed_kg_total")
+    }
+    produced = per_slot(instances, incs["printed_m_total"], True)
+    printed = per_slot(instances, incs["printed_m_total"], False)
+    defective = per_slot(instances, incs["defective_m_total"], True)
+    defective_all = per_slot(instances, incs["defective_m_total"], False)
+    energy = per_slot(instances, incs["energy_kwh_total"], False)
+    water = per_slot(instances, incs["water_l_total"], False)
+    ink = per_slot(instances, incs["ink_consumed_kg_total"], False)
+    wraps = [0] * (len(instances) + 1)
+    resets = [0] * (len(instances) + 1)
+    for rows in incs.values():
+        for t, _, _, wrapped, reset in rows:
+            wraps[_slot(instances, t)] += wrapped
+            resets[_slot(instances, t)] += reset
+    return [
+        PrinterTotals(times[k], produced[k], defective[k], produced[k] / (printer.ideal_speed_m_min / 60.0),
+                      printed[k], printed[k] - produced[k], defective_all[k], energy[k], water[k], ink[k],
+                      wraps[k], resets[k], reason_s[k], reason_n[k])
+        for k in range(len(instances) + 1)
+    ]
+
+
+def responses(ts: list[int], value: list[float], end_ns: int, max_gap_ns: int | None,
+              outages: Sequence[Span] = ()) -> list[tuple[int, float]]:
+    """(dispatch time, seconds to CONNECTING/CHARGING), walking the samples one by one."""
+    hold = holds(ts, end_ns, max_gap_ns)
+    state = [int(round(v)) for v in value]
+    out = []
+    for i in range(1, len(ts)):
+        entered = state[i] == RobotState.DISPATCHED and state[i - 1] != RobotState.DISPATCHED
+        if not (entered and hold[i - 1] == ts[i]):
+            continue
+        for j in range(i + 1, len(ts)):
+            if hold[j - 1] != ts[j]:
+                break  # a gap: the arrival time is unknown
+            if state[j] == RobotState.DISPATCHED and state[j - 1] != RobotState.DISPATCHED:
+                break  # dispatched again before arriving
+            if state[j] in (RobotState.CONNECTING, RobotState.CHARGING):
+                if not meets(outages, ts[i], ts[j]):
+                    out.append((ts[i], (ts[j] - ts[i]) / NS))
+                break
+    return out
+
+
+def robot_shift_totals(
+    fleet: Fleet, robot_id: str, fields: Mapping[str, Series], start_ns: int, end_ns: int,
+    instances: Sequence[ShiftInstance], outages: Sequence[Span] = (), config: KpiConfig = KpiConfig(),
+) -> list[FleetTotals]:
+    gap = None if config.robot_max_gap_s is None else int(round(config.robot_max_gap_s * NS))
+    st = series(fields.get("state"))
+    iv = state_intervals(st, start_ns, end_ns, instances, None, outages, gap, split_breaks=False)
+    n_states = max(RobotState) + 1
+    secs = [[0.0] * (n_states + 1) for _ in range(len(instances) + 1)]
+    for a, b, s, _, inst, _ in iv:
+        col = s if 0 <= s < n_states else n_states
+        secs[len(instances) if inst < 0 else inst][col] += (b - a) / NS
+    resp: list[list[float]] = [[] for _ in range(len(instances) + 1)]
+    for t, r in responses(*st, end_ns, gap, outages):
+        resp[_slot(instances, t)].append(r)
+    incs = {n: increments(*series(fields.get(n)), robot_wrap_span(fleet, n), gap, outages)
+            for n in ("sessions_completed_total", "sessions_failed_total", "energy_delivered_kwh_total")}
+    done = per_slot(instances, incs["sessions_completed_total"], False)
+    done_known = per_slot(instances, incs["sessions_completed_total"], True)
+    failed = per_slot(instances, incs["sessions_failed_total"], False)
+    energy = per_slot(instances, incs["energy_delivered_kwh_total"], False)
+    return [
+        FleetTotals(tuple(secs[k][:n_states]), secs[k][n_states], done[k], failed[k], energy[k],
+                    done[k] - done_known[k], tuple(resp[k]), frozenset({robot_id}))
+        for k in range(len(instances) + 1)
+    ]
+
+
+def p90(values: Sequence[float]) -> float | None:
+    """Type-7 quantile by hand: h = (n - 1) * 0.9, interpolate between the neighbours."""
+    if not values:
+        return None
+    xs = sorted(values)
+    h = (len(xs) - 1) * 0.9
+    lo = math.floor(h)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (h - lo) * (xs[hi] - xs[lo])
+
+
+def as_spans(spans: tuple[np.ndarray, np.ndarray]) -> list[Span]:
+    return [(int(a), int(b)) for a, b in zip(*spans)]

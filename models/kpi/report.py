@@ -1,0 +1,201 @@
+"""The full KPI report: per shift, per day, per equipment and per team, for one time range.
+
+``build_report`` is the only entry point the API needs. It runs the
+vectorised pipeline once per equipment (loops here are over a handful of
+printers, robots, shifts and teams, never over samples), then sums the
+additive totals into every grouping and derives the ratios from the sums.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import reduce
+from typing import Any
+
+from models.calendar import ShiftInstance, shift_instances
+from models.kpi.clean import clean_series
+from models.kpi.counters import increments, throughput
+from models.kpi.fleet import FleetKpis, FleetTotals, fleet_kpis
+from models.kpi.outages import outage_spans
+from models.kpi.pipeline import KpiConfig, printer_shift_totals, robot_shift_totals
+from models.kpi.printer import PrinterKpis, PrinterTotals, printer_kpis
+from models.kpi.teams import Score, ranked, score
+from models.plant import Plant, Team, TeamKind
+from models.samples import ConnectivityEvent, Series
+
+SeriesMap = Mapping[str, Mapping[str, Series]]
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftReport:
+    key: str  # e.g. "2026-11-24/night"
+    shift_id: str
+    production_date: dt.date
+    crew: str | None
+    start_ns: int
+    end_ns: int
+    printers: dict[str, PrinterKpis]
+    fleets: dict[str, FleetKpis]
+
+
+@dataclass(frozen=True, slots=True)
+class DayReport:
+    production_date: dt.date
+    printers: dict[str, PrinterKpis]
+    fleets: dict[str, FleetKpis]
+
+
+@dataclass(frozen=True, slots=True)
+class TeamReport:
+    team_id: str
+    kind: str
+    rank: int  # 1 = best
+    shifts: int  # shift instances the team is scored on
+    score: Score  # over the whole range
+    by_shift: dict[str, Score]  # shift key -> score
+    trend: dict[dt.date, float | None]  # production date -> score that day
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyThroughput:
+    edges_ns: tuple[int, ...]
+    printed_m: tuple[float | None, ...]  # None: no reading in that hour (no data, not zero)
+
+
+@dataclass(frozen=True, slots=True)
+class KpiReport:
+    plant_id: str
+    start_ns: int
+    end_ns: int
+    currency: str
+    shifts: tuple[ShiftReport, ...]
+    days: tuple[DayReport, ...]
+    printers: dict[str, PrinterKpis]  # over the whole range (sum of its shifts)
+    fleets: dict[str, FleetKpis]
+    robots: dict[str, FleetKpis]
+    teams: tuple[TeamReport, ...]  # ranked, best first
+    throughput: dict[str, HourlyThroughput]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dicts, lists and numbers (dates as ISO strings) for JSON."""
+        return _jsonable(asdict(self))
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k.isoformat() if isinstance(k, dt.date) else k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, frozenset):
+        return sorted(x)
+    if isinstance(x, dt.date):
+        return x.isoformat()
+    return x
+
+
+def _sum_printers(items: Iterable[PrinterTotals]) -> PrinterTotals:
+    return reduce(lambda a, b: a + b, items, PrinterTotals())
+
+
+def _sum_fleets(items: Iterable[FleetTotals]) -> FleetTotals:
+    return reduce(lambda a, b: a + b, items, FleetTotals())
+
+
+def team_instances(team: Team, instances: Sequence[ShiftInstance]) -> list[int]:
+    """Equipment teams answer for every shift; crews only for the shifts they work."""
+    if team.kind is TeamKind.EQUIPMENT:
+        return list(range(len(instances)))
+    return [k for k, i in enumerate(instances) if i.crew == team.id]
+
+
+def build_report(
+    plant: Plant,
+    start_ns: int,
+    end_ns: int,
+    series: SeriesMap,
+    events: Sequence[ConnectivityEvent] = (),
+    config: KpiConfig = KpiConfig(),
+) -> KpiReport:
+    """Every KPI of ``plant`` over [start_ns, end_ns) from the stored series and connectivity events."""
+    if end_ns <= start_ns:
+        raise ValueError(f"empty range: start_ns {start_ns} >= end_ns {end_ns}")
+    inst = shift_instances(plant.shift_calendar, plant.tz, start_ns, end_ns)
+    n = len(inst)
+    # ---- per equipment, per shift instance (the vectorised work)
+    p_tot: dict[str, list[PrinterTotals]] = {}
+    hourly: dict[str, HourlyThroughput] = {}
+    for p in plant.printers:
+        fields = series.get(p.id, {})
+        out = outage_spans(events, p.id, start_ns, end_ns)
+        p_tot[p.id] = printer_shift_totals(p, plant.stop_reasons, fields, start_ns, end_ns, inst, out, config)
+        gap = int(round(config.max_gap_polls * p.modbus.poll_interval_s * 1e9))
+        inc = increments(*clean_series(fields.get("printed_m_total")), p.signal("printed_m_total").wrap_m, gap, out)
+        tp = throughput(inc, start_ns, end_ns, 3600.0)
+        hourly[p.id] = HourlyThroughput(
+            tuple(int(e) for e in tp.edges_ns), tuple(None if v != v else float(v) for v in tp.amount)
+        )
+    f_tot: dict[str, list[FleetTotals]] = {}
+    r_tot: dict[str, FleetTotals] = {}
+    for f in plant.fleets:
+        out = outage_spans(events, f.id, start_ns, end_ns)
+        per_robot = [
+            robot_shift_totals(f, r.id, series.get(r.id, {}), start_ns, end_ns, inst, out, config) for r in f.robots
+        ]
+        for r, totals in zip(f.robots, per_robot):
+            r_tot[r.id] = _sum_fleets(totals[:n])
+        f_tot[f.id] = [_sum_fleets(robot[k] for robot in per_robot) for k in range(n + 1)]
+
+    def pk(t: PrinterTotals) -> PrinterKpis:
+        return printer_kpis(t, plant.baseline, plant.stop_reasons)
+
+    # ---- groupings: every ratio comes from summed totals
+    shifts = tuple(
+        ShiftReport(
+            i.key, i.shift_id, i.production_date, i.crew, i.start_ns, i.end_ns,
+            {pid: pk(t[k]) for pid, t in p_tot.items()},
+            {fid: fleet_kpis(t[k]) for fid, t in f_tot.items()},
+        )
+        for k, i in enumerate(inst)
+    )
+    dates = sorted({i.production_date for i in inst})
+    by_date = {d: [k for k, i in enumerate(inst) if i.production_date == d] for d in dates}
+    days = tuple(
+        DayReport(
+            d,
+            {pid: pk(_sum_printers(t[k] for k in ks)) for pid, t in p_tot.items()},
+            {fid: fleet_kpis(_sum_fleets(t[k] for k in ks)) for fid, t in f_tot.items()},
+        )
+        for d, ks in by_date.items()
+    )
+    printers = {pid: pk(_sum_printers(t[:n])) for pid, t in p_tot.items()}
+    fleets = {fid: fleet_kpis(_sum_fleets(t[:n])) for fid, t in f_tot.items()}
+    robots = {rid: fleet_kpis(t) for rid, t in r_tot.items()}
+
+    # ---- teams
+    def team_score(team: Team, ks: list[int]) -> Score:
+        own_p = [e for e in team.equipment if e in p_tot]
+        own_f = [e for e in team.equipment if e in f_tot]
+        printer = pk(_sum_printers(p_tot[e][k] for e in own_p for k in ks)) if own_p else None
+        fleet = fleet_kpis(_sum_fleets(f_tot[e][k] for e in own_f for k in ks)) if own_f else None
+        return score(team.objectives, printer, fleet, len(ks), config.attainment_cap)
+
+    partial = []
+    for team in plant.teams:
+        ks = team_instances(team, inst)
+        trend = {}
+        for d, day_ks in by_date.items():
+            mine = [k for k in day_ks if k in ks]
+            trend[d] = team_score(team, mine).score if mine else None
+        partial.append((team, ks, team_score(team, ks), {inst[k].key: team_score(team, [k]) for k in ks}, trend))
+    order = ranked({team.id: s.score for team, _, s, _, _ in partial})
+    teams = tuple(
+        sorted(
+            (TeamReport(team.id, team.kind.value, order.index(team.id) + 1, len(ks), s, by_shift, trend)
+             for team, ks, s, by_shift, trend in partial),
+            key=lambda t: t.rank,
+        )
+    )
+    return KpiReport(plant.plant.id, start_ns, end_ns, plant.baseline.currency, shifts, days, printers, fleets,
+                     robots, teams, hourly)

@@ -1,0 +1,108 @@
+"""Team objectives: attainment per objective, weighted score, ranking.
+
+    higher-better: attainment = actual / target
+    lower-better:  attainment = target / actual   (actual <= 0: the cap)
+    attainment is capped at ``cap`` (default 1.2 = 120 %) and None when the
+    KPI is not applicable (e.g. OEE of a shift with no planned busy time).
+    score = min(100, 100 x sum(w x attainment) / sum(w)) over applicable
+    objectives: meeting every target scores 100, over-achieving one objective
+    can make up for at most 20 % of a missed one, and None if nothing applies.
+
+Targets are per shift. Over several shifts, extensive KPIs (quantities:
+metres, sessions, kWh, minutes) compare against target x shifts; intensive
+KPIs (ratios, per-metre figures, times per event) against the target as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.kpi.fleet import FleetKpis
+from models.kpi.printer import PrinterKpis
+from models.plant import Direction, Objective, ObjectiveKpi
+
+EXTENSIVE = frozenset({
+    ObjectiveKpi.PRINTED_M, ObjectiveKpi.GOOD_M, ObjectiveKpi.UNPLANNED_DOWNTIME_MIN,
+    ObjectiveKpi.CHARGING_SESSIONS, ObjectiveKpi.ENERGY_DELIVERED_KWH,
+})
+
+
+def kpi_value(kpi: ObjectiveKpi, printer: PrinterKpis | None, fleet: FleetKpis | None) -> float | None:
+    """Actual value of one objective KPI (None: no such equipment, or not applicable)."""
+    if kpi.equipment_kind == "printer":
+        if printer is None or printer.times.pbt_s + printer.times.pdot_s <= 0:
+            return None  # no data is not zero metres
+        p = printer
+        values: dict[ObjectiveKpi, float | None] = {
+            ObjectiveKpi.PRINTED_M: p.printed_m,
+            ObjectiveKpi.GOOD_M: p.good_m,
+            ObjectiveKpi.OEE_PCT: p.oee.oee_pct,
+            ObjectiveKpi.AVAILABILITY_PCT: p.oee.availability_pct,
+            ObjectiveKpi.PERFORMANCE_PCT: p.oee.performance_pct,
+            ObjectiveKpi.QUALITY_PCT: p.oee.quality_pct,
+            ObjectiveKpi.ENERGY_KWH_PER_M: p.energy.energy_kwh_per_m,
+            ObjectiveKpi.WATER_L_PER_M: p.energy.water_l_per_m,
+            ObjectiveKpi.ENERGY_SAVING_PCT: p.energy.energy_saving_pct,
+            ObjectiveKpi.UNPLANNED_DOWNTIME_MIN: p.unplanned_downtime_min,
+            ObjectiveKpi.MTTR_MIN: p.oee.mttr_min,
+        }
+        return values[kpi]
+    if fleet is None or fleet.observed_s <= 0:
+        return None
+    f = fleet
+    fleet_values: dict[ObjectiveKpi, float | None] = {
+        ObjectiveKpi.FLEET_AVAILABILITY_PCT: f.availability_pct,
+        ObjectiveKpi.FLEET_UTILISATION_PCT: f.utilisation_pct,
+        ObjectiveKpi.CHARGING_SESSIONS: f.sessions_completed,
+        ObjectiveKpi.CHARGING_SUCCESS_PCT: f.charging_success_pct,
+        ObjectiveKpi.ENERGY_DELIVERED_KWH: f.energy_delivered_kwh,
+        ObjectiveKpi.RESPONSE_TIME_P90_S: f.response_p90_s,
+    }
+    return fleet_values[kpi]
+
+
+def attainment(actual: float | None, target: float, better: Direction, cap: float) -> float | None:
+    if actual is None:
+        return None
+    if better is Direction.HIGHER:
+        return min(max(actual, 0.0) / target, cap)
+    return cap if actual <= 0 else min(target / actual, cap)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveResult:
+    kpi: str
+    direction: str
+    target: float  # scaled to the number of shifts for extensive KPIs
+    actual: float | None
+    attainment_pct: float | None
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    score: float | None  # 0-100
+    objectives: tuple[ObjectiveResult, ...]
+
+
+def score(
+    objectives: list[Objective], printer: PrinterKpis | None, fleet: FleetKpis | None, shifts: int, cap: float
+) -> Score:
+    results = []
+    for o in objectives:
+        target = o.target * shifts if o.kpi in EXTENSIVE else o.target
+        actual = kpi_value(o.kpi, printer, fleet)
+        att = attainment(actual, target, o.better, cap) if shifts > 0 else None
+        results.append(ObjectiveResult(o.kpi.value, o.better.value, target, actual,
+                                       None if att is None else 100.0 * att, o.weight))
+    applicable = [r for r in results if r.attainment_pct is not None]
+    if not applicable:
+        return Score(None, tuple(results))
+    weights = sum(r.weight for r in applicable)
+    value = sum(r.weight * r.attainment_pct for r in applicable) / weights  # type: ignore[operator]
+    return Score(min(100.0, value), tuple(results))
+
+
+def ranked(scores: dict[str, float | None]) -> list[str]:
+    """Team ids best first; teams without a score last, ties by id."""
+    return sorted(scores, key=lambda t: (scores[t] is None, -(scores[t] or 0.0), t))
