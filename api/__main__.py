@@ -1,0 +1,40 @@
+"""``python -m api [--plant FILE]``: serve the API and display over the plant's store.
+
+Binds ``[api] host``/``port`` of the plant file (127.0.0.1:8080 by default).
+This serves what is stored; to see live pushes, run the collectors in the
+same process and tee them into the hub (``api.tee.TeeSink(store, hub)``),
+which is what the demo command does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import uvicorn
+
+from api.app import create_app
+from api.live import LiveHub
+from models.plant import load_plant
+from store import open_store
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m api", description=__doc__.splitlines()[0])
+    parser.add_argument("--plant", help="plant file (default: the built-in MSO-CPP plant)")
+    parser.add_argument("--host", help="bind address (default: [api] host of the plant file)")
+    parser.add_argument("--port", type=int, help="port (default: [api] port of the plant file)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    plant = load_plant(args.plant)
+    store = open_store(plant)
+    try:
+        app = create_app(plant, store, live_hub=LiveHub(plant))
+        uvicorn.run(app, host=args.host or plant.api.host, port=args.port or plant.api.port, log_level="info")
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""The app factory: wires plant, store, live hub and annotations into one FastAPI app.
+
+Only wiring lives here; behaviour lives in the services and the routers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from api.app_paths import STATIC_DIR
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import Services
+from api.kpi_service import KpiService
+from api.live import LiveHub
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.routes import ROUTERS
+from api.settings import ApiConfig
+from api.snapshots import run_snapshots
+from api.status import StatusService
+from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from models.plant import Plant
+from store.annotations import AnnotationStore
+from store.base import SampleStore, StoreError
+
+log = logging.getLogger("shopfloor.api")
+
+
+def create_app(
+    plant: Plant,
+    store: SampleStore,
+    *,
+    live_hub: LiveHub | None = None,
+    annotations: AnnotationStore | None = None,
+    config: ApiConfig | None = None,
+) -> FastAPI:
+    """The API over ``store``; ``live_hub`` should be the hub the collectors write to (else nothing is pushed
+    until samples reach it); ``annotations`` defaults to ``annotations.sqlite3`` beside the embedded store file."""
+    hub = live_hub or LiveHub(plant)
+    notes = annotations or AnnotationStore.next_to(plant.storage.embedded.path)
+    cfg = config or ApiConfig.from_env(plant)
+    kpi = KpiService(plant, store, notes, cache_s=cfg.kpi_cache_s)
+    printer_ids = [p.id for p in plant.printers]
+    robot_ids = [r.id for f in plant.fleets for r in f.robots]
+
+    def newest_ns() -> dict[str, int]:
+        out = {}
+        for measurement, ids in ((MEASUREMENT_PRINTER, printer_ids), (MEASUREMENT_ROBOT, robot_ids)):
+            for e, fields in store.latest(measurement, ids).items():
+                if fields:
+                    out[e] = max(ts for ts, _ in fields.values())
+        return out
+
+    metrics = ApiMetrics(lambda: hub.clients, newest_ns, lambda: kpi.computations)
+    services = Services(plant, store, hub, notes, cfg, kpi, StatusService(plant, store, hub), metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(run_snapshots(services), name="live-snapshots")
+        log.info("API up for plant %s; %d API key(s) configured (%s)", plant.plant.id, len(cfg.keys),
+                 ", ".join(k.label for k in cfg.keys) or "operator input disabled")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            if annotations is None:  # opened here, so closed here; a caller's store is the caller's
+                notes.close()
+
+    app = FastAPI(
+        title=f"Shop-floor monitoring API - {plant.plant.name}",
+        version="1.0.0",
+        description="Live status, ISO 22400 KPIs, team scoreboard, operator input and reports. See docs/api.md.",
+        lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN; a plant network has no internet
+        # and the display loads nothing from outside either. The schema itself stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.services = services
+
+    @app.exception_handler(StoreError)
+    async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:
+        # e.g. InfluxDB down: a temporary condition of the server, not a bug and not the caller's fault
+        log.warning("store unavailable for %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": f"the sample store is unavailable: {exc}"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    app.add_middleware(MetricsMiddleware, metrics=lambda: services.metrics)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

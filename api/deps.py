@@ -1,0 +1,84 @@
+"""Injected dependencies: one ``Services`` object per app, reached through the request.
+
+Routes declare what they need (``ServicesDep``, ``RangeDep``, ``OperatorDep``)
+and never build anything themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Query, Request, Security, WebSocket, status
+from fastapi.security import APIKeyHeader
+
+from api.auth import check_key
+from api.kpi_service import KpiService
+from api.live import LiveHub
+from api.metrics import ApiMetrics
+from api.settings import ApiConfig
+from api.status import StatusService
+from api.timerange import RangeError, TimeRange, resolve
+from models.plant import Plant
+from store.annotations import AnnotationStore
+from store.base import SampleStore
+
+UNPROCESSABLE = 422  # Unprocessable Content: the request is well-formed but names something wrong
+
+
+@dataclass
+class Services:
+    plant: Plant
+    store: SampleStore
+    hub: LiveHub
+    annotations: AnnotationStore
+    config: ApiConfig
+    kpi: KpiService
+    status: StatusService
+    metrics: ApiMetrics
+    last_kpi_snapshot: dict[str, Any] | None = field(default=None)
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def ws_services(websocket: WebSocket) -> Services:
+    return websocket.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def time_range(
+    services: ServicesDep,
+    shift: Annotated[str | None, Query(description="Shift instance key, e.g. 2026-11-24/night",
+                                       max_length=80)] = None,
+    start: Annotated[str | None, Query(description="ISO 8601 start; without offset = plant-local time",
+                                       max_length=64)] = None,
+    end: Annotated[str | None, Query(description="ISO 8601 end (exclusive)", max_length=64)] = None,
+) -> TimeRange:
+    """Nothing -> the current shift; ``shift=`` -> that shift; ``start``+``end`` -> that range (<= 31 days)."""
+    try:
+        return resolve(services.plant, shift=shift, start=start, end=end,
+                       max_range_days=services.config.max_range_days)
+    except RangeError as exc:
+        raise HTTPException(UNPROCESSABLE, str(exc)) from None
+
+
+RangeDep = Annotated[TimeRange, Depends(time_range)]
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                               description="Needed for every state-changing call (operator input)")
+
+
+def require_operator(services: ServicesDep, key: Annotated[str | None, Security(_api_key_header)]) -> str:
+    """The label of the caller's API key (recorded in the audit trail as who)."""
+    return check_key(services.config, key)
+
+
+OperatorDep = Annotated[str, Depends(require_operator)]
+
+
+def not_found(what: str, value: str, known: list[str]) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"unknown {what} {value!r}; known: {', '.join(known)}")

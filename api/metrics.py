@@ -1,0 +1,82 @@
+"""Prometheus metrics of one app instance (its own registry, so two apps in one process never clash).
+
+* ``shopfloor_http_requests_total{method,route,status}`` and
+  ``shopfloor_http_request_duration_seconds{route}`` - route is the path
+  *template* (``/api/v1/teams/{team_id}``), never the raw path, so a scanner
+  cannot blow up the label cardinality;
+* ``shopfloor_live_clients`` - connected live-channel clients;
+* ``shopfloor_store_lag_seconds{equipment}`` - age of the newest stored value
+  (how far behind the data is), computed at scrape time;
+* ``shopfloor_kpi_computations_total`` - how often the KPI core really ran.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+NS_PER_S = 1_000_000_000
+
+
+class _StoreLag(Collector):
+    def __init__(self, newest_ns: Callable[[], dict[str, int]]) -> None:
+        self._newest_ns = newest_ns
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily("shopfloor_store_lag_seconds", "Age of the newest stored value per equipment",
+                                   labels=["equipment"])
+        now = time.time_ns()
+        for equipment, ts in sorted(self._newest_ns().items()):
+            family.add_metric([equipment], max(0.0, (now - ts) / NS_PER_S))
+        yield family
+
+
+class ApiMetrics:
+    def __init__(self, live_clients: Callable[[], int], newest_ns: Callable[[], dict[str, int]],
+                 kpi_computations: Callable[[], int]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("shopfloor_http_requests_total", "HTTP requests", ["method", "route", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("shopfloor_http_request_duration_seconds", "HTTP request latency", ["route"],
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+                                 registry=self.registry)
+        Gauge("shopfloor_live_clients", "Connected live-channel clients",
+              registry=self.registry).set_function(live_clients)
+        Gauge("shopfloor_kpi_computations_total", "KPI core runs (cache misses)",
+              registry=self.registry).set_function(kpi_computations)
+        self.registry.register(_StoreLag(newest_ns))
+
+
+class MetricsMiddleware:
+    """Pure ASGI (no per-request task switch), HTTP only; WebSockets pass through untouched."""
+
+    def __init__(self, app: Any, metrics: Callable[[], ApiMetrics | None]) -> None:
+        self.app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        metrics = self._metrics()
+        if scope["type"] != "http" or metrics is None:
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status_code = [500]
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status_code[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or ("/static" if scope["path"].startswith("/static/")
+                                                        else "unmatched")
+            metrics.requests.labels(scope["method"], template, str(status_code[0])).inc()
+            metrics.latency.labels(template).observe(time.perf_counter() - start)

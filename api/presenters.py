@@ -1,0 +1,175 @@
+"""KPI-core results -> the JSON the API returns (labels in English and Chinese added here).
+
+Pure functions of (plant, report): no I/O, so a route is "resolve range,
+get report, present".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from api.timerange import TimeRange, iso
+from models.kpi import EnergyKpis, KpiReport, PrinterKpis, energy_kpis
+from models.kpi.report import ShiftReport, TeamReport
+from models.plant import Plant, Team, TeamKind
+
+OBJECTIVE_LABELS: dict[str, tuple[str, str, str]] = {
+    # kpi -> (English, Chinese, unit)
+    "printed_m": ("Printed metres", "印花米数", "m"),
+    "good_m": ("Good metres", "合格米数", "m"),
+    "oee_pct": ("OEE", "设备综合效率", "%"),
+    "availability_pct": ("Availability", "时间开动率", "%"),
+    "performance_pct": ("Performance", "性能开动率", "%"),
+    "quality_pct": ("Quality rate", "合格品率", "%"),
+    "energy_kwh_per_m": ("Energy per metre", "单位米能耗", "kWh/m"),
+    "water_l_per_m": ("Water per metre", "单位米水耗", "L/m"),
+    "energy_saving_pct": ("Energy saving vs baseline", "较基准节能", "%"),
+    "unplanned_downtime_min": ("Unplanned downtime", "非计划停机", "min"),
+    "mttr_min": ("MTTR", "平均修复时间", "min"),
+    "fleet_availability_pct": ("Fleet availability", "车队可用率", "%"),
+    "fleet_utilisation_pct": ("Fleet utilisation", "车队利用率", "%"),
+    "charging_sessions": ("Charging sessions", "充电次数", ""),
+    "charging_success_pct": ("Charging success", "充电成功率", "%"),
+    "energy_delivered_kwh": ("Energy delivered", "充电电量", "kWh"),
+    "response_time_p90_s": ("Response time P90", "响应时间 P90", "s"),
+}
+
+
+def jsonable(x: Any) -> Any:
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return jsonable(dataclasses.asdict(x))
+    if isinstance(x, dict):
+        return {str(k.isoformat() if isinstance(k, dt.date) else k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, (set, frozenset)):
+        return sorted(x)
+    if isinstance(x, dt.date):
+        return x.isoformat()
+    if isinstance(x, float) and x != x:
+        return None  # NaN is not JSON
+    return x
+
+
+def range_json(plant: Plant, rng: TimeRange) -> dict[str, Any]:
+    out: dict[str, Any] = {"start": iso(plant, rng.start_ns), "end": iso(plant, rng.end_ns),
+                           "start_ns": rng.start_ns, "end_ns": rng.end_ns, "shift": None}
+    if rng.shift is not None:
+        out["shift"] = shift_json(plant, rng.shift.key, rng.shift.shift_id, rng.shift.crew,
+                                  rng.shift.start_ns, rng.shift.end_ns)
+    return out
+
+
+def shift_json(plant: Plant, key: str, shift_id: str, crew: str | None, start_ns: int, end_ns: int) -> dict[str, Any]:
+    shift = next(s for s in plant.shift_calendar.shifts if s.id == shift_id)
+    return {"key": key, "id": shift_id, "name": shift.name, "name_zh": shift.name_zh, "crew": crew,
+            "start": iso(plant, start_ns), "end": iso(plant, end_ns)}
+
+
+def pareto_json(plant: Plant, entries: Iterable[Any]) -> list[dict[str, Any]]:
+    out = []
+    for e in entries:
+        reason = plant.stop_reason(e.reason_code)
+        out.append({
+            "reason_code": e.reason_code, "key": e.key, "category": e.category,
+            "name": reason.name if reason else ("No reason given" if e.reason_code == 0 else e.key),
+            "name_zh": reason.name_zh if reason else ("未填写原因" if e.reason_code == 0 else e.key),
+            "downtime_min": e.downtime_s / 60.0, "stops": e.stops,
+        })
+    return out
+
+
+def printer_json(plant: Plant, pk: PrinterKpis) -> dict[str, Any]:
+    return {
+        "oee": jsonable(pk.oee),
+        "energy": jsonable(pk.energy),
+        "printed_m": pk.printed_m,
+        "good_m": pk.good_m,
+        "unplanned_downtime_min": pk.unplanned_downtime_min,
+        "times": jsonable(pk.times),
+        "pareto": pareto_json(plant, pk.pareto),
+    }
+
+
+def baseline_json(plant: Plant) -> dict[str, Any]:
+    return jsonable(plant.baseline.model_dump())
+
+
+def objective_json(result: Any) -> dict[str, Any]:
+    en, zh, unit = OBJECTIVE_LABELS.get(result.kpi, (result.kpi, result.kpi, ""))
+    return {"kpi": result.kpi, "name": en, "name_zh": zh, "unit": unit, "direction": result.direction,
+            "target": result.target, "actual": result.actual, "attainment_pct": result.attainment_pct,
+            "weight": result.weight}
+
+
+def team_json(plant: Plant, t: TeamReport) -> dict[str, Any]:
+    team = plant.team(t.team_id)
+    return {
+        "team": t.team_id, "name": team.name, "name_zh": team.name_zh, "kind": t.kind, "rank": t.rank,
+        "score": t.score.score, "shifts": t.shifts, "equipment": list(team.equipment),
+        "objectives": [objective_json(o) for o in t.score.objectives],
+    }
+
+
+def scoreboard_json(plant: Plant, rng: TimeRange, report: KpiReport) -> dict[str, Any]:
+    return {"range": range_json(plant, rng), "teams": [team_json(plant, t) for t in report.teams]}
+
+
+def team_shifts(team: Team, report: KpiReport) -> list[ShiftReport]:
+    """The shift reports a team answers for (crews: only the shifts they worked)."""
+    if team.kind is TeamKind.EQUIPMENT:
+        return list(report.shifts)
+    return [s for s in report.shifts if s.crew == team.id]
+
+
+def merged_pareto(plant: Plant, printer_ids: list[str], shifts: list[ShiftReport]) -> list[dict[str, Any]]:
+    seconds: dict[int, float] = {}
+    stops: dict[int, int] = {}
+    keys: dict[int, tuple[str, str]] = {}
+    for s in shifts:
+        for pid in printer_ids:
+            for e in s.printers[pid].pareto:
+                seconds[e.reason_code] = seconds.get(e.reason_code, 0.0) + e.downtime_s
+                stops[e.reason_code] = stops.get(e.reason_code, 0) + e.stops
+                keys[e.reason_code] = (e.key, e.category)
+
+    @dataclasses.dataclass
+    class _E:
+        reason_code: int
+        key: str
+        category: str
+        downtime_s: float
+        stops: int
+
+    entries = sorted((_E(c, keys[c][0], keys[c][1], seconds[c], stops[c]) for c in seconds),
+                     key=lambda e: (-e.downtime_s, e.reason_code))
+    return pareto_json(plant, entries)
+
+
+def merged_energy(plant: Plant, printer_ids: list[str], shifts: list[ShiftReport]) -> EnergyKpis:
+    printed = sum(s.printers[p].energy.printed_m for s in shifts for p in printer_ids)
+    energy = sum(s.printers[p].energy.energy_kwh for s in shifts for p in printer_ids)
+    water = sum(s.printers[p].energy.water_l for s in shifts for p in printer_ids)
+    return energy_kpis(printed, energy, water, plant.baseline)
+
+
+def team_report_json(plant: Plant, rng: TimeRange, report: KpiReport, team_id: str) -> dict[str, Any]:
+    """The end-of-shift objectives sheet of one team."""
+    team = plant.team(team_id)
+    t = next(x for x in report.teams if x.team_id == team_id)
+    shifts = team_shifts(team, report)
+    printers = [e for e in team.equipment if e in {p.id for p in plant.printers}]
+    fleets = [e for e in team.equipment if e in {f.id for f in plant.fleets}]
+    return {
+        "range": range_json(plant, rng),
+        "team": team_json(plant, t),
+        "shifts_worked": [s.key for s in shifts],
+        "top_downtime_reasons": merged_pareto(plant, printers, shifts)[:5],
+        "energy_water": jsonable(merged_energy(plant, printers, shifts)) if printers else None,
+        "baseline": baseline_json(plant),
+        "printers": {p: printer_json(plant, report.printers[p]) for p in printers},
+        "fleets": {f: jsonable(report.fleets[f]) for f in fleets},
+    }

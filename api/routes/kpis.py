@@ -1,0 +1,164 @@
+"""KPIs per machine, fleet and robot; downtime Pareto; savings vs baseline; daily trends; CSV series."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+
+from api.deps import UNPROCESSABLE, RangeDep, ServicesDep, not_found
+from api.presenters import baseline_json, jsonable, merged_energy, printer_json, range_json
+from api.timerange import TimeRange, iso
+from models.calendar import to_ns
+from models.kpi.teams import kpi_value
+from models.plant import ObjectiveKpi
+
+router = APIRouter(prefix="/api/v1", tags=["kpis"])
+
+
+def _kind(services: ServicesDep, equipment_id: str) -> str:
+    p = services.plant
+    if equipment_id in {x.id for x in p.printers}:
+        return "printer"
+    if equipment_id in {f.id for f in p.fleets}:
+        return "fleet"
+    if equipment_id in {r.id for f in p.fleets for r in f.robots}:
+        return "robot"
+    known = [x.id for x in p.printers] + [f.id for f in p.fleets] + [r.id for f in p.fleets for r in f.robots]
+    raise not_found("machine, fleet or robot", equipment_id, known)
+
+
+@router.get("/kpis", summary="Every equipment's KPIs over the range (default: the current shift)")
+async def all_kpis(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
+    plant = services.plant
+    report = await services.kpi.report_async(rng)
+    return {
+        "range": range_json(plant, rng),
+        "printers": {pid: printer_json(plant, pk) for pid, pk in report.printers.items()},
+        "fleets": {fid: jsonable(fk) for fid, fk in report.fleets.items()},
+        "robots": {rid: jsonable(fk) for rid, fk in report.robots.items()},
+        "shifts": [{"key": s.key, "crew": s.crew, "start": iso(plant, s.start_ns), "end": iso(plant, s.end_ns),
+                    "printers": {pid: printer_json(plant, pk) for pid, pk in s.printers.items()},
+                    "fleets": {fid: jsonable(fk) for fid, fk in s.fleets.items()}} for s in report.shifts],
+    }
+
+
+@router.get("/equipment/{equipment_id}/kpis", summary="KPIs of one printer, fleet or robot, total and per shift")
+async def equipment_kpis(equipment_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
+    kind = _kind(services, equipment_id)
+    plant = services.plant
+    report = await services.kpi.report_async(rng)
+    out: dict[str, Any] = {"range": range_json(plant, rng), "equipment": equipment_id, "kind": kind}
+    if kind == "printer":
+        out["total"] = printer_json(plant, report.printers[equipment_id])
+        out["by_shift"] = {s.key: printer_json(plant, s.printers[equipment_id]) for s in report.shifts}
+        out["hourly_printed_m"] = jsonable(report.throughput.get(equipment_id))
+    elif kind == "fleet":
+        out["total"] = jsonable(report.fleets[equipment_id])
+        out["by_shift"] = {s.key: jsonable(s.fleets[equipment_id]) for s in report.shifts}
+    else:
+        out["total"] = jsonable(report.robots[equipment_id])
+    return out
+
+
+@router.get("/printers/{printer_id}/pareto", summary="Downtime Pareto (after operator reason corrections)")
+async def pareto(printer_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
+    if _kind(services, printer_id) != "printer":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{printer_id!r} is not a printing machine")
+    report = await services.kpi.report_async(rng)
+    pk = printer_json(services.plant, report.printers[printer_id])
+    return {"range": range_json(services.plant, rng), "equipment": printer_id, "pareto": pk["pareto"],
+            "unplanned_downtime_min": pk["unplanned_downtime_min"]}
+
+
+@router.get("/savings", summary="Energy and water against the conventional baseline, per printer and in total")
+async def savings(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
+    plant = services.plant
+    report = await services.kpi.report_async(rng)
+    ids = [p.id for p in plant.printers]
+    return {
+        "range": range_json(plant, rng),
+        "baseline": baseline_json(plant),
+        "total": jsonable(merged_energy(plant, ids, list(report.shifts))),
+        "printers": {pid: jsonable(report.printers[pid].energy) for pid in ids},
+    }
+
+
+def _days_range(services: ServicesDep, days: int) -> TimeRange:
+    plant = services.plant
+    now = time.time_ns()
+    today = dt.datetime.now(plant.tz).date()
+    first = today - dt.timedelta(days=days - 1)
+    # From the first day's earliest shift start: production dates begin at their first shift.
+    earliest = min(s.start for s in plant.shift_calendar.shifts)
+    start = to_ns(dt.datetime.combine(first, earliest).replace(tzinfo=plant.tz))
+    return TimeRange(start, now, None, now)
+
+
+@router.get("/trends/daily", summary="Per production day: printer KPIs, fleet KPIs and team scores")
+async def daily_trends(
+    services: ServicesDep,
+    days: Annotated[int, Query(ge=1, le=31, description="Number of production days up to today")] = 7,
+) -> dict[str, Any]:
+    plant = services.plant
+    rng = _days_range(services, days)
+    report = await services.kpi.report_async(rng)
+    return {
+        "range": range_json(plant, rng),
+        "days": [{"date": d.production_date.isoformat(),
+                  "printers": {pid: printer_json(plant, pk) for pid, pk in d.printers.items()},
+                  "fleets": {fid: jsonable(fk) for fid, fk in d.fleets.items()}} for d in report.days],
+        "team_scores": {t.team_id: jsonable(t.trend) for t in report.teams},
+    }
+
+
+@router.get("/kpis/series.csv", summary="CSV export of KPI series per shift or per day",
+            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+async def kpi_series_csv(
+    services: ServicesDep,
+    rng: RangeDep,
+    equipment: Annotated[str, Query(max_length=64, description="Printer or fleet id")],
+    kpi: Annotated[str | None, Query(max_length=400, description="Comma-separated KPI names; default all")] = None,
+    bucket: Annotated[Literal["shift", "day"], Query()] = "shift",
+) -> Response:
+    kind = _kind(services, equipment)
+    if kind == "robot":
+        raise HTTPException(UNPROCESSABLE, "KPI series are per printer or per fleet")
+    applicable = [k for k in ObjectiveKpi if k.equipment_kind == kind]
+    if kpi:
+        try:
+            wanted = [ObjectiveKpi(k.strip()) for k in kpi.split(",") if k.strip()]
+        except ValueError:
+            raise HTTPException(UNPROCESSABLE,
+                                f"unknown KPI in {kpi!r}; for a {kind}: {', '.join(k.value for k in applicable)}"
+                                ) from None
+        wrong = [k.value for k in wanted if k not in applicable]
+        if wrong:
+            raise HTTPException(UNPROCESSABLE,
+                                f"{', '.join(wrong)} do not apply to a {kind}")
+    else:
+        wanted = applicable
+    report = await services.kpi.report_async(rng)
+    plant = services.plant
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["bucket", "start", "end", "equipment", *[k.value for k in wanted]])
+    rows: list[tuple[str, str, str, Any, Any]] = []
+    if bucket == "shift":
+        for s in report.shifts:
+            rows.append((s.key, iso(plant, s.start_ns), iso(plant, s.end_ns),
+                         s.printers.get(equipment), s.fleets.get(equipment)))
+    else:
+        for d in report.days:
+            rows.append((d.production_date.isoformat(), "", "", d.printers.get(equipment), d.fleets.get(equipment)))
+    for label, start, end, pk, fk in rows:
+        values = [kpi_value(k, pk, fk) for k in wanted]
+        w.writerow([label, start, end, equipment, *["" if v is None else f"{v:.6g}" for v in values]])
+    name = f"{equipment}-{bucket}-kpis.csv"
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+

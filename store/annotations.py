@@ -1,0 +1,302 @@
+"""Operator input: stop-reason overrides, stop splits and notes, with an audit trail.
+
+Kept in a stdlib sqlite3 file next to the sample store (``var/annotations.sqlite3``
+by default), so it works the same whether samples live in DuckDB or InfluxDB,
+and so a person's correction never rewrites a measured sample: the KPI layer
+applies the overrides to the ``stop_reason`` series when it reads it
+(``apply_reason_overrides`` below; the rule is in docs/api.md).
+
+Every change appends one ``audit`` row (who, when, what, before, after) in the
+same transaction as the change itself, so there is no change without its
+audit record. Rows are never deleted: a correction is a newer override.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.samples import Series
+
+DEFAULT_PATH = Path("var/annotations.sqlite3")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reason_override (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    equipment TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    reason_code INTEGER NOT NULL,
+    operator TEXT NOT NULL,
+    created_ns INTEGER NOT NULL,
+    comment TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS reason_override_eq ON reason_override (equipment, start_ns, end_ns);
+CREATE TABLE IF NOT EXISTS note (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    equipment TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    created_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS note_eq ON note (equipment, ts_ns);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ns INTEGER NOT NULL,
+    operator TEXT NOT NULL,
+    action TEXT NOT NULL,
+    equipment TEXT NOT NULL,
+    before TEXT NOT NULL,
+    after TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_eq ON audit (equipment, ts_ns);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonOverride:
+    id: int
+    equipment: str
+    start_ns: int
+    end_ns: int
+    reason_code: int
+    operator: str
+    created_ns: int
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    id: int
+    equipment: str
+    ts_ns: int
+    text: str
+    operator: str
+    created_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    ts_ns: int
+    operator: str
+    action: str  # "set_reason", "split_stop", "add_note"
+    equipment: str
+    before: Any  # JSON-decoded
+    after: Any
+
+
+class AnnotationStore:
+    """Thread-safe (one lock around one connection): the API calls it from a thread pool."""
+
+    def __init__(self, path: Path | str = DEFAULT_PATH, *, clock_ns: Any = time.time_ns) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock_ns = clock_ns
+        self._lock = threading.Lock()
+        # check_same_thread=False: guarded by self._lock instead.
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._changes = 0  # changes made through this object
+
+    @property
+    def version(self) -> int:
+        """Changes whenever anything was written, by this process or another one sharing the file.
+
+        ``PRAGMA data_version`` moves when *another* connection commits; our own commits are counted
+        here. Readers (the KPI cache) key on it, so a correction is seen at once.
+        """
+        with self._lock:
+            other = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        return self._changes * 1_000_003 + other
+
+    @classmethod
+    def next_to(cls, store_path: Path | str) -> AnnotationStore:
+        """The annotation file beside an embedded store file (``x.duckdb`` -> ``annotations.sqlite3``)."""
+        return cls(Path(store_path).parent / "annotations.sqlite3")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------------ writes
+
+    def set_reason(
+        self, equipment: str, start_ns: int, end_ns: int, reason_code: int, operator: str, comment: str = ""
+    ) -> ReasonOverride:
+        """Assign or correct the reason of the stop ``[start_ns, end_ns)``; the newest override wins."""
+        if end_ns <= start_ns:
+            raise ValueError("end must be after start")
+        with self._lock, self._tx():
+            before = self._reasons_overlapping(equipment, start_ns, end_ns)
+            row = self._insert_override(equipment, start_ns, end_ns, reason_code, operator, comment)
+            self._audit(operator, "set_reason", equipment, before, [asdict(row)])
+        return row
+
+    def split_stop(
+        self,
+        equipment: str,
+        start_ns: int,
+        end_ns: int,
+        split_ns: int,
+        reason_before: int,
+        reason_after: int,
+        operator: str,
+        comment: str = "",
+    ) -> tuple[ReasonOverride, ReasonOverride]:
+        """Split the stop ``[start_ns, end_ns)`` at ``split_ns`` into two stops with their own reasons."""
+        if not start_ns < split_ns < end_ns:
+            raise ValueError("the split time must lie strictly inside the stop")
+        with self._lock, self._tx():
+            before = self._reasons_overlapping(equipment, start_ns, end_ns)
+            first = self._insert_override(equipment, start_ns, split_ns, reason_before, operator, comment)
+            second = self._insert_override(equipment, split_ns, end_ns, reason_after, operator, comment)
+            self._audit(operator, "split_stop", equipment, before, [asdict(first), asdict(second)])
+        return first, second
+
+    def add_note(self, equipment: str, ts_ns: int, text: str, operator: str) -> Note:
+        with self._lock, self._tx():
+            created = self._clock_ns()
+            cur = self._db.execute(
+                "INSERT INTO note (equipment, ts_ns, text, operator, created_ns) VALUES (?, ?, ?, ?, ?)",
+                (equipment, ts_ns, text, operator, created),
+            )
+            note = Note(int(cur.lastrowid or 0), equipment, ts_ns, text, operator, created)
+            self._audit(operator, "add_note", equipment, None, asdict(note))
+        return note
+
+    # ------------------------------------------------------------------ reads
+
+    def overrides(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[ReasonOverride]:
+        """Overrides overlapping ``[start_ns, end_ns)``, oldest first (apply in this order: newest wins)."""
+        if not equipment_ids:
+            return []
+        marks = ",".join("?" * len(equipment_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id, equipment, start_ns, end_ns, reason_code, operator, created_ns, comment"
+                f" FROM reason_override WHERE equipment IN ({marks}) AND start_ns < ? AND end_ns > ? ORDER BY id",
+                (*equipment_ids, end_ns, start_ns),
+            ).fetchall()
+        return [ReasonOverride(*r) for r in rows]
+
+    def notes(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[Note]:
+        if not equipment_ids:
+            return []
+        marks = ",".join("?" * len(equipment_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id, equipment, ts_ns, text, operator, created_ns FROM note"
+                f" WHERE equipment IN ({marks}) AND ts_ns >= ? AND ts_ns < ? ORDER BY ts_ns, id",
+                (*equipment_ids, start_ns, end_ns),
+            ).fetchall()
+        return [Note(*r) for r in rows]
+
+    def audit(self, equipment: str | None = None, limit: int = 200) -> list[AuditEntry]:
+        """Newest first."""
+        query = "SELECT id, ts_ns, operator, action, equipment, before, after FROM audit"
+        params: tuple[Any, ...] = ()
+        if equipment is not None:
+            query += " WHERE equipment = ?"
+            params = (equipment,)
+        query += " ORDER BY id DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(query, (*params, limit)).fetchall()
+        return [AuditEntry(i, ts, op, act, eq, json.loads(b), json.loads(a)) for i, ts, op, act, eq, b, a in rows]
+
+    # ------------------------------------------------------------------ internals
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self)
+
+    def _insert_override(
+        self, equipment: str, start_ns: int, end_ns: int, reason_code: int, operator: str, comment: str
+    ) -> ReasonOverride:
+        created = self._clock_ns()
+        cur = self._db.execute(
+            "INSERT INTO reason_override (equipment, start_ns, end_ns, reason_code, operator, created_ns, comment)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (equipment, start_ns, end_ns, reason_code, operator, created, comment),
+        )
+        return ReasonOverride(int(cur.lastrowid or 0), equipment, start_ns, end_ns, reason_code, operator, created,
+                              comment)
+
+    def _reasons_overlapping(self, equipment: str, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT id, equipment, start_ns, end_ns, reason_code, operator, created_ns, comment FROM reason_override"
+            " WHERE equipment = ? AND start_ns < ? AND end_ns > ? ORDER BY id",
+            (equipment, end_ns, start_ns),
+        ).fetchall()
+        return [asdict(ReasonOverride(*r)) for r in rows]
+
+    def _audit(self, operator: str, action: str, equipment: str, before: Any, after: Any) -> None:
+        self._db.execute(
+            "INSERT INTO audit (ts_ns, operator, action, equipment, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+            (self._clock_ns(), operator, action, equipment, json.dumps(before), json.dumps(after)),
+        )
+        self._changes += 1
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT/ROLLBACK: a change and its audit row land together or not at all."""
+
+    def __init__(self, owner: AnnotationStore) -> None:
+        self._db = owner._db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def apply_reason_overrides(
+    series: Series, overrides: Sequence[ReasonOverride], range_end_ns: int | None = None
+) -> Series:
+    """The ``stop_reason`` series with operator overrides applied (oldest first, so the newest wins).
+
+    For an override ``[start, end)`` with reason r:
+    * every sample inside ``[start, end)`` gets the value r (timestamps are
+      kept, so the series' sampling density - and the KPI core's gap
+      detection - is unchanged);
+    * a sample (start, r) is added, so the reason takes effect at the start;
+    * a sample (end, v) is added, v being the value in force at ``end`` before
+      this override, so the original reason resumes after it.
+    Boundary samples are only added where the series has a sample at or before
+    them (inside what was measured) and before ``range_end_ns``: an override
+    never invents data.
+    """
+    ts = np.asarray(series.ts_ns, dtype=np.int64)
+    value = np.asarray(series.value, dtype=np.float64)
+    for o in overrides:
+        if len(ts) == 0:
+            break
+        k_end = np.searchsorted(ts, o.end_ns, side="right") - 1
+        resume = None if k_end < 0 or ts[k_end] == o.end_ns else float(value[k_end])
+        inside = (ts >= o.start_ns) & (ts < o.end_ns)
+        value = np.where(inside, float(o.reason_code), value)
+        add_ts: list[int] = []
+        add_v: list[float] = []
+        if ts[0] <= o.start_ns and not (ts == o.start_ns).any():
+            add_ts.append(o.start_ns)
+            add_v.append(float(o.reason_code))
+        if resume is not None and (range_end_ns is None or o.end_ns < range_end_ns):
+            add_ts.append(o.end_ns)
+            add_v.append(resume)
+        if add_ts:
+            ts = np.concatenate([ts, np.array(add_ts, dtype=np.int64)])
+            value = np.concatenate([value, np.array(add_v, dtype=np.float64)])
+            order = np.argsort(ts, kind="stable")
+            ts, value = ts[order], value[order]
+    return Series(ts, value)

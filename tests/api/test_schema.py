@@ -1,0 +1,49 @@
+"""Schemathesis against the app's own OpenAPI document: generated requests never cause a 5xx.
+
+Requests carry a valid API key, so the operator-input endpoints are exercised
+past authentication (their validation is what is under test). Bounded: a few
+examples per operation, no deadline (two shared cores).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from api.app import create_app
+from models.plant import load_plant
+from store.annotations import AnnotationStore
+from store.duckdb_store import DuckDBStore
+from tests.api.conftest import ALICE, config
+from tests.api.dataset import plant_history
+
+S = 1_000_000_000
+
+
+@pytest.fixture(scope="module")
+def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesis.BaseSchema]:
+    plant = load_plant()
+    path: Path = tmp_path_factory.mktemp("schema")
+    store = DuckDBStore(path / "shopfloor.duckdb", plant.plant.id)
+    now = time.time_ns()
+    plant_history(plant, store, now - 3600 * S, now)
+    notes = AnnotationStore(path / "annotations.sqlite3")
+    app = create_app(plant, store, annotations=notes, config=config())
+    yield schemathesis.openapi.from_asgi("/openapi.json", app)
+    notes.close()
+    store.close()
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_request_causes_a_server_error(case: schemathesis.Case) -> None:
+    case.call_and_validate(headers=ALICE, checks=[not_a_server_error])
