@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from collections.abc import Sequence
 
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
 from models.plant import Plant, load_plant
-from models.samples import ConnectivityEvent, SampleBatch
+from collectors.base import SampleSink
 
 log = logging.getLogger("shopfloor.collect")
 
@@ -21,28 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-class TeeSink:
-    """Hands every batch and connectivity event to several sinks (the store, the live hub)."""
-
-    def __init__(self, *sinks: object) -> None:
-        self._sinks = sinks
-
-    def write(self, batch: SampleBatch) -> None:
-        for sink in self._sinks:
-            sink.write(batch)  # type: ignore[attr-defined]
-
-    def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None:
-        for sink in self._sinks:
-            sink.write_connectivity(events)  # type: ignore[attr-defined]
-
-
-async def run_collectors(plant: Plant, sink: object, stop: asyncio.Event) -> None:
+async def run_collectors(plant: Plant, sink: SampleSink, stop: asyncio.Event) -> None:
     """One Modbus poller per printer and one OPC UA collector per fleet, until ``stop`` is set."""
     from collectors.modbus.poller import ModbusPoller
     from collectors.opcua.collector import OpcUaFleetCollector
 
-    collectors: list[object] = [ModbusPoller(printer, sink) for printer in plant.printers]  # type: ignore[arg-type]
-    collectors += [OpcUaFleetCollector(fleet, sink) for fleet in plant.fleets]  # type: ignore[arg-type]
+    collectors: list[object] = [ModbusPoller(printer, sink) for printer in plant.printers]
+    collectors += [OpcUaFleetCollector(fleet, sink) for fleet in plant.fleets]
     tasks = [asyncio.create_task(c.run(stop), name=type(c).__name__) for c in collectors]  # type: ignore[attr-defined]
     try:
         await asyncio.gather(*tasks)

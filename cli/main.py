@@ -15,7 +15,7 @@ import sys
 from models.plant import PlantFileError
 
 # Sub-command modules, in the order `shopfloor --help` lists them.
-COMMAND_MODULES = ("cli.plant",)
+COMMAND_MODULES = ("cli.demo", "cli.simulate", "cli.collect", "cli.plant")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "DEBUG":
+        # asyncua logs every request at INFO; our collectors log one line per link change instead.
+        for chatty in ("asyncua", "pymodbus"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except PlantFileError as exc:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from urllib.parse import urlparse
 
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
 from models.plant import Plant, load_plant
+from simulators.fleet.server import FleetSimulator
+from simulators.printer.server import PrinterSimulator
 
 log = logging.getLogger("shopfloor.simulate")
 
@@ -36,25 +39,33 @@ async def start_simulators(
     *,
     time_scale: float | None,
     seed: int | None,
-    free_ports: bool = False,
-) -> list[object]:
-    """Start the requested simulators; ``free_ports`` lets the OS choose ports (the demo)."""
-    from simulators.fleet.server import FleetSimulator
-    from simulators.printer.server import PrinterSimulator
+    loopback_free_ports: bool = False,
+) -> list[PrinterSimulator | FleetSimulator]:
+    """Start the requested simulators on the plant file's endpoints.
 
-    started: list[object] = []
+    ``loopback_free_ports`` (the demo) serves every simulator on 127.0.0.1 at
+    a port the OS picks instead, so a demo never collides with a port in use
+    and never listens beyond the machine, whatever hosts the plant file names.
+    """
+    scale = plant.simulation.time_scale if time_scale is None else time_scale
+    started: list[PrinterSimulator | FleetSimulator] = []
     try:
         if "printer" in which:
             for printer in plant.printers:
                 sim = PrinterSimulator(
-                    plant, printer.id, port=0 if free_ports else None, seed=seed, time_scale=time_scale
+                    plant, printer.id, host="127.0.0.1" if loopback_free_ports else None,
+                    port=0 if loopback_free_ports else None, seed=seed, time_scale=scale,
                 )
                 await sim.start()
                 started.append(sim)
         if "fleet" in which:
             for fleet in plant.fleets:
+                endpoint = None
+                if loopback_free_ports:
+                    endpoint = f"opc.tcp://127.0.0.1:0{urlparse(fleet.opcua.endpoint).path}"
                 fleet_sim = FleetSimulator(
-                    plant, fleet.id, port=0 if free_ports else None, seed=seed, time_scale=time_scale
+                    plant, fleet.id, endpoint=endpoint, port=0 if loopback_free_ports else None, seed=seed,
+                    time_scale=scale, wall_source_timestamps=scale != 1.0,
                 )
                 await fleet_sim.start()
                 started.append(fleet_sim)
@@ -64,10 +75,10 @@ async def start_simulators(
     return started
 
 
-async def stop_simulators(simulators: list[object]) -> None:
+async def stop_simulators(simulators: list[PrinterSimulator | FleetSimulator]) -> None:
     for sim in reversed(simulators):
         try:
-            await sim.stop()  # type: ignore[attr-defined]
+            await sim.stop()
         except Exception:  # noqa: BLE001 - stopping the rest matters more than one failure
             log.exception("stopping %s failed", sim)
 
@@ -80,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         simulators = await start_simulators(plant, which, time_scale=args.time_scale, seed=args.seed)
         try:
             for sim in simulators:
-                print(f"serving {sim.endpoint}", flush=True)  # type: ignore[attr-defined]
+                print(f"serving {sim.endpoint}", flush=True)
             print("press Ctrl-C to stop", flush=True)
             await stop.wait()
         finally:
