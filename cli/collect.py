@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
-from models.plant import Plant, load_plant
 from collectors.base import SampleSink
+from collectors.tally import TallySink
+from models.plant import Plant, load_plant
 
 log = logging.getLogger("shopfloor.collect")
 
@@ -17,6 +19,8 @@ log = logging.getLogger("shopfloor.collect")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("collect", help="poll every printer and subscribe to every fleet into the store")
     add_plant_argument(parser)
+    parser.add_argument("--report-interval-s", type=float, default=60.0,
+                        help="log what was written since start every this many seconds (default: 60)")
     parser.set_defaults(func=run)
 
 
@@ -36,19 +40,34 @@ async def run_collectors(plant: Plant, sink: SampleSink, stop: asyncio.Event) ->
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def report_every(sink: TallySink, interval_s: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
+            return
+        log.info("written since start: %s", sink.summary())
+
+
 def run(args: argparse.Namespace) -> int:
     from store import open_store
 
     plant = load_plant(args.plant)
 
+    if not args.report_interval_s > 0:
+        raise SystemExit("shopfloor collect: --report-interval-s must be a positive number of seconds")
+
     async def main(stop: asyncio.Event) -> int:
         store = open_store(plant)
         log.info("collecting %d printer(s) and %d fleet(s) into %s", len(plant.printers), len(plant.fleets),
                  type(store).__name__)
+        sink = TallySink(store)
+        reporter = asyncio.create_task(report_every(sink, args.report_interval_s, stop))
         try:
-            await run_collectors(plant, store, stop)
+            await run_collectors(plant, sink, stop)
         finally:
+            reporter.cancel()
             store.close()
+            log.info("stopped; written since start: %s", sink.summary())
         return 0
 
     return run_until_stopped(main)

@@ -15,14 +15,15 @@ from simulators.printer.server import PrinterSimulator
 
 log = logging.getLogger("shopfloor.simulate")
 
+SIMULATABLE = frozenset({"printer", "fleet"})
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "simulate", help="run the printer and robot-fleet simulators on the plant file's endpoints"
     )
-    parser.add_argument(
-        "which", nargs="*", choices=["printer", "fleet"], default=[], help="what to simulate (default: both)"
-    )
+    # no `choices` here: argparse (3.11) checks the empty default against them and refuses a bare command
+    parser.add_argument("which", nargs="*", metavar="{printer,fleet}", help="what to simulate (default: both)")
     add_plant_argument(parser)
     add_simulation_arguments(parser)
     parser.set_defaults(func=run)
@@ -84,8 +85,12 @@ async def stop_simulators(simulators: list[PrinterSimulator | FleetSimulator]) -
 
 
 def run(args: argparse.Namespace) -> int:
+    unknown = set(args.which) - SIMULATABLE
+    if unknown:
+        raise SystemExit(f"shopfloor simulate: nothing called {', '.join(sorted(unknown))} to simulate; "
+                         f"choose from {', '.join(sorted(SIMULATABLE))}")
     plant = load_plant(args.plant)
-    which = set(args.which or ["printer", "fleet"])
+    which = set(args.which or SIMULATABLE)
 
     async def main(stop: asyncio.Event) -> int:
         simulators = await start_simulators(plant, which, time_scale=args.time_scale, seed=args.seed)

@@ -1,0 +1,48 @@
+"""Counting what collectors hand to the store, for a periodic one-line report instead of a line per sample."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from collectors.base import SampleSink
+from models.samples import ConnectivityEvent, SampleBatch
+
+
+@dataclass
+class MeasurementTally:
+    samples: int = 0
+    bad: int = 0
+    equipment: set[str] = field(default_factory=set)
+
+
+class TallySink:
+    """Passes everything on to ``inner`` and counts it per measurement since start."""
+
+    def __init__(self, inner: SampleSink) -> None:
+        self.inner = inner
+        self.tallies: dict[str, MeasurementTally] = {}
+        self.link_events = 0
+
+    def write(self, batch: SampleBatch) -> None:
+        self.inner.write(batch)
+        tally = self.tallies.setdefault(batch.measurement, MeasurementTally())
+        tally.samples += len(batch)
+        tally.bad += int(np.count_nonzero(~batch.good))
+        if len(batch):
+            tally.equipment.update(np.unique(batch.equipment).tolist())
+
+    def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None:
+        self.inner.write_connectivity(events)
+        self.link_events += len(events)
+
+    def summary(self) -> str:
+        if not self.tallies:
+            return "nothing written yet"
+        parts = [
+            f"{name} {t.samples} samples from {len(t.equipment)} equipment ({t.bad} bad)"
+            for name, t in sorted(self.tallies.items())
+        ]
+        return "; ".join(parts)

@@ -1,0 +1,80 @@
+"""Running ``shopfloor`` commands as real processes, reading their output as it comes."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Command:
+    """``python -m cli.main ARGS`` in its own process; its output lines (stdout and the log on stderr) are
+    queued as they are printed."""
+
+    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+        full_env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", *args], cwd=cwd, env=full_env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        self.stdout_lines: list[str] = []
+        self.stderr_lines: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._readers = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _pump(self, stream, sink: list[str]) -> None:  # type: ignore[no-untyped-def]
+        for line in stream:
+            sink.append(line.rstrip("\n"))
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def wait_for_line(self, pattern: str, timeout_s: float = 60.0) -> re.Match[str]:
+        """The next output line matching ``pattern`` (blocking on the output itself, not on a sleep)."""
+        deadline = time.monotonic() + timeout_s
+        ended = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no line matching {pattern!r} within {timeout_s} s; {self.describe()}")
+            try:
+                line = self._lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                ended += 1
+                if ended < len(self._readers):
+                    continue
+                raise AssertionError(f"the process ended before printing {pattern!r}; {self.describe()}")
+            match = re.search(pattern, line)
+            if match:
+                return match
+
+    def interrupt(self, timeout_s: float = 30.0) -> int:
+        """Ctrl-C, then the exit code (a clean shutdown is part of what is tested)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(timeout=timeout_s)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def describe(self) -> str:
+        return ("stdout:\n" + "\n".join(self.stdout_lines[-20:]) + "\nstderr:\n" + "\n".join(self.stderr_lines[-30:]))

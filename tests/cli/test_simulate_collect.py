@@ -1,0 +1,78 @@
+"""``shopfloor simulate`` and ``shopfloor collect`` as two processes, the way a plant would run them.
+
+The simulators serve the endpoints a plant file declares (here a copy of the
+default plant with free loopback ports); the collector, knowing nothing but
+that plant file, fills the embedded store. A third-party Modbus master
+(pymodbus, independent of the project's poller) reads the documented
+address to show the simulator is a plain Modbus server.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from pymodbus.client import ModbusTcpClient
+
+from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from models.plant import load_plant
+from store.duckdb_store import DuckDBStore
+from tests.cli._process import Command
+
+DEFAULT_PLANT = Path(__file__).resolve().parents[2] / "models" / "plants" / "mso_cpp_plant.toml"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def plant_file_on_free_ports(folder: Path) -> Path:
+    text = DEFAULT_PLANT.read_text(encoding="utf-8")
+    modbus_port, opcua_port = free_port(), free_port()
+    assert text.count("port = 5020") == 1 and text.count("127.0.0.1:4840") == 1
+    text = text.replace("port = 5020", f"port = {modbus_port}").replace("127.0.0.1:4840", f"127.0.0.1:{opcua_port}")
+    path = folder / "plant.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_collect_fills_the_embedded_store_from_the_simulators(tmp_path: Path) -> None:
+    plant_file = plant_file_on_free_ports(tmp_path)
+    plant = load_plant(plant_file)
+    printer = plant.printers[0]
+    robots = sorted(r.id for f in plant.fleets for r in f.robots)
+    simulate = Command("simulate", "--plant", str(plant_file), cwd=tmp_path)
+    collect = None
+    try:
+        simulate.wait_for_line(rf"serving modbus-tcp://127\.0\.0\.1:{printer.modbus.port} unit {printer.modbus.unit_id}")
+        simulate.wait_for_line(rf"serving {plant.fleets[0].opcua.endpoint}")
+
+        # Any Modbus master reads the documented map: the state register holds a documented state code.
+        state_signal = next(s for s in printer.signals if s.name == "state")
+        with ModbusTcpClient("127.0.0.1", port=printer.modbus.port) as client:
+            reply = client.read_holding_registers(state_signal.address, count=1, device_id=printer.modbus.unit_id)
+            assert not reply.isError() and 0 <= reply.registers[0] <= 8
+
+        collect = Command("collect", "--plant", str(plant_file), "--report-interval-s", "0.5", cwd=tmp_path)
+        collect.wait_for_line(rf"connected to {printer.id}")
+        collect.wait_for_line(rf"connected to {plant.fleets[0].id} \(subscription")
+        # the periodic report says when every robot and the printer have been written at least once
+        collect.wait_for_line(rf"printer \d+ samples from 1 equipment .*robot \d+ samples from {len(robots)} equipment")
+        assert collect.interrupt() == 0, collect.describe()
+        # one line per link change, not one per sample
+        assert len([line for line in collect.stderr_lines if "connected to" in line]) == 2, collect.describe()
+    finally:
+        if collect is not None:
+            collect.kill()
+        assert simulate.interrupt() == 0, simulate.describe()
+
+    store = DuckDBStore(tmp_path / plant.storage.embedded.path, plant.plant.id, read_only=True)
+    try:
+        printer_latest = store.latest(MEASUREMENT_PRINTER, [printer.id])[printer.id]
+        assert {"state", "printed_m_total", "energy_kwh_total"} <= set(printer_latest)
+        robot_latest = store.latest(MEASUREMENT_ROBOT, robots)
+        assert [r for r in robots if "state" in robot_latest.get(r, {})] == robots
+    finally:
+        store.close()
