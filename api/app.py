@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from api.app_paths import STATIC_DIR
+import time
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.app_paths import STATIC_DIR
 from api.deps import Services
 from api.kpi_service import KpiService
 from api.live import LiveHub
@@ -24,6 +25,7 @@ from api.settings import ApiConfig
 from api.snapshots import run_snapshots
 from api.status import StatusService
 from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from models.kpi import KpiConfig
 from models.plant import Plant
 from store.annotations import AnnotationStore
 from store.base import SampleStore, StoreError
@@ -38,13 +40,18 @@ def create_app(
     live_hub: LiveHub | None = None,
     annotations: AnnotationStore | None = None,
     config: ApiConfig | None = None,
+    clock_ns: Callable[[], int] = time.time_ns,
+    kpi_config: KpiConfig | None = None,
 ) -> FastAPI:
     """The API over ``store``; ``live_hub`` should be the hub the collectors write to (else nothing is pushed
-    until samples reach it); ``annotations`` defaults to ``annotations.sqlite3`` beside the embedded store file."""
-    hub = live_hub or LiveHub(plant)
+    until samples reach it); ``annotations`` defaults to ``annotations.sqlite3`` beside the embedded store file.
+    ``clock_ns`` is the plant's "now" (current shift, range ends): the wall clock, or the simulation's in a
+    time-scaled demo, where the data is stamped in simulated time."""
+    hub = live_hub or LiveHub(plant, clock_ns=clock_ns)
     notes = annotations or AnnotationStore.next_to(plant.storage.embedded.path)
     cfg = config or ApiConfig.from_env(plant)
-    kpi = KpiService(plant, store, notes, cache_s=cfg.kpi_cache_s)
+    kpi = KpiService(plant, store, notes, config=kpi_config or KpiConfig(), cache_s=cfg.kpi_cache_s,
+                     clock_ns=clock_ns)
     printer_ids = [p.id for p in plant.printers]
     robot_ids = [r.id for f in plant.fleets for r in f.robots]
 
@@ -56,8 +63,9 @@ def create_app(
                     out[e] = max(ts for ts, _ in fields.values())
         return out
 
-    metrics = ApiMetrics(lambda: hub.clients, newest_ns, lambda: kpi.computations)
-    services = Services(plant, store, hub, notes, cfg, kpi, StatusService(plant, store, hub), metrics)
+    metrics = ApiMetrics(lambda: hub.clients, newest_ns, lambda: kpi.computations, clock_ns)
+    services = Services(plant, store, hub, notes, cfg, kpi, StatusService(plant, store, hub, clock_ns=clock_ns), metrics,
+                        clock_ns=clock_ns)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,6 +6,8 @@ and never build anything themselves.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -36,6 +38,7 @@ class Services:
     kpi: KpiService
     status: StatusService
     metrics: ApiMetrics
+    clock_ns: Callable[[], int] = time.time_ns  # the plant's "now": the wall clock, or a simulation's
     last_kpi_snapshot: dict[str, Any] | None = field(default=None)
 
 
@@ -61,7 +64,7 @@ def time_range(
     """Nothing -> the current shift; ``shift=`` -> that shift; ``start``+``end`` -> that range (<= 31 days)."""
     try:
         return resolve(services.plant, shift=shift, start=start, end=end,
-                       max_range_days=services.config.max_range_days)
+                       max_range_days=services.config.max_range_days, now_ns=services.clock_ns())
     except RangeError as exc:
         raise HTTPException(UNPROCESSABLE, str(exc)) from None
 

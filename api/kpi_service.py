@@ -17,6 +17,7 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from api.timerange import TimeRange
@@ -54,8 +55,10 @@ class KpiService:
         *,
         config: KpiConfig = KpiConfig(),
         cache_s: float = 1.0,
+        clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.plant = plant
+        self.clock_ns = clock_ns
         self.store = store
         self.annotations = annotations
         self.config = config
@@ -147,7 +150,7 @@ class KpiService:
         """Uncached: read, apply overrides, run the core."""
         # The running shift: the caller clipped end to "now" when it resolved the range;
         # re-clip here so a cached range computed later still never reaches the future.
-        end_ns = min(end_ns, time.time_ns())
+        end_ns = min(end_ns, self.clock_ns())
         with self._slots:
             return self._compute(start_ns, end_ns)
 

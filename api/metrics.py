@@ -24,13 +24,14 @@ NS_PER_S = 1_000_000_000
 
 
 class _StoreLag(Collector):
-    def __init__(self, newest_ns: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, newest_ns: Callable[[], dict[str, int]], clock_ns: Callable[[], int]) -> None:
         self._newest_ns = newest_ns
+        self._clock_ns = clock_ns
 
     def collect(self) -> Iterable[Metric]:
         family = GaugeMetricFamily("shopfloor_store_lag_seconds", "Age of the newest stored value per equipment",
                                    labels=["equipment"])
-        now = time.time_ns()
+        now = self._clock_ns()
         for equipment, ts in sorted(self._newest_ns().items()):
             family.add_metric([equipment], max(0.0, (now - ts) / NS_PER_S))
         yield family
@@ -38,7 +39,7 @@ class _StoreLag(Collector):
 
 class ApiMetrics:
     def __init__(self, live_clients: Callable[[], int], newest_ns: Callable[[], dict[str, int]],
-                 kpi_computations: Callable[[], int]) -> None:
+                 kpi_computations: Callable[[], int], clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("shopfloor_http_requests_total", "HTTP requests", ["method", "route", "status"],
                                 registry=self.registry)
@@ -49,7 +50,7 @@ class ApiMetrics:
               registry=self.registry).set_function(live_clients)
         Gauge("shopfloor_kpi_computations_total", "KPI core runs (cache misses)",
               registry=self.registry).set_function(kpi_computations)
-        self.registry.register(_StoreLag(newest_ns))
+        self.registry.register(_StoreLag(newest_ns, clock_ns))
 
 
 class MetricsMiddleware:

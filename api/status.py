@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,8 +37,10 @@ ROBOT_COUNTERS = ("energy_delivered_kwh_total", "sessions_completed_total", "ses
 
 
 class StatusService:
-    def __init__(self, plant: Plant, store: SampleStore, hub: LiveHub) -> None:
+    def __init__(self, plant: Plant, store: SampleStore, hub: LiveHub, *,
+                 clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.plant = plant
+        self.clock_ns = clock_ns
         self.store = store
         self.hub = hub
         self._lock = threading.Lock()
@@ -134,7 +137,7 @@ class StatusService:
     # ------------------------------------------------------------------ the status
 
     def status(self, now_ns: int | None = None) -> dict[str, Any]:
-        now = time.time_ns() if now_ns is None else now_ns
+        now = self.clock_ns() if now_ns is None else now_ns
         shift = current_shift(self.plant, now)
         with self._lock:  # seeding reads the store: once, not once per concurrent request
             try:

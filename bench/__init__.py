@@ -1,1 +1,1 @@
-"""Benchmarks: run with ``python -m bench.<name>``; figures are ratios measured in the same run."""
+"""Benchmarks: ``python -m bench`` runs them all, ``python -m bench.<name>`` one; figures are ratios measured in the same run."""

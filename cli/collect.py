@@ -9,7 +9,7 @@ import logging
 
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
-from collectors.base import SampleSink
+from collectors.base import Clock, SampleSink
 from collectors.tally import TallySink
 from models.plant import Plant, load_plant
 
@@ -24,13 +24,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-async def run_collectors(plant: Plant, sink: SampleSink, stop: asyncio.Event) -> None:
+async def run_collectors(plant: Plant, sink: SampleSink, stop: asyncio.Event, clock: Clock | None = None) -> None:
     """One Modbus poller per printer and one OPC UA collector per fleet, until ``stop`` is set."""
     from collectors.modbus.poller import ModbusPoller
     from collectors.opcua.collector import OpcUaFleetCollector
 
-    collectors: list[object] = [ModbusPoller(printer, sink) for printer in plant.printers]
-    collectors += [OpcUaFleetCollector(fleet, sink) for fleet in plant.fleets]
+    collectors: list[object] = [ModbusPoller(printer, sink, clock=clock) for printer in plant.printers]
+    collectors += [OpcUaFleetCollector(fleet, sink, clock=clock) for fleet in plant.fleets]
     tasks = [asyncio.create_task(c.run(stop), name=type(c).__name__) for c in collectors]  # type: ignore[attr-defined]
     try:
         await asyncio.gather(*tasks)

@@ -6,6 +6,13 @@ those sockets into the embedded store (or InfluxDB, if configured) and the
 live hub; the API and the control-room display serve both. Nothing here is a
 shortcut around a protocol: pointing the same collectors at a real plant is a
 change of the plant file (``shopfloor collect`` plus ``python -m api``).
+
+Faster than real time (``--time-scale``), the whole system runs on the
+simulation's clock: the simulators, the collectors' timestamps and the API's
+"now" (current shift, range ends, the display's clock) all read one
+``SimClock``, so a shift passes in minutes and every rate (speed, OEE
+performance, energy per metre) stays true to the simulated plant. At scale 1
+that clock is the wall clock.
 """
 
 from __future__ import annotations
@@ -14,9 +21,12 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import secrets
 import socket
+import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +34,29 @@ from pathlib import Path
 import uvicorn
 
 from cli.collect import run_collectors
+from collectors.base import SystemClock
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
 from cli.simulate import add_simulation_arguments, start_simulators, stop_simulators
+from models.kpi import KpiConfig
 from models.plant import Plant, load_plant
+from simulators.clock import NS_PER_S, SimClock
 from simulators.fleet.server import FleetSimulator
 from simulators.printer.server import PrinterSimulator
 
 log = logging.getLogger("shopfloor.demo")
 
 DEMO_KEY_LABEL = "demo"
+
+
+class PlantTimeClock(SystemClock):
+    """The collectors' clock in the demo: timestamps in simulated time, scheduling on the real monotonic clock."""
+
+    def __init__(self, sim_clock: SimClock) -> None:
+        self.sim_clock = sim_clock
+
+    def time_ns(self) -> int:
+        return self.sim_clock.now_ns()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -120,18 +143,45 @@ async def run_demo(
     on_ready: Callable[[DemoInfo], None] | None = None,
 ) -> int:
     """Run the whole system until ``stop`` is set or a part of it fails (then exit code 1)."""
+    from store.factory import influx_connection
+
+    scale = plant.simulation.time_scale if time_scale is None else time_scale
+    if not (math.isfinite(scale) and scale > 0):
+        raise SystemExit(f"shopfloor demo: --time-scale must be a positive number, got {scale}")
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+    if scale != 1.0:
+        # Faster than real time the data is stamped ahead of the wall clock: it must not mix with a real
+        # store, where it would stand as "latest" values from the future long after the demo ended.
+        if influx_connection(plant) is not None:
+            raise SystemExit("shopfloor demo: a --time-scale other than 1 stamps data in simulated time, ahead of "
+                             "the clock; it runs on the embedded store only (unset INFLUX_URL) or use --time-scale 1")
+        if data_dir is None:
+            scratch = tempfile.TemporaryDirectory(prefix="shopfloor-demo-")
+            data_dir = Path(scratch.name)
+    bind_host = host or plant.api.host
+    sock = listen(bind_host, plant.api.port if port is None else port)
+    try:
+        return await _serve(plant, stop, scale=scale, seed=seed, sock=sock, data_dir=data_dir,
+                            scratch=scratch is not None, on_ready=on_ready)
+    finally:
+        sock.close()
+        if scratch is not None:
+            scratch.cleanup()
+
+
+async def _serve(plant: Plant, stop: asyncio.Event, *, scale: float, seed: int | None, sock: socket.socket,
+                 data_dir: Path | None, scratch: bool, on_ready: Callable[[DemoInfo], None] | None) -> int:
     from api.app import create_app
     from api.live import LiveHub
     from api.settings import ApiConfig, parse_keys
     from api.tee import TeeSink
     from store import open_store
 
-    bind_host = host or plant.api.host
-    sock = listen(bind_host, plant.api.port if port is None else port)
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-    simulators = await start_simulators(plant, {"printer", "fleet"}, time_scale=time_scale, seed=seed,
-                                        loopback_free_ports=True)
+    clock = SimClock(start_ns=time.time_ns() // NS_PER_S * NS_PER_S, time_scale=scale)
+    simulators = await start_simulators(plant, {"printer", "fleet"}, time_scale=scale, seed=seed,
+                                        loopback_free_ports=True, clock=clock)
     wired = wire_to_simulators(plant, simulators, data_dir)
     config = ApiConfig.from_env(wired)
     key_file = None
@@ -142,10 +192,14 @@ async def run_demo(
         key_file = write_key_file(Path(wired.storage.embedded.path).parent / "operator.key", key)
         config = ApiConfig(config.keys_env, parse_keys(f"{DEMO_KEY_LABEL}:{key}"))
     store = open_store(wired)
-    hub = LiveHub(wired)
+    hub = LiveHub(wired, clock_ns=clock.now_ns)
     collectors_stop = asyncio.Event()
-    collectors = asyncio.create_task(run_collectors(wired, TeeSink(store, hub), collectors_stop), name="collectors")
-    app = create_app(wired, store, live_hub=hub, config=config)
+    collectors = asyncio.create_task(
+        run_collectors(wired, TeeSink(store, hub), collectors_stop, clock=PlantTimeClock(clock)), name="collectors"
+    )
+    # Polls run every poll_interval_s of wall time, which is time_scale times longer in plant time.
+    kpi_config = KpiConfig(max_gap_polls=KpiConfig().max_gap_polls * scale)
+    app = create_app(wired, store, live_hub=hub, config=config, clock_ns=clock.now_ns, kpi_config=kpi_config)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on"))
     api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
     stopped = asyncio.create_task(stop.wait(), name="stop")
@@ -157,11 +211,12 @@ async def run_demo(
             await asyncio.sleep(0.05)  # uvicorn offers no started event; this is a bounded start-up poll
         if server.started:
             bound_port = sock.getsockname()[1]
+            bind_host = sock.getsockname()[0]
             shown_host = f"[{bind_host}]" if ":" in bind_host else bind_host
             info = DemoInfo(
                 display_url=f"http://{shown_host}:{bound_port}/",
                 endpoints=tuple(s.endpoint for s in simulators),
-                store=_describe_store(store, wired),
+                store=_describe_store(store, wired) + (" (simulated time: discarded at exit)" if scratch else ""),
                 operator_key_file=key_file,
             )
             if on_ready is not None:
@@ -180,7 +235,6 @@ async def run_demo(
                 await asyncio.wait_for(task, 15)
         await stop_simulators(simulators)
         store.close()
-        sock.close()
     return exit_code
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import time
 from urllib.parse import urlparse
 
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
 from models.plant import Plant, load_plant
+from simulators.clock import NS_PER_S, SimClock
 from simulators.fleet.server import FleetSimulator
 from simulators.printer.server import PrinterSimulator
 
@@ -41,21 +43,24 @@ async def start_simulators(
     time_scale: float | None,
     seed: int | None,
     loopback_free_ports: bool = False,
+    clock: SimClock | None = None,
 ) -> list[PrinterSimulator | FleetSimulator]:
     """Start the requested simulators on the plant file's endpoints.
 
     ``loopback_free_ports`` (the demo) serves every simulator on 127.0.0.1 at
     a port the OS picks instead, so a demo never collides with a port in use
     and never listens beyond the machine, whatever hosts the plant file names.
+    One simulated clock drives them all, so the line and the fleet share one time.
     """
     scale = plant.simulation.time_scale if time_scale is None else time_scale
+    clock = clock or SimClock(start_ns=time.time_ns() // NS_PER_S * NS_PER_S, time_scale=scale)
     started: list[PrinterSimulator | FleetSimulator] = []
     try:
         if "printer" in which:
             for printer in plant.printers:
                 sim = PrinterSimulator(
                     plant, printer.id, host="127.0.0.1" if loopback_free_ports else None,
-                    port=0 if loopback_free_ports else None, seed=seed, time_scale=scale,
+                    port=0 if loopback_free_ports else None, seed=seed, clock=clock,
                 )
                 await sim.start()
                 started.append(sim)
@@ -66,7 +71,7 @@ async def start_simulators(
                     endpoint = f"opc.tcp://127.0.0.1:0{urlparse(fleet.opcua.endpoint).path}"
                 fleet_sim = FleetSimulator(
                     plant, fleet.id, endpoint=endpoint, port=0 if loopback_free_ports else None, seed=seed,
-                    time_scale=scale, wall_source_timestamps=scale != 1.0,
+                    time_scale=clock.time_scale, clock=clock,
                 )
                 await fleet_sim.start()
                 started.append(fleet_sim)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -13,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from api.deps import UNPROCESSABLE, RangeDep, ServicesDep, not_found
 from api.presenters import baseline_json, jsonable, merged_energy, printer_json, range_json
 from api.timerange import TimeRange, iso
-from models.calendar import to_ns
+from models.calendar import from_ns, to_ns
 from models.kpi.teams import kpi_value
 from models.plant import ObjectiveKpi
 
@@ -90,8 +89,8 @@ async def savings(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
 
 def _days_range(services: ServicesDep, days: int) -> TimeRange:
     plant = services.plant
-    now = time.time_ns()
-    today = dt.datetime.now(plant.tz).date()
+    now = services.clock_ns()
+    today = from_ns(now, plant.tz).date()
     first = today - dt.timedelta(days=days - 1)
     # From the first day's earliest shift start: production dates begin at their first shift.
     earliest = min(s.start for s in plant.shift_calendar.shifts)

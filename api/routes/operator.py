@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import UNPROCESSABLE, OperatorDep, RangeDep, ServicesDep, not_found
+from api.deps import UNPROCESSABLE, OperatorDep, RangeDep, Services, ServicesDep, not_found
 from api.presenters import range_json
 from api.stops import list_stops
 from api.timerange import iso
 from models.calendar import to_ns
-from models.plant import Plant
 
 router = APIRouter(prefix="/api/v1", tags=["operator input"])
 NS_PER_S = 1_000_000_000
@@ -55,11 +53,11 @@ class AddNote(BaseModel):
     operator: Annotated[str | None, Field(max_length=64)] = None
 
 
-def _ns(plant: Plant, moment: dt.datetime, name: str) -> int:
+def _ns(services: Services, moment: dt.datetime, name: str) -> int:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=plant.tz)
+        moment = moment.replace(tzinfo=services.plant.tz)
     ns = to_ns(moment)
-    if ns > time.time_ns() + 60 * NS_PER_S:
+    if ns > services.clock_ns() + 60 * NS_PER_S:
         raise HTTPException(UNPROCESSABLE, f"{name} lies in the future")
     return ns
 
@@ -118,7 +116,7 @@ async def stops(printer_id: str, services: ServicesDep, rng: RangeDep) -> dict[s
 async def set_reason(printer_id: str, body: SetReason, services: ServicesDep, who: OperatorDep) -> dict[str, Any]:
     _printer(services, printer_id)
     _reason(services, body.reason_code, "reason_code")
-    start_ns, end_ns = _ns(services.plant, body.start, "start"), _ns(services.plant, body.end, "end")
+    start_ns, end_ns = _ns(services, body.start, "start"), _ns(services, body.end, "end")
     start_ns, end_ns = await asyncio.to_thread(_stop_window, services, printer_id, start_ns, end_ns)
     row = await asyncio.to_thread(services.annotations.set_reason, printer_id, start_ns, end_ns, body.reason_code,
                                   _who(who, body.operator), body.comment)
@@ -131,9 +129,8 @@ async def split_stop(printer_id: str, body: SplitStop, services: ServicesDep, wh
     _printer(services, printer_id)
     _reason(services, body.reason_before, "reason_before")
     _reason(services, body.reason_after, "reason_after")
-    plant = services.plant
-    start_ns, end_ns = _ns(plant, body.start, "start"), _ns(plant, body.end, "end")
-    split_ns = _ns(plant, body.split_at, "split_at")
+    start_ns, end_ns = _ns(services, body.start, "start"), _ns(services, body.end, "end")
+    split_ns = _ns(services, body.split_at, "split_at")
     if not start_ns < split_ns < end_ns:
         raise HTTPException(UNPROCESSABLE, "split_at must lie strictly between start and end")
     start_ns, end_ns = await asyncio.to_thread(_stop_window, services, printer_id, start_ns, end_ns)
@@ -150,7 +147,7 @@ async def add_note(body: AddNote, services: ServicesDep, who: OperatorDep) -> di
     known = [x.id for x in p.printers] + [f.id for f in p.fleets] + [r.id for f in p.fleets for r in f.robots]
     if body.equipment not in known:
         raise not_found("equipment", body.equipment, known)
-    at_ns = time.time_ns() if body.at is None else _ns(p, body.at, "at")
+    at_ns = services.clock_ns() if body.at is None else _ns(services, body.at, "at")
     note = await asyncio.to_thread(services.annotations.add_note, body.equipment, at_ns, body.text,
                                    _who(who, body.operator))
     return {"note": asdict(note)}

@@ -9,7 +9,7 @@
   const t = (key) => I18N[lang][key] || key;
   const zh = () => lang === "zh";
 
-  const model = { plant: null, status: null, kpi: null, since: {} };
+  const model = { plant: null, status: null, kpi: null, since: {}, clockOffsetMs: 0 };
 
   // Colours by state family: the same meaning on every tile.
   const PRINTER_CLASS = { 0: "idle", 1: "idle", 2: "setup", 3: "run", 4: "warn", 5: "warn", 6: "fault", 7: "plan", 8: "off" };
@@ -175,13 +175,17 @@
     }
   }
 
+  // The plant's "now" is the server's (a time-scaled demo runs on simulated time), kept as an offset to
+  // this PC's clock from each status message.
+  function plantNowMs() { return Date.now() + model.clockOffsetMs; }
+
   function tick() {
-    const now = new Date();
+    const now = new Date(plantNowMs());
     // The plant's wall clock, whatever the time zone of the PC showing it.
     const tz = model.plant ? model.plant.timezone : undefined;
     $("clock").textContent = now.toLocaleTimeString(zh() ? "zh-CN" : "en-GB", { hour12: false, timeZone: tz });
     const p = model.status && model.status.printers[0];
-    if (p && model.since[p.id]) $("printer-since").textContent = duration(Date.now() - model.since[p.id]);
+    if (p && model.since[p.id]) $("printer-since").textContent = duration(plantNowMs() - model.since[p.id]);
   }
 
   // ---- live channel, reconnecting by itself (1 s, doubling to 10 s)
@@ -195,7 +199,7 @@
     ws.onopen = () => { delay = 1000; setLive(true); };
     ws.onmessage = (ev) => {
       const msg = JSON.parse(ev.data);
-      if (msg.type === "status") { model.status = msg; renderStatus(); }
+      if (msg.type === "status") { model.status = msg; model.clockOffsetMs = msg.now_ns / 1e6 - Date.now(); renderStatus(); }
       else if (msg.type === "kpi") { model.kpi = msg; renderKpi(); }
       else if (msg.type === "state") onState(msg);
     };

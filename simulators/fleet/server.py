@@ -95,15 +95,7 @@ class FleetSimulator:
         security: FleetSecurity | None = None,
         step_s: float = 1.0,
         update_interval_s: float = DEFAULT_UPDATE_INTERVAL_S,
-        wall_source_timestamps: bool = False,
     ) -> None:
-        """``wall_source_timestamps`` stamps values with the wall clock instead of simulated time.
-
-        Faster than real time, simulated time runs ahead of the wall clock, and a
-        consumer that never counts the future (the API) would ignore those
-        values; the demo compresses time but shows it live, so it stamps values
-        as a real controller would: when they were published.
-        """
         if not plant.fleets:
             raise ValueError("the plant has no fleets to simulate")
         self.plant = plant
@@ -128,7 +120,6 @@ class FleetSimulator:
         self._process = FleetProcess(plant, self.fleet.id, seed=seed, start_ns=start_ns, step_s=step_s)
         self.security = security if security is not None else FleetSecurity.from_endpoint(self.fleet.opcua)
         self.update_interval_s = update_interval_s
-        self.wall_source_timestamps = wall_source_timestamps
         self._faults = FaultState()
         self._published: dict[Key, Any] = {}
         self._server: Server | None = None
@@ -267,8 +258,8 @@ class FleetSimulator:
         return min(self.update_interval_s, max(0.001, wall_s))
 
     async def _publish(self, *, force: bool = False) -> None:
+        source_ts = from_ns(self._process.now_ns)
         server_ts = dt.datetime.now(dt.UTC)
-        source_ts = server_ts if self.wall_source_timestamps else from_ns(self._process.now_ns)
         for robot in self._process.robots:
             nodes = self._nodes[robot.robot_id]
             values = robot.values()

@@ -112,3 +112,39 @@ def test_demo_refuses_a_taken_port_clearly(tmp_path: Path) -> None:
     assert code != 0
     assert f"cannot listen on 127.0.0.1:{port}" in "\n".join(demo.stderr_lines), demo.describe()
     assert "--port" in "\n".join(demo.stderr_lines)
+
+
+def test_a_time_scaled_demo_runs_the_whole_system_on_simulated_time(tmp_path: Path) -> None:
+    """At 60x a shift passes in 8 minutes; rates stay true because collectors and API share the simulated clock."""
+    plant = load_plant()
+    printer_id = plant.printers[0].id
+    started_ns = time.time_ns()
+    demo = Command("demo", "--port", "0", "--time-scale", "60", cwd=tmp_path)
+    try:
+        url = demo.wait_for_line(r"^display\s+(http://127\.0\.0\.1:\d+/)$").group(1)
+        store_line = next(line for line in demo.stdout_lines if line.startswith("store"))
+        assert "discarded at exit" in store_line
+        scratch = Path(store_line.split("DuckDB ", 1)[1].split(" ", 1)[0]).parent
+        assert scratch.is_dir() and not (tmp_path / "var").exists(), "a time-scaled run keeps out of the real store"
+
+        with httpx.Client(base_url=url, timeout=10) as http:
+            def running_a_while() -> dict[str, Any] | None:
+                kpis = http.get(f"/api/v1/equipment/{printer_id}/kpis").json()
+                return kpis if kpis["total"]["times"]["apt_s"] >= 600 else None
+
+            kpis = poll(running_a_while, "ten simulated minutes of production")
+            status = http.get("/api/v1/status").json()
+        # The plant's "now" is the simulation's: well ahead of the wall clock after ten simulated minutes.
+        assert status["now_ns"] > time.time_ns() + 300 * 1_000_000_000
+        oee = kpis["total"]["oee"]
+        # Polled once a wall second (a simulated minute), the rates still describe the simulated machine:
+        # performance cannot exceed what the ideal speed allows by more than one poll's worth of metres.
+        assert oee["performance_pct"] is not None and 0 < oee["performance_pct"] <= 101.0, oee
+        assert oee["availability_pct"] is not None and oee["quality_pct"] is not None, oee
+        # No data only before the demo started (and until its first poll, a simulated minute): none between polls.
+        before_start_s = max(0, started_ns - kpis["range"]["start_ns"]) / 1e9
+        assert kpis["total"]["times"]["no_data_s"] <= before_start_s + 2 * 60, kpis["total"]["times"]
+    finally:
+        code = demo.interrupt()
+    assert code == 0, demo.describe()
+    assert not scratch.exists(), "the simulated-time store is discarded at exit"
