@@ -15,7 +15,7 @@ import sys
 from models.plant import PlantFileError
 
 # Sub-command modules, in the order `shopfloor --help` lists them.
-COMMAND_MODULES = ("cli.demo", "cli.simulate", "cli.collect", "cli.plant")
+COMMAND_MODULES = ("cli.demo", "cli.run", "cli.simulate", "cli.collect", "cli.plant")
 
 
 def build_parser() -> argparse.ArgumentParser:

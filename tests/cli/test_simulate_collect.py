@@ -10,6 +10,7 @@ address to show the simulator is a plain Modbus server.
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 from pymodbus.client import ModbusTcpClient
@@ -76,3 +77,36 @@ def test_collect_fills_the_embedded_store_from_the_simulators(tmp_path: Path) ->
         assert [r for r in robots if "state" in robot_latest.get(r, {})] == robots
     finally:
         store.close()
+
+
+def test_run_serves_the_plant_files_devices_with_operator_input_closed_without_keys(tmp_path: Path) -> None:
+    """``shopfloor run``: the production job, here pointed at simulators by nothing but the plant file."""
+    import httpx
+
+    plant_file = plant_file_on_free_ports(tmp_path)
+    plant = load_plant(plant_file)
+    robots = {r.id for f in plant.fleets for r in f.robots}
+    simulate = Command("simulate", "--plant", str(plant_file), cwd=tmp_path)
+    run = None
+    try:
+        simulate.wait_for_line(r"serving opc\.tcp://")
+        run = Command("run", "--plant", str(plant_file), "--port", "0", cwd=tmp_path, env={"SHOPFLOOR_API_KEYS": ""})
+        url = run.wait_for_line(r"^display\s+(http://127\.0\.0\.1:\d+/)$").group(1)
+        assert not any(line.startswith("operator key") for line in run.stdout_lines), "run never invents a key"
+        with httpx.Client(base_url=url, timeout=10) as http:
+            deadline = 60.0
+            until = time.monotonic() + deadline
+            while True:
+                fleet = http.get("/api/v1/status").json()["fleets"][0]
+                if {r["id"] for r in fleet["robots"] if r["state"] is not None} == robots:
+                    break
+                assert time.monotonic() < until, f"robots not live within {deadline} s: {fleet}"
+                time.sleep(0.25)
+            refused = http.post("/api/v1/notes", json={"equipment": plant.printers[0].id, "text": "x"},
+                                headers={"X-API-Key": "anything-long-enough"})
+            assert refused.status_code == 403 and "SHOPFLOOR_API_KEYS" in refused.text
+        assert run.interrupt() == 0, run.describe()
+    finally:
+        if run is not None:
+            run.kill()
+        assert simulate.interrupt() == 0, simulate.describe()

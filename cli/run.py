@@ -1,0 +1,44 @@
+"""``shopfloor run``: the production job — collectors, store and API for the plant file's real devices.
+
+The same process as the demo without the simulators: every printer and fleet
+the plant file declares is read over its endpoint, and the API and display
+serve what is collected. Operator input stays closed until keys are set in
+the environment variable the plant file names (``SHOPFLOOR_API_KEYS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from cli.plant import add_plant_argument
+from cli.runtime import run_until_stopped
+from cli.serve import ServeInfo, add_api_arguments, listen, serve_plant, with_data_dir
+from models.plant import load_plant
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="collect the plant file's devices and serve the API and display")
+    add_plant_argument(parser)
+    add_api_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    plant = with_data_dir(load_plant(args.plant), args.data_dir)
+    endpoints = tuple(f"modbus-tcp://{p.modbus.host}:{p.modbus.port} unit {p.modbus.unit_id}" for p in plant.printers)
+    endpoints += tuple(f.opcua.endpoint for f in plant.fleets)
+
+    def show(info: ServeInfo) -> None:
+        for line in info.lines("device"):
+            print(line, flush=True)
+        print("press Ctrl-C to stop", flush=True)
+
+    async def main(stop: asyncio.Event) -> int:
+        sock = listen("run", args.host or plant.api.host, plant.api.port if args.port is None else args.port)
+        try:
+            return await serve_plant(plant, stop, sock, endpoints=endpoints, on_ready=show)
+        finally:
+            sock.close()
+
+    return run_until_stopped(main)

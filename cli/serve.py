@@ -1,0 +1,161 @@
+"""Collectors, store, live hub and API in one process: what ``shopfloor run`` and ``shopfloor demo`` share.
+
+One process because the embedded DuckDB file has one writer: the API reads
+the store the collectors write, and the live hub sees every batch the moment
+it is collected (a change reaches the display within one poll).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from cli.collect import run_collectors
+from collectors.base import Clock, SystemClock
+from models.kpi import KpiConfig
+from models.plant import Plant
+
+log = logging.getLogger("shopfloor.serve")
+
+
+@dataclass(frozen=True)
+class ServeInfo:
+    """What is being served, as printed for the person who started it."""
+
+    display_url: str
+    endpoints: tuple[str, ...]  # the devices read (simulators in the demo)
+    store: str
+    operator_key_file: Path | None  # where a generated key is, when the demo made one
+
+    def lines(self, endpoint_label: str) -> list[str]:
+        out = [f"{endpoint_label:<10} {e}" for e in self.endpoints]
+        out.append(f"store      {self.store}")
+        out.append(f"API        {self.display_url}api/v1/status  (OpenAPI: {self.display_url}openapi.json)")
+        if self.operator_key_file:
+            out.append(f"operator key (X-API-Key header) for this run is in {self.operator_key_file}")
+        out.append(f"display    {self.display_url}")
+        return out
+
+
+def add_api_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=None, help="API bind address (default: [api] host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="API port; 0 picks a free one (default: [api] port)")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None,
+        help="folder for the embedded store and the annotations (default: [storage.embedded] path)",
+    )
+
+
+def with_data_dir(plant: Plant, data_dir: Path | None) -> Plant:
+    if data_dir is None:
+        return plant
+    embedded = plant.storage.embedded.model_copy(update={"path": data_dir / "shopfloor.duckdb"})
+    return plant.model_copy(update={"storage": plant.storage.model_copy(update={"embedded": embedded})})
+
+
+def listen(command: str, host: str, port: int) -> socket.socket:
+    """The API's listening socket, bound before anything starts so a taken port is a clear error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(
+            f"shopfloor {command}: cannot listen on {host}:{port} ({exc.strerror}); "
+            "choose another with --port (0 picks a free one)"
+        ) from None
+    sock.listen(128)
+    return sock
+
+
+def write_key_file(path: Path, key: str) -> Path:
+    """An owner-only file: a key never goes to the terminal or a log that may be shared."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return path.resolve()
+
+
+def describe_store(store: object, plant: Plant) -> str:
+    if type(store).__name__ == "DuckDBStore":
+        return f"embedded DuckDB {Path(plant.storage.embedded.path).resolve()}"
+    return f"InfluxDB ({type(store).__name__})"
+
+
+async def serve_plant(
+    plant: Plant,
+    stop: asyncio.Event,
+    sock: socket.socket,
+    *,
+    endpoints: tuple[str, ...],
+    clock: Clock | None = None,
+    kpi_config: KpiConfig | None = None,
+    generated_key: str | None = None,
+    store_note: str = "",
+    on_ready: Callable[[ServeInfo], None] | None = None,
+) -> int:
+    """Collect ``plant`` into its store and serve the API on ``sock`` until ``stop`` (0) or a part fails (1).
+
+    ``clock`` is the plant's time for timestamps and for the API's "now" (the
+    wall clock unless a simulation says otherwise); ``generated_key`` is an
+    operator key made for this run when none is configured (the demo's).
+    """
+    from api.app import create_app
+    from api.live import LiveHub
+    from api.settings import ApiConfig, parse_keys
+    from api.tee import TeeSink
+    from store import open_store
+
+    clock = clock or SystemClock()
+    Path(plant.storage.embedded.path).parent.mkdir(parents=True, exist_ok=True)
+    config = ApiConfig.from_env(plant)
+    key_file = None
+    if generated_key is not None and not config.keys:
+        key_file = write_key_file(Path(plant.storage.embedded.path).parent / "operator.key", generated_key)
+        # "demo" is who the audit trail names for this key
+        config = ApiConfig(config.keys_env, parse_keys(f"demo:{generated_key}"))
+    store = open_store(plant)
+    hub = LiveHub(plant, clock_ns=clock.time_ns)
+    collectors_stop = asyncio.Event()
+    collectors = asyncio.create_task(run_collectors(plant, TeeSink(store, hub), collectors_stop, clock=clock),
+                                     name="collectors")
+    app = create_app(plant, store, live_hub=hub, config=config, clock_ns=clock.time_ns, kpi_config=kpi_config)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on"))
+    api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
+    stopped = asyncio.create_task(stop.wait(), name="stop")
+    exit_code = 0
+    try:
+        while not server.started and not api.done():
+            await asyncio.sleep(0.05)  # uvicorn offers no "started" event; it sets a flag within milliseconds
+        if server.started and on_ready is not None:
+            host, port = sock.getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
+            on_ready(ServeInfo(f"http://{shown}:{port}/", endpoints, describe_store(store, plant) + store_note,
+                               key_file))
+        done, _ = await asyncio.wait({stopped, api, collectors}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done - {stopped}:
+            exit_code = 1
+            error = task.exception() if not task.cancelled() else None
+            log.error("%s stopped unexpectedly%s", task.get_name(), f": {error!r}" if error else "")
+    finally:
+        stopped.cancel()
+        server.should_exit = True
+        collectors_stop.set()
+        for task in (api, collectors):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 15)
+        store.close()
+    return exit_code
