@@ -8,6 +8,7 @@ import time
 import tomllib
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,3 +127,14 @@ def no_value_unless_good(sink: RecordingSink) -> bool:
 @pytest.fixture
 def sink() -> RecordingSink:
     return RecordingSink()
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Any]:
+    """A three-robot FleetServer the test sets values on (tests/collectors/opcua/fleet_server.py)."""
+    from tests.collectors.opcua.fleet_server import FleetServer
+
+    srv = FleetServer(fleet_variant(3), tmp_path)
+    await srv.start()
+    yield srv
+    await srv.stop()

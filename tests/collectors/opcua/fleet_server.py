@@ -14,16 +14,9 @@ from pathlib import Path
 from asyncua import Node, Server, ua
 
 from models.plant import Fleet, Robot
+from simulators.fleet.address_space import VARIANT_TYPES
 from simulators.fleet.security import FleetSecurity, apply_security, ensure_server_certificate
 
-VARIANT_TYPES = {
-    "Double": ua.VariantType.Double,
-    "Float": ua.VariantType.Float,
-    "UInt16": ua.VariantType.UInt16,
-    "UInt32": ua.VariantType.UInt32,
-    "Int32": ua.VariantType.Int32,
-    "Boolean": ua.VariantType.Boolean,
-}
 
 
 def expected_value(fleet: Fleet, robot_index: int, field: str) -> float:

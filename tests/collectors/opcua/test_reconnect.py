@@ -6,7 +6,6 @@ import datetime as dt
 import socket
 from pathlib import Path
 
-import pytest
 
 from collectors.opcua import OpcUaFleetCollector
 from models.states import Quality
@@ -20,14 +19,6 @@ from tests.collectors.opcua.conftest import (
     wait_until,
 )
 from tests.collectors.opcua.fleet_server import FleetServer, expected_value
-
-
-@pytest.fixture
-async def server(tmp_path: Path):
-    srv = FleetServer(fleet_variant(3), tmp_path)
-    await srv.start()
-    yield srv
-    await srv.stop()
 
 
 def collector_for(server: FleetServer, sink: RecordingSink, **options) -> OpcUaFleetCollector:

@@ -6,7 +6,6 @@ import datetime as dt
 import math
 from pathlib import Path
 
-import pytest
 
 from collectors.opcua import OpcUaFleetCollector
 from models.calendar import to_ns
@@ -21,14 +20,6 @@ from tests.collectors.opcua.conftest import (
     wait_until,
 )
 from tests.collectors.opcua.fleet_server import FleetServer, expected_value, source_time
-
-
-@pytest.fixture
-async def server(tmp_path: Path):
-    srv = FleetServer(fleet_variant(3), tmp_path)
-    await srv.start()
-    yield srv
-    await srv.stop()
 
 
 async def test_every_variable_arrives_with_its_value_and_source_timestamp(server: FleetServer,
