@@ -22,7 +22,6 @@ from bench._timing import median_s, ratio_line, time_line
 from models.calendar import shift_instances, to_ns
 from models.kpi import build_report
 from models.kpi import reference as ref
-from models.kpi.outages import outage_spans
 from models.kpi.pipeline import KpiConfig
 from models.plant import Fleet, Plant, Robot, load_plant
 from models.samples import Series

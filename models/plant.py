@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from models.contract import PRINTER_FIELD_NAMES, PRINTER_FIELDS, ROBOT_FIELD_NAMES
+from models.contract import PRINTER_FIELDS, ROBOT_FIELD_NAMES
 from models.registers import ByteOrder, DataType, integer_bits, register_count
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]

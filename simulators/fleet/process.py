@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from models.calendar import NS_PER_S
 from models.plant import Fleet, FleetSimulation, Plant
