@@ -110,3 +110,30 @@ def test_run_serves_the_plant_files_devices_with_operator_input_closed_without_k
         if run is not None:
             run.kill()
         assert simulate.interrupt() == 0, simulate.describe()
+
+
+def test_collect_fills_influxdb_when_it_is_configured(tmp_path: Path, influx_server) -> None:  # type: ignore[no-untyped-def]
+    """The same command, told by the environment to use InfluxDB (a real 1.x server behind nginx)."""
+    plant_file = plant_file_on_free_ports(tmp_path)
+    plant = load_plant(plant_file)
+    robots = sorted(r.id for f in plant.fleets for r in f.robots)
+    bucket = influx_server.new_bucket()
+    env = {"INFLUX_URL": influx_server.url, "INFLUX_BUCKET": bucket, "INFLUX_ORG": influx_server.org,
+           "INFLUX_TOKEN": influx_server.token}
+    simulate = Command("simulate", "--plant", str(plant_file), cwd=tmp_path)
+    try:
+        simulate.wait_for_line(r"serving opc\.tcp://")
+        collect = Command("collect", "--plant", str(plant_file), "--report-interval-s", "0.5", cwd=tmp_path, env=env)
+        try:
+            collect.wait_for_line(r"into InfluxStore")
+            collect.wait_for_line(rf"printer \d+ samples from 1 equipment .*robot \d+ samples from {len(robots)} equipment")
+        finally:
+            assert collect.interrupt() == 0, collect.describe()
+    finally:
+        assert simulate.interrupt() == 0, simulate.describe()
+    assert influx_server.token not in "\n".join(collect.stderr_lines + collect.stdout_lines)
+    # Closing flushed everything: what the collector reported written is in the database.
+    assert influx_server.count(MEASUREMENT_PRINTER, "state", db=bucket) >= 1
+    body = influx_server.query(f'SELECT count("state") FROM "{MEASUREMENT_ROBOT}" GROUP BY "equipment"', db=bucket)
+    counted = {s["tags"]["equipment"]: s["values"][0][1] for s in body["results"][0].get("series", [])}
+    assert sorted(counted) == robots and all(n >= 1 for n in counted.values()), counted
