@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 import uvicorn
 
 from api.app import create_app
 from api.live import LiveHub
-from models.plant import load_plant
+from models.plant import PlantFileError, load_plant
 from store import open_store
+from store.base import StoreError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,8 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port (default: [api] port of the plant file)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    plant = load_plant(args.plant)
-    store = open_store(plant)
+    try:
+        plant = load_plant(args.plant)
+        store = open_store(plant)
+    except (PlantFileError, StoreError) as exc:
+        print(f"python -m api: {exc}", file=sys.stderr)
+        return 2
     try:
         app = create_app(plant, store, live_hub=LiveHub(plant))
         uvicorn.run(app, host=args.host or plant.api.host, port=args.port or plant.api.port, log_level="info")

@@ -13,6 +13,7 @@ import logging
 import sys
 
 from models.plant import PlantFileError
+from store.base import StoreError
 
 # Sub-command modules, in the order `shopfloor --help` lists them.
 COMMAND_MODULES = ("cli.demo", "cli.run", "cli.simulate", "cli.collect", "cli.plant")
@@ -36,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
-    except PlantFileError as exc:
-        print(exc, file=sys.stderr)
+    except (PlantFileError, StoreError) as exc:
+        # Configuration and storage problems are the user's to fix: the message, not a traceback.
+        print(f"shopfloor {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

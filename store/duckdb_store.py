@@ -82,7 +82,7 @@ class DuckDBStore(SampleStore):
         except duckdb.IOException as exc:
             raise StoreError(
                 f"cannot open DuckDB file {self.path}: {exc}. DuckDB allows one process per file while it is"
-                " written: run the API in the collectors' process, or use the InfluxDB backend"
+                " written: run collectors and API in one process (shopfloor run), or use the InfluxDB backend"
             ) from None
         self._writer = self._con.cursor()
         self._db_lock = threading.Lock()  # one transaction at a time through the writer cursor
