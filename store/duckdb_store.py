@@ -13,7 +13,9 @@ batch's numpy columns to an in-memory buffer and a background thread commits
 the buffer every ``flush_interval_s`` (or sooner when it grows past
 ``max_buffer_rows``) with one ``INSERT … SELECT * FROM <registered numpy
 columns>`` per table, in one transaction. A killed process loses at most the
-last flush interval; ``close`` commits everything.
+last flush interval; ``close`` commits everything. A batch that breaks the
+data contract is refused whole (``ValueError``) and set aside, with the
+reason, in ``<file>.dead-letter.jsonl`` (:mod:`store.refused`).
 
 Concurrency: DuckDB lets one process open a file for writing, and while it
 does, no other process can open it at all. Collectors and the API therefore
@@ -40,7 +42,9 @@ from models.samples import ConnectivityEvent, SampleBatch
 from store.assemble import assemble_series, sort_quality
 from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError
 from store.latest import LatestCache
-from store.prepare import check_events, check_measurement, check_range, prepare_batch
+from store.prepare import KnownFields, check_events, check_measurement, check_range, prepare_batch
+from store.refused import RefusedBatches
+from store.spool import DeadLetters
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +72,13 @@ class DuckDBStore(SampleStore):
         max_buffer_rows: int = 500_000,
         read_only: bool = False,
         threads: int | None = None,
+        known_fields: KnownFields | None = None,
     ) -> None:
         self.plant_id = plant_id
         self.path = Path(path)
+        self.known_fields = known_fields
+        # A batch that breaks the contract is refused whole; it is kept here, beside the file, with the reason.
+        self.refused = RefusedBatches(DeadLetters(self.path.with_name(self.path.name + ".dead-letter.jsonl")), log)
         self.flush_interval_s = flush_interval_s
         self.max_buffer_rows = max_buffer_rows
         self.read_only = read_only
@@ -139,7 +147,10 @@ class DuckDBStore(SampleStore):
 
     def write(self, batch: SampleBatch) -> None:
         self._check_writable()
-        p = prepare_batch(batch)
+        try:
+            p = prepare_batch(batch, self.known_fields)
+        except ValueError as exc:
+            raise self.refused.refuse(batch, exc) from exc
         chunks: list[tuple[str, Columns]] = []
         if len(p.ts_ns):
             cols: Columns = {"ts_ns": p.ts_ns}

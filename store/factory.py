@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from models.plant import InfluxSettings, Plant
 from store.base import SampleStore, StoreError
 from store.duckdb_store import DuckDBStore
@@ -51,15 +52,26 @@ def influx_connection(plant: Plant, env: Mapping[str, str] = os.environ) -> Infl
     )
 
 
+def plant_fields(plant: Plant) -> dict[str, frozenset[str]]:
+    """The field names the plant file declares per measurement: all a store of this plant accepts."""
+    return {
+        MEASUREMENT_PRINTER: frozenset(s.name for p in plant.printers for s in p.signals),
+        MEASUREMENT_ROBOT: frozenset(v.name for f in plant.fleets for v in f.variables),
+    }
+
+
 def open_store(plant: Plant, *, env: Mapping[str, str] = os.environ, read_only: bool = False) -> SampleStore:
     """The plant's store: InfluxDB if configured (file or ``INFLUX_URL``), else the embedded DuckDB file.
+
+    The store refuses (and sets aside) batches with fields the plant file does not declare.
 
     ``read_only`` applies to the embedded store (a report while no writer runs).
     """
     connection = influx_connection(plant, env)
     if connection is not None:
-        return InfluxStore(connection, plant.plant.id)
+        return InfluxStore(connection, plant.plant.id, known_fields=plant_fields(plant))
     embedded = plant.storage.embedded
     return DuckDBStore(
-        embedded.path, plant.plant.id, flush_interval_s=embedded.flush_interval_ms / 1000, read_only=read_only
+        embedded.path, plant.plant.id, flush_interval_s=embedded.flush_interval_ms / 1000, read_only=read_only,
+        known_fields=plant_fields(plant),
     )

@@ -41,7 +41,8 @@ from store.influx_writer import SpoolSender
 from store.influxql import SeriesResult, any_of, ident, parse_response, where
 from store.latest import LatestCache
 from store.line_protocol import encode_connectivity, encode_quality, encode_values, join_chunks
-from store.prepare import check_events, check_measurement, check_range, prepare_batch
+from store.prepare import KnownFields, check_events, check_measurement, check_range, prepare_batch
+from store.refused import RefusedBatches
 from store.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,14 @@ class InfluxConnection:
 
 
 class InfluxStore(SampleStore):
-    def __init__(self, connection: InfluxConnection, plant_id: str) -> None:
+    def __init__(self, connection: InfluxConnection, plant_id: str, *, known_fields: KnownFields | None = None) -> None:
         self.plant_id = plant_id
         self.connection = connection
+        self.known_fields = known_fields
         self._closed = False
         self.spool = Spool(connection.spool_dir)
+        # Refused batches join the lines the server rejected, in the spool's dead-letter file.
+        self.refused = RefusedBatches(self.spool.dead_letters, log)
         timeout_ms = int(connection.timeout_s * 1000)
         # Two clients: the sender thread and reader threads never share a connection pool's state.
         self._write_client = InfluxDBClient(url=connection.url, token=connection.token, org=connection.org,
@@ -100,7 +104,10 @@ class InfluxStore(SampleStore):
 
     def write(self, batch: SampleBatch) -> None:
         self._check_open()
-        p = prepare_batch(batch)
+        try:
+            p = prepare_batch(batch, self.known_fields)
+        except ValueError as exc:
+            raise self.refused.refuse(batch, exc) from exc
         payload = join_chunks([encode_values(self.plant_id, p), encode_quality(self.plant_id, p)])
         self.spool.append(payload, len(p))
         self._latest.update(p.measurement, p.equipment, p.field, p.ts_ns, p.value)

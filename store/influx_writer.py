@@ -108,6 +108,9 @@ class SpoolSender:
         self._acked = threading.Condition()
         self.failures = 0  # consecutive failed attempts (0 = healthy)
         self.last_error: str | None = None
+        # Lines the server acknowledged (2xx), counted once per acknowledged request: a line re-sent after
+        # it was acknowledged counts twice, so tests can prove "exactly once" where InfluxDB itself cannot
+        # tell (a re-sent point overwrites itself). Re-sending the good half of a 400 counts it again.
         self.sent_lines = 0
         self.dead_lettered_lines = 0
         self._syncer = threading.Thread(target=self._sync_loop, name=f"{name}-spool-sync", daemon=True)

@@ -9,7 +9,7 @@ quality record, never a number in the store.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,8 +64,17 @@ def check_range(start_ns: int, end_ns: int) -> None:
         raise ValueError(f"start_ns ({start_ns}) is after end_ns ({end_ns})")
 
 
-def prepare_batch(batch: SampleBatch) -> PreparedBatch:
-    """Validate ``batch`` (ValueError naming the problem) and split it."""
+# measurement -> the field names a plant declares for it (printer signals, robot variables)
+KnownFields = Mapping[str, frozenset[str]]
+
+
+def prepare_batch(batch: SampleBatch, known_fields: KnownFields | None = None) -> PreparedBatch:
+    """Validate ``batch`` (ValueError naming the problem) and split it.
+
+    With ``known_fields`` (what :func:`store.open_store` passes, from the plant
+    file) a field the plant does not declare for the measurement is refused
+    too: a store must not quietly grow a series nothing reads.
+    """
     check_measurement(batch.measurement)
     if batch.measurement == MEASUREMENT_ROBOT:
         check_ids([batch.fleet], "robot batch fleet")
@@ -77,6 +86,11 @@ def prepare_batch(batch: SampleBatch) -> PreparedBatch:
     ts = ts.astype(np.int64, copy=False)
     check_ids(batch.equipment, "equipment")
     check_ids(batch.field, "field", _FIELD)
+    if known_fields is not None and batch.measurement in known_fields:
+        unknown_fields = set(batch.field) - known_fields[batch.measurement]
+        if unknown_fields:
+            raise ValueError(f"field(s) {sorted(unknown_fields)} not declared for {batch.measurement!r} in the plant"
+                             " file (data contract)")
     value = np.asarray(batch.value, dtype=np.float64)
     quality = np.asarray(batch.quality, dtype=np.uint8)
     unknown = set(np.unique(quality).tolist()) - {q.value for q in Quality}

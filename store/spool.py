@@ -5,7 +5,8 @@ Files in the spool directory::
     LOCK                    flock()ed by the one process that owns the spool
     seg-000000000001.spool  segments, appended in order, never rewritten
     ack                     "<segment> <offset>": everything before it was acknowledged
-    dead-letter.jsonl       points the server rejected as malformed, with the reason
+    dead-letter.jsonl       points the server rejected as malformed, with the reason, and
+                            batches the store refused (data contract), as rows
 
 A record is ``MAGIC | payload length (u32 LE) | line count (u32 LE) | CRC32 of
 payload (u32 LE) | payload`` (the payload is line protocol). ``append`` goes
@@ -128,6 +129,18 @@ class DeadLetters:
     def add(self, payload: bytes, status: int | None, reason: str) -> None:
         entry = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": status, "reason": reason,
                  "lines": payload.decode("utf-8", errors="replace")}
+        with self._lock, open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def add_rows(self, rows: list[list[Any]], measurement: object, fleet: object, reason: str) -> None:
+        """A batch refused before it reached the spool (it breaks the data contract), kept as plain rows.
+
+        Rows, not line protocol: a refused batch may hold names line protocol cannot carry.
+        """
+        entry = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": None, "reason": reason,
+                 "measurement": str(measurement), "fleet": str(fleet or ""), "rows": rows}
         with self._lock, open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
             f.flush()

@@ -20,6 +20,9 @@ Failure rules:
   ``connectivity`` record tells the KPI layer it is a gap, not a zero). Every
   attempt that fails still yields one batch, all BAD_NO_COMMUNICATION.
 
+A sink that raises (a store refusing a batch, a disk error) is logged once per
+distinct error, counted in ``counters.sink_failures``, and polling goes on.
+
 Only read function codes (1, 2, 3, 4) are ever sent: there is no write call in
 this module, whatever ``write_enabled`` says.
 """
@@ -28,7 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException, ModbusIOException
@@ -50,6 +55,7 @@ from models.states import Quality
 log = logging.getLogger("shopfloor.collectors.modbus")
 
 DEFAULT_BACKOFF_MAX_S = 30.0
+T = TypeVar("T", SampleBatch, Sequence[ConnectivityEvent])
 
 
 @dataclass(slots=True)
@@ -60,6 +66,7 @@ class PollerCounters:
     skipped_ticks: int = 0  # ticks missed because a poll overran its interval
     offline_ticks: int = 0  # ticks spent waiting for the next reconnect attempt
     connects: int = 0  # successful TCP connects
+    sink_failures: int = 0  # batches or link events the sink raised on (logged once per distinct error)
 
 
 class ModbusPoller:
@@ -91,6 +98,7 @@ class ModbusPoller:
         self._order = {s.name: i for i, s in enumerate(printer.signals)}
         self._client: AsyncModbusTcpClient | None = None
         self._retry_at: float | None = None  # monotonic time of the next reconnect attempt, None when up
+        self._sink_errors_logged: set[str] = set()  # distinct sink errors logged since the sink last worked
 
     # ------------------------------------------------------------------ one poll
 
@@ -122,8 +130,32 @@ class ModbusPoller:
             self._emit(self.connectivity.connected(ts_ns))
         readings.sort(key=lambda r: self._order[r.signal])
         batch = readings_to_batch(self.printer.id, ts_ns, readings)
-        self.sink.write(batch)
+        self._to_sink(self.sink.write, batch, f"a batch of {len(batch)} samples")
         return batch
+
+    def _to_sink(self, call: Callable[[T], None], item: T, what: str) -> None:
+        """Hand ``item`` to the sink; a sink that raises is logged and counted, never the end of polling.
+
+        The device is fine, so the poller keeps its cadence: a store refusing a
+        batch (it sets the batch aside and says why) or briefly failing must not
+        stop the collection of the next polls. A sink failing every poll would
+        log every poll, so each distinct error is logged once, until the sink
+        works again.
+        """
+        try:
+            call(item)
+        except Exception as exc:
+            self.counters.sink_failures += 1
+            error = f"{type(exc).__name__}: {exc}"
+            if error not in self._sink_errors_logged:
+                self._sink_errors_logged.add(error)
+                log.error("%s: the sink refused %s (%s); polling goes on, further failures with this error are"
+                          " counted in counters.sink_failures, not logged", self.source, what, error)
+            return
+        if self._sink_errors_logged:
+            log.info("%s: the sink accepts writes again (%d failed so far)", self.source,
+                     self.counters.sink_failures)
+            self._sink_errors_logged.clear()
 
     async def _read(self, request: ReadRequest) -> list[Reading]:
         assert self._client is not None
@@ -196,7 +228,7 @@ class ModbusPoller:
 
     def _emit(self, event: ConnectivityEvent | None) -> None:
         if event is not None:
-            self.sink.write_connectivity([event])
+            self._to_sink(self.sink.write_connectivity, [event], "a link event")
 
     # ------------------------------------------------------------------ the loop
 

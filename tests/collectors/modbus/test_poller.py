@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -275,3 +276,58 @@ async def test_stop_closes_the_link_and_says_so(plc: TestPlc, printer: Printer) 
     assert (await poller.poll_once()).good.all()
     assert [e.connected for e in sink.events] == [True, False, True]
     poller.close()
+
+
+# --------------------------------------------------------------------------- a sink that raises
+
+
+class FlakySink(ListSink):
+    """Raises on the polls listed in ``refuse`` (poll number → error), like a store refusing a batch."""
+
+    def __init__(self, refuse: dict[int, Exception]) -> None:
+        super().__init__()
+        self.refuse = refuse
+        self.calls = 0
+
+    def write(self, batch: SampleBatch) -> None:
+        self.calls += 1
+        error = self.refuse.get(self.calls)
+        if error is not None:
+            raise error
+        super().write(batch)
+
+
+async def test_a_sink_that_raises_is_logged_once_per_error_counted_and_polling_goes_on(
+    plc: TestPlc, printer: Printer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="shopfloor.collectors.modbus")
+    refuse: dict[int, Exception] = {n: ValueError("field(s) ['x'] not declared") for n in (2, 3, 4, 7)}
+    refuse[5] = OSError("disk full")
+    sink = FlakySink(refuse)
+    poller = ModbusPoller(printer, sink)
+    async with Running(poller):
+        await wait_for(lambda: sink.calls >= 10, "ten polls, five of them refused by the sink")
+    assert poller.counters.sink_failures == 5
+    assert len(sink.batches) == poller.counters.polls - 5  # every other batch reached the sink
+    assert all(b.good.all() for b in sink.batches)  # the device was fine all along: no gap recorded as a fault
+    assert [e.connected for e in sink.events] == [True, False]  # the link never dropped
+    refused = [r for r in caplog.records if "the sink refused" in r.getMessage()]
+    # polls 2-4: one line; poll 5: a new error, one line; poll 6 works (one "again" line); poll 7: logged again
+    assert [("ValueError" in r.getMessage(), r.levelno) for r in refused] == [
+        (True, logging.ERROR), (False, logging.ERROR), (True, logging.ERROR)], [r.getMessage() for r in refused]
+    assert len([r for r in caplog.records if "accepts writes again" in r.getMessage()]) == 2
+
+
+class RaisingLinkSink(ListSink):
+    def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None:
+        raise RuntimeError("connectivity table locked")
+
+
+async def test_a_sink_refusing_link_events_does_not_stop_polling(plc: TestPlc, printer: Printer) -> None:
+    sink = RaisingLinkSink()
+    poller = ModbusPoller(printer, sink)
+    async with Running(poller):
+        await wait_for(lambda: len(sink.batches) >= 3, "three polls")
+    # the "connected" event and the "collector stopped" event both raised; neither ended the task
+    assert poller.counters.sink_failures == 2
+    assert all(b.good.all() for b in sink.batches)
