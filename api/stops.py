@@ -1,11 +1,17 @@
 """Stops of a printer in a time range, with the reasons in force after operator overrides.
 
-A stop is a maximal stretch of samples whose state is not RUNNING, with no
-gap longer than the KPI core's ``max_gap_polls`` poll intervals. It ends at the
-first RUNNING sample after it (or at its last sample + one poll interval when
-the data stops, ``ongoing`` when it is the newest data). Within a stop the
-reason may change (a split): ``segments`` lists each reason's stretch. This is
-what an operator picks from to assign, correct or split a reason.
+The unit everything counts is the KPI core's **stop event** (docs/kpi.md,
+"Stop events"): a maximal run of contiguous non-running time with data that
+keeps one reason code, one ISO element and one shift instance. The Pareto's
+stop counts, failures (MTBF/MTTR) and this list all come from
+``models.kpi.printer_stop_events``, run with the app's ``KpiConfig``, the
+same shift calendar and the same connectivity outages as the KPIs.
+
+A listed **stop** is a maximal run of contiguous stop events (the machine did
+not run in between); its ``segments`` are those events, so a stop an operator
+splits into two reasons shows two segments and counts as two events. Each
+stop also lists its ``measured`` segments: the events as the machine reported
+them, before any operator override (what the audit trail records as "before").
 """
 
 from __future__ import annotations
@@ -15,70 +21,74 @@ from typing import Any
 import numpy as np
 
 from api.timerange import iso
+from models.calendar import ShiftInstance, shift_instances
 from models.contract import MEASUREMENT_PRINTER
-from models.kpi import KpiConfig
+from models.kpi import KpiConfig, NO_DATA, outage_spans
+from models.kpi.downtime import StopEvents
+from models.kpi.intervals import Intervals
+from models.kpi.pipeline import printer_stop_events
+from models.kpi.time_model import Element
 from models.plant import Plant
-from models.states import PrinterState
+from models.samples import Series
 from store.annotations import AnnotationStore, apply_reason_overrides
 from store.base import SampleStore
 
 NS_PER_S = 1_000_000_000
 MAX_STOPS = 500  # per response: a day has tens of stops; more means the range is too wide
+# Same look-back as the KPI service (api/kpi_service.py): an outage that began before the range still counts.
+CONNECTIVITY_LOOKBACK_NS = 7 * 86_400 * NS_PER_S
 
 
 def list_stops(plant: Plant, store: SampleStore, annotations: AnnotationStore, printer_id: str,
-               start_ns: int, end_ns: int, config: KpiConfig = KpiConfig()) -> list[dict[str, Any]]:
+               start_ns: int, end_ns: int, *, config: KpiConfig) -> list[dict[str, Any]]:
+    """``config`` is the app's (``KpiService.config``): required, so no caller silently uses the defaults."""
     printer = plant.printer(printer_id)
-    poll_ns = int(printer.modbus.poll_interval_s * NS_PER_S)
-    max_gap_ns = int(config.max_gap_polls * poll_ns)
     data = store.read_series(MEASUREMENT_PRINTER, [printer_id], ["state", "stop_reason"], start_ns, end_ns)[printer_id]
-    state, reason = data["state"], data["stop_reason"]
+    measured = data["stop_reason"]
     overrides = annotations.overrides([printer_id], start_ns, end_ns)
-    if overrides:
-        reason = apply_reason_overrides(reason, overrides, end_ns)
-    ts, code = state.ts_ns, np.rint(state.value).astype(np.int64)
-    if len(ts) == 0:
+    corrected = apply_reason_overrides(measured, overrides, end_ns) if overrides else measured
+    events = store.read_connectivity([printer_id], start_ns - CONNECTIVITY_LOOKBACK_NS, end_ns)
+    outages = outage_spans(events, printer_id, start_ns, end_ns)
+    inst = shift_instances(plant.shift_calendar, plant.tz, start_ns, end_ns)
+
+    def events_with(reason: Series) -> tuple[Intervals, StopEvents]:
+        return printer_stop_events(printer, plant.stop_reasons, {"state": data["state"], "stop_reason": reason},
+                                   start_ns, end_ns, inst, outages, config)
+
+    iv, ev = events_with(corrected)
+    m_ev = ev if not overrides else events_with(measured)[1]
+    if len(ev) == 0:
         return []
-    stopped = code != PrinterState.RUNNING
-    gap_after = np.r_[np.diff(ts) > max_gap_ns, True]
-    starts = np.flatnonzero(stopped & np.r_[True, ~stopped[:-1] | gap_after[:-1]])
-    # The last sample of each stop: the next sample runs, or a gap / the end of data follows.
-    lasts = np.flatnonzero(stopped & (np.r_[~stopped[1:], True] | gap_after))
+    # A new stop wherever an event does not start where the previous one ended (running or no data between).
+    first = np.flatnonzero(np.r_[True, ev.start_ns[1:] != ev.end_ns[:-1]])
+    last = np.r_[first[1:] - 1, len(ev) - 1]
+    with_data = iv.state != NO_DATA
+    data_end = int(iv.end_ns[with_data].max()) if with_data.any() else start_ns
     stops = []
-    for k, j in zip(starts[:MAX_STOPS].tolist(), lasts[:MAX_STOPS].tolist()):
-        ongoing = j + 1 == len(ts)
-        ended_by_run = j + 1 < len(ts) and not gap_after[j]
-        stop_end = int(ts[j + 1]) if ended_by_run else int(ts[j]) + poll_ns
-        stop_start = int(ts[k])
-        states = sorted({int(c) for c in code[k:j + 1]})
+    for a, b in zip(first[:MAX_STOPS].tolist(), last[:MAX_STOPS].tolist()):
+        s0, s1 = int(ev.start_ns[a]), int(ev.end_ns[b])
+        k0, k1 = np.searchsorted(iv.start_ns, [s0, s1])
+        m0, m1 = np.searchsorted(m_ev.start_ns, [s0, s1])
         stops.append({
             "equipment": printer_id,
-            "start": iso(plant, stop_start), "end": iso(plant, stop_end),
-            "start_ns": stop_start, "end_ns": stop_end,
-            "duration_s": (stop_end - stop_start) / NS_PER_S,
-            "ongoing": ongoing,
-            "states": states,
-            "segments": _reason_segments(plant, reason.ts_ns, reason.value, stop_start, stop_end),
+            "start": iso(plant, s0), "end": iso(plant, s1),
+            "start_ns": s0, "end_ns": s1,
+            "duration_s": (s1 - s0) / NS_PER_S,
+            "ongoing": s1 >= data_end,  # nothing known after it yet: it may still go on
+            "states": sorted({int(c) for c in iv.state[k0:k1].tolist()}),
+            "segments": [_segment(plant, inst, ev, k) for k in range(a, b + 1)],
+            "measured": [_segment(plant, inst, m_ev, k) for k in range(m0, m1)],
         })
     return stops
 
 
-def _reason_segments(plant: Plant, r_ts: np.ndarray, r_val: np.ndarray, start_ns: int, end_ns: int
-                     ) -> list[dict[str, Any]]:
-    """Stretches of one reason inside [start_ns, end_ns); the value in force at start counts from start."""
-    k0 = max(int(np.searchsorted(r_ts, start_ns, side="right")) - 1, 0)
-    k1 = int(np.searchsorted(r_ts, end_ns, side="left"))
-    ts, val = r_ts[k0:k1], np.rint(r_val[k0:k1]).astype(np.int64)
-    if len(ts) == 0:
-        return [_segment(plant, start_ns, end_ns, 0)]
-    change = np.flatnonzero(np.r_[True, val[1:] != val[:-1]])
-    bounds = [max(int(ts[c]), start_ns) for c in change] + [end_ns]
-    return [_segment(plant, bounds[i], bounds[i + 1], int(val[c])) for i, c in enumerate(change)
-            if bounds[i + 1] > bounds[i]]
-
-
-def _segment(plant: Plant, start_ns: int, end_ns: int, code: int) -> dict[str, Any]:
+def _segment(plant: Plant, inst: list[ShiftInstance], ev: StopEvents, k: int) -> dict[str, Any]:
+    code = int(ev.reason[k])
     reason = plant.stop_reason(code)
-    return {"start_ns": start_ns, "end_ns": end_ns, "reason_code": code,
+    i = int(ev.instance[k])
+    return {"start_ns": int(ev.start_ns[k]), "end_ns": int(ev.end_ns[k]), "reason_code": code,
             "reason_key": reason.key if reason else None,
-            "reason": reason.name if reason else None, "reason_zh": reason.name_zh if reason else None}
+            "reason": reason.name if reason else None, "reason_zh": reason.name_zh if reason else None,
+            "element": Element(int(ev.element[k])).name, "shift": inst[i].key if i >= 0 else None,
+            "micro_stop": bool(ev.micro[k]), "failure": bool(ev.failure[k]),
+            "pareto_stop": bool(ev.counted[k])}

@@ -9,6 +9,10 @@ applies the overrides to the ``stop_reason`` series when it reads it
 Every change appends one ``audit`` row (who, when, what, before, after) in the
 same transaction as the change itself, so there is no change without its
 audit record. Rows are never deleted: a correction is a newer override.
+For a reason change, "before" is ``{"measured": [...], "overrides": [...]}``:
+the reason(s) the machine reported for the stop (passed in by the caller,
+which knows the stop) and the earlier overrides this one supersedes, so even
+the first correction keeps the measured reason it replaced.
 """
 
 from __future__ import annotations
@@ -133,13 +137,17 @@ class AnnotationStore:
     # ------------------------------------------------------------------ writes
 
     def set_reason(
-        self, equipment: str, start_ns: int, end_ns: int, reason_code: int, operator: str, comment: str = ""
+        self, equipment: str, start_ns: int, end_ns: int, reason_code: int, operator: str, comment: str = "",
+        *, measured: Sequence[dict[str, Any]] = (),
     ) -> ReasonOverride:
-        """Assign or correct the reason of the stop ``[start_ns, end_ns)``; the newest override wins."""
+        """Assign or correct the reason of the stop ``[start_ns, end_ns)``; the newest override wins.
+
+        ``measured``: the stop's reason segments as collected (JSON-able dicts), recorded in the audit's "before".
+        """
         if end_ns <= start_ns:
             raise ValueError("end must be after start")
         with self._lock, self._tx():
-            before = self._reasons_overlapping(equipment, start_ns, end_ns)
+            before = self._before(equipment, start_ns, end_ns, measured)
             row = self._insert_override(equipment, start_ns, end_ns, reason_code, operator, comment)
             self._audit(operator, "set_reason", equipment, before, [asdict(row)])
         return row
@@ -154,12 +162,14 @@ class AnnotationStore:
         reason_after: int,
         operator: str,
         comment: str = "",
+        *,
+        measured: Sequence[dict[str, Any]] = (),
     ) -> tuple[ReasonOverride, ReasonOverride]:
         """Split the stop ``[start_ns, end_ns)`` at ``split_ns`` into two stops with their own reasons."""
         if not start_ns < split_ns < end_ns:
             raise ValueError("the split time must lie strictly inside the stop")
         with self._lock, self._tx():
-            before = self._reasons_overlapping(equipment, start_ns, end_ns)
+            before = self._before(equipment, start_ns, end_ns, measured)
             first = self._insert_override(equipment, start_ns, split_ns, reason_before, operator, comment)
             second = self._insert_override(equipment, split_ns, end_ns, reason_after, operator, comment)
             self._audit(operator, "split_stop", equipment, before, [asdict(first), asdict(second)])
@@ -239,6 +249,12 @@ class AnnotationStore:
             (equipment, end_ns, start_ns),
         ).fetchall()
         return [asdict(ReasonOverride(*r)) for r in rows]
+
+    def _before(self, equipment: str, start_ns: int, end_ns: int, measured: Sequence[dict[str, Any]]
+                ) -> dict[str, Any]:
+        """The audit's "before" of a reason change: what was measured and which overrides were in force."""
+        return {"measured": [dict(m) for m in measured],
+                "overrides": self._reasons_overlapping(equipment, start_ns, end_ns)}
 
     def _audit(self, operator: str, action: str, equipment: str, before: Any, after: Any) -> None:
         self._db.execute(

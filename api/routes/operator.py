@@ -79,18 +79,21 @@ def _reason(services: ServicesDep, code: int, name: str) -> None:
                             f"{name} {code} is not a stop reason of this plant; known: 0 (none), {known}")
 
 
-def _stop_window(services: ServicesDep, printer_id: str, start_ns: int, end_ns: int) -> tuple[int, int]:
+def _stop_window(services: ServicesDep, printer_id: str, start_ns: int, end_ns: int
+                 ) -> tuple[int, int, list[dict[str, Any]]]:
     """The stop(s) a request means: refused if the machine did not stop then; edges snapped to the stops.
 
     ISO times carry microseconds and people type seconds, while samples carry
     nanoseconds: a bound within half a poll interval of a stop's edge is taken
-    to mean that edge, so an override covers the stop exactly.
+    to mean that edge, so an override covers the stop exactly. Also returns the
+    measured (collected) stop events inside the window: the audit's "before".
     """
     if end_ns <= start_ns:
         raise HTTPException(UNPROCESSABLE, "end must be after start")
     if end_ns - start_ns > MAX_STOP_DAYS * 86_400 * NS_PER_S:
         raise HTTPException(UNPROCESSABLE, f"a stop is at most {MAX_STOP_DAYS} days long")
-    stops = list_stops(services.plant, services.store, services.annotations, printer_id, start_ns, end_ns)
+    stops = list_stops(services.plant, services.store, services.annotations, printer_id, start_ns, end_ns,
+                       config=services.kpi.config)
     if not stops:
         raise HTTPException(UNPROCESSABLE,
                             f"{printer_id} did not stop between {iso(services.plant, start_ns)} and"
@@ -100,14 +103,17 @@ def _stop_window(services: ServicesDep, printer_id: str, start_ns: int, end_ns: 
         start_ns = stops[0]["start_ns"]
     if abs(stops[-1]["end_ns"] - end_ns) <= tolerance:
         end_ns = stops[-1]["end_ns"]
-    return start_ns, end_ns
+    # What the machine reported, before any operator: kept with each change so no correction loses it.
+    measured = [{k: seg[k] for k in ("start_ns", "end_ns", "reason_code", "reason_key", "element")}
+                for stop in stops for seg in stop["measured"]]
+    return start_ns, end_ns, measured
 
 
 @router.get("/printers/{printer_id}/stops", summary="Stops with their reasons (after corrections) and notes")
 async def stops(printer_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     _printer(services, printer_id)
     found = await asyncio.to_thread(list_stops, services.plant, services.store, services.annotations, printer_id,
-                                    rng.start_ns, rng.end_ns)
+                                    rng.start_ns, rng.end_ns, config=services.kpi.config)
     return {"range": range_json(services.plant, rng), "equipment": printer_id, "stops": found}
 
 
@@ -117,9 +123,9 @@ async def set_reason(printer_id: str, body: SetReason, services: ServicesDep, wh
     _printer(services, printer_id)
     _reason(services, body.reason_code, "reason_code")
     start_ns, end_ns = _ns(services, body.start, "start"), _ns(services, body.end, "end")
-    start_ns, end_ns = await asyncio.to_thread(_stop_window, services, printer_id, start_ns, end_ns)
+    start_ns, end_ns, measured = await asyncio.to_thread(_stop_window, services, printer_id, start_ns, end_ns)
     row = await asyncio.to_thread(services.annotations.set_reason, printer_id, start_ns, end_ns, body.reason_code,
-                                  _who(who, body.operator), body.comment)
+                                  _who(who, body.operator), body.comment, measured=measured)
     return {"override": asdict(row), "audit": [asdict(a) for a in services.annotations.audit(printer_id, 1)]}
 
 
@@ -133,10 +139,10 @@ async def split_stop(printer_id: str, body: SplitStop, services: ServicesDep, wh
     split_ns = _ns(services, body.split_at, "split_at")
     if not start_ns < split_ns < end_ns:
         raise HTTPException(UNPROCESSABLE, "split_at must lie strictly between start and end")
-    start_ns, end_ns = await asyncio.to_thread(_stop_window, services, printer_id, start_ns, end_ns)
+    start_ns, end_ns, measured = await asyncio.to_thread(_stop_window, services, printer_id, start_ns, end_ns)
     first, second = await asyncio.to_thread(services.annotations.split_stop, printer_id, start_ns, end_ns, split_ns,
                                             body.reason_before, body.reason_after, _who(who, body.operator),
-                                            body.comment)
+                                            body.comment, measured=measured)
     return {"overrides": [asdict(first), asdict(second)],
             "audit": [asdict(a) for a in services.annotations.audit(printer_id, 1)]}
 

@@ -14,7 +14,8 @@ Rules (docs/kpi.md, "Counters"):
 * an increment that spans a gap (samples further apart than ``max_gap_ns``,
   or a connectivity outage between them) is kept - the metres were printed -
   but flagged ``across_gap``: totals include it, time-based KPIs such as OEE
-  performance exclude it, because the matching time is "no data".
+  performance exclude it, because the matching time is "no data"; so does
+  ``throughput``, whose buckets are rates in time (see its docstring).
 """
 
 from __future__ import annotations
@@ -122,12 +123,23 @@ def bucket_sum(
 @dataclass(frozen=True, slots=True)
 class Throughput:
     edges_ns: npt.NDArray[np.int64]  # bucket k is [edges[k], edges[k+1])
-    amount: npt.NDArray[np.float64]  # NaN where no reading closed in the bucket: no data, not zero
+    amount: npt.NDArray[np.float64]  # NaN where no observed increment starts in the bucket: no data, not zero
     per_minute: npt.NDArray[np.float64]  # amount / bucket length in minutes
+    # Read across a gap: real, counted in totals, but when it was made is unknown, so in no bucket.
+    # sum(amount, NaN as 0) + across_gap == what the increments starting in the range add up to.
+    across_gap: float = 0.0
 
 
 def throughput(incs: Increments, start_ns: int, end_ns: int, period_s: float) -> Throughput:
-    """Amount per fixed bucket (minute, hour ...) aligned on ``start_ns``; the last bucket may be shorter."""
+    """Amount per fixed bucket (minute, hour ...) aligned on ``start_ns``; the last bucket may be shorter.
+
+    Rule (docs/kpi.md, "Counters"): an increment flagged ``across_gap`` is left
+    out of every bucket - the counter only says that the metres were printed
+    somewhere inside the unobserved stretch, so putting them where the gap
+    starts would inflate that bucket's rate (and spreading them evenly would
+    invent a rate nobody measured). They are reported once, as ``across_gap``.
+    A bucket in which only such increments start is no data (NaN).
+    """
     if period_s <= 0:
         raise ValueError(f"period_s must be > 0, got {period_s}")
     if end_ns <= start_ns:
@@ -135,10 +147,15 @@ def throughput(incs: Increments, start_ns: int, end_ns: int, period_s: float) ->
     step = int(round(period_s * 1e9))
     edges = np.arange(start_ns, end_ns, step, dtype=np.int64)
     edges = np.append(edges, np.int64(end_ns))
-    sums, counts = bucket_sum(incs.ts_ns, incs.amount, edges)
+    # ``known`` zeroes the few across-gap amounts; their counts are taken back out the same way (they are
+    # rare, so this is cheaper than masking the whole series).
+    sums, counts = bucket_sum(incs.ts_ns, incs.known, edges)
+    gap_ts = incs.ts_ns[incs.gap_index]
+    gap_sums, gap_counts = bucket_sum(gap_ts, incs.amount[incs.gap_index], edges)
+    counts = counts - gap_counts
     amount = np.where(counts > 0, sums, np.nan)
     minutes = np.diff(edges) / 60e9
-    return Throughput(edges, amount, amount / minutes)
+    return Throughput(edges, amount, amount / minutes, float(gap_sums.sum()))
 
 
 def shift_edges(starts_ns: list[int], ends_ns: list[int]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:

@@ -1,11 +1,19 @@
 """Stop events, micro-stops and seconds per ISO element per shift instance.
 
-A stop event is a maximal stretch of contiguous intervals of one element,
-ADOT (unplanned) or ADET (external), inside one shift instance: events are
-split at shift boundaries, and a planned break (PDOT) ends them. Events
-shorter than ``micro_stop_s`` are micro-stops: their time moves into APT,
-so it shows as a performance loss, not an availability loss (the usual TPM
-"minor stops" convention), and they are not failures for MTBF/MTTR.
+One definition of a stop event (docs/kpi.md, "Stop events") serves the
+downtime Pareto's stop counts, failures (MTBF/MTTR), micro-stops and the
+operator's stop list (api/stops.py):
+
+    a stop event is a maximal run of contiguous non-running time with data
+    that keeps one reason code, one ISO element and one shift instance.
+
+So a stop that goes FAULT -> HELD with the same reason is one event; a stop
+an operator splits into two reasons is two events (two failures if both are
+unplanned); a shift boundary, a planned break (its non-running time is PDOT)
+or a stretch of no data ends an event. Events of ADOT or ADET shorter than
+``micro_stop_s`` are micro-stops: their time moves into APT, so it shows as a
+performance loss, not an availability loss (the usual TPM "minor stops"
+convention), and they are neither failures nor Pareto stops.
 """
 
 from __future__ import annotations
@@ -15,13 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models.kpi.intervals import Intervals
+from models.kpi.intervals import NO_DATA, Intervals
 from models.kpi.oee import TimeTotals
 from models.kpi.time_model import N_ELEMENTS, Element
+from models.states import PrinterState
 
 NS_PER_S = 1_000_000_000
-STOP_ELEMENTS = (Element.ADOT, Element.ADET)
-DOWNTIME_ELEMENTS = (Element.AUST, Element.ADOT, Element.ADET)
+STOP_ELEMENTS = (Element.ADOT, Element.ADET)  # events of these can be micro-stops
+DOWNTIME_ELEMENTS = (Element.AUST, Element.ADOT, Element.ADET)  # the Pareto's elements
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +38,27 @@ class StopEvents:
     start_ns: npt.NDArray[np.int64]
     end_ns: npt.NDArray[np.int64]
     element: npt.NDArray[np.int64]
+    reason: npt.NDArray[np.int64]
     instance: npt.NDArray[np.intp]
     micro: npt.NDArray[np.bool_]
 
+    @property
+    def failure(self) -> npt.NDArray[np.bool_]:
+        """Unplanned events at least the micro-stop threshold long: what MTBF/MTTR count."""
+        return (self.element == Element.ADOT) & ~self.micro
+
+    @property
+    def counted(self) -> npt.NDArray[np.bool_]:
+        """Events the downtime Pareto counts as stops (setup, unplanned, external; not micro)."""
+        return np.isin(self.element, DOWNTIME_ELEMENTS) & ~self.micro
+
+    def __len__(self) -> int:
+        return len(self.start_ns)
+
 
 def event_ids(intervals: Intervals, element: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Event number of every interval (-1 for intervals that are no stop)."""
-    stop = np.isin(element, STOP_ELEMENTS)
+    """Event number of every interval (-1 for running time and no data)."""
+    stop = (intervals.state != NO_DATA) & (intervals.state != PrinterState.RUNNING)
     n = len(element)
     new = stop.copy()
     if n > 1:
@@ -43,6 +66,7 @@ def event_ids(intervals: Intervals, element: npt.NDArray[np.int64]) -> npt.NDArr
             stop[1:]
             & stop[:-1]
             & (element[1:] == element[:-1])
+            & (intervals.reason[1:] == intervals.reason[:-1])
             & (intervals.instance[1:] == intervals.instance[:-1])
             & (intervals.start_ns[1:] == intervals.end_ns[:-1])
         )
@@ -57,8 +81,9 @@ def stop_events(intervals: Intervals, element: npt.NDArray[np.int64], micro_stop
     first = np.flatnonzero(stop & np.r_[True, ids[1:] != ids[:-1]])
     last = np.flatnonzero(stop & np.r_[ids[1:] != ids[:-1], True])
     start, end = intervals.start_ns[first], intervals.end_ns[last]
-    micro = (end - start) < micro_stop_s * NS_PER_S
-    return StopEvents(start, end, element[first], intervals.instance[first], micro)
+    el = element[first]
+    micro = np.isin(el, STOP_ELEMENTS) & ((end - start) < micro_stop_s * NS_PER_S)
+    return StopEvents(start, end, el, intervals.reason[first], intervals.instance[first], micro)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +102,7 @@ def shift_downtime(
     ev = stop_events(intervals, element, micro_stop_s)
     ids = event_ids(intervals, element)
     micro_interval = np.zeros(len(element), dtype=bool)
-    if len(ev.micro):
+    if len(ev):
         micro_interval = (ids >= 0) & ev.micro[np.clip(ids, 0, None)]
     effective = np.where(micro_interval, Element.APT, element)
     slot = np.where(intervals.instance < 0, n_instances, intervals.instance)
@@ -89,7 +114,7 @@ def shift_downtime(
     ev_slot = np.where(ev.instance < 0, n_instances, ev.instance)
     ev_s = (ev.end_ns - ev.start_ns) / NS_PER_S
     micro_n = np.bincount(ev_slot[ev.micro], minlength=n_slots)
-    failure = (ev.element == Element.ADOT) & ~ev.micro
+    failure = ev.failure
     fail_n = np.bincount(ev_slot[failure], minlength=n_slots)
     repair = np.bincount(ev_slot[failure], weights=ev_s[failure], minlength=n_slots)
     times = [
@@ -108,16 +133,22 @@ def shift_downtime(
         )
         for k in range(n_slots)
     ]
-    # Pareto input: downtime by reason (few intervals, so a dict per shift is cheap).
+    # Pareto input: downtime seconds by reason over intervals, stop counts by reason over events (one
+    # definition of a stop, see the module docstring); few of either, so a dict per shift is cheap.
     down = np.isin(effective, DOWNTIME_ELEMENTS)
     reason_s: list[dict[int, float]] = [{} for _ in range(n_slots)]
     reason_stops: list[dict[int, int]] = [{} for _ in range(n_slots)]
     if down.any():
-        keys = slot[down].astype(np.int64) * 65536 + intervals.reason[down]
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        secs = np.bincount(inverse, weights=dur_s[down])
-        counts = np.bincount(inverse)
-        for key, s, c in zip(uniq.tolist(), secs.tolist(), counts.tolist()):
-            reason_s[key // 65536][key % 65536] = s
-            reason_stops[key // 65536][key % 65536] = c
+        # (slot, reason) pairs as columns: any reason code works, no packing into one integer.
+        keys = np.stack([slot[down].astype(np.int64), intervals.reason[down]])
+        uniq, inverse = np.unique(keys, axis=1, return_inverse=True)
+        secs = np.bincount(inverse.ravel(), weights=dur_s[down])
+        for (k, code), s in zip(uniq.T.tolist(), secs.tolist()):
+            reason_s[k][code] = s
+    counted = ev.counted
+    if counted.any():
+        keys = np.stack([ev_slot[counted].astype(np.int64), ev.reason[counted]])
+        uniq, counts = np.unique(keys, axis=1, return_counts=True)
+        for (k, code), c in zip(uniq.T.tolist(), counts.tolist()):
+            reason_stops[k][code] = c
     return ShiftDowntime(times, reason_s, reason_stops)

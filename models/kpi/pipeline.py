@@ -15,7 +15,7 @@ import numpy.typing as npt
 from models.calendar import ShiftInstance, assign_instances
 from models.kpi.clean import NS_PER_S, clean_series
 from models.kpi.counters import Increments, increments
-from models.kpi.downtime import shift_downtime
+from models.kpi.downtime import StopEvents, shift_downtime, stop_events
 from models.kpi.fleet import N_ROBOT_STATES, FleetTotals, responses, state_seconds
 from models.kpi.intervals import Intervals, runs, state_intervals
 from models.kpi.outages import NO_SPANS, Spans
@@ -96,11 +96,29 @@ def printer_intervals(
     return state_intervals(st, start_ns, end_ns, instances, reason=rs, outages=outages)
 
 
+def printer_gap_ns(printer: Printer, config: KpiConfig) -> int:
+    """Printer samples further apart than this leave no data between them."""
+    return int(round(config.max_gap_polls * printer.modbus.poll_interval_s * NS_PER_S))
+
+
+def printer_stop_events(
+    printer: Printer, stop_reasons: list[StopReason], fields: Mapping[str, Series], start_ns: int, end_ns: int,
+    instances: Sequence[ShiftInstance], outages: Spans = NO_SPANS, config: KpiConfig = KpiConfig(),
+) -> tuple[Intervals, StopEvents]:
+    """The state intervals and the stop events the KPIs count, for the operator's stop list (api/stops.py).
+
+    The same code path as ``printer_shift_totals``, so what an operator sees as
+    one stop event is exactly what the Pareto and the failure count count.
+    """
+    iv = printer_intervals(fields, start_ns, end_ns, instances, outages, printer_gap_ns(printer, config))
+    return iv, stop_events(iv, classify(iv, stop_reasons), config.micro_stop_s)
+
+
 def printer_shift_totals(
     printer: Printer, stop_reasons: list[StopReason], fields: Mapping[str, Series], start_ns: int, end_ns: int,
     instances: Sequence[ShiftInstance], outages: Spans = NO_SPANS, config: KpiConfig = KpiConfig(),
 ) -> list[PrinterTotals]:
-    gap = int(round(config.max_gap_polls * printer.modbus.poll_interval_s * NS_PER_S))
+    gap = printer_gap_ns(printer, config)
     iv = printer_intervals(fields, start_ns, end_ns, instances, outages, gap)
     down = shift_downtime(iv, classify(iv, stop_reasons), len(instances), config.micro_stop_s)
 
@@ -186,4 +204,5 @@ def robot_shift_totals(
     ]
 
 
-__all__ = ["KpiConfig", "TimeTotals", "printer_shift_totals", "robot_shift_totals", "robot_wrap_span"]
+__all__ = ["KpiConfig", "TimeTotals", "printer_gap_ns", "printer_shift_totals", "printer_stop_events",
+           "robot_shift_totals", "robot_wrap_span"]

@@ -85,6 +85,27 @@ def bucket_sum(ts: Sequence[int], amount: Sequence[float], edges: Sequence[int])
     return sums, counts
 
 
+def throughput(incs: list[tuple[int, float, bool, bool, bool]], start_ns: int, end_ns: int, period_s: float
+               ) -> tuple[list[int], list[float | None], float]:
+    """(bucket edges, amount per bucket or None for no data, amount read across gaps), one increment at a time.
+
+    An increment read across a gap has no known time: it goes into no bucket, only into the third result.
+    """
+    step = int(round(period_s * 1e9))
+    edges = list(range(start_ns, end_ns, step)) + [end_ns]
+    amounts: list[float | None] = [None] * (len(edges) - 1)
+    across_total = 0.0
+    for t, amount, across, _, _ in incs:
+        if not start_ns <= t < end_ns:
+            continue
+        if across:
+            across_total += amount
+            continue
+        k = (t - start_ns) // step
+        amounts[k] = (amounts[k] or 0.0) + amount
+    return edges, amounts, across_total
+
+
 def holds(ts: list[int], end_ns: int, max_gap_ns: int | None) -> list[int]:
     out = []
     for i, t in enumerate(ts):
@@ -165,50 +186,63 @@ def element(iv: Interval, stop_reasons: Sequence[StopReason]) -> Element:
         return Element.ADOT  # unknown code: a fault
 
 
+def stop_events(intervals: list[Interval], elements: Sequence[Element], micro_stop_s: float
+                ) -> list[tuple[int, int, Element, int, int, bool]]:
+    """(start, end, element, reason, instance, micro) per stop event, walking the intervals one by one.
+
+    A stop event: a maximal run of contiguous non-running time with data keeping one reason code, one
+    ISO element and one shift instance (docs/kpi.md, "Stop events").
+    """
+    out: list[tuple[int, int, Element, int, int, bool]] = []
+    open_event = False  # is the previous interval part of the last event?
+    for iv, el in zip(intervals, elements):
+        start, end, state, reason, instance, _ = iv
+        if state == NO_DATA or state == PrinterState.RUNNING:
+            open_event = False
+            continue
+        if open_event:
+            p_start, p_end, p_el, p_reason, p_inst, _ = out[-1]
+            if p_end == start and p_el == el and p_reason == reason and p_inst == instance:
+                out[-1] = (p_start, end, el, reason, instance, False)
+                continue
+        out.append((start, end, el, reason, instance, False))
+        open_event = True
+    return [(a, b, el, r, i, el in (Element.ADOT, Element.ADET) and (b - a) < micro_stop_s * NS)
+            for a, b, el, r, i, _ in out]
+
+
 def shift_downtime(intervals: list[Interval], stop_reasons: Sequence[StopReason], n_instances: int,
                    micro_stop_s: float) -> tuple[list[TimeTotals], list[dict[int, float]], list[dict[int, int]]]:
     elements = [element(iv, stop_reasons) for iv in intervals]
-    # Group consecutive stop intervals into events.
-    events: list[list[int]] = []
-    for i, (iv, el) in enumerate(zip(intervals, elements)):
-        if el not in (Element.ADOT, Element.ADET):
-            continue
-        if events:
-            j = events[-1][-1]
-            if j == i - 1 and elements[j] == el and intervals[j][4] == iv[4] and intervals[j][1] == iv[0]:
-                events[-1].append(i)
-                continue
-        events.append([i])
-    micro_of: dict[int, bool] = {}
+    events = stop_events(intervals, elements, micro_stop_s)
     acc = [dict.fromkeys(["apt", "aust", "adot", "adet", "pdot", "nd", "out", "micro_s", "repair"], 0.0)
            for _ in range(n_instances + 1)]
     counts = [{"micro": 0, "fail": 0} for _ in range(n_instances + 1)]
-    for ev in events:
-        start, end = intervals[ev[0]][0], intervals[ev[-1]][1]
-        inst = intervals[ev[0]][4]
+    reason_n: list[dict[int, int]] = [{} for _ in range(n_instances + 1)]
+    micro_spans: list[tuple[int, int]] = []
+    for start, end, el, reason, inst, micro in events:
         slot = n_instances if inst < 0 else inst
-        micro = (end - start) < micro_stop_s * NS
-        for i in ev:
-            micro_of[i] = micro
         if micro:
             counts[slot]["micro"] += 1
-        elif elements[ev[0]] == Element.ADOT:
+            micro_spans.append((start, end))
+            continue
+        if el == Element.ADOT:
             counts[slot]["fail"] += 1
             acc[slot]["repair"] += (end - start) / NS
+        if el in (Element.AUST, Element.ADOT, Element.ADET):
+            reason_n[slot][reason] = reason_n[slot].get(reason, 0) + 1
     reason_s: list[dict[int, float]] = [{} for _ in range(n_instances + 1)]
-    reason_n: list[dict[int, int]] = [{} for _ in range(n_instances + 1)]
     names = {Element.APT: "apt", Element.AUST: "aust", Element.ADOT: "adot", Element.ADET: "adet",
              Element.PDOT: "pdot", Element.NO_DATA: "nd", Element.OUTSIDE_SHIFT: "out"}
-    for i, (iv, el) in enumerate(zip(intervals, elements)):
+    for iv, el in zip(intervals, elements):
         slot = n_instances if iv[4] < 0 else iv[4]
         secs = (iv[1] - iv[0]) / NS
-        if micro_of.get(i, False):
+        if any(a <= iv[0] < b for a, b in micro_spans):
             acc[slot]["micro_s"] += secs
             el = Element.APT
         acc[slot][names[el]] += secs
         if el in (Element.AUST, Element.ADOT, Element.ADET):
             reason_s[slot][iv[3]] = reason_s[slot].get(iv[3], 0.0) + secs
-            reason_n[slot][iv[3]] = reason_n[slot].get(iv[3], 0) + 1
     times = [
         TimeTotals(a["apt"], a["aust"], a["adot"], a["adet"], a["pdot"], a["nd"], a["out"], a["micro_s"],
                    c["micro"], c["fail"], a["repair"])

@@ -19,7 +19,7 @@ from models.kpi.clean import clean_series
 from models.kpi.counters import increments, throughput
 from models.kpi.fleet import FleetKpis, FleetTotals, fleet_kpis
 from models.kpi.outages import outage_spans
-from models.kpi.pipeline import KpiConfig, printer_shift_totals, robot_shift_totals
+from models.kpi.pipeline import KpiConfig, printer_gap_ns, printer_shift_totals, robot_shift_totals
 from models.kpi.printer import PrinterKpis, PrinterTotals, printer_kpis
 from models.kpi.teams import Score, ranked, score
 from models.plant import Plant, Team, TeamKind
@@ -61,7 +61,8 @@ class TeamReport:
 @dataclass(frozen=True, slots=True)
 class HourlyThroughput:
     edges_ns: tuple[int, ...]
-    printed_m: tuple[float | None, ...]  # None: no reading in that hour (no data, not zero)
+    printed_m: tuple[float | None, ...]  # None: no observed reading in that hour (no data, not zero)
+    across_gap_m: float = 0.0  # metres read across a gap: in the totals, in no hour (their time is unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +131,12 @@ def build_report(
         fields = series.get(p.id, {})
         out = outage_spans(events, p.id, start_ns, end_ns)
         p_tot[p.id] = printer_shift_totals(p, plant.stop_reasons, fields, start_ns, end_ns, inst, out, config)
-        gap = int(round(config.max_gap_polls * p.modbus.poll_interval_s * 1e9))
+        gap = printer_gap_ns(p, config)
         inc = increments(*clean_series(fields.get("printed_m_total")), p.signal("printed_m_total").wrap_m, gap, out)
         tp = throughput(inc, start_ns, end_ns, 3600.0)
         hourly[p.id] = HourlyThroughput(
-            tuple(int(e) for e in tp.edges_ns), tuple(None if v != v else float(v) for v in tp.amount)
+            tuple(int(e) for e in tp.edges_ns), tuple(None if v != v else float(v) for v in tp.amount),
+            tp.across_gap,
         )
     f_tot: dict[str, list[FleetTotals]] = {}
     r_tot: dict[str, FleetTotals] = {}

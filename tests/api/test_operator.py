@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.timerange import iso
+from models.kpi import KpiConfig
 from store.annotations import AnnotationStore
-from tests.api.conftest import ALICE, Env, make_app
+from tests.api.conftest import ALICE, Env, config, make_app
 
 S = 1_000_000_000
 
@@ -83,31 +85,72 @@ def test_a_corrected_reason_moves_downtime_in_the_pareto_and_is_audited(client: 
     entry = client.get("/api/v1/audit", params={"equipment": "mso-cpp-1"}).json()["entries"][0]
     assert entry["action"] == "set_reason"
     assert entry["operator"] == "Wang Fang [alice]"
-    assert entry["before"] == []
+    # The first correction keeps the measured reason it replaced (who, when, before and after are complete).
+    assert entry["before"]["overrides"] == []
+    assert [(m["start_ns"], m["end_ns"], m["reason_code"]) for m in entry["before"]["measured"]] == [
+        (stop["start_ns"], stop["end_ns"], old)]
     assert entry["after"][0]["reason_code"] == new
     assert abs(entry["ts_ns"] - time.time_ns()) < 60 * S
     # a second correction is audited with the first as "before"
     r = client.post("/api/v1/printers/mso-cpp-1/stops/reason", json=body_for(env, stop, old), headers=ALICE)
     assert r.status_code == 201
     entry = client.get("/api/v1/audit").json()["entries"][0]
-    assert [b["reason_code"] for b in entry["before"]] == [new]
+    assert [b["reason_code"] for b in entry["before"]["overrides"]] == [new]
+    assert [m["reason_code"] for m in entry["before"]["measured"]] == [old]  # the machine's reason is never lost
     assert pareto(client)[old] == pytest.approx(before[old], abs=0.02)
 
 
-def test_split_a_stop_into_two_reasons(client: TestClient, env: Env) -> None:
+def failures(client: TestClient) -> int:
+    body = client.get("/api/v1/equipment/mso-cpp-1/kpis", params=SHIFT).json()
+    return int(body["total"]["times"]["failures"])
+
+
+def pareto_stops(client: TestClient) -> dict[int, int]:
+    body = client.get("/api/v1/printers/mso-cpp-1/pareto", params=SHIFT).json()
+    return {p["reason_code"]: p["stops"] for p in body["pareto"]}
+
+
+def test_split_a_stop_into_two_unplanned_reasons_makes_two_failures(client: TestClient, env: Env) -> None:
+    """One definition of a stop event: the split shows two segments, each a failure, and the KPIs count
+    one more failure and one Pareto stop per reason (not one stop of the old reason)."""
     stop = a_finished_stop(client)
+    old = stop["segments"][0]["reason_code"]
     split = stop["start_ns"] + (stop["end_ns"] - stop["start_ns"]) // 2 // S * S
+    fails, stops_before = failures(client), pareto_stops(client)
     body = {"start": iso(env.plant, stop["start_ns"]), "end": iso(env.plant, stop["end_ns"]),
-            "split_at": iso(env.plant, split), "reason_before": 20, "reason_after": 12}
+            "split_at": iso(env.plant, split), "reason_before": 20, "reason_after": 21}
     r = client.post("/api/v1/printers/mso-cpp-1/stops/split", json=body, headers=ALICE)
     assert r.status_code == 201, r.text
     after = next(s for s in current_stops(client) if s["start_ns"] == stop["start_ns"])
     # The ISO split time has microseconds; the stop's own edges are kept to the nanosecond.
     assert [(seg["reason_code"], seg["start_ns"] // 1000) for seg in after["segments"]] == [
-        (20, stop["start_ns"] // 1000), (12, split // 1000)]
+        (20, stop["start_ns"] // 1000), (21, split // 1000)]
     assert after["segments"][-1]["end_ns"] == stop["end_ns"]
-    assert 12 in pareto(client)
-    assert client.get("/api/v1/audit").json()["entries"][0]["action"] == "split_stop"
+    assert [seg["failure"] for seg in after["segments"]] == [True, True]
+    assert [m["reason_code"] for m in after["measured"]] == [old]  # what the machine said stays visible
+    was_failure = stop["segments"][0]["failure"]
+    assert failures(client) == fails - was_failure + 2
+    stops_after = pareto_stops(client)
+    for code in (20, 21):
+        assert stops_after.get(code, 0) == stops_before.get(code, 0) + 1 - (code == old)
+    entry = client.get("/api/v1/audit").json()["entries"][0]
+    assert entry["action"] == "split_stop"
+    assert [m["reason_code"] for m in entry["before"]["measured"]] == [old]
+    assert [a["reason_code"] for a in entry["after"]] == [20, 21]
+
+
+def test_stop_list_uses_the_apps_kpi_config(env: Env) -> None:
+    """A micro-stop threshold longer than every stop: the app's config makes every event a micro-stop in the
+    stop list, as in the KPIs (list_stops used to build its own default KpiConfig)."""
+    app = create_app(env.plant, env.store, annotations=env.annotations, config=config(),
+                     kpi_config=KpiConfig(micro_stop_s=86_400.0))
+    with TestClient(app) as client:
+        segments = [seg for s in current_stops(client) for seg in s["segments"]]
+        unplanned = [seg for seg in segments if seg["element"] in ("ADOT", "ADET")]
+        assert unplanned and all(seg["micro_stop"] and not seg["failure"] for seg in unplanned)
+        assert failures(client) == 0
+    with TestClient(make_app(env)) as client:  # the default 60 s threshold: real failures
+        assert any(seg["failure"] for s in current_stops(client) for seg in s["segments"])
 
 
 def test_operator_input_validation(client: TestClient, env: Env) -> None:

@@ -29,3 +29,22 @@ def plant_with(
     if rotation_days is not None:
         raw["shift_calendar"]["rotation_days"] = rotation_days
     return plant_from_dict(raw, "<kpi test plant>")
+
+
+def two_printer_plant(second_ideal_speed_m_min: float = 50.0) -> Plant:
+    """The shipped plant with a second, slower line "mso-cpp-2" that the gravure team also answers for.
+
+    A slower second line makes averaging percentages and summing quantities
+    give different answers, which is what aggregation tests need.
+    """
+    raw = copy.deepcopy(default_raw())
+    second = copy.deepcopy(raw["printers"][0])
+    second["id"] = "mso-cpp-2"
+    second["name"] = second["name"].replace("1", "2")
+    second["ideal_speed_m_min"] = second_ideal_speed_m_min
+    second["modbus"]["port"] = second["modbus"]["port"] + 1
+    raw["printers"].append(second)
+    for team in raw["teams"]:
+        if team["id"] == "gravure":
+            team["equipment"] = ["mso-cpp-1", "mso-cpp-2"]
+    return plant_from_dict(raw, "<two-printer kpi test plant>")

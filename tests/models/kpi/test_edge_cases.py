@@ -15,6 +15,7 @@ from models.kpi import KpiConfig, build_report, energy_kpis, fleet_kpis, increme
 from models.kpi.clean import clean_series
 from models.kpi.fleet import FleetTotals
 from models.kpi.oee import TimeTotals
+from models.kpi.pipeline import printer_gap_ns
 from models.kpi.printer import PrinterTotals
 from models.kpi.teams import attainment, score
 from models.plant import Direction, Objective, ObjectiveKpi, load_plant
@@ -50,10 +51,12 @@ def test_empty_input_gives_no_data_not_zero():
 
 def test_single_sample_holds_only_if_the_range_ends_within_the_gap():
     start = day()
+    # The gap follows the plant file's poll interval: derive it rather than assume 1 s polls.
+    gap = printer_gap_ns(PLANT.printers[0], KpiConfig())
     one = {"state": Series(np.array([start], dtype=np.int64), np.array([float(S.RUNNING)]))}
-    inst = shift_instances(PLANT.shift_calendar, TZ, start, start + 2 * NS)
-    near = printer_shift_totals(PLANT.printers[0], PLANT.stop_reasons, one, start, start + 2 * NS, inst)
-    assert near[0].times.apt_s == 2.0
+    inst = shift_instances(PLANT.shift_calendar, TZ, start, start + gap)
+    near = printer_shift_totals(PLANT.printers[0], PLANT.stop_reasons, one, start, start + gap, inst)
+    assert near[0].times.apt_s == gap / NS and near[0].times.no_data_s == 0.0
     far = printer_shift_totals(PLANT.printers[0], PLANT.stop_reasons, one, start, start + 60 * NS, inst)
     assert far[0].times.apt_s == 0.0 and far[0].times.no_data_s == 60.0
     assert increments(*clean_series(one["state"]), None, None).total == 0.0
@@ -204,12 +207,48 @@ def test_fleet_availability_excludes_maintenance_and_no_data():
 
 def test_throughput_buckets_mark_missing_hours_as_no_data():
     ts = np.array([0, 60, 120, 7200, 7260], dtype=np.int64) * NS
-    inc = increments(ts, np.array([0, 10, 20, 30, 45.0]), None, None)
+    inc = increments(ts, np.array([0, 10, 20, 30, 45.0]), None, None)  # no gap rule: nothing is flagged
     tp = throughput(inc, 0, 3 * 3600 * NS, 3600)
-    assert tp.amount[0] == 20.0 and np.isnan(tp.amount[1]) is np.False_ or np.isnan(tp.amount[1])
+    # Hour 0 holds every increment that starts in it (including 120 s -> 7200 s), hour 1 none: no data.
+    assert tp.amount[0] == 30.0
+    assert np.isnan(tp.amount[1]) and np.isnan(tp.per_minute[1])
     assert tp.amount[2] == 15.0 and tp.per_minute[2] == pytest.approx(15 / 60)
+    assert tp.across_gap == 0.0
     with pytest.raises(ValueError, match="period_s"):
         throughput(inc, 0, NS, 0)
+
+
+def test_throughput_leaves_metres_read_across_a_gap_out_of_every_hour():
+    """The audit's case: a 2-hour gap. The 10 m read across it have no known time, so hour 0 keeps only
+    its observed 20 m (not 30), hour 1 is no data, and the 10 m are reported once as read across a gap."""
+    ts = np.array([0, 60, 120, 7200, 7260], dtype=np.int64) * NS
+    inc = increments(ts, np.array([0, 10, 20, 30, 45.0]), None, 180 * NS)
+    assert inc.across_gap.tolist() == [False, False, True, False]
+    tp = throughput(inc, 0, 3 * 3600 * NS, 3600)
+    assert tp.amount[0] == 20.0 and tp.per_minute[0] == pytest.approx(20 / 60)
+    assert np.isnan(tp.amount[1])
+    assert tp.amount[2] == 15.0
+    assert tp.across_gap == 10.0
+    assert np.nansum(tp.amount) + tp.across_gap == inc.total  # nothing lost, nothing counted twice
+    # A bucket in which only an across-gap increment starts is no data, not its amount.
+    only_gap = throughput(inc, 0, 3 * 3600 * NS, 100)
+    assert np.isnan(only_gap.amount[1]) and only_gap.amount[0] == 20.0
+
+
+def test_report_hourly_metres_exclude_what_was_read_across_a_gap():
+    start = day()
+    fields = printer_fields(start, [(180, S.RUNNING, 0)], 18_000, 0)  # 100 m/min for 3 h
+    cut = (fields["state"].ts_ns >= start + 50 * 60 * NS) & (fields["state"].ts_ns < start + 130 * 60 * NS)
+    fields = {k: Series(v.ts_ns[~cut], v.value[~cut]) for k, v in fields.items()}  # 80 min without data
+    report = build_report(PLANT, start, start + 3 * 3600 * NS, {"mso-cpp-1": fields})
+    hourly = report.throughput["mso-cpp-1"]
+    # 06:00-06:50 observed (one reading = 1.7 m): not + the 8000 m read across the gap.
+    assert hourly.printed_m[0] == pytest.approx(50 * 100, abs=2)
+    assert hourly.printed_m[1] is None  # 07:00-08:00 lies inside the gap: no data, not the gap's metres
+    assert hourly.printed_m[2] == pytest.approx(50 * 100, abs=2)  # 08:10-09:00 observed
+    assert hourly.across_gap_m == pytest.approx(80 * 100, abs=2)
+    total = report.printers["mso-cpp-1"].printed_m
+    assert sum(m or 0.0 for m in hourly.printed_m) + hourly.across_gap_m == pytest.approx(total)
 
 
 def test_bad_input_is_a_clear_error():
