@@ -27,6 +27,7 @@ class Command:
         )
         self.stdout_lines: list[str] = []
         self.stderr_lines: list[str] = []
+        self.all_lines: list[str] = []  # both streams, in the order the readers saw them
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._readers = [
             threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines), daemon=True),
@@ -36,31 +37,40 @@ class Command:
             reader.start()
 
     def _pump(self, stream, sink: list[str]) -> None:  # type: ignore[no-untyped-def]
-        for line in stream:
-            sink.append(line.rstrip("\n"))
-            self._lines.put(line.rstrip("\n"))
+        for raw in stream:
+            line = raw.rstrip("\n")
+            sink.append(line)
+            self.all_lines.append(line)  # list.append is atomic: the two readers may share the list
+            self._lines.put(line)
         self._lines.put(None)
 
     def wait_for_line(self, pattern: str, timeout_s: float = 60.0) -> re.Match[str]:
-        """The next output line matching ``pattern`` (blocking on the output itself, not on a sleep)."""
+        """The first output line matching ``pattern``, printed already or yet to come.
+
+        Blocks on the output itself, not on a sleep. Lines printed before the
+        call count: stdout and stderr interleave in no fixed order, so a
+        test must not depend on which of two log lines came first.
+        """
         deadline = time.monotonic() + timeout_s
+        seen = 0
         ended = 0
         while True:
+            upto = len(self.all_lines)  # a snapshot: the readers keep appending meanwhile
+            for line in self.all_lines[seen:upto]:
+                match = re.search(pattern, line)
+                if match:
+                    return match
+            seen = upto
+            if ended == len(self._readers) and len(self.all_lines) == seen:
+                raise AssertionError(f"the process ended before printing {pattern!r}; {self.describe()}")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"no line matching {pattern!r} within {timeout_s} s; {self.describe()}")
             try:
-                line = self._lines.get(timeout=remaining)
+                if self._lines.get(timeout=remaining) is None:  # a wake-up: the line itself is in all_lines
+                    ended += 1
             except queue.Empty:
                 continue
-            if line is None:
-                ended += 1
-                if ended < len(self._readers):
-                    continue
-                raise AssertionError(f"the process ended before printing {pattern!r}; {self.describe()}")
-            match = re.search(pattern, line)
-            if match:
-                return match
 
     def interrupt(self, timeout_s: float = 30.0) -> int:
         """Ctrl-C, then the exit code (a clean shutdown is part of what is tested)."""
