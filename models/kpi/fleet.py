@@ -11,8 +11,10 @@ where "observed" is time with data. Unlike NEVI, excluded time and no-data
 time are dropped from the denominator rather than counted as up: a robot in
 maintenance the whole shift is "not applicable", not 100 %.
 
-Response time: from entering DISPATCHED to first reaching CONNECTING or
-CHARGING, before the next dispatch. A response is measured only when every
+Response time: from entering DISPATCHED to being connected to the car —
+the first CHARGING (the handshake of CONNECTING succeeded) — before the next
+dispatch. A dispatch whose handshake fails never connects and has no
+response time (it counts as a failed session instead). A response is measured only when every
 moment of it is observed (the transition into DISPATCHED was seen, and no
 gap or outage lies in between); it belongs to the shift of the dispatch.
 """
@@ -31,7 +33,7 @@ from models.states import RobotState
 
 NS_PER_S = 1_000_000_000
 N_ROBOT_STATES = max(RobotState) + 1
-ARRIVED = (RobotState.CONNECTING, RobotState.CHARGING)
+CONNECTED = (RobotState.CHARGING,)
 
 
 def state_seconds(intervals: Intervals, n_instances: int) -> npt.NDArray[np.float64]:
@@ -62,7 +64,7 @@ def responses(r: Runs, outages: Spans = NO_SPANS) -> Responses:
     is_dispatch = np.zeros(n, dtype=bool)
     is_dispatch[1:] = (r.value[1:] == RobotState.DISPATCHED) & (r.value[:-1] != RobotState.DISPATCHED) & contiguous
     any_dispatch = np.flatnonzero(r.value == RobotState.DISPATCHED)
-    arrived = np.flatnonzero(np.isin(r.value, ARRIVED))
+    arrived = np.flatnonzero(np.isin(r.value, CONNECTED))
     d = np.flatnonzero(is_dispatch)
     if len(d) == 0 or len(arrived) == 0:
         return empty

@@ -301,7 +301,7 @@ def printer_shift_totals(
 
 def responses(ts: list[int], value: list[float], end_ns: int, max_gap_ns: int | None,
               outages: Sequence[Span] = ()) -> list[tuple[int, float]]:
-    """(dispatch time, seconds to CONNECTING/CHARGING), walking the samples one by one."""
+    """(dispatch time, seconds to connected: the first CHARGING), walking the samples one by one."""
     hold = holds(ts, end_ns, max_gap_ns)
     state = [int(round(v)) for v in value]
     out = []
@@ -314,7 +314,7 @@ def responses(ts: list[int], value: list[float], end_ns: int, max_gap_ns: int | 
                 break  # a gap: the arrival time is unknown
             if state[j] == RobotState.DISPATCHED and state[j - 1] != RobotState.DISPATCHED:
                 break  # dispatched again before arriving
-            if state[j] in (RobotState.CONNECTING, RobotState.CHARGING):
+            if state[j] == RobotState.CHARGING:
                 if not meets(outages, ts[i], ts[j]):
                     out.append((ts[i], (ts[j] - ts[i]) / NS))
                 break
