@@ -146,6 +146,7 @@ def printer_shift_totals(
                 produced_m=float(produced_k[k]),
                 defective_m=float(defective_k[k]),
                 ideal_s=float(produced_k[k]) / ideal_m_s,
+                good_ideal_s=float(produced_k[k] - defective_k[k]) / ideal_m_s,
                 printed_m=float(printed_all[k]),
                 printed_across_gap_m=float(printed_all[k] - produced_k[k]),
                 defective_all_m=float(defective_all[k]),

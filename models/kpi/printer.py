@@ -34,6 +34,9 @@ class PrinterTotals:
     counter_resets: int = 0
     downtime_s_by_reason: dict[int, float] = field(default_factory=dict)
     stops_by_reason: dict[int, int] = field(default_factory=dict)
+    # Good metres at ideal speed ("fully productive time"): OEE of printers with different ideal speeds
+    # is their summed fully productive time over summed planned busy time.
+    good_ideal_s: float = 0.0
 
     def __add__(self, other: PrinterTotals) -> PrinterTotals:
         return PrinterTotals(
@@ -51,6 +54,7 @@ class PrinterTotals:
             self.counter_resets + other.counter_resets,
             _merge(self.downtime_s_by_reason, other.downtime_s_by_reason),
             _merge(self.stops_by_reason, other.stops_by_reason),  # type: ignore[arg-type]
+            self.good_ideal_s + other.good_ideal_s,
         )
 
     @property
@@ -106,8 +110,11 @@ def printer_kpis(totals: PrinterTotals, baseline: Baseline, stop_reasons: list[S
     p = ratio(totals.ideal_s, t.apt_s)  # = (produced_m / ideal speed) / APT, see oee.performance
     q = quality(totals.produced_m - totals.defective_m, totals.produced_m)
     m_f, m_r = mtbf_s(t), mttr_s(t)
+    # For one printer good_ideal_s / PBT is exactly A x P x Q; for a group of printers with different ideal
+    # speeds only this form weighs each machine's good metres by its own ideal speed.
+    whole = None if oee(a, p, q) is None else ratio(totals.good_ideal_s, t.pbt_s)
     result = OeeResult(
-        _pct(a), _pct(p), _pct(q), _pct(oee(a, p, q)),
+        _pct(a), _pct(p), _pct(q), _pct(whole),
         None if m_f is None else m_f / 60, None if m_r is None else m_r / 60,
     )
     return PrinterKpis(

@@ -294,7 +294,8 @@ def printer_shift_totals(
     return [
         PrinterTotals(times[k], produced[k], defective[k], produced[k] / (printer.ideal_speed_m_min / 60.0),
                       printed[k], printed[k] - produced[k], defective_all[k], energy[k], water[k], ink[k],
-                      wraps[k], resets[k], reason_s[k], reason_n[k])
+                      wraps[k], resets[k], reason_s[k], reason_n[k],
+                      (produced[k] - defective[k]) / (printer.ideal_speed_m_min / 60.0))
         for k in range(len(instances) + 1)
     ]
 

@@ -125,7 +125,8 @@ def test_performance_above_100_percent_is_kept_uncapped():
 def test_two_printers_aggregate_by_summing_times_and_quantities():
     """Line 1 (100 m/min) runs 50 of 60 min; line 2 (50 m/min) runs 20 of 90 min. The gravure team answers
     for both: its availability is sum(APT) / sum(PBT) = 70/150, not the mean of 83.3 % and 22.2 %; its OEE
-    is A x P x Q of the summed times and quantities; its metres are the sum."""
+    is the summed fully productive time (good metres at each line's own ideal speed) over the summed planned
+    busy time; its metres are the sum."""
     plant = two_printer_plant(second_ideal_speed_m_min=50.0)
     start = to_ns(dt.datetime(2026, 11, 24, 6, tzinfo=plant.tz))
     end = start + 8 * 3600 * NS  # the whole early shift, so the team is scored on one shift instance
@@ -138,9 +139,11 @@ def test_two_printers_aggregate_by_summing_times_and_quantities():
     team = next(t for t in report.teams if t.team_id == "gravure")
     actual = {o.kpi: o.actual for o in team.score.objectives}
     assert actual["printed_m"] == pytest.approx(k1.printed_m + k2.printed_m)
-    # Each factor from summed quantities: A = 70/150 min, P = (45 + 20 ideal min)/70 min, Q = 5355/5500 m.
-    summed_oee = 100 * (70 / 150) * (65 / 70) * (4455 + 900) / 5500
-    assert actual["oee_pct"] == pytest.approx(summed_oee, rel=1e-6)
+    # Good metres at ideal speed: 4455 m at 100 m/min + 900 m at 50 m/min = 62.55 min of 150 planned.
+    assert actual["oee_pct"] == pytest.approx(100 * (4455 / 100 + 900 / 50) / 150, rel=1e-6)
+    # A x P x Q of summed factors (A = 70/150, P = 65/70, Q = 5355/5500) would weigh line 2's scrap by
+    # line 1's speed: 42.19 % instead of 41.70 %.
+    assert actual["oee_pct"] != pytest.approx(100 * (70 / 150) * (65 / 70) * (5355 / 5500), rel=1e-3)
     assert actual["oee_pct"] != pytest.approx((k1.oee.oee_pct + k2.oee.oee_pct) / 2, rel=1e-3)
     # The same rule through PrinterTotals: availability of the sum, not the mean of availabilities.
     inst = shift_instances(plant.shift_calendar, plant.tz, start, end)
