@@ -4,7 +4,9 @@ One :class:`OpcUaFleetCollector` owns one endpoint (``Fleet.opcua``). Its
 life is a loop of *links*; each link is one session:
 
 1. open the session (security, credentials) — :mod:`collectors.opcua.session`;
-2. resolve node ids against this session's namespace array;
+2. resolve node ids against this session's namespace array, and translate
+   browse paths to node ids on this session (a restarted server may number
+   its nodes differently);
 3. record the link as connected;
 4. subscribe every variable in batches, or poll when the server cannot
    subscribe (``poll_fallback``) or polling is forced;
@@ -28,6 +30,7 @@ from collections.abc import Sequence
 from asyncua import Client, ua
 
 from collectors.base import Backoff, Clock, ConnectivityTracker, SampleSink, SystemClock, next_tick
+from collectors.opcua.browse import translate_browse_paths
 from collectors.opcua.plan import FleetPlan, plan_fleet, resolve_node_ids
 from collectors.opcua.polling import FleetPoller
 from collectors.opcua.session import ConnectError, close_client, open_client
@@ -60,6 +63,7 @@ class OpcUaFleetCollector:
         self.fleet = fleet
         self.endpoint = fleet.opcua
         self.plan: FleetPlan = plan_fleet(fleet)  # raises PlanError for an unusable node id, before any I/O
+        self._browse_set = frozenset(self.plan.browse_indices)
         self.sink = sink
         self.clock = clock or SystemClock()
         self.force_polling = force_polling
@@ -113,7 +117,7 @@ class OpcUaFleetCollector:
         """Deliver values over one session; returns why it ended (None when stopped)."""
         self._lost.clear()
         self._lost_reason = ""
-        node_ids = resolve_node_ids(self.plan, await client.get_namespace_array())
+        node_ids = await self._resolve(client)
         if not self.force_polling:
             subscription = FleetSubscription(client, self.plan, self.endpoint, self.sink, self.stats, self.clock,
                                              self._mark_lost)
@@ -142,8 +146,9 @@ class OpcUaFleetCollector:
                 return f"stalled: no publish response or keep-alive for {sub.silent_for_s():.1f} s"
             if sub.pending and self.clock.monotonic() >= next_retry:
                 # After a restart the server may re-register a namespace or node a moment later.
-                node_ids = resolve_node_ids(self.plan, await client.get_namespace_array())
-                accepted = await sub.add_items(node_ids, sorted(sub.pending))
+                retry = sorted(sub.pending)
+                node_ids = await self._resolve(client, retry)
+                accepted = await sub.add_items(node_ids, retry)
                 if accepted:
                     log.info("%s: %d refused item(s) now monitored, %d still refused", self.source, accepted,
                              len(sub.pending))
@@ -161,8 +166,26 @@ class OpcUaFleetCollector:
             index = tick.index
             if await self._wait_lost_or_stop(stop, tick.deadline - self.clock.monotonic()):
                 return None if stop.is_set() else self._lost_reason
-            if any(isinstance(n, str) for n in node_ids):
-                node_ids = resolve_node_ids(self.plan, await client.get_namespace_array())
+            unresolved = [i for i, n in enumerate(node_ids) if isinstance(n, str)]
+            if unresolved:
+                fresh = await self._resolve(client, unresolved)
+                node_ids = [fresh[i] if isinstance(n, str) else n for i, n in enumerate(node_ids)]
+
+    async def _resolve(self, client: Client, indices: Sequence[int] | None = None) -> list[ua.NodeId | str]:
+        """Node id of every plan item on this session, or why it has none (a text, recorded as BAD_STATUS).
+
+        Browse paths are translated only for ``indices`` (all when None): a
+        retry asks the server again for the paths that failed, not for all.
+        """
+        namespaces = await client.get_namespace_array()
+        node_ids = resolve_node_ids(self.plan, namespaces)
+        wanted = self.plan.browse_indices if indices is None else [i for i in indices if i in self._browse_set]
+        if wanted:
+            translated = await translate_browse_paths(client, self.plan, namespaces, wanted,
+                                                      self.endpoint.subscribe_batch_size)
+            for i, node in translated.items():
+                node_ids[i] = node
+        return node_ids
 
     # ------------------------------------------------------------------ link state
 

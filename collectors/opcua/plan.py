@@ -1,9 +1,11 @@
 """What to monitor and how: a pure function of the plant model, no I/O.
 
-The plan lists every (robot, variable) of a fleet with its node id as the
-plant file spells it. Node ids only become :class:`asyncua.ua.NodeId` once the
-server's namespace array is known (:func:`resolve_node_ids`), because a
-namespace *index* can change when a server restarts; the *uri* cannot.
+The plan lists every (robot, variable) of a fleet with its node id or its
+browse path as the plant file spells it. Node ids only become
+:class:`asyncua.ua.NodeId` once the server's namespace array is known
+(:func:`resolve_node_ids`), because a namespace *index* can change when a
+server restarts; the *uri* cannot. Browse paths need the server itself
+(:mod:`collectors.opcua.browse`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from asyncua import ua
 
-from models.plant import Fleet, OpcUaEndpoint
+from models.plant import BrowseName, Fleet, OpcUaEndpoint
 
 # Keep-alive: the server answers an empty publish after this many publishing
 # intervals, so silence longer than a few of those means the link is dead.
@@ -24,6 +26,10 @@ KEEPALIVE_COUNT = 3
 # Lifetime must be at least three keep-alives (OPC UA Part 4, 5.13.2).
 LIFETIME_COUNT = KEEPALIVE_COUNT * 10
 MAX_QUEUE_SIZE = 100
+
+
+# Stand-in for a browse path not yet translated on this session (never reaches the sink).
+NOT_TRANSLATED = "browse path not translated yet"
 
 
 class PlanError(ValueError):
@@ -37,7 +43,8 @@ class MonitoredVariable:
     robot_id: str
     field: str  # variable name in the data contract
     namespace_uri: str | None  # None: node_id is absolute (ns=… or nsu=…)
-    node_id: str
+    node_id: str  # "" when the variable is addressed by browse path
+    browse_path: tuple[BrowseName, ...] | None  # from the Root folder; namespace None = namespace_uri
     numeric: bool  # deadband applies only to numeric variables
     min: float | None
     max: float | None
@@ -54,24 +61,31 @@ class FleetPlan:
     fields: npt.NDArray[np.object_]
     min_value: npt.NDArray[np.float64]  # -inf where unbounded
     max_value: npt.NDArray[np.float64]  # +inf where unbounded
+    browse_indices: tuple[int, ...] = ()  # items addressed by browse path
 
     def __len__(self) -> int:
         return len(self.items)
 
 
 def plan_fleet(fleet: Fleet) -> FleetPlan:
-    """Every variable of every robot of ``fleet``; node ids come from :meth:`Fleet.node_id` only."""
+    """Every variable of every robot of ``fleet``, addressed by :meth:`Fleet.browse_path` or else
+    :meth:`Fleet.node_id`."""
     items = []
     for robot in fleet.robots:
         for variable in fleet.variables:
-            uri, node_id = fleet.node_id(robot, variable)
-            _check_node_id(fleet.id, robot.id, variable.name, uri, node_id)
+            path = fleet.browse_path(robot, variable)
+            if path is None:
+                uri, node_id = fleet.node_id(robot, variable)
+                _check_node_id(fleet.id, robot.id, variable.name, uri, node_id)
+            else:
+                uri, node_id = fleet.opcua.namespace_uri, ""
             items.append(
                 MonitoredVariable(
                     robot_id=robot.id,
                     field=variable.name,
                     namespace_uri=uri,
                     node_id=node_id,
+                    browse_path=path,
                     numeric=variable.variant_type != "Boolean",
                     min=variable.min,
                     max=variable.max,
@@ -84,6 +98,7 @@ def plan_fleet(fleet: Fleet) -> FleetPlan:
         fields=np.array([i.field for i in items], dtype=object),
         min_value=np.array([-math.inf if i.min is None else i.min for i in items], dtype=np.float64),
         max_value=np.array([math.inf if i.max is None else i.max for i in items], dtype=np.float64),
+        browse_indices=tuple(k for k, i in enumerate(items) if i.browse_path is not None),
     )
 
 
@@ -104,10 +119,15 @@ def resolve_node_ids(plan: FleetPlan, namespace_array: Sequence[str]) -> list[ua
 
     An unknown namespace uri is not fatal: the item is reported bad and
     retried, as the server may register the namespace a moment later.
+    Items addressed by browse path get :data:`NOT_TRANSLATED` here; the
+    collector replaces it with what the server translates the path to.
     """
     index = {uri: i for i, uri in enumerate(namespace_array)}
     out: list[ua.NodeId | str] = []
     for item in plan.items:
+        if item.browse_path is not None:
+            out.append(NOT_TRANSLATED)
+            continue
         parsed = ua.NodeId.from_string(item.node_id)
         uri = item.namespace_uri
         if isinstance(parsed, ua.ExpandedNodeId) and parsed.NamespaceUri:

@@ -13,6 +13,7 @@ happened (``unreachable``, ``timeout``, ``credentials``, ``certificate``,
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from asyncua import Client, ua
 from asyncua.crypto import security_policies
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from models.plant import OpcUaEndpoint, SecurityMode, SecurityPolicy
 
@@ -59,10 +61,14 @@ class ConnectError(Exception):
         self.kind = kind
 
 
+def _load_certificate(path: Path) -> x509.Certificate:
+    data = path.read_bytes()
+    return x509.load_der_x509_certificate(data) if path.suffix == ".der" else x509.load_pem_x509_certificate(data)
+
+
 def _application_uri(certificate_path: Path) -> str | None:
     """The URI in the certificate's subjectAltName: servers check the client claims the same one."""
-    cert = x509.load_der_x509_certificate(certificate_path.read_bytes()) if certificate_path.suffix == ".der" \
-        else x509.load_pem_x509_certificate(certificate_path.read_bytes())
+    cert = _load_certificate(certificate_path)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
@@ -109,6 +115,68 @@ async def _configure(client: Client, endpoint: OpcUaEndpoint) -> None:
                 raise ConnectError("config", f"environment variable {endpoint.password_env} (password_env of user"
                                              f" {endpoint.username!r}) is not set")
             client.set_password(password)
+
+
+def _first_der_certificate(blob: bytes) -> bytes:
+    """The leading certificate of a DER blob that may carry the server's chain after it."""
+    if len(blob) < 2 or blob[0] != 0x30:
+        return blob
+    if blob[1] < 0x80:
+        return blob[: 2 + blob[1]]
+    n = blob[1] & 0x7F
+    return blob[: 2 + n + int.from_bytes(blob[2 : 2 + n], "big")]
+
+
+def _fingerprint(der: bytes) -> str:
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
+def _offered_certificates(endpoints: list[ua.EndpointDescription], endpoint: OpcUaEndpoint) -> set[bytes]:
+    """Certificates the server announces on the endpoints matching our policy and mode."""
+    mode = ua.MessageSecurityMode.Sign if endpoint.security_mode is SecurityMode.SIGN \
+        else ua.MessageSecurityMode.SignAndEncrypt
+    uri = security_policies.SecurityPolicyBasic256Sha256.URI
+    return {
+        _first_der_certificate(e.ServerCertificate)
+        for e in endpoints
+        if e.SecurityPolicyUri == uri and e.SecurityMode == mode and e.ServerCertificate
+    }
+
+
+async def _check_pinned_certificate(endpoint: OpcUaEndpoint) -> None:
+    """Compare the pinned server certificate with the one the server announces; ConnectError if they differ.
+
+    With the wrong pinned key the OpenSecureChannel request is encrypted for a
+    key the server does not hold: it cannot answer, and the connect would only
+    time out. GetEndpoints over an unsecured channel (a discovery service every
+    server offers) tells the two cases apart. It is a diagnosis only: if it
+    fails, the real connect below reports whatever is wrong.
+    """
+    if endpoint.server_certificate is None or endpoint.security_policy is SecurityPolicy.NONE:
+        return
+    pinned = _load_certificate(endpoint.server_certificate).public_bytes(Encoding.DER)
+    probe = Client(endpoint.endpoint, timeout=endpoint.timeout_s)
+    try:
+        endpoints = await asyncio.wait_for(probe.connect_and_get_server_endpoints(), timeout=endpoint.timeout_s)
+    except (asyncio.TimeoutError, OSError, ua.UaError):
+        log.debug("could not list the endpoints of %s to check its certificate", endpoint.endpoint, exc_info=True)
+        return
+    finally:
+        probe.disconnect_socket()
+    offered = _offered_certificates(endpoints, endpoint)
+    if offered and pinned not in offered:
+        presented = next(iter(offered))
+        try:
+            subject = x509.load_der_x509_certificate(presented).subject.rfc4514_string()
+        except ValueError:
+            subject = "unreadable"
+        raise ConnectError(
+            "certificate",
+            f"{endpoint.endpoint} presents a server certificate (subject {subject!r},"
+            f" SHA-256 {_fingerprint(presented)}…) that differs from the pinned server_certificate {str(endpoint.server_certificate)!r}"
+            f" (SHA-256 {_fingerprint(pinned)}…): not connecting. If the server's certificate was replaced on"
+            f" purpose, pin the new one; otherwise this may not be the fleet's server",
+        )
 
 
 def explain(exc: BaseException, endpoint: OpcUaEndpoint) -> ConnectError:
@@ -174,6 +242,7 @@ async def open_client(
 
 async def _configure_and_connect(client: Client, endpoint: OpcUaEndpoint) -> None:
     await _configure(client, endpoint)
+    await _check_pinned_certificate(endpoint)
     await client.connect()
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from typing import Any
+
 from asyncua import Node, Server, ua
+from asyncua.common.utils import ServiceError
 
 from models.plant import Fleet, Robot
 from simulators.fleet.address_space import VARIANT_TYPES
 from simulators.fleet.security import FleetSecurity, apply_security, ensure_server_certificate
-
 
 
 def expected_value(fleet: Fleet, robot_index: int, field: str) -> float:
@@ -46,6 +48,10 @@ class FleetServer:
         self._robots_folder: Node | None = None
         self.node_ids: dict[tuple[str, str], ua.NodeId] = {}
         self.stalled = False
+        # Status with which CreateSubscription is refused (None: subscriptions work); kept across restarts.
+        self.subscription_refusal: str | None = None
+        # Serve numeric node ids from here instead of the plan's (a server that renumbered its nodes).
+        self.numeric_ids_from: int | None = None
 
     @property
     def url(self) -> str:
@@ -57,6 +63,7 @@ class FleetServer:
         await server.init()
         server.set_endpoint(self.url)
         server.set_server_name("test fleet server")
+        self._apply_refusal(server)
         if self.security is not None:
             cert = ensure_server_certificate(self.security, self.workdir) if self.security.needs_certificate else None
             await apply_security(server, self.security, cert, self.workdir / "trusted")
@@ -75,6 +82,34 @@ class FleetServer:
             self.port = server.bserver.port
         self.stalled = False
 
+    def refuse_subscriptions(self, status: str | None) -> None:
+        """Make CreateSubscription fail with ``status`` as a ServiceFault (None: serve subscriptions again).
+
+        ``BadTooManySubscriptions`` uses asyncua's own limit (``max_subscriptions = 0``), the way a
+        server at its limit answers; any other status (``BadServiceUnsupported``: a server without the
+        subscription service set) is raised by the server's subscription service itself. Either way
+        the refusal crosses the wire as the server's answer to a real request.
+        """
+        self.subscription_refusal = status
+        if self.server is not None:
+            self._apply_refusal(self.server)
+
+    def _apply_refusal(self, server: Server) -> None:
+        status = self.subscription_refusal
+        iserver = server.iserver
+        service = iserver.subscription_service
+        service.__dict__.pop("create_subscription", None)  # back to the class's method
+        iserver.max_subscriptions = 1_000
+        if status == "BadTooManySubscriptions":
+            iserver.max_subscriptions = 0
+        elif status is not None:
+            code = getattr(ua.StatusCodes, status)
+
+            async def refuse(*_args: Any, **_kwargs: Any) -> ua.CreateSubscriptionResult:
+                raise ServiceError(code)
+
+            service.create_subscription = refuse
+
     async def add_robot(self, robot_id: str) -> None:
         assert self.server is not None and self._robots_folder is not None
         robot = next(r for r in self.fleet.robots if r.id == robot_id)
@@ -84,7 +119,8 @@ class FleetServer:
             ua.NodeId(f"Robots.{name}", self.ns_index), ua.QualifiedName(name, self.ns_index)
         )
         for f_index, variable in enumerate(self.fleet.variables):
-            node_id = self._node_id(robot, variable.name)
+            node_id = self._node_id(robot, variable.name) if self.numeric_ids_from is None \
+                else ua.NodeId(self.numeric_ids_from + 100 * index + f_index, self.ns_index)
             vtype = VARIANT_TYPES[variable.variant_type]
             await obj.add_variable(node_id, ua.QualifiedName(variable.browse_name, self.ns_index),
                                    ua.Variant(self._typed(0, vtype), vtype), vtype)

@@ -123,3 +123,26 @@ async def test_missing_password_variable_is_named(secure_server: FleetServer, si
     async with running(collector):
         await wait_until(lambda: bool(sink.events), "the failure to be recorded")
     assert not sink.events[0].connected and f"{PASSWORD_ENV}" in sink.events[0].detail
+
+
+
+@pytest.mark.parametrize("mode", ["Sign", "SignAndEncrypt"])
+async def test_a_changed_server_certificate_is_a_clear_error(secure_server: FleetServer, sink: RecordingSink,
+                                                             certs: dict[str, Path], mode: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    # The plant file pins one certificate; the server presents another (replaced, or not the fleet's server).
+    pinned = certs["stranger_cert"]
+    fleet = at_endpoint(secure_collector(secure_server, sink, certs, mode=mode).fleet, secure_server.url,
+                        server_certificate=pinned)
+    collector = OpcUaFleetCollector(fleet, sink, reconnect_initial_s=0.1, reconnect_max_s=0.5)
+    async with running(collector) as task:
+        await wait_until(lambda: collector.stats.attempts >= 2, "two attempts")
+        assert not task.done()  # no crash: retried like any other failure
+    assert [e.connected for e in sink.events] == [False]
+    detail = sink.events[0].detail
+    assert "differs from the pinned server_certificate" in detail and str(pinned) in detail
+    assert "CN=test server" in detail  # names the certificate the server presented
+    assert "did not answer" not in detail  # not mistaken for a timeout
+    # No session, no values from that server.
+    assert collector.stats.connects == 0 and sink.batches == [] and not collector.ready.is_set()
