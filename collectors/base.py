@@ -13,6 +13,7 @@ the same pieces:
 * :class:`ConnectivityTracker` — turns "this attempt worked / failed" into
   :class:`~models.samples.ConnectivityEvent` on *changes only*, logging one
   line per change (connected / lost / recovered), never one per sample.
+* :class:`GuardedSink` — a sink that never raises into a collector.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import logging
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from models.samples import ConnectivityEvent, SampleBatch
 
@@ -152,6 +153,48 @@ class Backoff:
 
 # --------------------------------------------------------------------------- connectivity
 
+
+
+class GuardedSink:
+    """A sink that never raises into a collector: a failure is counted, and logged once per distinct error.
+
+    The device is fine, so collection goes on: a store refusing a batch (it
+    sets the batch aside and says why) or briefly failing must not stop the
+    next polls or kill a protocol library's callback loop. A sink failing on
+    every batch would log every batch, so each distinct error is logged once,
+    until the sink works again.
+    """
+
+    def __init__(self, sink: SampleSink, source: str, logger: logging.Logger,
+                 on_failure: Callable[[], None] = lambda: None) -> None:
+        self.inner = sink
+        self.source = source
+        self.failures = 0
+        self._log = logger
+        self._on_failure = on_failure
+        self._logged: set[str] = set()  # distinct errors logged since the sink last worked
+
+    def write(self, batch: SampleBatch) -> None:
+        self._call(self.inner.write, batch, f"a batch of {len(batch)} samples")
+
+    def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None:
+        self._call(self.inner.write_connectivity, events, "a link event")
+
+    def _call(self, call: Callable[[Any], None], item: object, what: str) -> None:
+        try:
+            call(item)
+        except Exception as exc:  # noqa: BLE001 - whatever the sink raises, collection goes on
+            self.failures += 1
+            self._on_failure()
+            error = f"{type(exc).__name__}: {exc}"
+            if error not in self._logged:
+                self._logged.add(error)
+                self._log.error("%s: the sink refused %s (%s); collection goes on, further failures with this"
+                                " error are counted, not logged", self.source, what, error)
+            return
+        if self._logged:
+            self._log.info("%s: the sink accepts writes again (%d failed so far)", self.source, self.failures)
+            self._logged.clear()
 
 class ConnectivityTracker:
     """Link state of one collector to one device, reported on changes only.

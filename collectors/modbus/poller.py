@@ -31,15 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
-from collectors.base import Backoff, Clock, ConnectivityTracker, SampleSink, SystemClock, next_tick
+from collectors.base import Backoff, Clock, ConnectivityTracker, GuardedSink, SampleSink, SystemClock, next_tick
 from collectors.modbus.decode import (
     Reading,
     decode_response,
@@ -55,7 +53,6 @@ from models.states import Quality
 log = logging.getLogger("shopfloor.collectors.modbus")
 
 DEFAULT_BACKOFF_MAX_S = 30.0
-T = TypeVar("T", SampleBatch, Sequence[ConnectivityEvent])
 
 
 @dataclass(slots=True)
@@ -98,7 +95,7 @@ class ModbusPoller:
         self._order = {s.name: i for i, s in enumerate(printer.signals)}
         self._client: AsyncModbusTcpClient | None = None
         self._retry_at: float | None = None  # monotonic time of the next reconnect attempt, None when up
-        self._sink_errors_logged: set[str] = set()  # distinct sink errors logged since the sink last worked
+        self._guarded = GuardedSink(sink, self.source, log, on_failure=self._count_sink_failure)
 
     # ------------------------------------------------------------------ one poll
 
@@ -130,32 +127,11 @@ class ModbusPoller:
             self._emit(self.connectivity.connected(ts_ns))
         readings.sort(key=lambda r: self._order[r.signal])
         batch = readings_to_batch(self.printer.id, ts_ns, readings)
-        self._to_sink(self.sink.write, batch, f"a batch of {len(batch)} samples")
+        self._guarded.write(batch)
         return batch
 
-    def _to_sink(self, call: Callable[[T], None], item: T, what: str) -> None:
-        """Hand ``item`` to the sink; a sink that raises is logged and counted, never the end of polling.
-
-        The device is fine, so the poller keeps its cadence: a store refusing a
-        batch (it sets the batch aside and says why) or briefly failing must not
-        stop the collection of the next polls. A sink failing every poll would
-        log every poll, so each distinct error is logged once, until the sink
-        works again.
-        """
-        try:
-            call(item)
-        except Exception as exc:
-            self.counters.sink_failures += 1
-            error = f"{type(exc).__name__}: {exc}"
-            if error not in self._sink_errors_logged:
-                self._sink_errors_logged.add(error)
-                log.error("%s: the sink refused %s (%s); polling goes on, further failures with this error are"
-                          " counted in counters.sink_failures, not logged", self.source, what, error)
-            return
-        if self._sink_errors_logged:
-            log.info("%s: the sink accepts writes again (%d failed so far)", self.source,
-                     self.counters.sink_failures)
-            self._sink_errors_logged.clear()
+    def _count_sink_failure(self) -> None:
+        self.counters.sink_failures += 1
 
     async def _read(self, request: ReadRequest) -> list[Reading]:
         assert self._client is not None
@@ -228,7 +204,7 @@ class ModbusPoller:
 
     def _emit(self, event: ConnectivityEvent | None) -> None:
         if event is not None:
-            self._to_sink(self.sink.write_connectivity, [event], "a link event")
+            self._guarded.write_connectivity([event])
 
     # ------------------------------------------------------------------ the loop
 

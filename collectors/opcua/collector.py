@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 from asyncua import Client, ua
 
-from collectors.base import Backoff, Clock, ConnectivityTracker, SampleSink, SystemClock, next_tick
+from collectors.base import Backoff, Clock, ConnectivityTracker, GuardedSink, SampleSink, SystemClock, next_tick
 from collectors.opcua.browse import translate_browse_paths
 from collectors.opcua.plan import FleetPlan, plan_fleet, resolve_node_ids
 from collectors.opcua.polling import FleetPoller
@@ -64,18 +64,23 @@ class OpcUaFleetCollector:
         self.endpoint = fleet.opcua
         self.plan: FleetPlan = plan_fleet(fleet)  # raises PlanError for an unusable node id, before any I/O
         self._browse_set = frozenset(self.plan.browse_indices)
-        self.sink = sink
         self.clock = clock or SystemClock()
         self.force_polling = force_polling
         self.retry_interval_s = retry_interval_s
         self.source = f"opcua:{fleet.id}"
         self.stats = CollectorStats()
+        # Sink failures (a store refusing a batch) are counted and logged once: they never tear down a
+        # healthy link nor kill asyncua's publish loop.
+        self.sink = GuardedSink(sink, self.source, log, on_failure=self._count_sink_error)
         self.ready = asyncio.Event()
         self.backoff = Backoff(reconnect_initial_s, reconnect_max_s)
         self.link = ConnectivityTracker(fleet.id, self.source, log)
         self._lost = asyncio.Event()
         self._lost_reason = ""
         self._last_failure = ""
+
+    def _count_sink_error(self) -> None:
+        self.stats.sink_errors += 1
 
     @property
     def mode(self) -> str:
