@@ -1,0 +1,165 @@
+"""The API over data the real collectors gathered from the real simulators (not a synthetic history).
+
+Two simulated hours ending now: the printer simulator on a manual clock, read
+over Modbus TCP by the real poller every 10 simulated seconds, and the fleet
+simulator read over OPC UA by the real collector (polling mode, so each read
+lands at a known simulated time), both into the embedded DuckDB store. The
+API then answers from that store: its figures must be the simulators' ground
+truth, and schemathesis must find no request that makes it fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from api.app import create_app
+from collectors.base import SystemClock
+from collectors.modbus.poller import ModbusPoller
+from collectors.opcua import OpcUaFleetCollector
+from collectors.opcua.plan import plan_fleet, resolve_node_ids
+from collectors.opcua.polling import FleetPoller
+from collectors.opcua.session import close_client, open_client
+from collectors.opcua.stats import CollectorStats
+from models.kpi import KpiConfig
+from models.plant import Plant, load_plant
+from simulators.clock import ManualClock
+from simulators.fleet.server import FleetSimulator
+from simulators.fleet.truth import FleetTruth
+from simulators.printer.server import PrinterSimulator
+from simulators.printer.truth import PrinterTruth
+from store.annotations import AnnotationStore
+from store.duckdb_store import DuckDBStore
+from tests.api.conftest import ALICE, config
+
+S = 1_000_000_000
+HOURS = 2
+STEP_S = 10
+
+
+class SimulatedTime(SystemClock):
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+
+    def time_ns(self) -> int:
+        return self.clock.now_ns()
+
+
+@dataclass
+class Collected:
+    plant: Plant
+    store: DuckDBStore
+    notes: AnnotationStore
+    printer: PrinterTruth
+    fleet: FleetTruth
+    start_ns: int
+    end_ns: int
+
+
+def plant_polled_every_step() -> Plant:
+    """The shipped plant, told the cadence this test polls at (the KPI gap rule counts in polls)."""
+    base = load_plant()
+    printer = base.printers[0]
+    modbus = printer.modbus.model_copy(update={"poll_interval_s": STEP_S})
+    return base.model_copy(update={"printers": [printer.model_copy(update={"modbus": modbus})]})
+
+
+async def collect(plant: Plant, store: DuckDBStore, start_ns: int) -> tuple[PrinterTruth, FleetTruth]:
+    clock = ManualClock(start_ns=start_ns)
+    stamp = SimulatedTime(clock)
+    printer_sim = PrinterSimulator(plant, host="127.0.0.1", port=0, seed=17, clock=clock)
+    fleet_sim = FleetSimulator(plant, endpoint="opc.tcp://127.0.0.1:0/shopfloor/fleet", port=0, seed=17,
+                               clock=clock)
+    await printer_sim.start()
+    await fleet_sim.start()
+    try:
+        printer = plant.printers[0]
+        poller = ModbusPoller(printer.model_copy(update={"modbus": printer.modbus.model_copy(
+            update={"port": printer_sim.port})}), store, clock=stamp)
+        fleet = plant.fleets[0]
+        wired = fleet.model_copy(update={"opcua": fleet.opcua.model_copy(update={"endpoint": fleet_sim.endpoint})})
+        # The collector's own poll step, driven here one simulated step at a time: the same reads, decoding
+        # and sink as OpcUaFleetCollector in polling mode, without its wall-clock cadence.
+        client = await open_client(wired.opcua)
+        try:
+            plan = plan_fleet(wired)
+            node_ids = resolve_node_ids(plan, await client.get_namespace_array())
+            reader = FleetPoller(client, plan, wired.opcua, store, CollectorStats(), stamp)
+            for n in range(HOURS * 3600 // STEP_S + 1):
+                if n:
+                    clock.advance(STEP_S)
+                    await printer_sim.wait_caught_up()
+                    await fleet_sim.sync()
+                assert (await poller.poll_once()).good.all()
+                await reader.poll_once(node_ids)
+        finally:
+            await close_client(client, graceful=True, timeout_s=5)
+        poller.close()
+        return printer_sim.process.truth, fleet_sim.process.truth
+    finally:
+        await fleet_sim.stop()
+        await printer_sim.stop()
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collected]:
+    plant = plant_polled_every_step()
+    path: Path = tmp_path_factory.mktemp("collected")
+    store = DuckDBStore(path / "shopfloor.duckdb", plant.plant.id)
+    end = time.time_ns() // S * S - 60 * S  # the data ends a minute ago: wholly in the API's past
+    start = end - HOURS * 3600 * S
+    printer, fleet = asyncio.run(collect(plant, store, start))
+    store.flush()
+    notes = AnnotationStore(path / "annotations.sqlite3")
+    yield Collected(plant, store, notes, printer, fleet, start, end)
+    notes.close()
+    store.close()
+
+
+def iso(ns: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(ns // S))
+
+
+def test_the_api_reports_what_the_simulators_really_did(collected: Collected) -> None:
+    app = create_app(collected.plant, collected.store, annotations=collected.notes, config=config(),
+                     kpi_config=KpiConfig())
+    params = {"start": iso(collected.start_ns), "end": iso(collected.end_ns + S)}
+    with TestClient(app) as http:
+        printer = http.get("/api/v1/equipment/mso-cpp-1/kpis", params=params).json()["total"]
+        fleet = http.get("/api/v1/equipment/ev-robots/kpis", params=params).json()["total"]
+        board = http.get("/api/v1/teams/scoreboard", params=params).json()
+    truth = collected.printer
+    assert truth.printed_m > 1000
+    scale = {s.name: abs(s.scale) for s in collected.plant.printers[0].signals}
+    assert printer["printed_m"] == pytest.approx(truth.printed_m, abs=2 * scale["printed_m_total"])
+    assert printer["energy"]["energy_kwh"] == pytest.approx(truth.energy_kwh, abs=2 * scale["energy_kwh_total"])
+    assert printer["times"]["no_data_s"] <= STEP_S  # the collectors left no hole
+    completed = sum(r.sessions_completed for r in collected.fleet.robots)
+    assert fleet["sessions_completed"] == completed
+    assert fleet["energy_delivered_kwh"] == pytest.approx(
+        sum(r.energy_delivered_kwh for r in collected.fleet.robots), abs=0.01 * len(collected.fleet.robots))
+    assert sorted(t["rank"] for t in board["teams"]) == list(range(1, len(collected.plant.teams) + 1))
+
+
+@pytest.fixture(scope="module")
+def collected_schema(collected: Collected) -> schemathesis.BaseSchema:
+    app = create_app(collected.plant, collected.store, annotations=collected.notes, config=config())
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+schema = schemathesis.pytest.from_fixture("collected_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_request_over_collected_data_causes_a_server_error(case: schemathesis.Case) -> None:
+    case.call_and_validate(headers=ALICE, checks=[not_a_server_error])
