@@ -16,7 +16,7 @@ from models.plant import PlantFileError
 from store.base import StoreError
 
 # Sub-command modules, in the order `shopfloor --help` lists them.
-COMMAND_MODULES = ("cli.demo", "cli.run", "cli.simulate", "cli.collect", "cli.plant")
+COMMAND_MODULES = ("cli.demo", "cli.run", "cli.simulate", "cli.inject", "cli.collect", "cli.plant")
 
 
 def build_parser() -> argparse.ArgumentParser:

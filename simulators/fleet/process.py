@@ -32,6 +32,13 @@ SELF_CHARGE_TARGET_PCT = 100.0
 MIN_DISPATCH_KWH = 5.0  # a robot is only sent if it can deliver at least this (or the whole need)
 SESSION_ERROR_HOLD_S = 60.0  # a failed handshake shows its error code this long
 INITIAL_SOC_RANGE_PCT = (60.0, 100.0)
+# A parked robot is now and then switched off or loses its link to the fleet controller (a Wi-Fi dead
+# spot by the bases, an operator powering it down to check the connector): the controller then reports
+# it OFFLINE. Rare and short: on average once per robot every two days, for half an hour. Not plant-file
+# parameters (models/plant.py); they shape the availability KPI only slightly (~1 % of the time).
+OFFLINE_RATE_PER_HOUR = 1.0 / 48.0
+MEAN_OFFLINE_MIN = 30.0
+MIN_OFFLINE_S = 60.0
 
 ERROR_HANDSHAKE_FAILED = 401
 FAULT_CODES = (
@@ -67,6 +74,10 @@ class RobotModel:
     car: Car | None = None
     session: SessionRecord | None = None
     next_fault_ns: float = math.inf
+    # Offline periods draw from their own stream, so they never shift the draws of faults and handshakes.
+    offline_rng: random.Random | None = None
+    next_offline_ns: float = math.inf  # due time; it happens the next time the robot is IDLE at base
+    offline_since_ns: int = 0
 
     def at_base(self) -> bool:
         return self.x_m == self.base_x_m and self.y_m == self.base_y_m
@@ -122,6 +133,8 @@ class FleetProcess:
             model.x_m, model.y_m = model.base_x_m, model.base_y_m
             model.soc_pct = model.rng.uniform(*INITIAL_SOC_RANGE_PCT)
             model.next_fault_ns = self._draw_fault_time(model)
+            model.offline_rng = random.Random(f"{self.seed}/{self.fleet.id}/{robot.id}/offline")
+            model.next_offline_ns = self._draw_offline_time(model)
             self._arrive_at_base(model)
             self.robots.append(model)
         self.truth = FleetTruth(start_ns, [RobotTruth(r.robot_id) for r in self.robots])
@@ -204,8 +217,8 @@ class FleetProcess:
         now = self.now_ns
         if robot.error_until_ns is not None and now >= robot.error_until_ns and robot.state is not RobotState.FAULT:
             robot.error_code, robot.error_until_ns = 0, None
-        if robot.state is not RobotState.FAULT and now >= robot.next_fault_ns:
-            self._fault(robot, truth)
+        if robot.state not in (RobotState.FAULT, RobotState.OFFLINE) and now >= robot.next_fault_ns:
+            self._fault(robot, truth)  # a switched-off robot does not fault: its fault clock is paused
             return
         state = robot.state
         if state is RobotState.FAULT:
@@ -243,6 +256,30 @@ class FleetProcess:
         elif state is RobotState.SELF_CHARGING:
             if robot.soc_pct >= SELF_CHARGE_TARGET_PCT:
                 robot.state = RobotState.IDLE
+        elif state is RobotState.OFFLINE:
+            robot.timer_ns -= dt_ns
+            if robot.timer_ns <= 0:
+                self._back_online(robot)
+        # Only a robot that was already parked and idle is switched off (or out of reach): one that is busy
+        # when its time comes goes after it has been idle for a step, so OFFLINE always follows some IDLE.
+        if state is RobotState.IDLE and robot.state is RobotState.IDLE and now >= robot.next_offline_ns:
+            self._switch_off(robot, truth)
+
+    def _switch_off(self, robot: RobotModel, truth: RobotTruth) -> None:
+        assert robot.offline_rng is not None
+        truth.offline_periods += 1
+        robot.state = RobotState.OFFLINE
+        robot.offline_since_ns = self.now_ns
+        robot.error_code, robot.error_until_ns = 0, None
+        duration_s = max(MIN_OFFLINE_S, robot.offline_rng.expovariate(1.0 / (MEAN_OFFLINE_MIN * 60.0)))
+        robot.timer_ns = round(duration_s * NS_PER_S)
+        robot.next_offline_ns = math.inf
+
+    def _back_online(self, robot: RobotModel) -> None:
+        # The fault clock resumes where it stopped (exponential times: no draw needed, none consumed).
+        robot.next_fault_ns += self.now_ns - robot.offline_since_ns
+        robot.next_offline_ns = self._draw_offline_time(robot)
+        self._arrive_at_base(robot)
 
     def _connected(self, robot: RobotModel, truth: RobotTruth) -> None:
         assert robot.session is not None
@@ -286,6 +323,10 @@ class FleetProcess:
 
     def _arrive_at_base(self, robot: RobotModel) -> None:
         robot.state = RobotState.SELF_CHARGING if robot.soc_pct < self.params.low_soc_pct else RobotState.IDLE
+
+    def _draw_offline_time(self, robot: RobotModel) -> float:
+        assert robot.offline_rng is not None
+        return self.now_ns + round(robot.offline_rng.expovariate(OFFLINE_RATE_PER_HOUR / 3600.0) * NS_PER_S)
 
     def _draw_fault_time(self, robot: RobotModel) -> float:
         rate_per_s = self.params.fault_rate_per_hour / 3600.0

@@ -51,6 +51,7 @@ class RobotTruth:
     sessions_failed: int = 0
     energy_delivered_kwh: float = 0.0
     faults: int = 0
+    offline_periods: int = 0  # times the robot went OFFLINE (switched off / controller link lost)
 
     def state_seconds(self) -> dict[RobotState, float]:
         return {state: self.state_ns[state] / NS_PER_S for state in RobotState}

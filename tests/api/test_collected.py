@@ -25,7 +25,6 @@ from schemathesis.checks import not_a_server_error
 from api.app import create_app
 from collectors.base import SystemClock
 from collectors.modbus.poller import ModbusPoller
-from collectors.opcua import OpcUaFleetCollector
 from collectors.opcua.plan import plan_fleet, resolve_node_ids
 from collectors.opcua.polling import FleetPoller
 from collectors.opcua.session import close_client, open_client

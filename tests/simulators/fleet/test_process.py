@@ -59,7 +59,7 @@ def test_states_follow_the_service_cycle(day: FleetProcess) -> None:
     ]:
         assert edge in seen, f"never saw {edge[0].name} -> {edge[1].name}"
     allowed_next = {
-        S.IDLE: {S.DISPATCHED, S.FAULT},
+        S.IDLE: {S.DISPATCHED, S.FAULT, S.OFFLINE},
         S.DISPATCHED: {S.DRIVING, S.FAULT},
         S.DRIVING: {S.CONNECTING, S.FAULT},
         S.CONNECTING: {S.CHARGING, S.RETURNING, S.FAULT},
@@ -67,6 +67,7 @@ def test_states_follow_the_service_cycle(day: FleetProcess) -> None:
         S.RETURNING: {S.IDLE, S.SELF_CHARGING, S.FAULT},
         S.SELF_CHARGING: {S.IDLE, S.FAULT},
         S.FAULT: {S.IDLE, S.SELF_CHARGING, S.RETURNING},
+        S.OFFLINE: {S.IDLE, S.SELF_CHARGING},  # back at its base, as it was switched off
     }
     # A robot that becomes idle while cars queue is dispatched in the same step: IDLE lasts zero time.
     for before, after in allowed_next.items():
