@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     if args.control_port is not None and not 0 <= args.control_port <= 65535:
         raise SystemExit(f"shopfloor simulate: --control-port must be 0 (any free port) to 65535, "
                          f"got {args.control_port}")
+    if args.control_port is not None:
+        _key_from_env()  # a too-short key is refused before anything starts
     plant = load_plant(args.plant)
     which = set(args.which or SIMULATABLE)
     # Bound before any simulator starts, so a taken port is a clear error and not a half-started plant.
@@ -183,12 +185,19 @@ class ControlInfo:
         return f"control {self.url} key {self.key_source}"
 
 
+def _key_from_env() -> str | None:
+    key = os.environ.get(KEY_ENV, "")
+    if not key:
+        return None  # unset or empty: a random key for this run
+    if len(key) < MIN_KEY_LENGTH:
+        raise SystemExit(f"shopfloor simulate: ${KEY_ENV} must be at least {MIN_KEY_LENGTH} characters long")
+    return key
+
+
 def control_key(key_file: Path | None) -> tuple[str, Path | None, str]:
     """This run's key, the file written for it (None: none written) and how to describe its source."""
-    from_env = os.environ.get(KEY_ENV, "")
-    if from_env:
-        if len(from_env) < MIN_KEY_LENGTH:
-            raise SystemExit(f"shopfloor simulate: ${KEY_ENV} must be at least {MIN_KEY_LENGTH} characters long")
+    from_env = _key_from_env()
+    if from_env is not None:
         return from_env, None, f"from ${KEY_ENV}"
     key = secrets.token_urlsafe(24)
     if key_file is None:

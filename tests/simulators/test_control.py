@@ -136,3 +136,9 @@ async def test_the_api_refuses_what_it_cannot_do(running: Running, capsys: pytes
     assert "needs --code" in capsys.readouterr().err
     with pytest.raises(ValueError, match="at least 16"):
         create_control_app([running.printer], "short")
+
+
+def test_a_short_key_from_the_environment_is_refused_before_anything_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPFLOOR_CONTROL_KEY", "short")
+    with pytest.raises(SystemExit, match="at least 16 characters"):
+        shopfloor(["simulate", "--control-port", "0"])
