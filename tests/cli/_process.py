@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,8 +45,9 @@ class Command:
             self._lines.put(line)
         self._lines.put(None)
 
-    def wait_for_line(self, pattern: str, timeout_s: float = 60.0) -> re.Match[str]:
-        """The first output line matching ``pattern``, printed already or yet to come.
+    def wait_for_line(self, pattern: str, timeout_s: float = 60.0,
+                      where: Callable[[re.Match[str]], bool] = lambda _match: True) -> re.Match[str]:
+        """The first output line matching ``pattern`` (and ``where``), printed already or yet to come.
 
         Blocks on the output itself, not on a sleep. Lines printed before the
         call count: stdout and stderr interleave in no fixed order, so a
@@ -58,7 +60,7 @@ class Command:
             upto = len(self.all_lines)  # a snapshot: the readers keep appending meanwhile
             for line in self.all_lines[seen:upto]:
                 match = re.search(pattern, line)
-                if match:
+                if match and where(match):
                     return match
             seen = upto
             if ended == len(self._readers) and len(self.all_lines) == seen:
