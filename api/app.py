@@ -50,7 +50,7 @@ def create_app(
     hub = live_hub or LiveHub(plant, clock_ns=clock_ns)
     notes = annotations or AnnotationStore.next_to(plant.storage.embedded.path)
     cfg = config or ApiConfig.from_env(plant)
-    kpi = KpiService(plant, store, notes, config=kpi_config or KpiConfig(), cache_s=cfg.kpi_cache_s,
+    kpi = KpiService(plant, store, notes, config=kpi_config or KpiConfig.of(plant), cache_s=cfg.kpi_cache_s,
                      clock_ns=clock_ns)
     printer_ids = [p.id for p in plant.printers]
     robot_ids = [r.id for f in plant.fleets for r in f.robots]

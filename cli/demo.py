@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import math
 import secrets
 import tempfile
@@ -113,7 +114,7 @@ async def run_demo(
             endpoints=tuple(s.endpoint for s in simulators),
             clock=PlantTimeClock(sim_clock),
             # Polls run every poll_interval_s of wall time, which is time_scale times longer in plant time.
-            kpi_config=KpiConfig(max_gap_polls=KpiConfig().max_gap_polls * scale),
+            kpi_config=dataclasses.replace(KpiConfig.of(plant), max_gap_polls=plant.kpi.max_gap_polls * scale),
             # Operator input needs a key: a fresh random one per run keeps the demo usable and still closed.
             generated_key=secrets.token_urlsafe(18),
             store_note=" (simulated time: discarded at exit)" if scratch else "",

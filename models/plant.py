@@ -646,6 +646,19 @@ class ApiSettings(StrictModel):
     api_keys_env: str = "SHOPFLOOR_API_KEYS"
 
 
+class KpiSettings(StrictModel):
+    """The KPI rules a plant may tune (docs/kpi.md explains each); the defaults suit most lines."""
+
+    # Stops shorter than this are performance loss ("minor stops"), not downtime or failures.
+    micro_stop_s: NonNegativeFloat = 60.0
+    # Printer samples further apart than this many poll intervals leave "no data" between them.
+    max_gap_polls: PositiveFloat = 3.0
+    # Robots report by exception; set a bound only for servers known to republish (None: only outages).
+    robot_max_gap_s: PositiveFloat | None = None
+    # An objective counts at most this multiple of its target in a team's score.
+    attainment_cap: Annotated[float, Field(ge=1.0, le=10.0)] = 1.2
+
+
 class PrinterSimulation(StrictModel):
     setpoint_m_min: PositiveFloat = 80.0
     ramp_m_min_per_s: PositiveFloat = 2.0
@@ -696,6 +709,7 @@ class Plant(StrictModel):
     baseline: Baseline
     storage: StorageSettings = Field(default_factory=StorageSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    kpi: KpiSettings = Field(default_factory=KpiSettings)
     simulation: Simulation = Field(default_factory=Simulation)
 
     @model_validator(mode="after")

@@ -22,7 +22,7 @@ from models.kpi.outages import NO_SPANS, Spans
 from models.kpi.oee import TimeTotals
 from models.kpi.printer import PrinterTotals
 from models.kpi.time_model import classify
-from models.plant import Fleet, Printer, StopReason
+from models.plant import Fleet, Plant, Printer, StopReason
 from models.samples import Series
 
 
@@ -34,6 +34,13 @@ class KpiConfig:
     robot_max_gap_s: float | None = None  # None: OPC UA reports by exception, only outages make no data
     micro_stop_s: float = 60.0  # stops shorter than this are performance loss, not downtime
     attainment_cap: float = 1.2  # an objective counts at most 120 % of its target
+
+    @classmethod
+    def of(cls, plant: Plant) -> KpiConfig:
+        """The rules the plant file's ``[kpi]`` table sets."""
+        k = plant.kpi
+        return cls(max_gap_polls=k.max_gap_polls, robot_max_gap_s=k.robot_max_gap_s, micro_stop_s=k.micro_stop_s,
+                   attainment_cap=k.attainment_cap)
 
     def __post_init__(self) -> None:
         if self.max_gap_polls <= 0:

@@ -180,6 +180,9 @@ BAD_FILES = [
     ("baseline.currency", "yuan", "baseline.currency", "pattern"),
     ("storage.backend", "influxdb", "storage", "needs a [storage.influxdb] table"),
     ("storage.backend", "sqlite", "storage.backend", "'embedded'"),
+    ("kpi.micro_stop_s", -5, "kpi.micro_stop_s", "greater than or equal to 0"),
+    ("kpi.attainment_cap", 0.5, "kpi.attainment_cap", "greater than or equal to 1"),
+    ("kpi.max_gap_poll", 3, "kpi.max_gap_poll", "unknown key"),
     ("simulation.printer.defect_rate", 1.5, "simulation.printer.defect_rate", "less than or equal to 1"),
 ]
 

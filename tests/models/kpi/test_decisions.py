@@ -154,3 +154,20 @@ def test_two_printers_aggregate_by_summing_times_and_quantities():
     assert both.oee.availability_pct != pytest.approx((k1.oee.availability_pct + k2.oee.availability_pct) / 2)
     assert both.oee.performance_pct == pytest.approx(100 * (t1.ideal_s + t2.ideal_s) / (70 * 60))
     assert both.times.failures == 2 and (t1 + t2).stops_by_reason == {WEB_BREAK: 1, INK_SUPPLY: 1}
+
+
+def test_the_plant_files_kpi_table_sets_the_rules():
+    """[kpi] in the plant file is what the KPI layer runs with: a 50 s stop is a micro-stop under the default
+    60 s threshold, and a failure with micro_stop_s = 30."""
+    default = two_printer_plant()
+    assert KpiConfig.of(default) == KpiConfig()  # the shipped [kpi] table states the documented defaults
+    strict = default.model_copy(update={"kpi": default.kpi.model_copy(update={"micro_stop_s": 30.0})})
+    assert KpiConfig.of(strict).micro_stop_s == 30.0
+    start = to_ns(dt.datetime(2026, 11, 24, 6, tzinfo=default.tz))
+    end = start + 3600 * NS
+    fields = printer_fields(start, [(10, S.RUNNING, 0), (50 / 60, S.FAULT, WEB_BREAK), (10, S.RUNNING, 0)], 2000, 0)
+    failures = {}
+    for name, plant in (("default", default), ("strict", strict)):
+        report = build_report(plant, start, end, {"mso-cpp-1": fields}, config=KpiConfig.of(plant))
+        failures[name] = report.printers["mso-cpp-1"].times.failures
+    assert failures == {"default": 0, "strict": 1}
