@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from api.timerange import TimeRange
 from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
-from models.kpi import KpiConfig, KpiReport, build_report
+from models.kpi import KpiConfig, KpiReport, Throughput, build_report, outage_spans, printer_throughput
 from models.plant import Plant
 from models.samples import Series
 from store.annotations import AnnotationStore, apply_reason_overrides
@@ -95,6 +95,18 @@ class KpiService:
                     old, _ = self._cache.popitem(last=False)
                     self._key_locks.pop(old, None)
             return report
+
+    def throughput(self, printer_id: str, rng: TimeRange, period_s: float) -> Throughput:
+        """Metres per bucket of ``period_s`` over ``rng`` from the stored counter (uncached: one field, one
+        printer, bounded by the caller's bucket limit)."""
+        printer = self.plant.printer(printer_id)
+        end_ns = min(rng.nominal_end_ns, self.clock_ns())
+        with self._slots:
+            fields = self.store.read_series(MEASUREMENT_PRINTER, [printer_id], ["printed_m_total"], rng.start_ns,
+                                            end_ns).get(printer_id, {})
+            events = self.store.read_connectivity([printer_id], rng.start_ns - CONNECTIVITY_LOOKBACK_NS, end_ns)
+            outages = outage_spans(events, printer_id, rng.start_ns, end_ns)
+            return printer_throughput(printer, fields, rng.start_ns, end_ns, period_s, outages, self.config)
 
     def cached(self, rng: TimeRange) -> KpiReport | None:
         """The cached report if fresh, without blocking (lets an async route skip the thread pool)."""

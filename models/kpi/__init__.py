@@ -11,7 +11,13 @@ from models.kpi.fleet import FleetKpis, FleetTotals, fleet_kpis, responses
 from models.kpi.intervals import NO_DATA, Intervals, Runs, runs, state_intervals
 from models.kpi.oee import OeeResult, TimeTotals, oee_result
 from models.kpi.outages import outage_spans
-from models.kpi.pipeline import KpiConfig, printer_shift_totals, printer_stop_events, robot_shift_totals
+from models.kpi.pipeline import (
+    KpiConfig,
+    printer_shift_totals,
+    printer_stop_events,
+    printer_throughput,
+    robot_shift_totals,
+)
 from models.kpi.printer import PrinterKpis, PrinterTotals, printer_kpis
 from models.kpi.report import KpiReport, build_report
 from models.kpi.time_model import Element, classify
@@ -20,6 +26,6 @@ __all__ = [
     "NO_DATA", "Element", "EnergyKpis", "FleetKpis", "FleetTotals", "Increments", "Intervals", "KpiConfig",
     "KpiReport", "OeeResult", "PrinterKpis", "PrinterTotals", "Runs", "Throughput", "TimeTotals", "bucket_sum",
     "build_report", "classify", "energy_kpis", "fleet_kpis", "increments", "oee_result", "outage_spans",
-    "printer_kpis", "printer_shift_totals", "printer_stop_events", "responses", "robot_shift_totals", "runs",
+    "printer_kpis", "printer_shift_totals", "printer_stop_events", "printer_throughput", "responses", "robot_shift_totals", "runs",
     "state_intervals", "throughput",
 ]

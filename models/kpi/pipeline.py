@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from models.calendar import ShiftInstance, assign_instances
 from models.kpi.clean import NS_PER_S, clean_series
-from models.kpi.counters import Increments, increments
+from models.kpi.counters import Increments, Throughput, increments, throughput
 from models.kpi.downtime import StopEvents, shift_downtime, stop_events
 from models.kpi.fleet import N_ROBOT_STATES, FleetTotals, responses, state_seconds
 from models.kpi.intervals import Intervals, runs, state_intervals
@@ -106,6 +106,18 @@ def printer_intervals(
 def printer_gap_ns(printer: Printer, config: KpiConfig) -> int:
     """Printer samples further apart than this leave no data between them."""
     return int(round(config.max_gap_polls * printer.modbus.poll_interval_s * NS_PER_S))
+
+
+def printer_throughput(
+    printer: Printer, fields: Mapping[str, Series], start_ns: int, end_ns: int, period_s: float,
+    outages: Spans = NO_SPANS, config: KpiConfig = KpiConfig(),
+) -> Throughput:
+    """Metres per ``period_s`` bucket from the wrapping metres counter (wraps, resets, gaps and outages
+    handled as everywhere else: docs/kpi.md, "Counters")."""
+    counter = printer.signal("printed_m_total")
+    incs = increments(*clean_series(fields.get("printed_m_total")), counter.wrap_m, printer_gap_ns(printer, config),
+                      outages)
+    return throughput(incs, start_ns, end_ns, period_s)
 
 
 def printer_stop_events(

@@ -15,11 +15,9 @@ from functools import reduce
 from typing import Any
 
 from models.calendar import ShiftInstance, shift_instances
-from models.kpi.clean import clean_series
-from models.kpi.counters import increments, throughput
 from models.kpi.fleet import FleetKpis, FleetTotals, fleet_kpis
 from models.kpi.outages import outage_spans
-from models.kpi.pipeline import KpiConfig, printer_gap_ns, printer_shift_totals, robot_shift_totals
+from models.kpi.pipeline import KpiConfig, printer_shift_totals, printer_throughput, robot_shift_totals
 from models.kpi.printer import PrinterKpis, PrinterTotals, printer_kpis
 from models.kpi.teams import Score, ranked, score
 from models.plant import Plant, Team, TeamKind
@@ -131,9 +129,7 @@ def build_report(
         fields = series.get(p.id, {})
         out = outage_spans(events, p.id, start_ns, end_ns)
         p_tot[p.id] = printer_shift_totals(p, plant.stop_reasons, fields, start_ns, end_ns, inst, out, config)
-        gap = printer_gap_ns(p, config)
-        inc = increments(*clean_series(fields.get("printed_m_total")), p.signal("printed_m_total").wrap_m, gap, out)
-        tp = throughput(inc, start_ns, end_ns, 3600.0)
+        tp = printer_throughput(p, fields, start_ns, end_ns, 3600.0, out, config)
         hourly[p.id] = HourlyThroughput(
             tuple(int(e) for e in tp.edges_ns), tuple(None if v != v else float(v) for v in tp.amount),
             tp.across_gap,

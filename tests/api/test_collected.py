@@ -162,3 +162,29 @@ schema = schemathesis.pytest.from_fixture("collected_schema")
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_request_over_collected_data_causes_a_server_error(case: schemathesis.Case) -> None:
     case.call_and_validate(headers=ALICE, checks=[not_a_server_error])
+
+
+def test_throughput_per_minute_and_hour_adds_up_to_what_was_printed(collected: Collected) -> None:
+    app = create_app(collected.plant, collected.store, annotations=collected.notes, config=config())
+    params = {"start": iso(collected.start_ns), "end": iso(collected.end_ns + S)}
+    with TestClient(app) as http:
+        minutes = http.get("/api/v1/printers/mso-cpp-1/throughput", params={**params, "period": "minute"}).json()
+        hours = http.get("/api/v1/printers/mso-cpp-1/throughput", params={**params, "period": "hour"}).json()
+        kpis = http.get("/api/v1/equipment/mso-cpp-1/kpis", params=params).json()
+        too_many = http.get("/api/v1/printers/mso-cpp-1/throughput",
+                            params={"start": iso(collected.end_ns - 20 * 86_400 * S), "end": iso(collected.end_ns),
+                                    "period": "minute"})
+        not_a_printer = http.get("/api/v1/printers/r01/throughput", params=params)
+    assert len(minutes["buckets"]) == HOURS * 60 + 1 and len(hours["buckets"]) == HOURS + 1
+    scale = next(s.scale for s in collected.plant.printers[0].signals if s.name == "printed_m_total")
+    for series in (minutes, hours):
+        total = sum(b["printed_m"] or 0.0 for b in series["buckets"]) + series["across_gap_m"]
+        assert total == pytest.approx(collected.printer.printed_m, abs=2 * scale)
+        assert total == pytest.approx(kpis["total"]["printed_m"], abs=1e-6)
+    # No minute faster than the line can print: the counter's wrap and the poll timing did not inflate a bucket.
+    ideal = collected.plant.printers[0].ideal_speed_m_min
+    assert max(b["m_per_min"] or 0.0 for b in minutes["buckets"]) <= ideal * 1.2
+    assert [b["printed_m"] for b in hours["buckets"]] == pytest.approx(
+        [None if v is None else pytest.approx(v) for v in kpis["hourly_printed_m"]["printed_m"]])
+    assert too_many.status_code == 422 and "period=hour" in too_many.json()["detail"]
+    assert not_a_printer.status_code == 404
