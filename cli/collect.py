@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import shutil
 
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
@@ -40,12 +41,37 @@ async def run_collectors(plant: Plant, sink: SampleSink, stop: asyncio.Event, cl
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def report_every(sink: TallySink, interval_s: float, stop: asyncio.Event) -> None:
+# A spool this large means InfluxDB has refused writes for a long while: nothing is lost, but say so loudly.
+SPOOL_WARN_BYTES = 256 << 20
+DISK_FREE_WARN_BYTES = 1 << 30
+
+
+def spool_status(store: object) -> tuple[str, bool] | None:
+    """(text, alarming) about the InfluxDB spool's backlog, or None for a store without a spool."""
+    spool = getattr(store, "spool", None)
+    if spool is None:
+        return None
+    backlog = spool.backlog_bytes()
+    if backlog == 0:
+        return "spool empty", False
+    free = shutil.disk_usage(spool.directory).free
+    text = (f"InfluxDB spool backlog {backlog:,} bytes in {spool.directory} (disk free {free / 1e9:.1f} GB):"
+            " samples wait on disk until InfluxDB accepts them")
+    return text, backlog > SPOOL_WARN_BYTES or free < DISK_FREE_WARN_BYTES
+
+
+async def report_every(sink: TallySink, interval_s: float, stop: asyncio.Event, store: object = None) -> None:
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), interval_s)
             return
-        log.info("written since start: %s", sink.summary())
+        status = spool_status(store)
+        if status is None:
+            log.info("written since start: %s", sink.summary())
+        else:
+            text, alarming = status
+            log.log(logging.WARNING if alarming else logging.INFO, "written since start: %s; %s", sink.summary(),
+                    text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         log.info("collecting %d printer(s) and %d fleet(s) into %s", len(plant.printers), len(plant.fleets),
                  type(store).__name__)
         sink = TallySink(store)
-        reporter = asyncio.create_task(report_every(sink, args.report_interval_s, stop))
+        reporter = asyncio.create_task(report_every(sink, args.report_interval_s, stop, store))
         try:
             await run_collectors(plant, sink, stop)
         finally:

@@ -46,15 +46,16 @@ class Command:
         self._lines.put(None)
 
     def wait_for_line(self, pattern: str, timeout_s: float = 60.0,
-                      where: Callable[[re.Match[str]], bool] = lambda _match: True) -> re.Match[str]:
+                      where: Callable[[re.Match[str]], bool] = lambda _match: True, since: int = 0) -> re.Match[str]:
         """The first output line matching ``pattern`` (and ``where``), printed already or yet to come.
 
         Blocks on the output itself, not on a sleep. Lines printed before the
         call count: stdout and stderr interleave in no fixed order, so a
-        test must not depend on which of two log lines came first.
+        test must not depend on which of two log lines came first. ``since``
+        (an index into ``all_lines``) skips what was printed before a moment.
         """
         deadline = time.monotonic() + timeout_s
-        seen = 0
+        seen = since
         ended = 0
         while True:
             upto = len(self.all_lines)  # a snapshot: the readers keep appending meanwhile
