@@ -16,7 +16,7 @@ from pathlib import Path
 from models.contract import MEASUREMENT_PRINTER
 from models.plant import load_plant
 from tests.cli._process import Command
-from tests.cli.test_simulate_collect import plant_file_on_free_ports
+from tests.cli.test_simulate_collect import influx_env, plant_file_on_free_ports
 
 BACKLOG = r"InfluxDB spool backlog ([\d,]+) bytes"
 
@@ -38,7 +38,7 @@ def test_an_influxdb_outage_is_spooled_reported_and_delivered(tmp_path: Path, pr
     plant = load_plant(plant_file)
     signals = len(plant.printers[0].signals)
     bucket = influx.new_bucket()
-    env = {"INFLUX_URL": influx.url, "INFLUX_BUCKET": bucket, "INFLUX_ORG": influx.org, "INFLUX_TOKEN": influx.token}
+    env = influx_env(influx, bucket)
     simulate = Command("simulate", "--plant", str(plant_file), cwd=tmp_path)
     try:
         simulate.wait_for_line(r"serving opc\.tcp://")
