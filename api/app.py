@@ -63,9 +63,11 @@ def create_app(
                     out[e] = max(ts for ts, _ in fields.values())
         return out
 
-    metrics = ApiMetrics(lambda: hub.clients, newest_ns, lambda: kpi.computations, clock_ns)
-    services = Services(plant, store, hub, notes, cfg, kpi, StatusService(plant, store, hub, clock_ns=clock_ns), metrics,
-                        clock_ns=clock_ns)
+    spool = getattr(store, "spool", None)
+    metrics = ApiMetrics(lambda: hub.clients, newest_ns, lambda: kpi.computations, clock_ns,
+                         spool.backlog_bytes if spool is not None else None)
+    status_service = StatusService(plant, store, hub, clock_ns=clock_ns)
+    services = Services(plant, store, hub, notes, cfg, kpi, status_service, metrics, clock_ns=clock_ns)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -39,7 +39,8 @@ class _StoreLag(Collector):
 
 class ApiMetrics:
     def __init__(self, live_clients: Callable[[], int], newest_ns: Callable[[], dict[str, int]],
-                 kpi_computations: Callable[[], int], clock_ns: Callable[[], int] = time.time_ns) -> None:
+                 kpi_computations: Callable[[], int], clock_ns: Callable[[], int] = time.time_ns,
+                 spool_backlog_bytes: Callable[[], int] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("shopfloor_http_requests_total", "HTTP requests", ["method", "route", "status"],
                                 registry=self.registry)
@@ -51,6 +52,10 @@ class ApiMetrics:
         Gauge("shopfloor_kpi_computations_total", "KPI core runs (cache misses)",
               registry=self.registry).set_function(kpi_computations)
         self.registry.register(_StoreLag(newest_ns, clock_ns))
+        if spool_backlog_bytes is not None:  # InfluxDB: what waits on disk for the server (0 when it keeps up)
+            Gauge("shopfloor_spool_backlog_bytes",
+                  "InfluxDB spool: bytes written to disk, not yet accepted by the server",
+                  registry=self.registry).set_function(spool_backlog_bytes)
 
 
 class MetricsMiddleware:

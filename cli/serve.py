@@ -19,7 +19,8 @@ from pathlib import Path
 
 import uvicorn
 
-from cli.collect import run_collectors
+from cli.collect import report_every, run_collectors
+from collectors.tally import TallySink
 from collectors.base import Clock, SystemClock
 from models.kpi import KpiConfig
 from models.plant import Plant
@@ -106,6 +107,7 @@ async def serve_plant(
     generated_key: str | None = None,
     store_note: str = "",
     on_ready: Callable[[ServeInfo], None] | None = None,
+    report_interval_s: float = 60.0,
 ) -> int:
     """Collect ``plant`` into its store and serve the API on ``sock`` until ``stop`` (0) or a part fails (1).
 
@@ -130,8 +132,10 @@ async def serve_plant(
     store = open_store(plant)
     hub = LiveHub(plant, clock_ns=clock.time_ns)
     collectors_stop = asyncio.Event()
-    collectors = asyncio.create_task(run_collectors(plant, TeeSink(store, hub), collectors_stop, clock=clock),
+    tally = TallySink(store)  # the periodic one-line report of what was stored, and the spool backlog
+    collectors = asyncio.create_task(run_collectors(plant, TeeSink(tally, hub), collectors_stop, clock=clock),
                                      name="collectors")
+    reporter = asyncio.create_task(report_every(tally, report_interval_s, collectors_stop, store), name="report")
     app = create_app(plant, store, live_hub=hub, config=config, clock_ns=clock.time_ns, kpi_config=kpi_config)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on"))
     api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
@@ -154,6 +158,7 @@ async def serve_plant(
         stopped.cancel()
         server.should_exit = True
         collectors_stop.set()
+        reporter.cancel()
         for task in (api, collectors):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 15)

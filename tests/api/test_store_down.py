@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from models.contract import MEASUREMENT_PRINTER
 from models.plant import Plant
+from models.samples import SampleBatch
+from models.states import Quality
 from store.annotations import AnnotationStore
 from store.influx_store import InfluxConnection, InfluxStore
 from tests.api.conftest import config
@@ -44,3 +49,20 @@ def test_kpis_answer_503_and_status_still_answers(down_client: TestClient) -> No
     assert status.status_code == 200  # live values come from memory
     assert status.json()["printers"][0]["state"] is None  # nothing known yet, shown as unknown, not as 0
     assert down_client.get("/health").status_code == 200
+
+
+def test_metrics_show_what_waits_in_the_spool(plant: Plant, down_client: TestClient) -> None:
+    """Samples written while InfluxDB is away wait on disk; /metrics says how many bytes, so an operator sees it."""
+    def backlog() -> float:
+        text = down_client.get("/metrics").text
+        match = re.search(r"^shopfloor_spool_backlog_bytes ([0-9.e+]+)$", text, re.MULTILINE)
+        assert match is not None, text
+        return float(match.group(1))
+
+    assert backlog() == 0.0
+    store = down_client.app.state.services.store  # type: ignore[attr-defined]
+    now = time.time_ns()
+    store.write(SampleBatch.from_rows(MEASUREMENT_PRINTER, [(now, plant.printers[0].id, "speed_m_min", 80.0,
+                                                            Quality.GOOD, "")]))
+    store.flush()  # the server is away: the flush gives up at its timeout and the sample stays spooled
+    assert backlog() > 0
