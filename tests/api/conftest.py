@@ -6,12 +6,11 @@ handed to uvicorn), so tests never collide on fixed ports.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,35 +29,12 @@ from models.plant import Plant, load_plant
 from store.annotations import AnnotationStore
 from store.duckdb_store import DuckDBStore
 from tests.api.dataset import Stop, plant_history
+from tests.fixtures.waiting import async_wait_until, wait_until  # noqa: F401 - re-exported for the API tests
 
 S = 1_000_000_000
 HISTORY_S = 4 * 3600
 KEYS = "alice:alice-secret-key-123,bob:bob-secret-key-456"
 ALICE = {"X-API-Key": "alice-secret-key-123"}
-DEADLINE_S = 20.0
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout_s: float = DEADLINE_S, poll_s: float = 0.02) -> Any:
-    """Poll a condition with a deadline (not a sleep as synchronisation): return its first truthy value."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(poll_s)
-
-
-async def async_wait_until(condition: Callable[[], Any], what: str, timeout_s: float = DEADLINE_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(scope="session")

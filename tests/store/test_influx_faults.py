@@ -7,8 +7,7 @@ which they stop and restart.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +21,13 @@ from store.influx_store import InfluxStore
 from tests.fixtures.influx import InfluxServer, free_port
 from tests.store import _killed_writer
 from tests.store._batches import S, T0, as_dict, batch, good
+from tests.fixtures.waiting import wait_until
 from tests.store.conftest import influx_plant
 
 WAIT_S = 120.0  # generous: two shared cores
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)  # polling a condition with a deadline
+wait_for = functools.partial(wait_until, timeout_s=WAIT_S)
 
 
 def counter_batch(i: int, n: int = 100) -> SampleBatch:

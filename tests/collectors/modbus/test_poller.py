@@ -18,6 +18,7 @@ from models.plant import Printer, load_plant
 from models.samples import ConnectivityEvent, SampleBatch
 from models.states import Quality
 from tests.collectors.modbus._plc import TestPlc
+from tests.fixtures.waiting import async_wait_until as wait_for
 from tests.collectors.modbus._reference import min_requests
 
 DEADLINE_S = 30.0  # generous: the machine is shared and loaded
@@ -41,14 +42,6 @@ class ListSink:
 
     def good_batches(self) -> list[SampleBatch]:
         return [b for b in self.batches if b.good.all()]
-
-
-async def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def tuned(printer: Printer, **modbus: float) -> Printer:

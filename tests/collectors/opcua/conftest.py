@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import tomllib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from collectors.opcua import OpcUaFleetCollector
 from models.plant import DEFAULT_PLANT_RESOURCE, Fleet, Plant, plant_from_dict
 from models.samples import ConnectivityEvent, SampleBatch
 from models.states import Quality
+from tests.fixtures.waiting import async_wait_until as wait_until  # noqa: F401 - shared by the OPC UA tests
 
 # Generous: two cores shared with other test suites.
 DEADLINE_S = 30.0
@@ -93,15 +94,6 @@ class RecordingSink:
 
     def good_keys(self, since: int = 0) -> set[tuple[str, str]]:
         return {(r, f) for _, r, f, _, q, _ in self.rows(since) if q == Quality.GOOD}
-
-
-async def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    """Poll ``condition`` until true; fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime as dt
-import time
 import tomllib
-from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
 from models.calendar import to_ns
 from models.plant import Plant, plant_from_dict
+from tests.fixtures.waiting import async_wait_until as wait_for  # noqa: F401 - the fleet tests import it here
 
 # Simulated time starts far from the wall clock, so a source timestamp in
 # simulated time can never be mistaken for a server (wall) timestamp.
@@ -53,17 +51,3 @@ class FixedClock:
 
     def advance(self, seconds: float) -> None:
         self.t_ns += round(seconds * 1e9)
-
-
-async def wait_for(condition: Callable[[], bool | Awaitable[bool]], timeout_s: float = 30.0, what: str = "") -> None:
-    """Poll ``condition`` until true; fail with ``what`` after a generous deadline (loaded CI machines)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what or condition}")
-        await asyncio.sleep(0.05)

@@ -15,15 +15,8 @@ from models.registers import RegisterDecodeError
 from models.states import PrinterState
 from simulators.clock import ManualClock
 from simulators.printer.server import PrinterSimulator
+from tests.fixtures.waiting import async_wait_until as until
 from tests.simulators.printer._wire import read_response, read_signal, read_words
-
-
-async def until(condition, timeout_s: float = 15.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def read_ok(client: AsyncModbusTcpClient, sim: PrinterSimulator, name: str, timeout_s: float = 15.0) -> float:
