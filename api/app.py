@@ -63,9 +63,9 @@ def create_app(
                     out[e] = max(ts for ts, _ in fields.values())
         return out
 
-    spool = getattr(store, "spool", None)
+    spooled = store.spool_backlog() is not None
     metrics = ApiMetrics(lambda: hub.clients, newest_ns, lambda: kpi.computations, clock_ns,
-                         spool.backlog_bytes if spool is not None else None)
+                         (lambda: store.spool_backlog()[0]) if spooled else None)  # type: ignore[index]
     status_service = StatusService(plant, store, hub, clock_ns=clock_ns)
     services = Services(plant, store, hub, notes, cfg, kpi, status_service, metrics, clock_ns=clock_ns)
 

@@ -13,6 +13,7 @@ from cli.runtime import run_until_stopped
 from collectors.base import Clock, SampleSink
 from collectors.tally import TallySink
 from models.plant import Plant, load_plant
+from store.base import SampleStore
 
 log = logging.getLogger("shopfloor.collect")
 
@@ -46,21 +47,22 @@ SPOOL_WARN_BYTES = 256 << 20
 DISK_FREE_WARN_BYTES = 1 << 30
 
 
-def spool_status(store: object) -> tuple[str, bool] | None:
+def spool_status(store: SampleStore | None) -> tuple[str, bool] | None:
     """(text, alarming) about the InfluxDB spool's backlog, or None for a store without a spool."""
-    spool = getattr(store, "spool", None)
-    if spool is None:
+    spooled = None if store is None else store.spool_backlog()
+    if spooled is None:
         return None
-    backlog = spool.backlog_bytes()
+    backlog, directory = spooled
     if backlog == 0:
         return "spool empty", False
-    free = shutil.disk_usage(spool.directory).free
-    text = (f"InfluxDB spool backlog {backlog:,} bytes in {spool.directory} (disk free {free / 1e9:.1f} GB):"
+    free = shutil.disk_usage(directory).free
+    text = (f"InfluxDB spool backlog {backlog:,} bytes in {directory} (disk free {free / 1e9:.1f} GB):"
             " samples wait on disk until InfluxDB accepts them")
     return text, backlog > SPOOL_WARN_BYTES or free < DISK_FREE_WARN_BYTES
 
 
-async def report_every(sink: TallySink, interval_s: float, stop: asyncio.Event, store: object = None) -> None:
+async def report_every(sink: TallySink, interval_s: float, stop: asyncio.Event,
+                       store: SampleStore | None = None) -> None:
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), interval_s)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
 import numpy as np
@@ -74,6 +75,10 @@ class SampleStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Stop background work. Loses nothing written: it is committed, or spooled for the next start."""
+
+    def spool_backlog(self) -> tuple[int, Path] | None:
+        """(bytes waiting on disk for the server, spool folder); None for a store that writes directly."""
+        return None
 
     @abstractmethod
     def read_series(

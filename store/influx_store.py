@@ -131,6 +131,9 @@ class InfluxStore(SampleStore):
         timeout = self.connection.flush_timeout_s if timeout_s is None else timeout_s
         return self.sender.wait_acked(target, timeout)
 
+    def spool_backlog(self) -> tuple[int, Path] | None:
+        return self.spool.backlog_bytes(), self.spool.directory
+
     def close(self, timeout_s: float | None = None) -> None:
         """Deliver what can be delivered within ``timeout_s``; the rest stays spooled for the next start."""
         if self._closed:
