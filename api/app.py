@@ -50,8 +50,9 @@ def create_app(
     hub = live_hub or LiveHub(plant, clock_ns=clock_ns)
     notes = annotations or AnnotationStore.next_to(plant.storage.embedded.path)
     cfg = config or ApiConfig.from_env(plant)
-    kpi = KpiService(plant, store, notes, config=kpi_config or KpiConfig.of(plant), cache_s=cfg.kpi_cache_s,
-                     clock_ns=clock_ns)
+    kpi = KpiService(
+        plant, store, notes, config=kpi_config or KpiConfig.of(plant), cache_s=cfg.kpi_cache_s, clock_ns=clock_ns
+    )
     printer_ids = [p.id for p in plant.printers]
     robot_ids = [r.id for f in plant.fleets for r in f.robots]
 
@@ -64,16 +65,25 @@ def create_app(
         return out
 
     spooled = store.spool_backlog() is not None
-    metrics = ApiMetrics(lambda: hub.clients, newest_ns, lambda: kpi.computations, clock_ns,
-                         (lambda: store.spool_backlog()[0]) if spooled else None)  # type: ignore[index]
+    metrics = ApiMetrics(
+        lambda: hub.clients,
+        newest_ns,
+        lambda: kpi.computations,
+        clock_ns,
+        (lambda: store.spool_backlog()[0]) if spooled else None,
+    )  # type: ignore[index]
     status_service = StatusService(plant, store, hub, clock_ns=clock_ns)
     services = Services(plant, store, hub, notes, cfg, kpi, status_service, metrics, clock_ns=clock_ns)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(run_snapshots(services), name="live-snapshots")
-        log.info("API up for plant %s; %d API key(s) configured (%s)", plant.plant.id, len(cfg.keys),
-                 ", ".join(k.label for k in cfg.keys) or "operator input disabled")
+        log.info(
+            "API up for plant %s; %d API key(s) configured (%s)",
+            plant.plant.id,
+            len(cfg.keys),
+            ", ".join(k.label for k in cfg.keys) or "operator input disabled",
+        )
         try:
             yield
         finally:
@@ -99,8 +109,9 @@ def create_app(
     async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:
         # e.g. InfluxDB down: a temporary condition of the server, not a bug and not the caller's fault
         log.warning("store unavailable for %s: %s", request.url.path, exc)
-        return JSONResponse({"detail": f"the sample store is unavailable: {exc}"}, status_code=503,
-                            headers={"Retry-After": "5"})
+        return JSONResponse(
+            {"detail": f"the sample store is unavailable: {exc}"}, status_code=503, headers={"Retry-After": "5"}
+        )
 
     app.add_middleware(MetricsMiddleware, metrics=lambda: services.metrics)
     for router in ROUTERS:

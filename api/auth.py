@@ -28,8 +28,11 @@ def check_key(config: ApiConfig, presented: str | None) -> str:
             f" (keys of at least 8 characters) and restart it.",
         )
     if not presented:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this call changes data: send an API key in the"
-                            " X-API-Key header", headers={"WWW-Authenticate": "ApiKey"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "this call changes data: send an API key in the X-API-Key header",
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
     given = presented.encode()
     label = None
     for key in config.keys:

@@ -55,24 +55,31 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 def time_range(
     services: ServicesDep,
-    shift: Annotated[str | None, Query(description="Shift instance key, e.g. 2026-11-24/night",
-                                       max_length=80)] = None,
-    start: Annotated[str | None, Query(description="ISO 8601 start; without offset = plant-local time",
-                                       max_length=64)] = None,
+    shift: Annotated[str | None, Query(description="Shift instance key, e.g. 2026-11-24/night", max_length=80)] = None,
+    start: Annotated[
+        str | None, Query(description="ISO 8601 start; without offset = plant-local time", max_length=64)
+    ] = None,
     end: Annotated[str | None, Query(description="ISO 8601 end (exclusive)", max_length=64)] = None,
 ) -> TimeRange:
     """Nothing -> the current shift; ``shift=`` -> that shift; ``start``+``end`` -> that range (<= 31 days)."""
     try:
-        return resolve(services.plant, shift=shift, start=start, end=end,
-                       max_range_days=services.config.max_range_days, now_ns=services.clock_ns())
+        return resolve(
+            services.plant,
+            shift=shift,
+            start=start,
+            end=end,
+            max_range_days=services.config.max_range_days,
+            now_ns=services.clock_ns(),
+        )
     except RangeError as exc:
         raise HTTPException(UNPROCESSABLE, str(exc)) from None
 
 
 RangeDep = Annotated[TimeRange, Depends(time_range)]
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                               description="Needed for every state-changing call (operator input)")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="Needed for every state-changing call (operator input)"
+)
 
 
 def require_operator(services: ServicesDep, key: Annotated[str | None, Security(_api_key_header)]) -> str:

@@ -28,8 +28,15 @@ from models.samples import Series
 from store.annotations import AnnotationStore, apply_reason_overrides
 from store.base import SampleStore
 
-PRINTER_KPI_FIELDS = ("state", "stop_reason", "printed_m_total", "defective_m_total", "energy_kwh_total",
-                      "water_l_total", "ink_consumed_kg_total")
+PRINTER_KPI_FIELDS = (
+    "state",
+    "stop_reason",
+    "printed_m_total",
+    "defective_m_total",
+    "energy_kwh_total",
+    "water_l_total",
+    "ink_consumed_kg_total",
+)
 ROBOT_KPI_FIELDS = ("state", "energy_delivered_kwh_total", "sessions_completed_total", "sessions_failed_total")
 CACHE_ENTRIES = 32
 # At most this many KPI computations at once (one per core): a burst of distinct 31-day requests queues
@@ -102,8 +109,9 @@ class KpiService:
         printer = self.plant.printer(printer_id)
         end_ns = min(rng.nominal_end_ns, self.clock_ns())
         with self._slots:
-            fields = self.store.read_series(MEASUREMENT_PRINTER, [printer_id], ["printed_m_total"], rng.start_ns,
-                                            end_ns).get(printer_id, {})
+            fields = self.store.read_series(
+                MEASUREMENT_PRINTER, [printer_id], ["printed_m_total"], rng.start_ns, end_ns
+            ).get(printer_id, {})
             events = self.store.read_connectivity([printer_id], rng.start_ns - CONNECTIVITY_LOOKBACK_NS, end_ns)
             outages = outage_spans(events, printer_id, rng.start_ns, end_ns)
             return printer_throughput(printer, fields, rng.start_ns, end_ns, period_s, outages, self.config)
@@ -169,8 +177,9 @@ class KpiService:
     def _compute(self, start_ns: int, end_ns: int) -> KpiReport:
         series: dict[str, dict[str, Series]] = {}
         if self._printer_ids:
-            printers = self.store.read_series(MEASUREMENT_PRINTER, self._printer_ids, PRINTER_KPI_FIELDS,
-                                              start_ns, end_ns)
+            printers = self.store.read_series(
+                MEASUREMENT_PRINTER, self._printer_ids, PRINTER_KPI_FIELDS, start_ns, end_ns
+            )
             overrides = self.annotations.overrides(self._printer_ids, start_ns, end_ns)
             for pid, fields in printers.items():
                 mine = [o for o in overrides if o.equipment == pid]
@@ -179,8 +188,9 @@ class KpiService:
                     fields["stop_reason"] = apply_reason_overrides(fields["stop_reason"], mine, end_ns)
                 series[pid] = fields
         if self._robot_ids:
-            series.update(self.store.read_series(MEASUREMENT_ROBOT, self._robot_ids, ROBOT_KPI_FIELDS,
-                                                 start_ns, end_ns))
+            series.update(
+                self.store.read_series(MEASUREMENT_ROBOT, self._robot_ids, ROBOT_KPI_FIELDS, start_ns, end_ns)
+            )
         # Events from before the range too: a link that went down yesterday and is still down makes
         # the start of this range "no data" (the core clips every outage to the range).
         events = self.store.read_connectivity(self._link_ids, start_ns - CONNECTIVITY_LOOKBACK_NS, end_ns)

@@ -141,12 +141,22 @@ class LiveHub:
         with self._lock:
             for ev in sorted(events, key=lambda x: x.ts_ns):
                 self._links[ev.equipment] = LinkInfo(ev.connected, ev.ts_ns, ev.source, ev.detail)
-                messages.append({"type": "connectivity", "equipment": ev.equipment, "connected": ev.connected,
-                                 "ts_ns": ev.ts_ns, "source": ev.source, "detail": ev.detail})
+                messages.append(
+                    {
+                        "type": "connectivity",
+                        "equipment": ev.equipment,
+                        "connected": ev.connected,
+                        "ts_ns": ev.ts_ns,
+                        "source": ev.source,
+                        "detail": ev.detail,
+                    }
+                )
         for message in messages:
             self.publish(message)
 
-    def _update_state(self, equipment: str, code: int, ts_ns: int, fields: dict[str, tuple[int, float]]) -> Message | None:
+    def _update_state(
+        self, equipment: str, code: int, ts_ns: int, fields: dict[str, tuple[int, float]]
+    ) -> Message | None:
         previous = self._states.get(equipment)
         if previous is not None and previous.code == code:
             self._states[equipment] = StateInfo(code, previous.since_ns, max(ts_ns, previous.ts_ns))
@@ -160,8 +170,13 @@ class LiveHub:
         kind = self._kind.get(equipment, "robot")
         label_en, label_zh = state_labels(kind, code)
         message: Message = {
-            "type": "state", "equipment": equipment, "kind": kind, "state": code,
-            "label_en": label_en, "label_zh": label_zh, "since_ns": ts_ns,
+            "type": "state",
+            "equipment": equipment,
+            "kind": kind,
+            "state": code,
+            "label_en": label_en,
+            "label_zh": label_zh,
+            "since_ns": ts_ns,
             "previous": None if previous is None else previous.code,
         }
         if kind == "printer" and "stop_reason" in fields:
@@ -179,10 +194,12 @@ class LiveHub:
         with self._lock:
             current = self._states.get(equipment)
             # Only the "first seen" since of a state may be moved back; a transition the hub saw is exact.
-            if current is None or (equipment in self._first_seen and current.code == info.code
-                                   and info.since_ns < current.since_ns):
-                self._states[equipment] = StateInfo(info.code, info.since_ns, max(info.ts_ns,
-                                                    current.ts_ns if current else 0))
+            if current is None or (
+                equipment in self._first_seen and current.code == info.code and info.since_ns < current.since_ns
+            ):
+                self._states[equipment] = StateInfo(
+                    info.code, info.since_ns, max(info.ts_ns, current.ts_ns if current else 0)
+                )
                 self._first_seen.discard(equipment)
 
     def link(self, equipment: str) -> LinkInfo | None:

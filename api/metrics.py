@@ -29,8 +29,9 @@ class _StoreLag(Collector):
         self._clock_ns = clock_ns
 
     def collect(self) -> Iterable[Metric]:
-        family = GaugeMetricFamily("shopfloor_store_lag_seconds", "Age of the newest stored value per equipment",
-                                   labels=["equipment"])
+        family = GaugeMetricFamily(
+            "shopfloor_store_lag_seconds", "Age of the newest stored value per equipment", labels=["equipment"]
+        )
         now = self._clock_ns()
         for equipment, ts in sorted(self._newest_ns().items()):
             family.add_metric([equipment], max(0.0, (now - ts) / NS_PER_S))
@@ -38,24 +39,38 @@ class _StoreLag(Collector):
 
 
 class ApiMetrics:
-    def __init__(self, live_clients: Callable[[], int], newest_ns: Callable[[], dict[str, int]],
-                 kpi_computations: Callable[[], int], clock_ns: Callable[[], int] = time.time_ns,
-                 spool_backlog_bytes: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        live_clients: Callable[[], int],
+        newest_ns: Callable[[], dict[str, int]],
+        kpi_computations: Callable[[], int],
+        clock_ns: Callable[[], int] = time.time_ns,
+        spool_backlog_bytes: Callable[[], int] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("shopfloor_http_requests_total", "HTTP requests", ["method", "route", "status"],
-                                registry=self.registry)
-        self.latency = Histogram("shopfloor_http_request_duration_seconds", "HTTP request latency", ["route"],
-                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-                                 registry=self.registry)
-        Gauge("shopfloor_live_clients", "Connected live-channel clients",
-              registry=self.registry).set_function(live_clients)
-        Gauge("shopfloor_kpi_computations_total", "KPI core runs (cache misses)",
-              registry=self.registry).set_function(kpi_computations)
+        self.requests = Counter(
+            "shopfloor_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "shopfloor_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        Gauge("shopfloor_live_clients", "Connected live-channel clients", registry=self.registry).set_function(
+            live_clients
+        )
+        Gauge("shopfloor_kpi_computations_total", "KPI core runs (cache misses)", registry=self.registry).set_function(
+            kpi_computations
+        )
         self.registry.register(_StoreLag(newest_ns, clock_ns))
         if spool_backlog_bytes is not None:  # InfluxDB: what waits on disk for the server (0 when it keeps up)
-            Gauge("shopfloor_spool_backlog_bytes",
-                  "InfluxDB spool: bytes written to disk, not yet accepted by the server",
-                  registry=self.registry).set_function(spool_backlog_bytes)
+            Gauge(
+                "shopfloor_spool_backlog_bytes",
+                "InfluxDB spool: bytes written to disk, not yet accepted by the server",
+                registry=self.registry,
+            ).set_function(spool_backlog_bytes)
 
 
 class MetricsMiddleware:
@@ -82,7 +97,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or ("/static" if scope["path"].startswith("/static/")
-                                                        else "unmatched")
+            template = getattr(route, "path", None) or (
+                "/static" if scope["path"].startswith("/static/") else "unmatched"
+            )
             metrics.requests.labels(scope["method"], template, str(status_code[0])).inc()
             metrics.latency.labels(template).observe(time.perf_counter() - start)

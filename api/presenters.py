@@ -55,30 +55,48 @@ def jsonable(x: Any) -> Any:
 
 
 def range_json(plant: Plant, rng: TimeRange) -> dict[str, Any]:
-    out: dict[str, Any] = {"start": iso(plant, rng.start_ns), "end": iso(plant, rng.end_ns),
-                           "start_ns": rng.start_ns, "end_ns": rng.end_ns, "shift": None}
+    out: dict[str, Any] = {
+        "start": iso(plant, rng.start_ns),
+        "end": iso(plant, rng.end_ns),
+        "start_ns": rng.start_ns,
+        "end_ns": rng.end_ns,
+        "shift": None,
+    }
     if rng.shift is not None:
-        out["shift"] = shift_json(plant, rng.shift.key, rng.shift.shift_id, rng.shift.crew,
-                                  rng.shift.start_ns, rng.shift.end_ns)
+        out["shift"] = shift_json(
+            plant, rng.shift.key, rng.shift.shift_id, rng.shift.crew, rng.shift.start_ns, rng.shift.end_ns
+        )
     return out
 
 
 def shift_json(plant: Plant, key: str, shift_id: str, crew: str | None, start_ns: int, end_ns: int) -> dict[str, Any]:
     shift = next(s for s in plant.shift_calendar.shifts if s.id == shift_id)
-    return {"key": key, "id": shift_id, "name": shift.name, "name_zh": shift.name_zh, "crew": crew,
-            "start": iso(plant, start_ns), "end": iso(plant, end_ns)}
+    return {
+        "key": key,
+        "id": shift_id,
+        "name": shift.name,
+        "name_zh": shift.name_zh,
+        "crew": crew,
+        "start": iso(plant, start_ns),
+        "end": iso(plant, end_ns),
+    }
 
 
 def pareto_json(plant: Plant, entries: Iterable[Any]) -> list[dict[str, Any]]:
     out = []
     for e in entries:
         reason = plant.stop_reason(e.reason_code)
-        out.append({
-            "reason_code": e.reason_code, "key": e.key, "category": e.category,
-            "name": reason.name if reason else ("No reason given" if e.reason_code == 0 else e.key),
-            "name_zh": reason.name_zh if reason else ("未填写原因" if e.reason_code == 0 else e.key),
-            "downtime_min": e.downtime_s / 60.0, "stops": e.stops,
-        })
+        out.append(
+            {
+                "reason_code": e.reason_code,
+                "key": e.key,
+                "category": e.category,
+                "name": reason.name if reason else ("No reason given" if e.reason_code == 0 else e.key),
+                "name_zh": reason.name_zh if reason else ("未填写原因" if e.reason_code == 0 else e.key),
+                "downtime_min": e.downtime_s / 60.0,
+                "stops": e.stops,
+            }
+        )
     return out
 
 
@@ -100,16 +118,30 @@ def baseline_json(plant: Plant) -> dict[str, Any]:
 
 def objective_json(result: Any) -> dict[str, Any]:
     en, zh, unit = OBJECTIVE_LABELS.get(result.kpi, (result.kpi, result.kpi, ""))
-    return {"kpi": result.kpi, "name": en, "name_zh": zh, "unit": unit, "direction": result.direction,
-            "target": result.target, "actual": result.actual, "attainment_pct": result.attainment_pct,
-            "weight": result.weight}
+    return {
+        "kpi": result.kpi,
+        "name": en,
+        "name_zh": zh,
+        "unit": unit,
+        "direction": result.direction,
+        "target": result.target,
+        "actual": result.actual,
+        "attainment_pct": result.attainment_pct,
+        "weight": result.weight,
+    }
 
 
 def team_json(plant: Plant, t: TeamReport) -> dict[str, Any]:
     team = plant.team(t.team_id)
     return {
-        "team": t.team_id, "name": team.name, "name_zh": team.name_zh, "kind": t.kind, "rank": t.rank,
-        "score": t.score.score, "shifts": t.shifts, "equipment": list(team.equipment),
+        "team": t.team_id,
+        "name": team.name,
+        "name_zh": team.name_zh,
+        "kind": t.kind,
+        "rank": t.rank,
+        "score": t.score.score,
+        "shifts": t.shifts,
+        "equipment": list(team.equipment),
         "objectives": [objective_json(o) for o in t.score.objectives],
     }
 
@@ -144,8 +176,10 @@ def merged_pareto(plant: Plant, printer_ids: list[str], shifts: list[ShiftReport
         downtime_s: float
         stops: int
 
-    entries = sorted((_E(c, keys[c][0], keys[c][1], seconds[c], stops[c]) for c in seconds),
-                     key=lambda e: (-e.downtime_s, e.reason_code))
+    entries = sorted(
+        (_E(c, keys[c][0], keys[c][1], seconds[c], stops[c]) for c in seconds),
+        key=lambda e: (-e.downtime_s, e.reason_code),
+    )
     return pareto_json(plant, entries)
 
 

@@ -22,8 +22,14 @@ log = logging.getLogger("shopfloor.api.live")
 def kpi_snapshot(services: Services) -> dict[str, Any]:
     """Current-shift scoreboard and equipment KPIs (what the display's KPI tiles show)."""
     plant = services.plant
-    rng = resolve(plant, shift=None, start=None, end=None, max_range_days=services.config.max_range_days,
-                  now_ns=services.clock_ns())
+    rng = resolve(
+        plant,
+        shift=None,
+        start=None,
+        end=None,
+        max_range_days=services.config.max_range_days,
+        now_ns=services.clock_ns(),
+    )
     report = services.kpi.report(rng)
     return {
         "type": "kpi",

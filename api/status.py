@@ -37,8 +37,9 @@ ROBOT_COUNTERS = ("energy_delivered_kwh_total", "sessions_completed_total", "ses
 
 
 class StatusService:
-    def __init__(self, plant: Plant, store: SampleStore, hub: LiveHub, *,
-                 clock_ns: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self, plant: Plant, store: SampleStore, hub: LiveHub, *, clock_ns: Callable[[], int] = time.time_ns
+    ) -> None:
         self.plant = plant
         self.clock_ns = clock_ns
         self.store = store
@@ -78,8 +79,9 @@ class StatusService:
             first = int(change[-1] + 1) if len(change) else 0
             self.hub.seed_state(e, StateInfo(int(codes[-1]), int(s.ts_ns[first]), int(s.ts_ns[-1])))
 
-    def _first_readings(self, shift: ShiftInstance, measurement: str, ids: list[str], fields: tuple[str, ...],
-                        now_ns: int) -> None:
+    def _first_readings(
+        self, shift: ShiftInstance, measurement: str, ids: list[str], fields: tuple[str, ...], now_ns: int
+    ) -> None:
         """Each counter's reading at the shift start: the last one before it, else the first one after it.
 
         Robots report by exception, so a counter that did not change for hours has no sample near the
@@ -90,8 +92,9 @@ class StatusService:
         if not missing or time.monotonic() < self._retry_at.get((shift.key, measurement), 0.0):
             return
         eqs = sorted({e for e, _ in missing})
-        data = self.store.read_series(measurement, eqs, list(fields), shift.start_ns - BASELINE_LOOKBACK_NS,
-                                      max(now_ns, shift.start_ns + 1))
+        data = self.store.read_series(
+            measurement, eqs, list(fields), shift.start_ns - BASELINE_LOOKBACK_NS, max(now_ns, shift.start_ns + 1)
+        )
         for e, f in missing:
             s = data[e][f]
             if len(s.value):
@@ -117,8 +120,13 @@ class StatusService:
         if code is None:
             return {"state": None, "state_label": None, "state_label_zh": None, "since": None, "since_ns": None}
         en, zh = state_labels(kind, code)
-        return {"state": code, "state_label": en, "state_label_zh": zh,
-                "since": iso(self.plant, since) if since else None, "since_ns": since}
+        return {
+            "state": code,
+            "state_label": en,
+            "state_label_zh": zh,
+            "since": iso(self.plant, since) if since else None,
+            "since_ns": since,
+        }
 
     def _link_json(self, equipment: str) -> dict[str, Any] | None:
         link = self.hub.link(equipment)
@@ -165,57 +173,79 @@ class StatusService:
             reason = self.plant.stop_reason(reason_code)
             target = self._target(p.id, ObjectiveKpi.PRINTED_M)
             newest = max((tv[0] for tv in lt.values()), default=None)
-            printers.append({
-                "id": p.id, "name": p.name, "name_zh": p.name_zh, "model": p.model,
-                **self._state_json("printer", p.id, lt),
-                "stop_reason": reason_code or None,
-                "stop_reason_label": reason.name if reason else None,
-                "stop_reason_label_zh": reason.name_zh if reason else None,
-                "speed_m_min": value.get("speed_m_min"),
-                "speed_setpoint_m_min": value.get("speed_setpoint_m_min"),
-                "ideal_speed_m_min": p.ideal_speed_m_min,
-                "power_kw": value.get("power_kw"),
-                "printed_m_shift": printed,
-                "energy_kwh_shift": energy,
-                "water_l_shift": water,
-                "energy_kwh_per_m_shift": energy / printed if energy is not None and printed else None,
-                "water_l_per_m_shift": water / printed if water is not None and printed else None,
-                "baseline_energy_kwh_per_m": self.plant.baseline.energy_kwh_per_m,
-                "baseline_water_l_per_m": self.plant.baseline.water_l_per_m,
-                "target_m_shift": target,
-                "expected_m_now": target * elapsed if target else None,  # pro-rata target at this moment
-                "data_age_s": None if newest is None else max(0.0, (now - newest) / NS_PER_S),
-                "link": self._link_json(p.id),
-            })
+            printers.append(
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "name_zh": p.name_zh,
+                    "model": p.model,
+                    **self._state_json("printer", p.id, lt),
+                    "stop_reason": reason_code or None,
+                    "stop_reason_label": reason.name if reason else None,
+                    "stop_reason_label_zh": reason.name_zh if reason else None,
+                    "speed_m_min": value.get("speed_m_min"),
+                    "speed_setpoint_m_min": value.get("speed_setpoint_m_min"),
+                    "ideal_speed_m_min": p.ideal_speed_m_min,
+                    "power_kw": value.get("power_kw"),
+                    "printed_m_shift": printed,
+                    "energy_kwh_shift": energy,
+                    "water_l_shift": water,
+                    "energy_kwh_per_m_shift": energy / printed if energy is not None and printed else None,
+                    "water_l_per_m_shift": water / printed if water is not None and printed else None,
+                    "baseline_energy_kwh_per_m": self.plant.baseline.energy_kwh_per_m,
+                    "baseline_water_l_per_m": self.plant.baseline.water_l_per_m,
+                    "target_m_shift": target,
+                    "expected_m_now": target * elapsed if target else None,  # pro-rata target at this moment
+                    "data_age_s": None if newest is None else max(0.0, (now - newest) / NS_PER_S),
+                    "link": self._link_json(p.id),
+                }
+            )
         fleets = []
         for f in self.plant.fleets:
             robots = []
             for r in f.robots:
                 lt = robots_latest.get(r.id, {})
                 value = {k: tv[1] for k, tv in lt.items()}
-                robots.append({
-                    "id": r.id, "name": r.name, "name_zh": r.name_zh,
-                    **self._state_json("robot", r.id, lt),
-                    "soc_pct": value.get("soc_pct"),
-                    "charging_power_kw": value.get("charging_power_kw"),
-                    "error_code": int(value["error_code"]) if "error_code" in value else None,
-                    "sessions_shift": self._shift_amount(shift.key, r.id, "sessions_completed_total", lt),
-                    "failed_sessions_shift": self._shift_amount(shift.key, r.id, "sessions_failed_total", lt),
-                    "energy_delivered_kwh_shift": self._shift_amount(shift.key, r.id,
-                                                                     "energy_delivered_kwh_total", lt),
-                })
-            fleets.append({
-                "id": f.id, "name": f.name, "name_zh": f.name_zh, "link": self._link_json(f.id),
-                "robots": robots,
-                "sessions_shift": sum(x["sessions_shift"] or 0 for x in robots),
-                "energy_delivered_kwh_shift": sum(x["energy_delivered_kwh_shift"] or 0 for x in robots),
-                "charging_now": sum(1 for x in robots if x["state"] == RobotState.CHARGING),
-                "target_sessions_shift": self._target(f.id, ObjectiveKpi.CHARGING_SESSIONS),
-            })
+                robots.append(
+                    {
+                        "id": r.id,
+                        "name": r.name,
+                        "name_zh": r.name_zh,
+                        **self._state_json("robot", r.id, lt),
+                        "soc_pct": value.get("soc_pct"),
+                        "charging_power_kw": value.get("charging_power_kw"),
+                        "error_code": int(value["error_code"]) if "error_code" in value else None,
+                        "sessions_shift": self._shift_amount(shift.key, r.id, "sessions_completed_total", lt),
+                        "failed_sessions_shift": self._shift_amount(shift.key, r.id, "sessions_failed_total", lt),
+                        "energy_delivered_kwh_shift": self._shift_amount(
+                            shift.key, r.id, "energy_delivered_kwh_total", lt
+                        ),
+                    }
+                )
+            fleets.append(
+                {
+                    "id": f.id,
+                    "name": f.name,
+                    "name_zh": f.name_zh,
+                    "link": self._link_json(f.id),
+                    "robots": robots,
+                    "sessions_shift": sum(x["sessions_shift"] or 0 for x in robots),
+                    "energy_delivered_kwh_shift": sum(x["energy_delivered_kwh_shift"] or 0 for x in robots),
+                    "charging_now": sum(1 for x in robots if x["state"] == RobotState.CHARGING),
+                    "target_sessions_shift": self._target(f.id, ObjectiveKpi.CHARGING_SESSIONS),
+                }
+            )
         return {
-            "now": iso(self.plant, now), "now_ns": now,
-            "shift": {"key": shift.key, "id": shift.shift_id, "crew": shift.crew,
-                      "start": iso(self.plant, shift.start_ns), "end": iso(self.plant, shift.end_ns),
-                      "elapsed_pct": 100.0 * elapsed},
-            "printers": printers, "fleets": fleets,
+            "now": iso(self.plant, now),
+            "now_ns": now,
+            "shift": {
+                "key": shift.key,
+                "id": shift.shift_id,
+                "crew": shift.crew,
+                "start": iso(self.plant, shift.start_ns),
+                "end": iso(self.plant, shift.end_ns),
+                "elapsed_pct": 100.0 * elapsed,
+            },
+            "printers": printers,
+            "fleets": fleets,
         }

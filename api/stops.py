@@ -39,8 +39,16 @@ MAX_STOPS = 500  # per response: a day has tens of stops; more means the range i
 CONNECTIVITY_LOOKBACK_NS = 7 * 86_400 * NS_PER_S
 
 
-def list_stops(plant: Plant, store: SampleStore, annotations: AnnotationStore, printer_id: str,
-               start_ns: int, end_ns: int, *, config: KpiConfig) -> list[dict[str, Any]]:
+def list_stops(
+    plant: Plant,
+    store: SampleStore,
+    annotations: AnnotationStore,
+    printer_id: str,
+    start_ns: int,
+    end_ns: int,
+    *,
+    config: KpiConfig,
+) -> list[dict[str, Any]]:
     """``config`` is the app's (``KpiService.config``): required, so no caller silently uses the defaults."""
     printer = plant.printer(printer_id)
     data = store.read_series(MEASUREMENT_PRINTER, [printer_id], ["state", "stop_reason"], start_ns, end_ns)[printer_id]
@@ -52,8 +60,16 @@ def list_stops(plant: Plant, store: SampleStore, annotations: AnnotationStore, p
     inst = shift_instances(plant.shift_calendar, plant.tz, start_ns, end_ns)
 
     def events_with(reason: Series) -> tuple[Intervals, StopEvents]:
-        return printer_stop_events(printer, plant.stop_reasons, {"state": data["state"], "stop_reason": reason},
-                                   start_ns, end_ns, inst, outages, config)
+        return printer_stop_events(
+            printer,
+            plant.stop_reasons,
+            {"state": data["state"], "stop_reason": reason},
+            start_ns,
+            end_ns,
+            inst,
+            outages,
+            config,
+        )
 
     iv, ev = events_with(corrected)
     m_ev = ev if not overrides else events_with(measured)[1]
@@ -69,16 +85,20 @@ def list_stops(plant: Plant, store: SampleStore, annotations: AnnotationStore, p
         s0, s1 = int(ev.start_ns[a]), int(ev.end_ns[b])
         k0, k1 = np.searchsorted(iv.start_ns, [s0, s1])
         m0, m1 = np.searchsorted(m_ev.start_ns, [s0, s1])
-        stops.append({
-            "equipment": printer_id,
-            "start": iso(plant, s0), "end": iso(plant, s1),
-            "start_ns": s0, "end_ns": s1,
-            "duration_s": (s1 - s0) / NS_PER_S,
-            "ongoing": s1 >= data_end,  # nothing known after it yet: it may still go on
-            "states": sorted({int(c) for c in iv.state[k0:k1].tolist()}),
-            "segments": [_segment(plant, inst, ev, k) for k in range(a, b + 1)],
-            "measured": [_segment(plant, inst, m_ev, k) for k in range(m0, m1)],
-        })
+        stops.append(
+            {
+                "equipment": printer_id,
+                "start": iso(plant, s0),
+                "end": iso(plant, s1),
+                "start_ns": s0,
+                "end_ns": s1,
+                "duration_s": (s1 - s0) / NS_PER_S,
+                "ongoing": s1 >= data_end,  # nothing known after it yet: it may still go on
+                "states": sorted({int(c) for c in iv.state[k0:k1].tolist()}),
+                "segments": [_segment(plant, inst, ev, k) for k in range(a, b + 1)],
+                "measured": [_segment(plant, inst, m_ev, k) for k in range(m0, m1)],
+            }
+        )
     return stops
 
 
@@ -86,9 +106,16 @@ def _segment(plant: Plant, inst: list[ShiftInstance], ev: StopEvents, k: int) ->
     code = int(ev.reason[k])
     reason = plant.stop_reason(code)
     i = int(ev.instance[k])
-    return {"start_ns": int(ev.start_ns[k]), "end_ns": int(ev.end_ns[k]), "reason_code": code,
-            "reason_key": reason.key if reason else None,
-            "reason": reason.name if reason else None, "reason_zh": reason.name_zh if reason else None,
-            "element": Element(int(ev.element[k])).name, "shift": inst[i].key if i >= 0 else None,
-            "micro_stop": bool(ev.micro[k]), "failure": bool(ev.failure[k]),
-            "pareto_stop": bool(ev.counted[k])}
+    return {
+        "start_ns": int(ev.start_ns[k]),
+        "end_ns": int(ev.end_ns[k]),
+        "reason_code": code,
+        "reason_key": reason.key if reason else None,
+        "reason": reason.name if reason else None,
+        "reason_zh": reason.name_zh if reason else None,
+        "element": Element(int(ev.element[k])).name,
+        "shift": inst[i].key if i >= 0 else None,
+        "micro_stop": bool(ev.micro[k]),
+        "failure": bool(ev.failure[k]),
+        "pareto_stop": bool(ev.counted[k]),
+    }

@@ -54,8 +54,13 @@ def serve(db: Path, port_file: Path, cache_s: float) -> None:
     t0 = time.perf_counter()
     plant_history(plant, store, now - 86_400 * S, now)
     fill_s = time.perf_counter() - t0
-    app = create_app(plant, store, live_hub=LiveHub(plant), annotations=AnnotationStore(db.parent / "a.sqlite3"),
-                     config=ApiConfig(plant.api.api_keys_env, kpi_cache_s=cache_s))
+    app = create_app(
+        plant,
+        store,
+        live_hub=LiveHub(plant),
+        annotations=AnnotationStore(db.parent / "a.sqlite3"),
+        config=ApiConfig(plant.api.api_keys_env, kpi_cache_s=cache_s),
+    )
     kpi = app.state.services.kpi
     rng = resolve(plant, shift=None, start=None, end=None, max_range_days=31)
     compute = []
@@ -72,9 +77,14 @@ def serve(db: Path, port_file: Path, cache_s: float) -> None:
         full.append(time.perf_counter() - t0)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    info = {"port": sock.getsockname()[1], "fill_s": fill_s, "compute_ms": 1000 * statistics.median(compute),
-            "full_shift_ms": 1000 * statistics.median(full),
-            "shift": rng.shift.key if rng.shift else "", "shift_h": (rng.end_ns - rng.start_ns) / 3600 / S}
+    info = {
+        "port": sock.getsockname()[1],
+        "fill_s": fill_s,
+        "compute_ms": 1000 * statistics.median(compute),
+        "full_shift_ms": 1000 * statistics.median(full),
+        "shift": rng.shift.key if rng.shift else "",
+        "shift_h": (rng.end_ns - rng.start_ns) / 3600 / S,
+    }
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     port_file.write_text(json.dumps(info))
     server.run(sockets=[sock])
@@ -106,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--cache-s", type=float, default=1.0,
-                        help="KPI result cache of the server (0: every request runs the KPI core)")
+    parser.add_argument(
+        "--cache-s", type=float, default=1.0, help="KPI result cache of the server (0: every request runs the KPI core)"
+    )
     parser.add_argument("--serve", nargs=2, metavar=("DB", "PORT_FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -116,8 +127,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         port_file = Path(tmp) / "port.json"
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path.cwd()), os.environ.get("PYTHONPATH", "")]))
-        child = subprocess.Popen([sys.executable, "-m", "bench.api", "--serve", str(Path(tmp) / "b.duckdb"),
-                                  str(port_file), "--cache-s", str(args.cache_s)], env=env)
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.api",
+                "--serve",
+                str(Path(tmp) / "b.duckdb"),
+                str(port_file),
+                "--cache-s",
+                str(args.cache_s),
+            ],
+            env=env,
+        )
         try:
             deadline = time.monotonic() + 300
             while not port_file.exists() or not port_file.read_text():
@@ -132,26 +154,33 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 except httpx.TransportError:
                     time.sleep(0.05)
-            print(f"one day of history written in {info['fill_s']:.1f} s; current shift {info['shift']}"
-                  f" ({info['shift_h']:.1f} h of data); KPI core uncached: {info['compute_ms']:.0f} ms"
-                  f" (a full 8 h shift: {info['full_shift_ms']:.0f} ms)")
+            print(
+                f"one day of history written in {info['fill_s']:.1f} s; current shift {info['shift']}"
+                f" ({info['shift_h']:.1f} h of data); KPI core uncached: {info['compute_ms']:.0f} ms"
+                f" (a full 8 h shift: {info['full_shift_ms']:.0f} ms)"
+            )
             results: dict[str, list[tuple[float, float, float]]] = {"health": [], "scoreboard": []}
             urls = {"health": f"{base}/health", "scoreboard": f"{base}/api/v1/teams/scoreboard"}
             for run in range(args.runs):
                 order = ["health", "scoreboard"] if run % 2 == 0 else ["scoreboard", "health"]
                 for name in order:
                     lat, rps = asyncio.run(load(urls[name], args.requests, args.concurrency))
-                    results[name].append((float(np.percentile(lat, 50)) * 1000, float(np.percentile(lat, 99)) * 1000,
-                                          rps))
+                    results[name].append(
+                        (float(np.percentile(lat, 50)) * 1000, float(np.percentile(lat, 99)) * 1000, rps)
+                    )
             med = {k: tuple(statistics.median(r[i] for r in v) for i in range(3)) for k, v in results.items()}
-            print(f"{args.requests} requests x {args.runs} runs, {args.concurrency} connections,"
-                  f" KPI cache {args.cache_s:g} s, medians:")
+            print(
+                f"{args.requests} requests x {args.runs} runs, {args.concurrency} connections,"
+                f" KPI cache {args.cache_s:g} s, medians:"
+            )
             print(f"{'endpoint':<12}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
             for name, (p50, p99, rps) in med.items():
                 print(f"{name:<12}{p50:>10.2f}{p99:>10.2f}{rps:>10.0f}")
             h, s = med["health"], med["scoreboard"]
-            print(f"scoreboard / health: p50 {s[0] / h[0]:.2f}x, p99 {s[1] / h[1]:.2f}x,"
-                  f" throughput {h[2] / s[2]:.2f}x slower (target <= 3x)")
+            print(
+                f"scoreboard / health: p50 {s[0] / h[0]:.2f}x, p99 {s[1] / h[1]:.2f}x,"
+                f" throughput {h[2] / s[2]:.2f}x slower (target <= 3x)"
+            )
         finally:
             child.terminate()
             child.wait(timeout=30)

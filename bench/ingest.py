@@ -41,8 +41,18 @@ from tests.fixtures.influx import InfluxServer, free_port
 PLANT = "bench-plant"
 DUCKDB_TARGET = 200_000
 INFLUX_TARGET = 100_000
-FIELDS = ["state", "stop_reason", "speed_m_min", "speed_setpoint_m_min", "printed_m_total", "defective_m_total",
-          "energy_kwh_total", "water_l_total", "ink_consumed_kg_total", "dryer_1_temp_c"]
+FIELDS = [
+    "state",
+    "stop_reason",
+    "speed_m_min",
+    "speed_setpoint_m_min",
+    "printed_m_total",
+    "defective_m_total",
+    "energy_kwh_total",
+    "water_l_total",
+    "ink_consumed_kg_total",
+    "dryer_1_temp_c",
+]
 
 
 def make_batches(total: int, batch_size: int, t0_ns: int, seed: int = 1) -> list[SampleBatch]:
@@ -52,15 +62,17 @@ def make_batches(total: int, batch_size: int, t0_ns: int, seed: int = 1) -> list
     n_polls = total // batch_size
     for p in range(n_polls):
         k = np.arange(batch_size)
-        batches.append(SampleBatch(
-            "printer",
-            np.full(batch_size, t0_ns + p * 1_000_000_000, dtype=np.int64),
-            np.array([f"mso-cpp-{(i // len(FIELDS)) % 10 + 1}" for i in k], dtype=object),
-            np.array([FIELDS[i % len(FIELDS)] for i in k], dtype=object),
-            rng.normal(100.0, 25.0, batch_size),
-            np.zeros(batch_size, dtype=np.uint8),
-            np.full(batch_size, "", dtype=object),
-        ))
+        batches.append(
+            SampleBatch(
+                "printer",
+                np.full(batch_size, t0_ns + p * 1_000_000_000, dtype=np.int64),
+                np.array([f"mso-cpp-{(i // len(FIELDS)) % 10 + 1}" for i in k], dtype=object),
+                np.array([FIELDS[i % len(FIELDS)] for i in k], dtype=object),
+                rng.normal(100.0, 25.0, batch_size),
+                np.zeros(batch_size, dtype=np.uint8),
+                np.full(batch_size, "", dtype=object),
+            )
+        )
     return batches
 
 
@@ -85,9 +97,18 @@ def bench_duckdb(batches: list[SampleBatch], root: Path, run: int) -> float:
 
 
 def connection(server: InfluxServer, bucket: str, spool: Path, url: str | None = None) -> InfluxConnection:
-    return InfluxConnection(url=url or server.url, org=server.org, bucket=bucket, token=server.token,
-                            spool_dir=spool, batch_size=5000, flush_interval_s=0.1, retry_interval_s=0.05,
-                            max_retries=3, flush_timeout_s=600)
+    return InfluxConnection(
+        url=url or server.url,
+        org=server.org,
+        bucket=bucket,
+        token=server.token,
+        spool_dir=spool,
+        batch_size=5000,
+        flush_interval_s=0.1,
+        retry_interval_s=0.05,
+        max_retries=3,
+        flush_timeout_s=600,
+    )
 
 
 def bench_influx_live(server: InfluxServer, batches: list[SampleBatch], root: Path, run: int) -> float:
@@ -179,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, InfluxServer(Path(tmp) / "influx") as server:
         root = Path(tmp)
         for run in range(args.runs):
-            batches = make_batches(args.samples, args.batch, t0_ns=1_790_000_000_000_000_000 + run * 10**15,
-                                   seed=run)
+            batches = make_batches(args.samples, args.batch, t0_ns=1_790_000_000_000_000_000 + run * 10**15, seed=run)
             record("duckdb", bench_duckdb(batches, root, run))
             record("influx_live", bench_influx_live(server, batches, root, run))
             record("influx_replay", bench_influx_replay(server, batches, root, run))
@@ -188,8 +208,10 @@ def main(argv: list[str] | None = None) -> int:
             ours, theirs = bench_encode(batches)
             record("encode_vectorised", ours)
             record("encode_point", theirs)
-            print(f"run {run + 1}/{args.runs}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in results.items()),
-                  flush=True)
+            print(
+                f"run {run + 1}/{args.runs}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in results.items()),
+                flush=True,
+            )
 
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"\nmedian samples/s over {args.runs} runs, {args.samples:,} samples in batches of {args.batch}:")

@@ -64,9 +64,13 @@ def printer_day(rng, start_ns: int, wrap_m: float) -> dict[str, Series]:
     keep[30_000:30_040] = False  # a 40 s gap: no data, never zero
     printed = np.mod(wrap_m - 5_000.0 + metres, wrap_m)  # wraps during the day
     cols = {
-        "state": state.astype(float), "stop_reason": reason, "printed_m_total": printed,
-        "defective_m_total": metres * 0.012, "energy_kwh_total": 1e5 + np.cumsum(60 + 3.45 * speed) / 3600,
-        "water_l_total": metres * 0.15, "ink_consumed_kg_total": metres * 0.008,
+        "state": state.astype(float),
+        "stop_reason": reason,
+        "printed_m_total": printed,
+        "defective_m_total": metres * 0.012,
+        "energy_kwh_total": 1e5 + np.cumsum(60 + 3.45 * speed) / 3600,
+        "water_l_total": metres * 0.15,
+        "ink_consumed_kg_total": metres * 0.008,
     }
     return {k: Series(ts[keep], v[keep]) for k, v in cols.items()}
 
@@ -77,7 +81,7 @@ def robot_day(rng, start_ns: int) -> dict[str, Series]:
     state = _runs_to_samples(rng, cycle, means, DAY_S)
     if rng.random() < 0.3:
         a = int(rng.integers(0, DAY_S - 3600))
-        state[a:a + 1800] = R.FAULT
+        state[a : a + 1800] = R.FAULT
     charging = state == R.CHARGING
     ended = np.r_[charging[:-1] & ~charging[1:], False]
     failed = ended & (rng.random(DAY_S) < 0.03)
@@ -130,10 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     t_ref = t_ref_printer + (t_ref_some - t_ref_printer) * (len(robot_ids) / max(k, 1))
 
     p = report.printers[printer.id]
-    print(f"input: 1 printer + {len(robot_ids)} robots, one day at 1 Hz: {n_samples:,} samples, "
-          f"{len(arrays)} arrays, {megabytes:.0f} MB; {len(report.shifts)} shifts, {len(report.teams)} teams")
-    print(f"check: printer OEE {p.oee.oee_pct:.1f} %, fleet availability "
-          f"{report.fleets['ev-robots'].availability_pct:.1f} %, best team {report.teams[0].team_id}")
+    print(
+        f"input: 1 printer + {len(robot_ids)} robots, one day at 1 Hz: {n_samples:,} samples, "
+        f"{len(arrays)} arrays, {megabytes:.0f} MB; {len(report.shifts)} shifts, {len(report.teams)} teams"
+    )
+    print(
+        f"check: printer OEE {p.oee.oee_pct:.1f} %, fleet availability "
+        f"{report.fleets['ev-robots'].availability_pct:.1f} %, best team {report.teams[0].team_id}"
+    )
     print(time_line("vectorised build_report (median)", t_vec))
     print(time_line("numpy floor: np.sum over every input array", t_floor))
     print(time_line(f"reference: printer + {k} robots (1 run)", t_ref_some))

@@ -76,9 +76,11 @@ async def bench_printer(plant: Plant, printer: Printer, seconds: float, runs: in
     naive = one_request_per_signal(printer)
     best = min_requests(printer.signals, PlanLimits.of(printer.modbus))
     print(f"printer {printer.id}: {len(printer.signals)} signals")
-    print(f"  requests per poll: coalesced {len(plan)}, one per signal {len(naive)}"
-          f" -> {len(naive) / len(plan):.1f}x fewer; brute-force optimum {best}"
-          f" ({'optimal' if best == len(plan) else 'NOT OPTIMAL'})")
+    print(
+        f"  requests per poll: coalesced {len(plan)}, one per signal {len(naive)}"
+        f" -> {len(naive) / len(plan):.1f}x fewer; brute-force optimum {best}"
+        f" ({'optimal' if best == len(plan) else 'NOT OPTIMAL'})"
+    )
     for request in plan:
         print(f"    {request.describe():<28} {', '.join(s.name for s in request.signals)}")
 
@@ -96,10 +98,14 @@ async def bench_printer(plant: Plant, printer: Printer, seconds: float, runs: in
         med = {k: statistics.median(v) for k, v in rates.items()}
         bad = coalesced.sink.bad + per_signal.sink.bad  # type: ignore[attr-defined]
         print(f"  polls/s against the {kind} on loopback (median of {runs} x {seconds:g} s):")
-        print(f"    coalesced {med['coalesced']:.0f}/s, one request per signal {med['per_signal']:.0f}/s"
-              f" -> {med['coalesced'] / med['per_signal']:.1f}x; bad samples {bad}")
-        print(f"    one coalesced poll costs {1000 / med['coalesced']:.2f} ms of one core (client and server"
-              f" in one process) vs a poll_interval_s of {printer.modbus.poll_interval_s * 1000:g} ms")
+        print(
+            f"    coalesced {med['coalesced']:.0f}/s, one request per signal {med['per_signal']:.0f}/s"
+            f" -> {med['coalesced'] / med['per_signal']:.1f}x; bad samples {bad}"
+        )
+        print(
+            f"    one coalesced poll costs {1000 / med['coalesced']:.2f} ms of one core (client and server"
+            f" in one process) vs a poll_interval_s of {printer.modbus.poll_interval_s * 1000:g} ms"
+        )
     finally:
         await server.stop()  # type: ignore[attr-defined]
 

@@ -48,8 +48,9 @@ WARMUP_S = 3.0
 def bench_plant(n_robots: int) -> Plant:
     raw = tomllib.loads(resources.files("models.plants").joinpath(DEFAULT_PLANT_RESOURCE).read_text("utf-8"))
     fleet = raw["fleets"][0]
-    fleet["robots"] = [{"id": f"r{i:03d}", "name": f"Robot {i}", "name_zh": f"机器人 {i}"}
-                       for i in range(1, n_robots + 1)]
+    fleet["robots"] = [
+        {"id": f"r{i:03d}", "name": f"Robot {i}", "name_zh": f"机器人 {i}"} for i in range(1, n_robots + 1)
+    ]
     fleet["opcua"].update(sampling_interval_ms=1000, publishing_interval_ms=1000, subscribe_batch_size=500)
     return plant_from_dict(raw)
 
@@ -75,10 +76,14 @@ async def serve(n_robots: int, churn: bool) -> None:
             now = dt.datetime.now(dt.UTC)
             for k, (_, name, node_id) in enumerate(keys):
                 raw = (k + tick) % 50
-                value = ua.Variant(float(raw), ua.VariantType.Double) if types[name] == "Double" else \
-                    ua.Variant(raw, getattr(ua.VariantType, types[name]))
-                await sim.server.write_attribute_value(node_id, ua.DataValue(value, SourceTimestamp=now,
-                                                                             ServerTimestamp=now))
+                value = (
+                    ua.Variant(float(raw), ua.VariantType.Double)
+                    if types[name] == "Double"
+                    else ua.Variant(raw, getattr(ua.VariantType, types[name]))
+                )
+                await sim.server.write_attribute_value(
+                    node_id, ua.DataValue(value, SourceTimestamp=now, ServerTimestamp=now)
+                )
             tick += 1
         await asyncio.wait([stdin_closed], timeout=1.0)
     await sim.stop()
@@ -137,8 +142,10 @@ async def run_baseline(plant: Plant, url: str, window_s: float) -> dict[str, flo
         nodes = [client.get_node(f"ns={idx};{fleet.node_id(r, v)[1]}") for r in fleet.robots for v in fleet.variables]
         sub = await client.create_subscription(fleet.opcua.publishing_interval_ms, handler)
         for start in range(0, len(nodes), fleet.opcua.subscribe_batch_size):
-            await sub.subscribe_data_change(nodes[start:start + fleet.opcua.subscribe_batch_size],
-                                            sampling_interval=fleet.opcua.sampling_interval_ms)
+            await sub.subscribe_data_change(
+                nodes[start : start + fleet.opcua.subscribe_batch_size],
+                sampling_interval=fleet.opcua.sampling_interval_ms,
+            )
 
         def begin() -> None:
             handler.recording = True
@@ -200,8 +207,10 @@ async def main_async(args: argparse.Namespace) -> int:
         if not url.startswith("opc.tcp://"):
             raise SystemExit(f"the simulator did not start (got {url!r})")
         n_items = args.robots * len(plant.fleets[0].variables)
-        print(f"simulator (subprocess {proc.pid}) at {url}: {args.robots} robots, {n_items} monitored items,"
-              f" 1 s sampling/publishing, churn={'off' if args.no_churn else 'on'}, {args.duration:.0f} s per run")
+        print(
+            f"simulator (subprocess {proc.pid}) at {url}: {args.robots} robots, {n_items} monitored items,"
+            f" 1 s sampling/publishing, churn={'off' if args.no_churn else 'on'}, {args.duration:.0f} s per run"
+        )
         rows = []
         for _ in range(args.runs):
             rows.append(await run_baseline(plant, url, args.duration))
@@ -215,8 +224,10 @@ async def main_async(args: argparse.Namespace) -> int:
             proc.kill()
     print(f"{'client':34s} {'CPU %':>7s} {'samples/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s}")
     for row in rows:
-        print(f"{row['name']:34s} {row['cpu_pct']:7.2f} {row['samples_per_s']:10.0f} {row['p50_ms']:8.0f}"
-              f" {row['p99_ms']:8.0f}")
+        print(
+            f"{row['name']:34s} {row['cpu_pct']:7.2f} {row['samples_per_s']:10.0f} {row['p50_ms']:8.0f}"
+            f" {row['p99_ms']:8.0f}"
+        )
     base = [r for r in rows if r["name"].startswith("baseline")]
     ours = [r for r in rows if r["name"].startswith("collector")]
     for key in ("cpu_pct", "p50_ms", "p99_ms"):

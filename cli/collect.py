@@ -21,8 +21,12 @@ log = logging.getLogger("shopfloor.collect")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("collect", help="poll every printer and subscribe to every fleet into the store")
     add_plant_argument(parser)
-    parser.add_argument("--report-interval-s", type=float, default=60.0,
-                        help="log what was written since start every this many seconds (default: 60)")
+    parser.add_argument(
+        "--report-interval-s",
+        type=float,
+        default=60.0,
+        help="log what was written since start every this many seconds (default: 60)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -56,13 +60,16 @@ def spool_status(store: SampleStore | None) -> tuple[str, bool] | None:
     if backlog == 0:
         return "spool empty", False
     free = shutil.disk_usage(directory).free
-    text = (f"InfluxDB spool backlog {backlog:,} bytes in {directory} (disk free {free / 1e9:.1f} GB):"
-            " samples wait on disk until InfluxDB accepts them")
+    text = (
+        f"InfluxDB spool backlog {backlog:,} bytes in {directory} (disk free {free / 1e9:.1f} GB):"
+        " samples wait on disk until InfluxDB accepts them"
+    )
     return text, backlog > SPOOL_WARN_BYTES or free < DISK_FREE_WARN_BYTES
 
 
-async def report_every(sink: TallySink, interval_s: float, stop: asyncio.Event,
-                       store: SampleStore | None = None) -> None:
+async def report_every(
+    sink: TallySink, interval_s: float, stop: asyncio.Event, store: SampleStore | None = None
+) -> None:
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), interval_s)
@@ -72,8 +79,7 @@ async def report_every(sink: TallySink, interval_s: float, stop: asyncio.Event,
             log.info("written since start: %s", sink.summary())
         else:
             text, alarming = status
-            log.log(logging.WARNING if alarming else logging.INFO, "written since start: %s; %s", sink.summary(),
-                    text)
+            log.log(logging.WARNING if alarming else logging.INFO, "written since start: %s; %s", sink.summary(), text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,8 +92,12 @@ def run(args: argparse.Namespace) -> int:
 
     async def main(stop: asyncio.Event) -> int:
         store = open_store(plant)
-        log.info("collecting %d printer(s) and %d fleet(s) into %s", len(plant.printers), len(plant.fleets),
-                 type(store).__name__)
+        log.info(
+            "collecting %d printer(s) and %d fleet(s) into %s",
+            len(plant.printers),
+            len(plant.fleets),
+            type(store).__name__,
+        )
         sink = TallySink(store)
         reporter = asyncio.create_task(report_every(sink, args.report_interval_s, stop, store))
         try:

@@ -50,9 +50,7 @@ class PlantTimeClock(SystemClock):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "demo", help="simulators, collectors, store, API and live display in one command"
-    )
+    parser = subparsers.add_parser("demo", help="simulators, collectors, store, API and live display in one command")
     add_plant_argument(parser)
     add_simulation_arguments(parser)
     add_api_arguments(parser)
@@ -97,8 +95,10 @@ async def run_demo(
         # Faster than real time the data is stamped ahead of the wall clock: it must not mix with a real
         # store, where it would stand as "latest" values from the future long after the demo ended.
         if influx_connection(plant) is not None:
-            raise SystemExit("shopfloor demo: a --time-scale other than 1 stamps data in simulated time, ahead of "
-                             "the clock; it runs on the embedded store only (unset INFLUX_URL) or use --time-scale 1")
+            raise SystemExit(
+                "shopfloor demo: a --time-scale other than 1 stamps data in simulated time, ahead of "
+                "the clock; it runs on the embedded store only (unset INFLUX_URL) or use --time-scale 1"
+            )
         if data_dir is None:
             scratch = tempfile.TemporaryDirectory(prefix="shopfloor-demo-")
             data_dir = Path(scratch.name)
@@ -106,11 +106,14 @@ async def run_demo(
     sim_clock = SimClock(start_ns=time.time_ns() // NS_PER_S * NS_PER_S, time_scale=scale)
     simulators: list[PrinterSimulator | FleetSimulator] = []
     try:
-        simulators = await start_simulators(plant, {"printer", "fleet"}, time_scale=scale, seed=seed,
-                                            loopback_free_ports=True, clock=sim_clock)
+        simulators = await start_simulators(
+            plant, {"printer", "fleet"}, time_scale=scale, seed=seed, loopback_free_ports=True, clock=sim_clock
+        )
         wired = with_data_dir(wire_to_simulators(plant, simulators), data_dir)
         return await serve_plant(
-            wired, stop, sock,
+            wired,
+            stop,
+            sock,
             endpoints=tuple(s.endpoint for s in simulators),
             clock=PlantTimeClock(sim_clock),
             # Polls run every poll_interval_s of wall time, which is time_scale times longer in plant time.
@@ -136,7 +139,15 @@ def run(args: argparse.Namespace) -> int:
         print("press Ctrl-C to stop", flush=True)
 
     async def main(stop: asyncio.Event) -> int:
-        return await run_demo(plant, stop, time_scale=args.time_scale, seed=args.seed, host=args.host,
-                              port=args.port, data_dir=args.data_dir, on_ready=show)
+        return await run_demo(
+            plant,
+            stop,
+            time_scale=args.time_scale,
+            seed=args.seed,
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            on_ready=show,
+        )
 
     return run_until_stopped(main)

@@ -41,20 +41,34 @@ class UsageError(Exception):
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "inject", help="inject a fault into a running `shopfloor simulate --control-port`",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "inject",
+        help="inject a fault into a running `shopfloor simulate --control-port`",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("target", help="printer, fleet, or an equipment id")
-    parser.add_argument("fault", help="stall, exception, value, estop, drop, clear (printer); "
-                                      "stall, bad-status, value, drop, clear, restart (fleet)")
+    parser.add_argument(
+        "fault",
+        help="stall, exception, value, estop, drop, clear (printer); "
+        "stall, bad-status, value, drop, clear, restart (fleet)",
+    )
     parser.add_argument("args", nargs="*", help="the fault's arguments (see the examples)")
     parser.add_argument("--signals", default=None, help="exception: comma-separated signals (default: every read)")
     parser.add_argument("--code", type=int, default=None, help="exception: the Modbus exception code")
     parser.add_argument("--words", default=None, help="printer value: raw register words, e.g. 0x7FC0,0")
-    parser.add_argument("--control", default=os.environ.get(URL_ENV), metavar="URL",
-                        help=f"the control URL `shopfloor simulate` printed (default: ${URL_ENV})")
-    parser.add_argument("--key-file", type=Path, default=None, metavar="FILE",
-                        help=f"the key file `shopfloor simulate` printed (default: ${KEY_ENV})")
+    parser.add_argument(
+        "--control",
+        default=os.environ.get(URL_ENV),
+        metavar="URL",
+        help=f"the control URL `shopfloor simulate` printed (default: ${URL_ENV})",
+    )
+    parser.add_argument(
+        "--key-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"the key file `shopfloor simulate` printed (default: ${KEY_ENV})",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the simulator")
     parser.set_defaults(func=run)
 
@@ -82,6 +96,7 @@ def _words(text: str) -> list[int]:
 
 def request_body(fault: str, args: list[str], ns: argparse.Namespace) -> dict[str, Any]:
     """The JSON arguments of a fault, from the command line (the simulator validates names and values)."""
+
     def expect(*names: str) -> None:
         if len(args) != len(names):
             wanted = " ".join(n.upper() for n in names) or "no arguments"
@@ -105,7 +120,9 @@ def request_body(fault: str, args: list[str], ns: argparse.Namespace) -> dict[st
             expect("signal")
             return {"signal": args[0], "words": _words(ns.words)}
         if len(args) != 2:
-            raise UsageError("value takes SIGNAL VALUE (printer; or SIGNAL --words W,W) or ROBOT VARIABLE VALUE (fleet)")
+            raise UsageError(
+                "value takes SIGNAL VALUE (printer; or SIGNAL --words W,W) or ROBOT VARIABLE VALUE (fleet)"
+            )
         value = _number(args[1])
         return {"signal": args[0], "value": float(value)}
     if fault == "bad-status":
@@ -147,8 +164,12 @@ def run(ns: argparse.Namespace) -> int:
     # json.dumps keeps NaN/Infinity (httpx's json= refuses them); the simulator's parser accepts them.
     content = json.dumps(body, allow_nan=True)
     try:
-        response = httpx.post(url, content=content, timeout=ns.timeout,
-                              headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        response = httpx.post(
+            url,
+            content=content,
+            timeout=ns.timeout,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
     except httpx.HTTPError as exc:
         print(f"shopfloor inject: cannot reach the simulator's control API at {ns.control}: {exc}", file=sys.stderr)
         return 1

@@ -31,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
         m = printer.modbus
         print(f"  printer {printer.id}: modbus tcp {m.host}:{m.port} unit {m.unit_id}, {len(printer.signals)} signals")
     for fleet in plant.fleets:
-        print(f"  fleet {fleet.id}: {fleet.opcua.endpoint}, {len(fleet.robots)} robots x {len(fleet.variables)} variables")
+        print(
+            f"  fleet {fleet.id}: {fleet.opcua.endpoint}, {len(fleet.robots)} robots x {len(fleet.variables)} variables"
+        )
     shifts = ", ".join(f"{s.id} {s.start:%H:%M}-{s.end:%H:%M}" for s in plant.shift_calendar.shifts)
     print(f"  shifts: {shifts}")
     print(f"  teams: {', '.join(t.id for t in plant.teams)}")

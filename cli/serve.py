@@ -51,7 +51,9 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=None, help="API bind address (default: [api] host, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="API port; 0 picks a free one (default: [api] port)")
     parser.add_argument(
-        "--data-dir", type=Path, default=None,
+        "--data-dir",
+        type=Path,
+        default=None,
         help="folder for the embedded store and the annotations (default: [storage.embedded] path)",
     )
 
@@ -133,8 +135,9 @@ async def serve_plant(
     hub = LiveHub(plant, clock_ns=clock.time_ns)
     collectors_stop = asyncio.Event()
     tally = TallySink(store)  # the periodic one-line report of what was stored, and the spool backlog
-    collectors = asyncio.create_task(run_collectors(plant, TeeSink(tally, hub), collectors_stop, clock=clock),
-                                     name="collectors")
+    collectors = asyncio.create_task(
+        run_collectors(plant, TeeSink(tally, hub), collectors_stop, clock=clock), name="collectors"
+    )
     reporter = asyncio.create_task(report_every(tally, report_interval_s, collectors_stop, store), name="report")
     app = create_app(plant, store, live_hub=hub, config=config, clock_ns=clock.time_ns, kpi_config=kpi_config)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on"))
@@ -147,8 +150,9 @@ async def serve_plant(
         if server.started and on_ready is not None:
             host, port = sock.getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
-            on_ready(ServeInfo(f"http://{shown}:{port}/", endpoints, describe_store(store, plant) + store_note,
-                               key_file))
+            on_ready(
+                ServeInfo(f"http://{shown}:{port}/", endpoints, describe_store(store, plant) + store_note, key_file)
+            )
         done, _ = await asyncio.wait({stopped, api, collectors}, return_when=asyncio.FIRST_COMPLETED)
         for task in done - {stopped}:
             exit_code = 1

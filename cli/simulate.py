@@ -38,19 +38,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_plant_argument(parser)
     add_simulation_arguments(parser)
     parser.add_argument(
-        "--control-port", type=int, default=None, metavar="PORT",
+        "--control-port",
+        type=int,
+        default=None,
+        metavar="PORT",
         help="serve the fault-injection API (shopfloor inject) on 127.0.0.1:PORT; 0 picks a free port",
     )
     parser.add_argument(
-        "--control-key-file", type=Path, default=None, metavar="FILE",
+        "--control-key-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
         help=f"where to write this run's control key (default: a private temporary file; "
-             f"${KEY_ENV} if set is used instead of a random key)",
+        f"${KEY_ENV} if set is used instead of a random key)",
     )
     parser.set_defaults(func=run)
 
 
 def add_simulation_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--time-scale", type=float, default=None, help="simulated seconds per second (default: plant file)")
+    parser.add_argument(
+        "--time-scale", type=float, default=None, help="simulated seconds per second (default: plant file)"
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: plant file)")
 
 
@@ -77,8 +85,12 @@ async def start_simulators(
         if "printer" in which:
             for printer in plant.printers:
                 sim = PrinterSimulator(
-                    plant, printer.id, host="127.0.0.1" if loopback_free_ports else None,
-                    port=0 if loopback_free_ports else None, seed=seed, clock=clock,
+                    plant,
+                    printer.id,
+                    host="127.0.0.1" if loopback_free_ports else None,
+                    port=0 if loopback_free_ports else None,
+                    seed=seed,
+                    clock=clock,
                 )
                 await sim.start()
                 started.append(sim)
@@ -88,8 +100,13 @@ async def start_simulators(
                 if loopback_free_ports:
                     endpoint = f"opc.tcp://127.0.0.1:0{urlparse(fleet.opcua.endpoint).path}"
                 fleet_sim = FleetSimulator(
-                    plant, fleet.id, endpoint=endpoint, port=0 if loopback_free_ports else None, seed=seed,
-                    time_scale=clock.time_scale, clock=clock,
+                    plant,
+                    fleet.id,
+                    endpoint=endpoint,
+                    port=0 if loopback_free_ports else None,
+                    seed=seed,
+                    time_scale=clock.time_scale,
+                    clock=clock,
                 )
                 await fleet_sim.start()
                 started.append(fleet_sim)
@@ -110,11 +127,14 @@ async def stop_simulators(simulators: list[PrinterSimulator | FleetSimulator]) -
 def run(args: argparse.Namespace) -> int:
     unknown = set(args.which) - SIMULATABLE
     if unknown:
-        raise SystemExit(f"shopfloor simulate: nothing called {', '.join(sorted(unknown))} to simulate; "
-                         f"choose from {', '.join(sorted(SIMULATABLE))}")
+        raise SystemExit(
+            f"shopfloor simulate: nothing called {', '.join(sorted(unknown))} to simulate; "
+            f"choose from {', '.join(sorted(SIMULATABLE))}"
+        )
     if args.control_port is not None and not 0 <= args.control_port <= 65535:
-        raise SystemExit(f"shopfloor simulate: --control-port must be 0 (any free port) to 65535, "
-                         f"got {args.control_port}")
+        raise SystemExit(
+            f"shopfloor simulate: --control-port must be 0 (any free port) to 65535, got {args.control_port}"
+        )
     if args.control_port is not None:
         _key_from_env()  # a too-short key is refused before anything starts
     plant = load_plant(args.plant)
@@ -168,8 +188,10 @@ def _listen_loopback(port: int) -> socket.socket:
         sock.bind(("127.0.0.1", port))
     except OSError as exc:
         sock.close()
-        raise SystemExit(f"shopfloor simulate: cannot listen on 127.0.0.1:{port} for --control-port "
-                         f"({exc.strerror}); 0 picks a free one") from None
+        raise SystemExit(
+            f"shopfloor simulate: cannot listen on 127.0.0.1:{port} for --control-port "
+            f"({exc.strerror}); 0 picks a free one"
+        ) from None
     sock.listen(16)
     return sock
 

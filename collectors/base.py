@@ -154,7 +154,6 @@ class Backoff:
 # --------------------------------------------------------------------------- connectivity
 
 
-
 class GuardedSink:
     """A sink that never raises into a collector: a failure is counted, and logged once per distinct error.
 
@@ -165,8 +164,9 @@ class GuardedSink:
     until the sink works again.
     """
 
-    def __init__(self, sink: SampleSink, source: str, logger: logging.Logger,
-                 on_failure: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, sink: SampleSink, source: str, logger: logging.Logger, on_failure: Callable[[], None] = lambda: None
+    ) -> None:
         self.inner = sink
         self.source = source
         self.failures = 0
@@ -189,12 +189,18 @@ class GuardedSink:
             error = f"{type(exc).__name__}: {exc}"
             if error not in self._logged:
                 self._logged.add(error)
-                self._log.error("%s: the sink refused %s (%s); collection goes on, further failures with this"
-                                " error are counted, not logged", self.source, what, error)
+                self._log.error(
+                    "%s: the sink refused %s (%s); collection goes on, further failures with this"
+                    " error are counted, not logged",
+                    self.source,
+                    what,
+                    error,
+                )
             return
         if self._logged:
             self._log.info("%s: the sink accepts writes again (%d failed so far)", self.source, self.failures)
             self._logged.clear()
+
 
 class ConnectivityTracker:
     """Link state of one collector to one device, reported on changes only.
@@ -242,5 +248,6 @@ class ConnectivityTracker:
     def _change(self, ts_ns: int, connected: bool, detail: str) -> ConnectivityEvent:
         self.state = connected
         self.changes += 1
-        return ConnectivityEvent(ts_ns=ts_ns, equipment=self.equipment, source=self.source, connected=connected,
-                                 detail=detail)
+        return ConnectivityEvent(
+            ts_ns=ts_ns, equipment=self.equipment, source=self.source, connected=connected, detail=detail
+        )

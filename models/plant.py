@@ -120,9 +120,7 @@ class ModbusSignal(StrictModel):
         if self.table.is_bit and self.type is not DataType.BOOL:
             raise ValueError(f"a {self.table.value} holds one bit: type must be 'bool', got {self.type.value!r}")
         if self.type is DataType.BOOL and not self.table.is_bit:
-            raise ValueError(
-                f"type 'bool' needs register 'coil' or 'discrete_input', got {self.table.value!r}"
-            )
+            raise ValueError(f"type 'bool' needs register 'coil' or 'discrete_input', got {self.table.value!r}")
         if self.address + register_count(self.type) > 65536:
             raise ValueError(f"address {self.address} + {register_count(self.type)} registers runs past 65535")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -279,9 +277,7 @@ def default_robot_variables() -> list[RobotVariable]:
         RobotVariable(name="soc_pct", browse_name="StateOfCharge", unit="%", min=0, max=100),
         RobotVariable(name="charging_power_kw", browse_name="ChargingPower", unit="kW", min=0, max=1000),
         RobotVariable(name="energy_delivered_kwh_total", browse_name="EnergyDelivered", unit="kWh", min=0),
-        RobotVariable(
-            name="sessions_completed_total", browse_name="SessionsCompleted", variant_type="UInt32", min=0
-        ),
+        RobotVariable(name="sessions_completed_total", browse_name="SessionsCompleted", variant_type="UInt32", min=0),
         RobotVariable(name="sessions_failed_total", browse_name="SessionsFailed", variant_type="UInt32", min=0),
         RobotVariable(name="position_x_m", browse_name="PositionX", unit="m"),
         RobotVariable(name="position_y_m", browse_name="PositionY", unit="m"),
@@ -437,8 +433,11 @@ class Fleet(StrictModel):
             return parse_browse_path(robot.browse_paths[variable.name])
         if self.browse_path_template is None:
             return None
-        return parse_browse_path(self.browse_path_template.format(
-            robot=self.robot_browse_name(robot), variable=variable.browse_name, ns=NS_PLACEHOLDER))
+        return parse_browse_path(
+            self.browse_path_template.format(
+                robot=self.robot_browse_name(robot), variable=variable.browse_name, ns=NS_PLACEHOLDER
+            )
+        )
 
     def node_id(self, robot: Robot, variable: RobotVariable) -> tuple[str | None, str]:
         """(namespace uri or None if absolute, node id string) of one robot variable.
@@ -865,4 +864,3 @@ def load_plant(path: Path | str | None = None) -> Plant:
     except tomllib.TOMLDecodeError as exc:
         raise PlantFileError(source, [("", f"not valid TOML: {exc}")]) from None
     return plant_from_dict(raw, source)
-

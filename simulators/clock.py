@@ -165,8 +165,19 @@ async def run_fixed_steps(
     subscribe = getattr(clock, "subscribe", None)
     moved: asyncio.Event | None = subscribe() if subscribe is not None else None
     try:
-        return await _step_loop(clock, step_ns, step_s, advance, stop, model_ns, moved,
-                                max_catchup_steps, max_wait_s, min_wait_s, on_caught_up)
+        return await _step_loop(
+            clock,
+            step_ns,
+            step_s,
+            advance,
+            stop,
+            model_ns,
+            moved,
+            max_catchup_steps,
+            max_wait_s,
+            min_wait_s,
+            on_caught_up,
+        )
     finally:
         if moved is not None:
             clock.unsubscribe(moved)  # type: ignore[attr-defined]

@@ -150,8 +150,9 @@ async def _fleet_restart(sim: FleetSimulator, _a: _NoArgs) -> None:
 
 PRINTER_FAULTS: dict[str, Fault] = {
     "stall": Fault(_Switch, _printer_stall, "requests are received and never answered (active: true/false)"),
-    "exception": Fault(_PrinterException, _printer_exception,
-                       "reads touching 'signals' (default: all) get Modbus exception 'code'"),
+    "exception": Fault(
+        _PrinterException, _printer_exception, "reads touching 'signals' (default: all) get Modbus exception 'code'"
+    ),
     "value": Fault(_PrinterValue, _printer_value, "serve 'value' or raw 'words' for 'signal'"),
     "estop": Fault(_Switch, _printer_estop, "emergency stop pressed/released (active: true/false)"),
     "drop": Fault(_NoArgs, _printer_drop, "close every client connection now"),
@@ -160,8 +161,9 @@ PRINTER_FAULTS: dict[str, Fault] = {
 
 FLEET_FAULTS: dict[str, Fault] = {
     "stall": Fault(_Switch, _fleet_stall, "stop answering and publishing (active: true/false)"),
-    "bad-status": Fault(_FleetBadStatus, _fleet_bad_status,
-                        "serve 'robot' 'variable' with OPC UA 'status' (null: model value again)"),
+    "bad-status": Fault(
+        _FleetBadStatus, _fleet_bad_status, "serve 'robot' 'variable' with OPC UA 'status' (null: model value again)"
+    ),
     "value": Fault(_FleetValue, _fleet_value, "serve 'value' for 'robot' 'variable'"),
     "drop": Fault(_NoArgs, _fleet_drop, "close every session and connection now"),
     "clear": Fault(_NoArgs, _fleet_clear, "end every injected fault"),
@@ -224,12 +226,16 @@ def create_control_app(simulators: Sequence[Simulator], key: str) -> FastAPI:
     async def require_key(request: Request, call_next):  # type: ignore[no-untyped-def]
         given = request.headers.get("authorization")
         if given is None:
-            return JSONResponse({"detail": "a control key is required (Authorization: Bearer <key>)"},
-                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            return JSONResponse(
+                {"detail": "a control key is required (Authorization: Bearer <key>)"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         # Constant-time comparison: response timing must not reveal how much of a guess was right.
         if not secrets.compare_digest(given.encode(), expected):
-            log.warning("control: refused a request with a wrong key from %s",
-                        request.client.host if request.client else "?")
+            log.warning(
+                "control: refused a request with a wrong key from %s", request.client.host if request.client else "?"
+            )
             return JSONResponse({"detail": "wrong control key"}, status_code=403)
         return await call_next(request)
 
@@ -244,8 +250,12 @@ def create_control_app(simulators: Sequence[Simulator], key: str) -> FastAPI:
     async def list_targets() -> dict[str, Any]:
         return {
             "targets": [
-                {"id": t.id, "kind": t.kind, "aliases": sorted(a for a, i in aliases.items() if i == t.id),
-                 "faults": {name: f.help for name, f in t.faults.items()}}
+                {
+                    "id": t.id,
+                    "kind": t.kind,
+                    "aliases": sorted(a for a, i in aliases.items() if i == t.id),
+                    "faults": {name: f.help for name, f in t.faults.items()},
+                }
                 for t in targets.values()
             ]
         }

@@ -137,8 +137,15 @@ class AnnotationStore:
     # ------------------------------------------------------------------ writes
 
     def set_reason(
-        self, equipment: str, start_ns: int, end_ns: int, reason_code: int, operator: str, comment: str = "",
-        *, measured: Sequence[dict[str, Any]] = (),
+        self,
+        equipment: str,
+        start_ns: int,
+        end_ns: int,
+        reason_code: int,
+        operator: str,
+        comment: str = "",
+        *,
+        measured: Sequence[dict[str, Any]] = (),
     ) -> ReasonOverride:
         """Assign or correct the reason of the stop ``[start_ns, end_ns)``; the newest override wins.
 
@@ -239,8 +246,9 @@ class AnnotationStore:
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (equipment, start_ns, end_ns, reason_code, operator, created, comment),
         )
-        return ReasonOverride(int(cur.lastrowid or 0), equipment, start_ns, end_ns, reason_code, operator, created,
-                              comment)
+        return ReasonOverride(
+            int(cur.lastrowid or 0), equipment, start_ns, end_ns, reason_code, operator, created, comment
+        )
 
     def _reasons_overlapping(self, equipment: str, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
         rows = self._db.execute(
@@ -250,11 +258,12 @@ class AnnotationStore:
         ).fetchall()
         return [asdict(ReasonOverride(*r)) for r in rows]
 
-    def _before(self, equipment: str, start_ns: int, end_ns: int, measured: Sequence[dict[str, Any]]
-                ) -> dict[str, Any]:
+    def _before(self, equipment: str, start_ns: int, end_ns: int, measured: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """The audit's "before" of a reason change: what was measured and which overrides were in force."""
-        return {"measured": [dict(m) for m in measured],
-                "overrides": self._reasons_overlapping(equipment, start_ns, end_ns)}
+        return {
+            "measured": [dict(m) for m in measured],
+            "overrides": self._reasons_overlapping(equipment, start_ns, end_ns),
+        }
 
     def _audit(self, operator: str, action: str, equipment: str, before: Any, after: Any) -> None:
         self._db.execute(

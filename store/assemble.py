@@ -79,8 +79,9 @@ def sort_quality(
     detail: npt.NDArray[np.object_],
 ) -> QualityLog:
     if len(ts_ns) == 0:
-        return QualityLog(_EMPTY_TS.copy(), np.empty(0, object), np.empty(0, object), np.empty(0, np.uint8),
-                          np.empty(0, object))
+        return QualityLog(
+            _EMPTY_TS.copy(), np.empty(0, object), np.empty(0, object), np.empty(0, np.uint8), np.empty(0, object)
+        )
     eq_codes, eq_names = factorize(equipment)
     f_codes, f_names = factorize(field)
     # sort by name, not by first appearance, so both backends order ties alike

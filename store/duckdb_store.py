@@ -50,14 +50,33 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
 _TABLES: dict[str, tuple[str, ...]] = {
-    "printer": ("ts_ns BIGINT NOT NULL", "equipment VARCHAR NOT NULL", "field VARCHAR NOT NULL",
-                "value DOUBLE NOT NULL"),
-    "robot": ("ts_ns BIGINT NOT NULL", "fleet VARCHAR NOT NULL", "equipment VARCHAR NOT NULL",
-              "field VARCHAR NOT NULL", "value DOUBLE NOT NULL"),
-    "quality": ("ts_ns BIGINT NOT NULL", "equipment VARCHAR NOT NULL", "field VARCHAR NOT NULL",
-                "code UTINYINT NOT NULL", "detail VARCHAR NOT NULL"),
-    "connectivity": ("ts_ns BIGINT NOT NULL", "equipment VARCHAR NOT NULL", "source VARCHAR NOT NULL",
-                     "connected BOOLEAN NOT NULL", "detail VARCHAR NOT NULL"),
+    "printer": (
+        "ts_ns BIGINT NOT NULL",
+        "equipment VARCHAR NOT NULL",
+        "field VARCHAR NOT NULL",
+        "value DOUBLE NOT NULL",
+    ),
+    "robot": (
+        "ts_ns BIGINT NOT NULL",
+        "fleet VARCHAR NOT NULL",
+        "equipment VARCHAR NOT NULL",
+        "field VARCHAR NOT NULL",
+        "value DOUBLE NOT NULL",
+    ),
+    "quality": (
+        "ts_ns BIGINT NOT NULL",
+        "equipment VARCHAR NOT NULL",
+        "field VARCHAR NOT NULL",
+        "code UTINYINT NOT NULL",
+        "detail VARCHAR NOT NULL",
+    ),
+    "connectivity": (
+        "ts_ns BIGINT NOT NULL",
+        "equipment VARCHAR NOT NULL",
+        "source VARCHAR NOT NULL",
+        "connected BOOLEAN NOT NULL",
+        "detail VARCHAR NOT NULL",
+    ),
 }
 Columns = dict[str, np.ndarray[Any, Any]]
 
@@ -107,8 +126,9 @@ class DuckDBStore(SampleStore):
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         if not read_only:
-            self._flusher = threading.Thread(target=self._flush_loop, name=f"duckdb-flush:{self.path.name}",
-                                             daemon=True)
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name=f"duckdb-flush:{self.path.name}", daemon=True
+            )
             self._flusher.start()
 
     # ------------------------------------------------------------------ setup
@@ -120,16 +140,19 @@ class DuckDBStore(SampleStore):
                 cur.execute("CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
                 for table, columns in _TABLES.items():
                     cur.execute(f"CREATE TABLE IF NOT EXISTS {table}({', '.join(columns)})")
-                cur.execute("INSERT OR IGNORE INTO meta VALUES ('plant_id', ?), ('schema_version', ?)",
-                            [self.plant_id, SCHEMA_VERSION])
+                cur.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('plant_id', ?), ('schema_version', ?)",
+                    [self.plant_id, SCHEMA_VERSION],
+                )
             rows = dict(cur.execute("SELECT key, value FROM meta").fetchall())
         if rows.get("plant_id") != self.plant_id:
             self._con.close()
             raise StoreError(f"DuckDB file {self.path} holds plant {rows.get('plant_id')!r}, not {self.plant_id!r}")
         if rows.get("schema_version") != SCHEMA_VERSION:
             self._con.close()
-            raise StoreError(f"DuckDB file {self.path} has schema {rows.get('schema_version')!r}, this code "
-                             f"reads {SCHEMA_VERSION!r}")
+            raise StoreError(
+                f"DuckDB file {self.path} has schema {rows.get('schema_version')!r}, this code reads {SCHEMA_VERSION!r}"
+            )
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own cursor (DuckDB connections are not shared between threads)."""
@@ -159,8 +182,18 @@ class DuckDBStore(SampleStore):
             cols.update(equipment=p.equipment, field=p.field, value=p.value)
             chunks.append((p.measurement, cols))
         if len(p.q_ts_ns):
-            chunks.append(("quality", {"ts_ns": p.q_ts_ns, "equipment": p.q_equipment, "field": p.q_field,
-                                       "code": p.q_code, "detail": p.q_detail}))
+            chunks.append(
+                (
+                    "quality",
+                    {
+                        "ts_ns": p.q_ts_ns,
+                        "equipment": p.q_equipment,
+                        "field": p.q_field,
+                        "code": p.q_code,
+                        "detail": p.q_detail,
+                    },
+                )
+            )
         self._append(chunks)
         self._latest.update(p.measurement, p.equipment, p.field, p.ts_ns, p.value)
 
@@ -273,16 +306,24 @@ class DuckDBStore(SampleStore):
         check_range(start_ns, end_ns)
         equipment_ids, fields = list(equipment_ids), None if fields is None else list(fields)
         self.flush()  # read-your-writes: what the caller wrote is in the result
-        sql = (f"SELECT equipment, field, ts_ns, value FROM {measurement}"
-               " WHERE ts_ns >= ? AND ts_ns < ? AND equipment IN (SELECT unnest(?))")
+        sql = (
+            f"SELECT equipment, field, ts_ns, value FROM {measurement}"
+            " WHERE ts_ns >= ? AND ts_ns < ? AND equipment IN (SELECT unnest(?))"
+        )
         params: list[Any] = [start_ns, end_ns, equipment_ids]
         if fields is not None:
             sql += " AND field IN (SELECT unnest(?))"
             params.append(fields)
         # rowid keeps write order among equal timestamps (last written wins)
         data = self._cursor().execute(sql + " ORDER BY equipment, field, ts_ns, rowid", params).fetchnumpy()
-        return assemble_series(equipment_ids, fields, data["equipment"], data["field"],
-                               data["ts_ns"].astype(np.int64, copy=False), data["value"].astype(np.float64))
+        return assemble_series(
+            equipment_ids,
+            fields,
+            data["equipment"],
+            data["field"],
+            data["ts_ns"].astype(np.int64, copy=False),
+            data["value"].astype(np.float64),
+        )
 
     def read_quality(
         self,
@@ -293,25 +334,32 @@ class DuckDBStore(SampleStore):
     ) -> QualityLog:
         check_range(start_ns, end_ns)
         self.flush()
-        sql = ("SELECT ts_ns, equipment, field, code, detail FROM quality"
-               " WHERE ts_ns >= ? AND ts_ns < ? AND equipment IN (SELECT unnest(?))")
+        sql = (
+            "SELECT ts_ns, equipment, field, code, detail FROM quality"
+            " WHERE ts_ns >= ? AND ts_ns < ? AND equipment IN (SELECT unnest(?))"
+        )
         params: list[Any] = [start_ns, end_ns, list(equipment_ids)]
         if fields is not None:
             sql += " AND field IN (SELECT unnest(?))"
             params.append(list(fields))
         d = self._cursor().execute(sql + " ORDER BY rowid", params).fetchnumpy()
-        return sort_quality(d["ts_ns"].astype(np.int64, copy=False), d["equipment"], d["field"],
-                            d["code"].astype(np.uint8), d["detail"])
+        return sort_quality(
+            d["ts_ns"].astype(np.int64, copy=False), d["equipment"], d["field"], d["code"].astype(np.uint8), d["detail"]
+        )
 
     def read_connectivity(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[ConnectivityEvent]:
         check_range(start_ns, end_ns)
         self.flush()
-        rows = self._cursor().execute(
-            "SELECT ts_ns, equipment, source, connected, detail FROM connectivity"
-            " WHERE ts_ns >= ? AND ts_ns < ? AND equipment IN (SELECT unnest(?))"
-            " ORDER BY ts_ns, equipment, source, rowid",
-            [start_ns, end_ns, list(equipment_ids)],
-        ).fetchall()
+        rows = (
+            self._cursor()
+            .execute(
+                "SELECT ts_ns, equipment, source, connected, detail FROM connectivity"
+                " WHERE ts_ns >= ? AND ts_ns < ? AND equipment IN (SELECT unnest(?))"
+                " ORDER BY ts_ns, equipment, source, rowid",
+                [start_ns, end_ns, list(equipment_ids)],
+            )
+            .fetchall()
+        )
         # one event per (ts, equipment, source): the last written, as in InfluxDB
         unique: dict[tuple[int, str, str], ConnectivityEvent] = {}
         for ts, equipment, source, connected, detail in rows:
@@ -323,9 +371,13 @@ class DuckDBStore(SampleStore):
         return self._latest.get(measurement, list(equipment_ids))
 
     def _seed_latest(self, measurement: str, equipment_ids: Sequence[str]) -> list[tuple[str, str, int, float]]:
-        rows = self._cursor().execute(
-            f"SELECT equipment, field, max(ts_ns), arg_max(value, ts_ns) FROM {measurement}"
-            " WHERE equipment IN (SELECT unnest(?)) GROUP BY equipment, field",
-            [list(equipment_ids)],
-        ).fetchall()
+        rows = (
+            self._cursor()
+            .execute(
+                f"SELECT equipment, field, max(ts_ns), arg_max(value, ts_ns) FROM {measurement}"
+                " WHERE equipment IN (SELECT unnest(?)) GROUP BY equipment, field",
+                [list(equipment_ids)],
+            )
+            .fetchall()
+        )
         return [(e, f, int(ts), float(v)) for e, f, ts, v in rows]

@@ -72,6 +72,9 @@ def open_store(plant: Plant, *, env: Mapping[str, str] = os.environ, read_only: 
         return InfluxStore(connection, plant.plant.id, known_fields=plant_fields(plant))
     embedded = plant.storage.embedded
     return DuckDBStore(
-        embedded.path, plant.plant.id, flush_interval_s=embedded.flush_interval_ms / 1000, read_only=read_only,
+        embedded.path,
+        plant.plant.id,
+        flush_interval_s=embedded.flush_interval_ms / 1000,
+        read_only=read_only,
         known_fields=plant_fields(plant),
     )

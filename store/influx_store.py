@@ -79,15 +79,18 @@ class InfluxStore(SampleStore):
         self.refused = RefusedBatches(self.spool.dead_letters, log)
         timeout_ms = int(connection.timeout_s * 1000)
         # Two clients: the sender thread and reader threads never share a connection pool's state.
-        self._write_client = InfluxDBClient(url=connection.url, token=connection.token, org=connection.org,
-                                            timeout=timeout_ms)
-        self._read_client = InfluxDBClient(url=connection.url, token=connection.token, org=connection.org,
-                                           timeout=timeout_ms)
+        self._write_client = InfluxDBClient(
+            url=connection.url, token=connection.token, org=connection.org, timeout=timeout_ms
+        )
+        self._read_client = InfluxDBClient(
+            url=connection.url, token=connection.token, org=connection.org, timeout=timeout_ms
+        )
         write_api = self._write_client.write_api(write_options=SYNCHRONOUS)
 
         def send(payload: bytes) -> None:
-            write_api.write(bucket=connection.bucket, org=connection.org, record=payload,
-                            write_precision=WritePrecision.NS)
+            write_api.write(
+                bucket=connection.bucket, org=connection.org, record=payload, write_precision=WritePrecision.NS
+            )
 
         self._latest = LatestCache(self._seed_latest)
         self.sender = SpoolSender(
@@ -143,8 +146,11 @@ class InfluxStore(SampleStore):
         self.sender.stop()
         self.spool.close()
         if not delivered:
-            log.warning("InfluxDB store closed with %d bytes spooled in %s; they are sent on the next start",
-                        self.spool.backlog_bytes(), self.spool.directory)
+            log.warning(
+                "InfluxDB store closed with %d bytes spooled in %s; they are sent on the next start",
+                self.spool.backlog_bytes(),
+                self.spool.directory,
+            )
         self._write_client.close()
         self._read_client.close()
 
@@ -154,11 +160,18 @@ class InfluxStore(SampleStore):
         """Run InfluxQL (``;``-separated statements allowed) against the bucket; series per statement."""
         try:
             response = self._read_client.api_client.call_api(
-                "/query", "POST",
-                query_params=[("db", self.connection.bucket), ("q", q), ("epoch", "ns"),
-                              ("chunked", "true"), ("chunk_size", "100000")],
+                "/query",
+                "POST",
+                query_params=[
+                    ("db", self.connection.bucket),
+                    ("q", q),
+                    ("epoch", "ns"),
+                    ("chunked", "true"),
+                    ("chunk_size", "100000"),
+                ],
                 header_params={"Accept": "application/json"},
-                _preload_content=False, _return_http_data_only=True,
+                _preload_content=False,
+                _return_http_data_only=True,
             )
         except Exception as exc:
             status = getattr(exc, "status", None)
@@ -181,8 +194,10 @@ class InfluxStore(SampleStore):
         if not equipment_ids or fields == [] or start_ns == end_ns:
             return assemble_series(equipment_ids, fields, *_empty_long())
         select = "*::field" if fields is None else ", ".join(ident(f) for f in fields)
-        q = (f"SELECT {select} FROM {ident(measurement)}"
-             f"{where(self.plant_id, equipment_ids, start_ns, end_ns)} GROUP BY {ident(TAG_EQUIPMENT)}")
+        q = (
+            f"SELECT {select} FROM {ident(measurement)}"
+            f"{where(self.plant_id, equipment_ids, start_ns, end_ns)} GROUP BY {ident(TAG_EQUIPMENT)}"
+        )
         eq, fl, ts, vals = [], [], [], []
         for s in _first(self.query(q)):
             times = s.times()
@@ -196,8 +211,9 @@ class InfluxStore(SampleStore):
                 vals.append(column[present])
         if not ts:
             return assemble_series(equipment_ids, fields, *_empty_long())
-        return assemble_series(equipment_ids, fields, np.concatenate(eq), np.concatenate(fl),
-                               np.concatenate(ts), np.concatenate(vals))
+        return assemble_series(
+            equipment_ids, fields, np.concatenate(eq), np.concatenate(fl), np.concatenate(ts), np.concatenate(vals)
+        )
 
     def read_quality(
         self,
@@ -211,16 +227,23 @@ class InfluxStore(SampleStore):
         if not equipment_ids or start_ns == end_ns or fields == []:
             return sort_quality(*_empty_quality())
         extra = any_of(TAG_FIELD, list(fields)) if fields is not None else ""
-        q = (f"SELECT {ident(QUALITY_FIELD_CODE)}, {ident(QUALITY_FIELD_DETAIL)} FROM {ident(MEASUREMENT_QUALITY)}"
-             f"{where(self.plant_id, equipment_ids, start_ns, end_ns, extra)}"
-             f" GROUP BY {ident(TAG_EQUIPMENT)}, {ident(TAG_FIELD)}")
+        q = (
+            f"SELECT {ident(QUALITY_FIELD_CODE)}, {ident(QUALITY_FIELD_DETAIL)} FROM {ident(MEASUREMENT_QUALITY)}"
+            f"{where(self.plant_id, equipment_ids, start_ns, end_ns, extra)}"
+            f" GROUP BY {ident(TAG_EQUIPMENT)}, {ident(TAG_FIELD)}"
+        )
         parts: list[tuple[np.ndarray, ...]] = []
         for s in _first(self.query(q)):
             n = len(s.values)
-            parts.append((s.times(), np.full(n, s.tags[TAG_EQUIPMENT], dtype=object),
-                          np.full(n, s.tags[TAG_FIELD], dtype=object),
-                          s.floats(QUALITY_FIELD_CODE).astype(np.uint8),
-                          np.array([d or "" for d in s.column(QUALITY_FIELD_DETAIL)], dtype=object)))
+            parts.append(
+                (
+                    s.times(),
+                    np.full(n, s.tags[TAG_EQUIPMENT], dtype=object),
+                    np.full(n, s.tags[TAG_FIELD], dtype=object),
+                    s.floats(QUALITY_FIELD_CODE).astype(np.uint8),
+                    np.array([d or "" for d in s.column(QUALITY_FIELD_DETAIL)], dtype=object),
+                )
+            )
         if not parts:
             return sort_quality(*_empty_quality())
         return sort_quality(*(np.concatenate(c) for c in zip(*parts)))
@@ -230,15 +253,19 @@ class InfluxStore(SampleStore):
         equipment_ids = list(equipment_ids)
         if not equipment_ids or start_ns == end_ns:
             return []
-        q = (f"SELECT {ident(CONNECTIVITY_FIELD_CONNECTED)}, {ident(CONNECTIVITY_FIELD_DETAIL)}"
-             f" FROM {ident(MEASUREMENT_CONNECTIVITY)}{where(self.plant_id, equipment_ids, start_ns, end_ns)}"
-             f" GROUP BY {ident(TAG_EQUIPMENT)}, {ident(TAG_SOURCE)}")
+        q = (
+            f"SELECT {ident(CONNECTIVITY_FIELD_CONNECTED)}, {ident(CONNECTIVITY_FIELD_DETAIL)}"
+            f" FROM {ident(MEASUREMENT_CONNECTIVITY)}{where(self.plant_id, equipment_ids, start_ns, end_ns)}"
+            f" GROUP BY {ident(TAG_EQUIPMENT)}, {ident(TAG_SOURCE)}"
+        )
         events = []
         for s in _first(self.query(q)):
-            for ts, connected, detail in zip(s.column("time"), s.column(CONNECTIVITY_FIELD_CONNECTED),
-                                             s.column(CONNECTIVITY_FIELD_DETAIL)):
-                events.append(ConnectivityEvent(int(ts), s.tags[TAG_EQUIPMENT], s.tags[TAG_SOURCE],
-                                                bool(connected), detail or ""))
+            for ts, connected, detail in zip(
+                s.column("time"), s.column(CONNECTIVITY_FIELD_CONNECTED), s.column(CONNECTIVITY_FIELD_DETAIL)
+            ):
+                events.append(
+                    ConnectivityEvent(int(ts), s.tags[TAG_EQUIPMENT], s.tags[TAG_SOURCE], bool(connected), detail or "")
+                )
         events.sort(key=lambda e: (e.ts_ns, e.equipment, e.source))
         return events
 
@@ -255,8 +282,9 @@ class InfluxStore(SampleStore):
             return []
         # One statement per field: a selector over several fields would not report each one's own time.
         clause = where(self.plant_id, equipment_ids, None, None)
-        q = ";".join(f"SELECT last({ident(f)}) FROM {ident(measurement)}{clause} GROUP BY {ident(TAG_EQUIPMENT)}"
-                     for f in fields)
+        q = ";".join(
+            f"SELECT last({ident(f)}) FROM {ident(measurement)}{clause} GROUP BY {ident(TAG_EQUIPMENT)}" for f in fields
+        )
         rows = []
         for f, statement in zip(fields, self.query(q)):
             for s in statement:
@@ -275,5 +303,4 @@ def _empty_long() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _empty_quality() -> tuple[np.ndarray, ...]:
-    return (np.empty(0, np.int64), np.empty(0, object), np.empty(0, object), np.empty(0, np.uint8),
-            np.empty(0, object))
+    return (np.empty(0, np.int64), np.empty(0, object), np.empty(0, object), np.empty(0, np.uint8), np.empty(0, object))

@@ -101,7 +101,7 @@ class SpoolSender:
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.retry_interval_s = retry_interval_s
-        self.max_backoff_s = retry_interval_s * (2 ** max_retries)
+        self.max_backoff_s = retry_interval_s * (2**max_retries)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._urgent = threading.Event()
@@ -212,8 +212,12 @@ class SpoolSender:
         delay = min(self.retry_interval_s * 2 ** (self.failures - 1), self.max_backoff_s)
         if self._retry_after_s:
             delay = max(delay, min(self._retry_after_s, self.max_backoff_s))
-        log.warning("InfluxDB write failed (attempt %d, %s); samples stay spooled, retry in %.1f s",
-                    self.failures, self.last_error, delay)
+        log.warning(
+            "InfluxDB write failed (attempt %d, %s); samples stay spooled, retry in %.1f s",
+            self.failures,
+            self.last_error,
+            delay,
+        )
         # New data does not cut the wait short; a flush() or close() does, for one more attempt.
         self._urgent.wait(delay)
         self._urgent.clear()

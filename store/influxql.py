@@ -32,8 +32,9 @@ def any_of(tag: str, values: Sequence[str]) -> str:
     return "(" + " OR ".join(f"{ident(tag)} = {literal(v)}" for v in values) + ")"
 
 
-def where(plant_id: str, equipment_ids: Sequence[str], start_ns: int | None, end_ns: int | None,
-          extra: str = "") -> str:
+def where(
+    plant_id: str, equipment_ids: Sequence[str], start_ns: int | None, end_ns: int | None, extra: str = ""
+) -> str:
     parts = [f"{ident('plant')} = {literal(plant_id)}", any_of("equipment", equipment_ids)]
     if start_ns is not None:
         parts.append(f"time >= {int(start_ns)}")  # integer literals are nanoseconds

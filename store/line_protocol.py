@@ -105,13 +105,15 @@ def encode_values(plant_id: str, p: PreparedBatch) -> bytes:
     if len(p.ts_ns) == 0:
         return b""
     # Escaping is memoised per distinct id: a plant has a few hundred series, batches repeat them.
-    return _join_lines([
-        _per_distinct(p.equipment, lambda e: _value_prefix(p.measurement, plant_id, p.fleet, str(e))),
-        _per_distinct(p.field, lambda f: _field_assign(str(f))),
-        p.value.astype(_STR),
-        np.full(len(p.ts_ns), " ", dtype=_STR),
-        p.ts_ns.astype(_STR),
-    ])
+    return _join_lines(
+        [
+            _per_distinct(p.equipment, lambda e: _value_prefix(p.measurement, plant_id, p.fleet, str(e))),
+            _per_distinct(p.field, lambda f: _field_assign(str(f))),
+            p.value.astype(_STR),
+            np.full(len(p.ts_ns), " ", dtype=_STR),
+            p.ts_ns.astype(_STR),
+        ]
+    )
 
 
 def encode_quality(plant_id: str, p: PreparedBatch) -> bytes:
@@ -126,22 +128,27 @@ def encode_quality(plant_id: str, p: PreparedBatch) -> bytes:
         tags = {TAG_PLANT: plant_id, TAG_EQUIPMENT: equipment, TAG_FIELD: field}
         prefixes.append(series_key(MEASUREMENT_QUALITY, tags) + f" {QUALITY_FIELD_CODE}=")
     details = np.array([f",{QUALITY_FIELD_DETAIL}={quote_string(str(d))} " for d in p.q_detail], dtype=_STR)
-    return _join_lines([
-        np.array(prefixes, dtype=_STR)[codes],
-        p.q_code.astype(np.float64).astype(_STR),
-        details,
-        p.q_ts_ns.astype(_STR),
-    ])
+    return _join_lines(
+        [
+            np.array(prefixes, dtype=_STR)[codes],
+            p.q_code.astype(np.float64).astype(_STR),
+            details,
+            p.q_ts_ns.astype(_STR),
+        ]
+    )
 
 
 def encode_connectivity(plant_id: str, events: Sequence[ConnectivityEvent]) -> bytes:
     lines = []
     for e in events:
-        key = series_key(MEASUREMENT_CONNECTIVITY, {TAG_PLANT: plant_id, TAG_EQUIPMENT: e.equipment,
-                                                    TAG_SOURCE: e.source})
+        key = series_key(
+            MEASUREMENT_CONNECTIVITY, {TAG_PLANT: plant_id, TAG_EQUIPMENT: e.equipment, TAG_SOURCE: e.source}
+        )
         connected = "1.0" if e.connected else "0.0"
-        lines.append(f"{key} {CONNECTIVITY_FIELD_CONNECTED}={connected},"
-                     f"{CONNECTIVITY_FIELD_DETAIL}={quote_string(e.detail or '')} {int(e.ts_ns)}")
+        lines.append(
+            f"{key} {CONNECTIVITY_FIELD_CONNECTED}={connected},"
+            f"{CONNECTIVITY_FIELD_DETAIL}={quote_string(e.detail or '')} {int(e.ts_ns)}"
+        )
     return "\n".join(lines).encode("utf-8")
 
 

@@ -89,8 +89,10 @@ def prepare_batch(batch: SampleBatch, known_fields: KnownFields | None = None) -
     if known_fields is not None and batch.measurement in known_fields:
         unknown_fields = set(batch.field) - known_fields[batch.measurement]
         if unknown_fields:
-            raise ValueError(f"field(s) {sorted(unknown_fields)} not declared for {batch.measurement!r} in the plant"
-                             " file (data contract)")
+            raise ValueError(
+                f"field(s) {sorted(unknown_fields)} not declared for {batch.measurement!r} in the plant"
+                " file (data contract)"
+            )
     value = np.asarray(batch.value, dtype=np.float64)
     quality = np.asarray(batch.quality, dtype=np.uint8)
     unknown = set(np.unique(quality).tolist()) - {q.value for q in Quality}
@@ -102,7 +104,7 @@ def prepare_batch(batch: SampleBatch, known_fields: KnownFields | None = None) -
     code = quality[bad].copy()
     code[code == Quality.GOOD] = Quality.BAD_DECODE  # good but not finite
     detail = np.asarray(batch.detail, dtype=object)[bad].copy()
-    garbage = (quality[bad] == Quality.GOOD)
+    garbage = quality[bad] == Quality.GOOD
     if garbage.any():
         detail[garbage] = NON_FINITE_DETAIL
     detail = np.array([d if isinstance(d, str) else ("" if d is None else str(d)) for d in detail], dtype=object)

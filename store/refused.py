@@ -59,7 +59,12 @@ class RefusedBatches:
             first = reason not in self._reasons_logged
             self._reasons_logged.add(reason)
         if first:
-            self._log.error("refused a %s batch of %d sample(s): %s; set aside in %s (further batches refused"
-                            " for the same reason are set aside without this line)",
-                            batch.measurement, len(rows), reason, self.dead_letters.path)
+            self._log.error(
+                "refused a %s batch of %d sample(s): %s; set aside in %s (further batches refused"
+                " for the same reason are set aside without this line)",
+                batch.measurement,
+                len(rows),
+                reason,
+                self.dead_letters.path,
+            )
         return ValueError(f"{reason} (batch set aside in {self.dead_letters.path})")

@@ -127,8 +127,12 @@ class DeadLetters:
         self._lock = threading.Lock()
 
     def add(self, payload: bytes, status: int | None, reason: str) -> None:
-        entry = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": status, "reason": reason,
-                 "lines": payload.decode("utf-8", errors="replace")}
+        entry = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "status": status,
+            "reason": reason,
+            "lines": payload.decode("utf-8", errors="replace"),
+        }
         with self._lock, open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
             f.flush()
@@ -139,8 +143,14 @@ class DeadLetters:
 
         Rows, not line protocol: a refused batch may hold names line protocol cannot carry.
         """
-        entry = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": None, "reason": reason,
-                 "measurement": str(measurement), "fleet": str(fleet or ""), "rows": rows}
+        entry = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "status": None,
+            "reason": reason,
+            "measurement": str(measurement),
+            "fleet": str(fleet or ""),
+            "rows": rows,
+        }
         with self._lock, open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
             f.flush()
@@ -242,8 +252,12 @@ class Spool:
             result = parse_records(buf, final=final, max_lines=max_lines - lines)
             if result.skipped:
                 self.skipped_bytes += result.skipped
-                log.warning("spool %s: skipped %d bytes of a torn or corrupt record in %s", self.directory,
-                            result.skipped, path.name)
+                log.warning(
+                    "spool %s: skipped %d bytes of a torn or corrupt record in %s",
+                    self.directory,
+                    result.skipped,
+                    path.name,
+                )
             records += result.records
             lines += sum(r.lines for r in result.records)
             new_offset = pos.offset + result.consumed

@@ -2,5 +2,14 @@
 
 from api.routes import display, health, kpis, live, operator, plant, reports, status, teams
 
-ROUTERS = [health.router, plant.router, status.router, kpis.router, teams.router, reports.router,
-           operator.router, live.router, display.router]
+ROUTERS = [
+    health.router,
+    plant.router,
+    status.router,
+    kpis.router,
+    teams.router,
+    reports.router,
+    operator.router,
+    live.router,
+    display.router,
+]

@@ -18,7 +18,8 @@ async def health(services: ServicesDep) -> dict[str, Any]:
     return {"status": "ok", "plant": services.plant.plant.id, "live_clients": services.hub.clients}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
-            responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics", summary="Prometheus metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}}
+)
 def metrics(services: ServicesDep) -> Response:
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

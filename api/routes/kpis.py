@@ -42,9 +42,17 @@ async def all_kpis(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
         "printers": {pid: printer_json(plant, pk) for pid, pk in report.printers.items()},
         "fleets": {fid: jsonable(fk) for fid, fk in report.fleets.items()},
         "robots": {rid: jsonable(fk) for rid, fk in report.robots.items()},
-        "shifts": [{"key": s.key, "crew": s.crew, "start": iso(plant, s.start_ns), "end": iso(plant, s.end_ns),
-                    "printers": {pid: printer_json(plant, pk) for pid, pk in s.printers.items()},
-                    "fleets": {fid: jsonable(fk) for fid, fk in s.fleets.items()}} for s in report.shifts],
+        "shifts": [
+            {
+                "key": s.key,
+                "crew": s.crew,
+                "start": iso(plant, s.start_ns),
+                "end": iso(plant, s.end_ns),
+                "printers": {pid: printer_json(plant, pk) for pid, pk in s.printers.items()},
+                "fleets": {fid: jsonable(fk) for fid, fk in s.fleets.items()},
+            }
+            for s in report.shifts
+        ],
     }
 
 
@@ -72,18 +80,26 @@ async def pareto(printer_id: str, services: ServicesDep, rng: RangeDep) -> dict[
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{printer_id!r} is not a printing machine")
     report = await services.kpi.report_async(rng)
     pk = printer_json(services.plant, report.printers[printer_id])
-    return {"range": range_json(services.plant, rng), "equipment": printer_id, "pareto": pk["pareto"],
-            "unplanned_downtime_min": pk["unplanned_downtime_min"]}
+    return {
+        "range": range_json(services.plant, rng),
+        "equipment": printer_id,
+        "pareto": pk["pareto"],
+        "unplanned_downtime_min": pk["unplanned_downtime_min"],
+    }
 
 
 THROUGHPUT_PERIODS_S = {"minute": 60.0, "hour": 3600.0}
 MAX_THROUGHPUT_BUCKETS = 10_000  # a week of minutes: enough for any chart, small enough for any request
 
 
-@router.get("/printers/{printer_id}/throughput",
-            summary="Metres printed per minute or hour from the wrapping metres counter (null = no data)")
+@router.get(
+    "/printers/{printer_id}/throughput",
+    summary="Metres printed per minute or hour from the wrapping metres counter (null = no data)",
+)
 async def printer_throughput(
-    printer_id: str, services: ServicesDep, rng: RangeDep,
+    printer_id: str,
+    services: ServicesDep,
+    rng: RangeDep,
     period: Annotated[Literal["minute", "hour"], Query(description="bucket length")] = "hour",
 ) -> dict[str, Any]:
     if _kind(services, printer_id) != "printer":
@@ -91,16 +107,24 @@ async def printer_throughput(
     period_s = THROUGHPUT_PERIODS_S[period]
     buckets = math.ceil((rng.end_ns - rng.start_ns) / (period_s * 1e9))
     if buckets > MAX_THROUGHPUT_BUCKETS:
-        raise HTTPException(UNPROCESSABLE, f"{buckets} buckets of one {period} requested; at most "
-                            f"{MAX_THROUGHPUT_BUCKETS}: use period=hour or a shorter range")
+        raise HTTPException(
+            UNPROCESSABLE,
+            f"{buckets} buckets of one {period} requested; at most "
+            f"{MAX_THROUGHPUT_BUCKETS}: use period=hour or a shorter range",
+        )
     tp = await asyncio.to_thread(services.kpi.throughput, printer_id, rng, period_s)
     plant = services.plant
     return {
-        "range": range_json(plant, rng), "equipment": printer_id, "period": period,
+        "range": range_json(plant, rng),
+        "equipment": printer_id,
+        "period": period,
         "buckets": [
-            {"start": iso(plant, int(tp.edges_ns[k])), "end": iso(plant, int(tp.edges_ns[k + 1])),
-             "printed_m": None if tp.amount[k] != tp.amount[k] else float(tp.amount[k]),
-             "m_per_min": None if tp.per_minute[k] != tp.per_minute[k] else float(tp.per_minute[k])}
+            {
+                "start": iso(plant, int(tp.edges_ns[k])),
+                "end": iso(plant, int(tp.edges_ns[k + 1])),
+                "printed_m": None if tp.amount[k] != tp.amount[k] else float(tp.amount[k]),
+                "m_per_min": None if tp.per_minute[k] != tp.per_minute[k] else float(tp.per_minute[k]),
+            }
             for k in range(len(tp.amount))
         ],
         # read across a gap: printed, counted in totals, but not attributable to any bucket
@@ -142,15 +166,24 @@ async def daily_trends(
     report = await services.kpi.report_async(rng)
     return {
         "range": range_json(plant, rng),
-        "days": [{"date": d.production_date.isoformat(),
-                  "printers": {pid: printer_json(plant, pk) for pid, pk in d.printers.items()},
-                  "fleets": {fid: jsonable(fk) for fid, fk in d.fleets.items()}} for d in report.days],
+        "days": [
+            {
+                "date": d.production_date.isoformat(),
+                "printers": {pid: printer_json(plant, pk) for pid, pk in d.printers.items()},
+                "fleets": {fid: jsonable(fk) for fid, fk in d.fleets.items()},
+            }
+            for d in report.days
+        ],
         "team_scores": {t.team_id: jsonable(t.trend) for t in report.teams},
     }
 
 
-@router.get("/kpis/series.csv", summary="CSV export of KPI series per shift or per day",
-            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/kpis/series.csv",
+    summary="CSV export of KPI series per shift or per day",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 async def kpi_series_csv(
     services: ServicesDep,
     rng: RangeDep,
@@ -166,13 +199,12 @@ async def kpi_series_csv(
         try:
             wanted = [ObjectiveKpi(k.strip()) for k in kpi.split(",") if k.strip()]
         except ValueError:
-            raise HTTPException(UNPROCESSABLE,
-                                f"unknown KPI in {kpi!r}; for a {kind}: {', '.join(k.value for k in applicable)}"
-                                ) from None
+            raise HTTPException(
+                UNPROCESSABLE, f"unknown KPI in {kpi!r}; for a {kind}: {', '.join(k.value for k in applicable)}"
+            ) from None
         wrong = [k.value for k in wanted if k not in applicable]
         if wrong:
-            raise HTTPException(UNPROCESSABLE,
-                                f"{', '.join(wrong)} do not apply to a {kind}")
+            raise HTTPException(UNPROCESSABLE, f"{', '.join(wrong)} do not apply to a {kind}")
     else:
         wanted = applicable
     report = await services.kpi.report_async(rng)
@@ -183,8 +215,15 @@ async def kpi_series_csv(
     rows: list[tuple[str, str, str, Any, Any]] = []
     if bucket == "shift":
         for s in report.shifts:
-            rows.append((s.key, iso(plant, s.start_ns), iso(plant, s.end_ns),
-                         s.printers.get(equipment), s.fleets.get(equipment)))
+            rows.append(
+                (
+                    s.key,
+                    iso(plant, s.start_ns),
+                    iso(plant, s.end_ns),
+                    s.printers.get(equipment),
+                    s.fleets.get(equipment),
+                )
+            )
     else:
         for d in report.days:
             rows.append((d.production_date.isoformat(), "", "", d.printers.get(equipment), d.fleets.get(equipment)))
@@ -192,6 +231,8 @@ async def kpi_series_csv(
         values = [kpi_value(k, pk, fk) for k in wanted]
         w.writerow([label, start, end, equipment, *["" if v is None else f"{v:.6g}" for v in values]])
     name = f"{equipment}-{bucket}-kpis.csv"
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

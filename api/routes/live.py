@@ -23,7 +23,8 @@ router = APIRouter(tags=["live"])
 
 def _hello(services: Services) -> dict[str, Any]:
     return {
-        "type": "hello", "plant": services.plant.plant.id,
+        "type": "hello",
+        "plant": services.plant.plant.id,
         "printer_states": {int(k): {"en": en, "zh": zh} for k, (en, zh) in PRINTER_STATE_LABELS.items()},
         "robot_states": {int(k): {"en": en, "zh": zh} for k, (en, zh) in ROBOT_STATE_LABELS.items()},
     }

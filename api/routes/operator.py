@@ -75,12 +75,14 @@ def _printer(services: ServicesDep, printer_id: str) -> None:
 def _reason(services: ServicesDep, code: int, name: str) -> None:
     if code != 0 and services.plant.stop_reason(code) is None:
         known = ", ".join(f"{r.code} ({r.key})" for r in services.plant.stop_reasons)
-        raise HTTPException(UNPROCESSABLE,
-                            f"{name} {code} is not a stop reason of this plant; known: 0 (none), {known}")
+        raise HTTPException(
+            UNPROCESSABLE, f"{name} {code} is not a stop reason of this plant; known: 0 (none), {known}"
+        )
 
 
-def _stop_window(services: ServicesDep, printer_id: str, start_ns: int, end_ns: int
-                 ) -> tuple[int, int, list[dict[str, Any]]]:
+def _stop_window(
+    services: ServicesDep, printer_id: str, start_ns: int, end_ns: int
+) -> tuple[int, int, list[dict[str, Any]]]:
     """The stop(s) a request means: refused if the machine did not stop then; edges snapped to the stops.
 
     ISO times carry microseconds and people type seconds, while samples carry
@@ -92,45 +94,73 @@ def _stop_window(services: ServicesDep, printer_id: str, start_ns: int, end_ns: 
         raise HTTPException(UNPROCESSABLE, "end must be after start")
     if end_ns - start_ns > MAX_STOP_DAYS * 86_400 * NS_PER_S:
         raise HTTPException(UNPROCESSABLE, f"a stop is at most {MAX_STOP_DAYS} days long")
-    stops = list_stops(services.plant, services.store, services.annotations, printer_id, start_ns, end_ns,
-                       config=services.kpi.config)
+    stops = list_stops(
+        services.plant, services.store, services.annotations, printer_id, start_ns, end_ns, config=services.kpi.config
+    )
     if not stops:
-        raise HTTPException(UNPROCESSABLE,
-                            f"{printer_id} did not stop between {iso(services.plant, start_ns)} and"
-                            f" {iso(services.plant, end_ns)}: pick a stop from GET /api/v1/printers/{printer_id}/stops")
+        raise HTTPException(
+            UNPROCESSABLE,
+            f"{printer_id} did not stop between {iso(services.plant, start_ns)} and"
+            f" {iso(services.plant, end_ns)}: pick a stop from GET /api/v1/printers/{printer_id}/stops",
+        )
     tolerance = int(services.plant.printer(printer_id).modbus.poll_interval_s * NS_PER_S) // 2
     if abs(stops[0]["start_ns"] - start_ns) <= tolerance:
         start_ns = stops[0]["start_ns"]
     if abs(stops[-1]["end_ns"] - end_ns) <= tolerance:
         end_ns = stops[-1]["end_ns"]
     # What the machine reported, before any operator: kept with each change so no correction loses it.
-    measured = [{k: seg[k] for k in ("start_ns", "end_ns", "reason_code", "reason_key", "element")}
-                for stop in stops for seg in stop["measured"]]
+    measured = [
+        {k: seg[k] for k in ("start_ns", "end_ns", "reason_code", "reason_key", "element")}
+        for stop in stops
+        for seg in stop["measured"]
+    ]
     return start_ns, end_ns, measured
 
 
 @router.get("/printers/{printer_id}/stops", summary="Stops with their reasons (after corrections) and notes")
 async def stops(printer_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     _printer(services, printer_id)
-    found = await asyncio.to_thread(list_stops, services.plant, services.store, services.annotations, printer_id,
-                                    rng.start_ns, rng.end_ns, config=services.kpi.config)
+    found = await asyncio.to_thread(
+        list_stops,
+        services.plant,
+        services.store,
+        services.annotations,
+        printer_id,
+        rng.start_ns,
+        rng.end_ns,
+        config=services.kpi.config,
+    )
     return {"range": range_json(services.plant, rng), "equipment": printer_id, "stops": found}
 
 
-@router.post("/printers/{printer_id}/stops/reason", status_code=201,
-             summary="Assign or correct the reason of a stop (needs X-API-Key)")
+@router.post(
+    "/printers/{printer_id}/stops/reason",
+    status_code=201,
+    summary="Assign or correct the reason of a stop (needs X-API-Key)",
+)
 async def set_reason(printer_id: str, body: SetReason, services: ServicesDep, who: OperatorDep) -> dict[str, Any]:
     _printer(services, printer_id)
     _reason(services, body.reason_code, "reason_code")
     start_ns, end_ns = _ns(services, body.start, "start"), _ns(services, body.end, "end")
     start_ns, end_ns, measured = await asyncio.to_thread(_stop_window, services, printer_id, start_ns, end_ns)
-    row = await asyncio.to_thread(services.annotations.set_reason, printer_id, start_ns, end_ns, body.reason_code,
-                                  _who(who, body.operator), body.comment, measured=measured)
+    row = await asyncio.to_thread(
+        services.annotations.set_reason,
+        printer_id,
+        start_ns,
+        end_ns,
+        body.reason_code,
+        _who(who, body.operator),
+        body.comment,
+        measured=measured,
+    )
     return {"override": asdict(row), "audit": [asdict(a) for a in services.annotations.audit(printer_id, 1)]}
 
 
-@router.post("/printers/{printer_id}/stops/split", status_code=201,
-             summary="Split a stop in two, each with its own reason (needs X-API-Key)")
+@router.post(
+    "/printers/{printer_id}/stops/split",
+    status_code=201,
+    summary="Split a stop in two, each with its own reason (needs X-API-Key)",
+)
 async def split_stop(printer_id: str, body: SplitStop, services: ServicesDep, who: OperatorDep) -> dict[str, Any]:
     _printer(services, printer_id)
     _reason(services, body.reason_before, "reason_before")
@@ -140,11 +170,22 @@ async def split_stop(printer_id: str, body: SplitStop, services: ServicesDep, wh
     if not start_ns < split_ns < end_ns:
         raise HTTPException(UNPROCESSABLE, "split_at must lie strictly between start and end")
     start_ns, end_ns, measured = await asyncio.to_thread(_stop_window, services, printer_id, start_ns, end_ns)
-    first, second = await asyncio.to_thread(services.annotations.split_stop, printer_id, start_ns, end_ns, split_ns,
-                                            body.reason_before, body.reason_after, _who(who, body.operator),
-                                            body.comment, measured=measured)
-    return {"overrides": [asdict(first), asdict(second)],
-            "audit": [asdict(a) for a in services.annotations.audit(printer_id, 1)]}
+    first, second = await asyncio.to_thread(
+        services.annotations.split_stop,
+        printer_id,
+        start_ns,
+        end_ns,
+        split_ns,
+        body.reason_before,
+        body.reason_after,
+        _who(who, body.operator),
+        body.comment,
+        measured=measured,
+    )
+    return {
+        "overrides": [asdict(first), asdict(second)],
+        "audit": [asdict(a) for a in services.annotations.audit(printer_id, 1)],
+    }
 
 
 @router.post("/notes", status_code=201, summary="Add a note to a machine, fleet or robot (needs X-API-Key)")
@@ -154,14 +195,16 @@ async def add_note(body: AddNote, services: ServicesDep, who: OperatorDep) -> di
     if body.equipment not in known:
         raise not_found("equipment", body.equipment, known)
     at_ns = services.clock_ns() if body.at is None else _ns(services, body.at, "at")
-    note = await asyncio.to_thread(services.annotations.add_note, body.equipment, at_ns, body.text,
-                                   _who(who, body.operator))
+    note = await asyncio.to_thread(
+        services.annotations.add_note, body.equipment, at_ns, body.text, _who(who, body.operator)
+    )
     return {"note": asdict(note)}
 
 
 @router.get("/notes", summary="Notes in a time range")
-async def notes(services: ServicesDep, rng: RangeDep,
-                equipment: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+async def notes(
+    services: ServicesDep, rng: RangeDep, equipment: Annotated[str | None, Query(max_length=64)] = None
+) -> dict[str, Any]:
     p = services.plant
     known = [x.id for x in p.printers] + [f.id for f in p.fleets] + [r.id for f in p.fleets for r in f.robots]
     if equipment is not None and equipment not in known:
@@ -171,7 +214,10 @@ async def notes(services: ServicesDep, rng: RangeDep,
 
 
 @router.get("/audit", summary="Audit trail of operator input, newest first")
-async def audit(services: ServicesDep, equipment: Annotated[str | None, Query(max_length=64)] = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
+async def audit(
+    services: ServicesDep,
+    equipment: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
     entries = services.annotations.audit(equipment, limit)
     return {"entries": [asdict(a) | {"at": iso(services.plant, a.ts_ns)} for a in entries]}

@@ -31,8 +31,19 @@ def report_csv(r: dict[str, Any]) -> str:
     w.writerow([])
     w.writerow(["objective", "name", "name_zh", "unit", "direction", "target", "actual", "attainment_pct", "weight"])
     for o in team["objectives"]:
-        w.writerow([o["kpi"], o["name"], o["name_zh"], o["unit"], o["direction"], _fmt(o["target"]),
-                    _fmt(o["actual"]), _fmt(o["attainment_pct"]), _fmt(o["weight"])])
+        w.writerow(
+            [
+                o["kpi"],
+                o["name"],
+                o["name_zh"],
+                o["unit"],
+                o["direction"],
+                _fmt(o["target"]),
+                _fmt(o["actual"]),
+                _fmt(o["attainment_pct"]),
+                _fmt(o["weight"]),
+            ]
+        )
     w.writerow([])
     w.writerow(["downtime_reason", "name", "name_zh", "category", "downtime_min", "stops"])
     for p in r["top_downtime_reasons"]:
@@ -41,17 +52,37 @@ def report_csv(r: dict[str, Any]) -> str:
         e, b = r["energy_water"], r["baseline"]
         w.writerow([])
         w.writerow(["resource", "actual", "baseline", "saving", "saving_pct", "actual_per_m", "baseline_per_m"])
-        w.writerow(["energy_kwh", _fmt(e["energy_kwh"]), _fmt(e["baseline_energy_kwh"]),
-                    _fmt(e["energy_saving_kwh"]), _fmt(e["energy_saving_pct"]), _fmt(e["energy_kwh_per_m"]),
-                    _fmt(b["energy_kwh_per_m"])])
-        w.writerow(["water_l", _fmt(e["water_l"]), _fmt(e["baseline_water_l"]), _fmt(e["water_saving_l"]),
-                    _fmt(e["water_saving_pct"]), _fmt(e["water_l_per_m"]), _fmt(b["water_l_per_m"])])
+        w.writerow(
+            [
+                "energy_kwh",
+                _fmt(e["energy_kwh"]),
+                _fmt(e["baseline_energy_kwh"]),
+                _fmt(e["energy_saving_kwh"]),
+                _fmt(e["energy_saving_pct"]),
+                _fmt(e["energy_kwh_per_m"]),
+                _fmt(b["energy_kwh_per_m"]),
+            ]
+        )
+        w.writerow(
+            [
+                "water_l",
+                _fmt(e["water_l"]),
+                _fmt(e["baseline_water_l"]),
+                _fmt(e["water_saving_l"]),
+                _fmt(e["water_saving_pct"]),
+                _fmt(e["water_l_per_m"]),
+                _fmt(b["water_l_per_m"]),
+            ]
+        )
         w.writerow(["money_saving", _fmt(e["money_saving"]), e["currency"]])
     return "\ufeff" + buf.getvalue()
 
 
-@router.get("/teams/{team_id}", summary="End-of-shift report of a team (default: the current shift)",
-            responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
+@router.get(
+    "/teams/{team_id}",
+    summary="End-of-shift report of a team (default: the current shift)",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
 async def team_report(
     team_id: str,
     services: ServicesDep,
@@ -65,5 +96,8 @@ async def team_report(
     if format == "json":
         return body
     name = f"{team_id}-{(rng.shift.key if rng.shift else 'range').replace('/', '-')}.csv"
-    return Response(report_csv(body), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        report_csv(body),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

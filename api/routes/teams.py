@@ -15,13 +15,23 @@ router = APIRouter(prefix="/api/v1/teams", tags=["teams"])
 
 @router.get("", summary="Teams and their objectives (targets per shift)")
 async def teams(services: ServicesDep) -> list[dict[str, Any]]:
-    return [{"id": t.id, "name": t.name, "name_zh": t.name_zh, "kind": t.kind.value, "equipment": list(t.equipment),
-             "objectives": [{"kpi": o.kpi.value, "target": o.target, "weight": o.weight,
-                             "direction": o.better.value} for o in t.objectives]} for t in services.plant.teams]
+    return [
+        {
+            "id": t.id,
+            "name": t.name,
+            "name_zh": t.name_zh,
+            "kind": t.kind.value,
+            "equipment": list(t.equipment),
+            "objectives": [
+                {"kpi": o.kpi.value, "target": o.target, "weight": o.weight, "direction": o.better.value}
+                for o in t.objectives
+            ],
+        }
+        for t in services.plant.teams
+    ]
 
 
-@router.get("/scoreboard", summary="Rank, score and per-objective attainment of every team",
-            response_model=Scoreboard)
+@router.get("/scoreboard", summary="Rank, score and per-objective attainment of every team", response_model=Scoreboard)
 async def scoreboard(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     report = await services.kpi.report_async(rng)
     return scoreboard_json(services.plant, rng, report)
@@ -33,5 +43,9 @@ async def team(team_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, 
         raise not_found("team", team_id, [t.id for t in services.plant.teams])
     report = await services.kpi.report_async(rng)
     t = next(x for x in report.teams if x.team_id == team_id)
-    return {"range": range_json(services.plant, rng), **team_json(services.plant, t),
-            "by_shift": {k: jsonable(v) for k, v in t.by_shift.items()}, "trend": jsonable(t.trend)}
+    return {
+        "range": range_json(services.plant, rng),
+        **team_json(services.plant, t),
+        "by_shift": {k: jsonable(v) for k, v in t.by_shift.items()},
+        "trend": jsonable(t.trend),
+    }

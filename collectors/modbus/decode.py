@@ -54,8 +54,7 @@ class Reading:
 def decode_signal(signal: ModbusSignal, words: Sequence[int | bool]) -> Reading:
     """Words (or bits) of exactly this signal → a reading with its quality."""
     if len(words) != signal.count:
-        return Reading(signal.name, None, Quality.BAD_DECODE,
-                       f"short read: {len(words)} of {signal.count} registers")
+        return Reading(signal.name, None, Quality.BAD_DECODE, f"short read: {len(words)} of {signal.count} registers")
     try:
         value = decode(
             [int(w) for w in words],
@@ -70,8 +69,7 @@ def decode_signal(signal: ModbusSignal, words: Sequence[int | bool]) -> Reading:
     if not math.isfinite(value):  # decode() already refuses these; kept so no path can store one
         return Reading(signal.name, None, Quality.BAD_DECODE, f"not a finite number: {value!r}")
     if (signal.min is not None and value < signal.min) or (signal.max is not None and value > signal.max):
-        return Reading(signal.name, None, Quality.BAD_OUT_OF_RANGE,
-                       f"{value!r} outside [{signal.min}, {signal.max}]")
+        return Reading(signal.name, None, Quality.BAD_OUT_OF_RANGE, f"{value!r} outside [{signal.min}, {signal.max}]")
     return Reading(signal.name, value, Quality.GOOD)
 
 
@@ -105,8 +103,9 @@ def readings_to_batch(equipment: str, ts_ns: int, readings: Iterable[Reading]) -
         ts_ns=np.full(n, ts_ns, dtype=np.int64),
         equipment=np.array([equipment] * n, dtype=object),
         field=np.array([r.signal for r in rows], dtype=object),
-        value=np.array([r.value if r.quality is Quality.GOOD and r.value is not None else np.nan for r in rows],
-                       dtype=np.float64),
+        value=np.array(
+            [r.value if r.quality is Quality.GOOD and r.value is not None else np.nan for r in rows], dtype=np.float64
+        ),
         quality=np.array([int(r.quality) for r in rows], dtype=np.uint8),
         detail=np.array([r.detail for r in rows], dtype=object),
     )

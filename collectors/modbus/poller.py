@@ -142,12 +142,16 @@ class ModbusPoller:
             response = await asyncio.wait_for(self._send(self._client, request), self.endpoint.timeout_s * 2 + 1)
         except (ModbusIOException, asyncio.TimeoutError):
             self.counters.failures += 1
-            return fail_request(request, Quality.BAD_NO_COMMUNICATION,
-                                f"no response within {self.endpoint.timeout_s:g} s to {request.describe()}")
+            return fail_request(
+                request,
+                Quality.BAD_NO_COMMUNICATION,
+                f"no response within {self.endpoint.timeout_s:g} s to {request.describe()}",
+            )
         except (ModbusException, OSError) as exc:
             self.counters.failures += 1
-            return fail_request(request, Quality.BAD_NO_COMMUNICATION,
-                                f"{type(exc).__name__} on {request.describe()}: {exc}")
+            return fail_request(
+                request, Quality.BAD_NO_COMMUNICATION, f"{type(exc).__name__} on {request.describe()}: {exc}"
+            )
         if response.isError():
             self.counters.failures += 1
             code = int(getattr(response, "exception_code", 0))
@@ -214,8 +218,14 @@ class ModbusPoller:
         t0 = self.clock.monotonic()
         index = 0
         deadline = t0
-        log.info("%s: polling %s:%d every %.3g s with %d request(s) per poll", self.source,
-                 self.endpoint.host, self.endpoint.port, interval, len(self.plan))
+        log.info(
+            "%s: polling %s:%d every %.3g s with %d request(s) per poll",
+            self.source,
+            self.endpoint.host,
+            self.endpoint.port,
+            interval,
+            len(self.plan),
+        )
         try:
             while not stop.is_set():
                 if await self._wait_until(deadline, stop):

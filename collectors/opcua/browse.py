@@ -44,8 +44,9 @@ def _browse_path(item: MonitoredVariable, ns_index: int) -> ua.BrowsePath:
         )
         for e in item.browse_path or ()
     ]
-    return ua.BrowsePath(StartingNode=ua.NodeId(ua.ObjectIds.RootFolder),
-                         RelativePath=ua.RelativePath(Elements=elements))
+    return ua.BrowsePath(
+        StartingNode=ua.NodeId(ua.ObjectIds.RootFolder), RelativePath=ua.RelativePath(Elements=elements)
+    )
 
 
 def _target(result: ua.BrowsePathResult, text: str, namespace_array: Sequence[str]) -> ua.NodeId | str:

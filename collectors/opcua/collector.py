@@ -124,8 +124,9 @@ class OpcUaFleetCollector:
         self._lost_reason = ""
         node_ids = await self._resolve(client)
         if not self.force_polling:
-            subscription = FleetSubscription(client, self.plan, self.endpoint, self.sink, self.stats, self.clock,
-                                             self._mark_lost)
+            subscription = FleetSubscription(
+                client, self.plan, self.endpoint, self.sink, self.stats, self.clock, self._mark_lost
+            )
             try:
                 await subscription.create()
             except SubscriptionUnavailable as exc:
@@ -155,8 +156,12 @@ class OpcUaFleetCollector:
                 node_ids = await self._resolve(client, retry)
                 accepted = await sub.add_items(node_ids, retry)
                 if accepted:
-                    log.info("%s: %d refused item(s) now monitored, %d still refused", self.source, accepted,
-                             len(sub.pending))
+                    log.info(
+                        "%s: %d refused item(s) now monitored, %d still refused",
+                        self.source,
+                        accepted,
+                        len(sub.pending),
+                    )
                 next_retry = self.clock.monotonic() + self.retry_interval_s
 
     async def _poll(self, client: Client, node_ids: Sequence[ua.NodeId | str], stop: asyncio.Event) -> str | None:
@@ -186,8 +191,9 @@ class OpcUaFleetCollector:
         node_ids = resolve_node_ids(self.plan, namespaces)
         wanted = self.plan.browse_indices if indices is None else [i for i in indices if i in self._browse_set]
         if wanted:
-            translated = await translate_browse_paths(client, self.plan, namespaces, wanted,
-                                                      self.endpoint.subscribe_batch_size)
+            translated = await translate_browse_paths(
+                client, self.plan, namespaces, wanted, self.endpoint.subscribe_batch_size
+            )
             for i, node in translated.items():
                 node_ids[i] = node
         return node_ids

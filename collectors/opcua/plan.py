@@ -159,8 +159,11 @@ class Timing:
     stall_timeout_s: float  # silence after which the link counts as lost
 
 
-def timing(endpoint: OpcUaEndpoint, revised_publishing_interval_ms: float | None = None,
-           revised_keepalive_count: int | None = None) -> Timing:
+def timing(
+    endpoint: OpcUaEndpoint,
+    revised_publishing_interval_ms: float | None = None,
+    revised_keepalive_count: int | None = None,
+) -> Timing:
     """Queue enough samples to cover one publishing interval; watchdog a few keep-alives long.
 
     Pass the server's revised interval and keep-alive count to get the

@@ -22,8 +22,15 @@ from models.states import Quality
 
 
 class FleetPoller:
-    def __init__(self, client: Client, plan: FleetPlan, endpoint: OpcUaEndpoint, sink: SampleSink,
-                 stats: CollectorStats, clock: Clock) -> None:
+    def __init__(
+        self,
+        client: Client,
+        plan: FleetPlan,
+        endpoint: OpcUaEndpoint,
+        sink: SampleSink,
+        stats: CollectorStats,
+        clock: Clock,
+    ) -> None:
         self._client = client
         self._plan = plan
         self._endpoint = endpoint

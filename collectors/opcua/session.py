@@ -92,12 +92,17 @@ async def _configure(client: Client, endpoint: OpcUaEndpoint) -> None:
         try:
             uri = _application_uri(endpoint.client_certificate)
         except ValueError as exc:
-            raise ConnectError("config", f"client_certificate {str(endpoint.client_certificate)!r}"
-                                         f" is not a PEM or DER certificate: {exc}") from None
+            raise ConnectError(
+                "config",
+                f"client_certificate {str(endpoint.client_certificate)!r} is not a PEM or DER certificate: {exc}",
+            ) from None
         if uri:
             client.application_uri = uri
-        mode = ua.MessageSecurityMode.Sign if endpoint.security_mode is SecurityMode.SIGN \
+        mode = (
+            ua.MessageSecurityMode.Sign
+            if endpoint.security_mode is SecurityMode.SIGN
             else ua.MessageSecurityMode.SignAndEncrypt
+        )
         # Without a pinned certificate asyncua asks the server for its endpoints
         # over an unsecured channel and trusts the certificate it gets (first use).
         await client.set_security(
@@ -112,8 +117,11 @@ async def _configure(client: Client, endpoint: OpcUaEndpoint) -> None:
         if endpoint.password_env is not None:
             password = endpoint.password()
             if password is None:
-                raise ConnectError("config", f"environment variable {endpoint.password_env} (password_env of user"
-                                             f" {endpoint.username!r}) is not set")
+                raise ConnectError(
+                    "config",
+                    f"environment variable {endpoint.password_env} (password_env of user"
+                    f" {endpoint.username!r}) is not set",
+                )
             client.set_password(password)
 
 
@@ -133,8 +141,11 @@ def _fingerprint(der: bytes) -> str:
 
 def _offered_certificates(endpoints: list[ua.EndpointDescription], endpoint: OpcUaEndpoint) -> set[bytes]:
     """Certificates the server announces on the endpoints matching our policy and mode."""
-    mode = ua.MessageSecurityMode.Sign if endpoint.security_mode is SecurityMode.SIGN \
+    mode = (
+        ua.MessageSecurityMode.Sign
+        if endpoint.security_mode is SecurityMode.SIGN
         else ua.MessageSecurityMode.SignAndEncrypt
+    )
     uri = security_policies.SecurityPolicyBasic256Sha256.URI
     return {
         _first_der_certificate(e.ServerCertificate)
@@ -187,42 +198,54 @@ def explain(exc: BaseException, endpoint: OpcUaEndpoint) -> ConnectError:
     if isinstance(exc, ua.UaStatusCodeError):
         name = ua.StatusCode(exc.code).name
         if name in _CREDENTIAL_STATUSES:
-            return ConnectError("credentials", f"{url} rejected user {endpoint.username!r} ({name}):"
-                                               f" check the username and the password in {endpoint.password_env}")
+            return ConnectError(
+                "credentials",
+                f"{url} rejected user {endpoint.username!r} ({name}):"
+                f" check the username and the password in {endpoint.password_env}",
+            )
         if name.startswith("BadCertificate") or name in _SECURITY_STATUSES:
-            return ConnectError("certificate", f"{url} refused the secure channel ({name}): make the server trust"
-                                               f" client certificate {str(endpoint.client_certificate)!r}, and check"
-                                               f" security_policy/security_mode")
+            return ConnectError(
+                "certificate",
+                f"{url} refused the secure channel ({name}): make the server trust"
+                f" client certificate {str(endpoint.client_certificate)!r}, and check"
+                f" security_policy/security_mode",
+            )
         return ConnectError("server", f"{url} answered {name} while opening a session")
     if isinstance(exc, ua.UaError) and "mismatch" in str(exc).lower():
-        return ConnectError("certificate", f"{url} presented a certificate that differs from the pinned"
-                                           f" server_certificate {str(endpoint.server_certificate)!r}")
+        return ConnectError(
+            "certificate",
+            f"{url} presented a certificate that differs from the pinned"
+            f" server_certificate {str(endpoint.server_certificate)!r}",
+        )
     if isinstance(exc, ua.UaError) and "No matching endpoints" in str(exc):
-        return ConnectError("config", f"{url} offers no endpoint with {endpoint.security_policy.value}"
-                                      f"/{endpoint.security_mode.value}")
+        return ConnectError(
+            "config", f"{url} offers no endpoint with {endpoint.security_policy.value}/{endpoint.security_mode.value}"
+        )
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         return ConnectError("timeout", f"{url} did not answer within the timeout")
     if isinstance(exc, ConnectionRefusedError):
         return ConnectError("unreachable", f"{url} refused the connection (is the server running?)")
     if isinstance(exc, OSError | ConnectionError):
         # A server that does not trust our certificate often just closes the socket.
-        hint = "" if endpoint.security_policy is SecurityPolicy.NONE else \
-            " (a server that does not trust our client certificate may also close the connection)"
+        hint = (
+            ""
+            if endpoint.security_policy is SecurityPolicy.NONE
+            else " (a server that does not trust our client certificate may also close the connection)"
+        )
         return ConnectError("unreachable", f"{url} closed or refused the connection: {exc!r}{hint}")
     return ConnectError("server", f"{url}: {type(exc).__name__}: {exc}")
 
 
-async def open_client(
-    endpoint: OpcUaEndpoint, on_lost: Callable[[Exception], Awaitable[None]] | None = None
-) -> Client:
+async def open_client(endpoint: OpcUaEndpoint, on_lost: Callable[[Exception], Awaitable[None]] | None = None) -> Client:
     """A connected, activated client; raises :class:`ConnectError`.
 
     asyncua's own reconnect is off: the collector reconnects itself so that it
     can record the gap and rebuild the subscription from the plant model.
     ``on_lost`` is called by asyncua's health probe when the link dies.
     """
-    client = Client(endpoint.endpoint, timeout=endpoint.timeout_s, watchdog_intervall=endpoint.timeout_s,
-                    auto_reconnect=False)
+    client = Client(
+        endpoint.endpoint, timeout=endpoint.timeout_s, watchdog_intervall=endpoint.timeout_s, auto_reconnect=False
+    )
     client.session_timeout = SESSION_TIMEOUT_MS
     client.name = client.description = "shopfloor OPC UA collector"
     client.connection_lost_callback = on_lost

@@ -123,8 +123,13 @@ class FleetSubscription:
                 resolvable.append(i)
         for chunk in batches(resolvable, self._endpoint.subscribe_batch_size):
             requests = [
-                _monitored_item_request(i, node_ids[i], self._endpoint,  # type: ignore[arg-type]
-                                        self._plan.items[i].numeric, self.timing)
+                _monitored_item_request(
+                    i,
+                    node_ids[i],
+                    self._endpoint,  # type: ignore[arg-type]
+                    self._plan.items[i].numeric,
+                    self.timing,
+                )
                 for i in chunk
             ]
             params = ua.CreateMonitoredItemsParameters(

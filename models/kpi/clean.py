@@ -25,7 +25,9 @@ def as_arrays(series: Series | None) -> tuple[npt.NDArray[np.int64], npt.NDArray
     ts = np.asarray(series.ts_ns, dtype=np.int64)
     value = np.asarray(series.value, dtype=np.float64)
     if ts.ndim != 1 or value.ndim != 1 or len(ts) != len(value):
-        raise ValueError(f"a Series needs two 1-D columns of equal length, got ts_ns {ts.shape} and value {value.shape}")
+        raise ValueError(
+            f"a Series needs two 1-D columns of equal length, got ts_ns {ts.shape} and value {value.shape}"
+        )
     return ts, value
 
 

@@ -38,8 +38,9 @@ class EnergyKpis:
 
 def energy_kpis(printed_m: float, energy_kwh: float, water_l: float, baseline: Baseline) -> EnergyKpis:
     if printed_m <= 0:
-        return EnergyKpis(printed_m, energy_kwh, water_l, None, None, None, None, None, None, None, None, None,
-                          baseline.currency)
+        return EnergyKpis(
+            printed_m, energy_kwh, water_l, None, None, None, None, None, None, None, None, None, baseline.currency
+        )
     base_kwh = printed_m * baseline.energy_kwh_per_m
     base_l = printed_m * baseline.water_l_per_m
     saving_kwh = base_kwh - energy_kwh

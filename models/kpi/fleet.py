@@ -41,8 +41,11 @@ def state_seconds(intervals: Intervals, n_instances: int) -> npt.NDArray[np.floa
     n_slots = n_instances + 1
     n_cols = N_ROBOT_STATES + 1
     slot = np.where(intervals.instance < 0, n_instances, intervals.instance)
-    col = np.where((intervals.state == NO_DATA) | (intervals.state >= N_ROBOT_STATES) | (intervals.state < 0),
-                   N_ROBOT_STATES, intervals.state)
+    col = np.where(
+        (intervals.state == NO_DATA) | (intervals.state >= N_ROBOT_STATES) | (intervals.state < 0),
+        N_ROBOT_STATES,
+        intervals.state,
+    )
     sec = np.bincount(slot * n_cols + col, weights=intervals.duration_ns / NS_PER_S, minlength=n_slots * n_cols)
     return sec.reshape(n_slots, n_cols)
 

@@ -39,9 +39,7 @@ class Runs:
     value: npt.NDArray[np.int64]
 
 
-def runs(
-    ts_ns: npt.NDArray[np.int64], value: npt.NDArray[np.float64], end_ns: int, max_gap_ns: int | None
-) -> Runs:
+def runs(ts_ns: npt.NDArray[np.int64], value: npt.NDArray[np.float64], end_ns: int, max_gap_ns: int | None) -> Runs:
     """Compress a clean series into runs of equal (integer) value.
 
     Only the run boundaries are touched after two vector passes (value
@@ -143,9 +141,7 @@ def state_intervals(
     seg_start, seg_end = edges[:-1], edges[1:]
     seg_state = _value_at(state, seg_start, NO_DATA)
     seg_state[covered(outages, seg_start)] = NO_DATA
-    seg_reason = (
-        np.zeros(len(seg_start), dtype=np.int64) if reason is None else _value_at(reason, seg_start, 0)
-    )
+    seg_reason = np.zeros(len(seg_start), dtype=np.int64) if reason is None else _value_at(reason, seg_start, 0)
     seg_reason[seg_state == NO_DATA] = 0
     seg_inst = assign_instances(inst, seg_start)
     seg_break = in_planned_break(inst, seg_start) if split_breaks else np.zeros(len(seg_start), dtype=bool)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+
 @dataclass(frozen=True, slots=True)
 class TimeTotals:
     """Seconds per ISO 22400 element, and stop statistics, of one or more shifts."""

@@ -39,8 +39,12 @@ class KpiConfig:
     def of(cls, plant: Plant) -> KpiConfig:
         """The rules the plant file's ``[kpi]`` table sets."""
         k = plant.kpi
-        return cls(max_gap_polls=k.max_gap_polls, robot_max_gap_s=k.robot_max_gap_s, micro_stop_s=k.micro_stop_s,
-                   attainment_cap=k.attainment_cap)
+        return cls(
+            max_gap_polls=k.max_gap_polls,
+            robot_max_gap_s=k.robot_max_gap_s,
+            micro_stop_s=k.micro_stop_s,
+            attainment_cap=k.attainment_cap,
+        )
 
     def __post_init__(self) -> None:
         if self.max_gap_polls <= 0:
@@ -72,7 +76,7 @@ def slot_sums(
     starts = np.searchsorted(ts_ns, np.array([i.start_ns for i in instances], dtype=np.int64))
     ends = np.searchsorted(ts_ns, np.array([i.end_ns for i in instances], dtype=np.int64))
     for k in range(n):  # a handful of shifts
-        out[k] = amount[starts[k]:ends[k]].sum()
+        out[k] = amount[starts[k] : ends[k]].sum()
     out[n] = amount.sum() - out[:n].sum()
     return out
 
@@ -85,8 +89,7 @@ def _per_slot(instances: Sequence[ShiftInstance], inc: Increments, known_only: b
     gap = inc.gap_index
     if len(gap) == 0:
         return total
-    return total - np.bincount(_slots(instances, inc.ts_ns[gap]), weights=inc.amount[gap],
-                               minlength=len(instances) + 1)
+    return total - np.bincount(_slots(instances, inc.ts_ns[gap]), weights=inc.amount[gap], minlength=len(instances) + 1)
 
 
 def _counter(fields: Mapping[str, Series], name: str, wrap: float | None, gap: int | None, out: Spans) -> Increments:
@@ -95,8 +98,12 @@ def _counter(fields: Mapping[str, Series], name: str, wrap: float | None, gap: i
 
 
 def printer_intervals(
-    fields: Mapping[str, Series], start_ns: int, end_ns: int, instances: Sequence[ShiftInstance],
-    outages: Spans, max_gap_ns: int | None,
+    fields: Mapping[str, Series],
+    start_ns: int,
+    end_ns: int,
+    instances: Sequence[ShiftInstance],
+    outages: Spans,
+    max_gap_ns: int | None,
 ) -> Intervals:
     st = runs(*clean_series(fields.get("state")), end_ns, max_gap_ns)
     rs = runs(*clean_series(fields.get("stop_reason")), end_ns, max_gap_ns)
@@ -109,20 +116,32 @@ def printer_gap_ns(printer: Printer, config: KpiConfig) -> int:
 
 
 def printer_throughput(
-    printer: Printer, fields: Mapping[str, Series], start_ns: int, end_ns: int, period_s: float,
-    outages: Spans = NO_SPANS, config: KpiConfig = KpiConfig(),
+    printer: Printer,
+    fields: Mapping[str, Series],
+    start_ns: int,
+    end_ns: int,
+    period_s: float,
+    outages: Spans = NO_SPANS,
+    config: KpiConfig = KpiConfig(),
 ) -> Throughput:
     """Metres per ``period_s`` bucket from the wrapping metres counter (wraps, resets, gaps and outages
     handled as everywhere else: docs/kpi.md, "Counters")."""
     counter = printer.signal("printed_m_total")
-    incs = increments(*clean_series(fields.get("printed_m_total")), counter.wrap_m, printer_gap_ns(printer, config),
-                      outages)
+    incs = increments(
+        *clean_series(fields.get("printed_m_total")), counter.wrap_m, printer_gap_ns(printer, config), outages
+    )
     return throughput(incs, start_ns, end_ns, period_s)
 
 
 def printer_stop_events(
-    printer: Printer, stop_reasons: list[StopReason], fields: Mapping[str, Series], start_ns: int, end_ns: int,
-    instances: Sequence[ShiftInstance], outages: Spans = NO_SPANS, config: KpiConfig = KpiConfig(),
+    printer: Printer,
+    stop_reasons: list[StopReason],
+    fields: Mapping[str, Series],
+    start_ns: int,
+    end_ns: int,
+    instances: Sequence[ShiftInstance],
+    outages: Spans = NO_SPANS,
+    config: KpiConfig = KpiConfig(),
 ) -> tuple[Intervals, StopEvents]:
     """The state intervals and the stop events the KPIs count, for the operator's stop list (api/stops.py).
 
@@ -134,8 +153,14 @@ def printer_stop_events(
 
 
 def printer_shift_totals(
-    printer: Printer, stop_reasons: list[StopReason], fields: Mapping[str, Series], start_ns: int, end_ns: int,
-    instances: Sequence[ShiftInstance], outages: Spans = NO_SPANS, config: KpiConfig = KpiConfig(),
+    printer: Printer,
+    stop_reasons: list[StopReason],
+    fields: Mapping[str, Series],
+    start_ns: int,
+    end_ns: int,
+    instances: Sequence[ShiftInstance],
+    outages: Spans = NO_SPANS,
+    config: KpiConfig = KpiConfig(),
 ) -> list[PrinterTotals]:
     gap = printer_gap_ns(printer, config)
     iv = printer_intervals(fields, start_ns, end_ns, instances, outages, gap)
@@ -153,10 +178,12 @@ def printer_shift_totals(
     energy_s, water_s, ink_s = (_per_slot(instances, c, False) for c in (energy, water, ink))
     ideal_m_s = printer.ideal_speed_m_min / 60.0
     all_counters = (printed, defective, energy, water, ink)
-    wraps = sum(np.bincount(_slots(instances, c.ts_ns[c.wrap_index]), minlength=len(instances) + 1)
-                for c in all_counters)
-    resets = sum(np.bincount(_slots(instances, c.ts_ns[c.reset_index]), minlength=len(instances) + 1)
-                 for c in all_counters)
+    wraps = sum(
+        np.bincount(_slots(instances, c.ts_ns[c.wrap_index]), minlength=len(instances) + 1) for c in all_counters
+    )
+    resets = sum(
+        np.bincount(_slots(instances, c.ts_ns[c.reset_index]), minlength=len(instances) + 1) for c in all_counters
+    )
     out = []
     for k in range(len(instances) + 1):
         out.append(
@@ -188,8 +215,14 @@ def robot_wrap_span(fleet: Fleet, name: str) -> float | None:
 
 
 def robot_shift_totals(
-    fleet: Fleet, robot_id: str, fields: Mapping[str, Series], start_ns: int, end_ns: int,
-    instances: Sequence[ShiftInstance], outages: Spans = NO_SPANS, config: KpiConfig = KpiConfig(),
+    fleet: Fleet,
+    robot_id: str,
+    fields: Mapping[str, Series],
+    start_ns: int,
+    end_ns: int,
+    instances: Sequence[ShiftInstance],
+    outages: Spans = NO_SPANS,
+    config: KpiConfig = KpiConfig(),
 ) -> list[FleetTotals]:
     gap = None if config.robot_max_gap_s is None else int(round(config.robot_max_gap_s * NS_PER_S))
     st = runs(*clean_series(fields.get("state")), end_ns, gap)
@@ -202,8 +235,9 @@ def robot_shift_totals(
     def counter(name: str) -> Increments:
         return _counter(fields, name, robot_wrap_span(fleet, name), gap, outages)
 
-    done, failed, energy = (counter(n) for n in
-                            ("sessions_completed_total", "sessions_failed_total", "energy_delivered_kwh_total"))
+    done, failed, energy = (
+        counter(n) for n in ("sessions_completed_total", "sessions_failed_total", "energy_delivered_kwh_total")
+    )
     done_s, failed_s, energy_s = (_per_slot(instances, c, False) for c in (done, failed, energy))
     done_known = _per_slot(instances, done, True)
     order = np.argsort(resp_slot, kind="stable")
@@ -217,12 +251,19 @@ def robot_shift_totals(
             sessions_failed=float(failed_s[k]),
             energy_delivered_kwh=float(energy_s[k]),
             across_gap_sessions=float(done_s[k] - done_known[k]),
-            response_s=tuple(values[bounds[k]:bounds[k + 1]].tolist()),
+            response_s=tuple(values[bounds[k] : bounds[k + 1]].tolist()),
             robot_ids=frozenset({robot_id}),
         )
         for k in range(len(instances) + 1)
     ]
 
 
-__all__ = ["KpiConfig", "TimeTotals", "printer_gap_ns", "printer_shift_totals", "printer_stop_events",
-           "robot_shift_totals", "robot_wrap_span"]
+__all__ = [
+    "KpiConfig",
+    "TimeTotals",
+    "printer_gap_ns",
+    "printer_shift_totals",
+    "printer_stop_events",
+    "robot_shift_totals",
+    "robot_wrap_span",
+]

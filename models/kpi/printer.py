@@ -114,8 +114,12 @@ def printer_kpis(totals: PrinterTotals, baseline: Baseline, stop_reasons: list[S
     # speeds only this form weighs each machine's good metres by its own ideal speed.
     whole = None if oee(a, p, q) is None else ratio(totals.good_ideal_s, t.pbt_s)
     result = OeeResult(
-        _pct(a), _pct(p), _pct(q), _pct(whole),
-        None if m_f is None else m_f / 60, None if m_r is None else m_r / 60,
+        _pct(a),
+        _pct(p),
+        _pct(q),
+        _pct(whole),
+        None if m_f is None else m_f / 60,
+        None if m_r is None else m_r / 60,
     )
     return PrinterKpis(
         oee=result,

@@ -54,8 +54,9 @@ def meets(spans: Sequence[Span], a: int, b: int) -> bool:
     return any(s < b and e > a for s, e in spans)
 
 
-def increments(ts: list[int], value: list[float], wrap: float | None, max_gap_ns: int | None,
-               outages: Sequence[Span] = ()) -> list[tuple[int, float, bool, bool, bool]]:
+def increments(
+    ts: list[int], value: list[float], wrap: float | None, max_gap_ns: int | None, outages: Sequence[Span] = ()
+) -> list[tuple[int, float, bool, bool, bool]]:
     """(interval start, amount, across_gap, wrapped, reset) per sample after the first."""
     out = []
     for i in range(1, len(ts)):
@@ -85,8 +86,9 @@ def bucket_sum(ts: Sequence[int], amount: Sequence[float], edges: Sequence[int])
     return sums, counts
 
 
-def throughput(incs: list[tuple[int, float, bool, bool, bool]], start_ns: int, end_ns: int, period_s: float
-               ) -> tuple[list[int], list[float | None], float]:
+def throughput(
+    incs: list[tuple[int, float, bool, bool, bool]], start_ns: int, end_ns: int, period_s: float
+) -> tuple[list[int], list[float | None], float]:
     """(bucket edges, amount per bucket or None for no data, amount read across gaps), one increment at a time.
 
     An increment read across a gap has no known time: it goes into no bucket, only into the third result.
@@ -136,9 +138,14 @@ Interval = tuple[int, int, int, int, int, bool]  # start, end, state, reason, in
 
 
 def state_intervals(
-    state: tuple[list[int], list[float]], start_ns: int, end_ns: int, instances: Sequence[ShiftInstance] = (),
-    reason: tuple[list[int], list[float]] | None = None, outages: Sequence[Span] = (),
-    max_gap_ns: int | None = None, split_breaks: bool = True,
+    state: tuple[list[int], list[float]],
+    start_ns: int,
+    end_ns: int,
+    instances: Sequence[ShiftInstance] = (),
+    reason: tuple[list[int], list[float]] | None = None,
+    outages: Sequence[Span] = (),
+    max_gap_ns: int | None = None,
+    split_breaks: bool = True,
 ) -> list[Interval]:
     ts, val = state
     hold = holds(ts, end_ns, max_gap_ns)
@@ -186,8 +193,9 @@ def element(iv: Interval, stop_reasons: Sequence[StopReason]) -> Element:
         return Element.ADOT  # unknown code: a fault
 
 
-def stop_events(intervals: list[Interval], elements: Sequence[Element], micro_stop_s: float
-                ) -> list[tuple[int, int, Element, int, int, bool]]:
+def stop_events(
+    intervals: list[Interval], elements: Sequence[Element], micro_stop_s: float
+) -> list[tuple[int, int, Element, int, int, bool]]:
     """(start, end, element, reason, instance, micro) per stop event, walking the intervals one by one.
 
     A stop event: a maximal run of contiguous non-running time with data keeping one reason code, one
@@ -207,16 +215,21 @@ def stop_events(intervals: list[Interval], elements: Sequence[Element], micro_st
                 continue
         out.append((start, end, el, reason, instance, False))
         open_event = True
-    return [(a, b, el, r, i, el in (Element.ADOT, Element.ADET) and (b - a) < micro_stop_s * NS)
-            for a, b, el, r, i, _ in out]
+    return [
+        (a, b, el, r, i, el in (Element.ADOT, Element.ADET) and (b - a) < micro_stop_s * NS)
+        for a, b, el, r, i, _ in out
+    ]
 
 
-def shift_downtime(intervals: list[Interval], stop_reasons: Sequence[StopReason], n_instances: int,
-                   micro_stop_s: float) -> tuple[list[TimeTotals], list[dict[int, float]], list[dict[int, int]]]:
+def shift_downtime(
+    intervals: list[Interval], stop_reasons: Sequence[StopReason], n_instances: int, micro_stop_s: float
+) -> tuple[list[TimeTotals], list[dict[int, float]], list[dict[int, int]]]:
     elements = [element(iv, stop_reasons) for iv in intervals]
     events = stop_events(intervals, elements, micro_stop_s)
-    acc = [dict.fromkeys(["apt", "aust", "adot", "adet", "pdot", "nd", "out", "micro_s", "repair"], 0.0)
-           for _ in range(n_instances + 1)]
+    acc = [
+        dict.fromkeys(["apt", "aust", "adot", "adet", "pdot", "nd", "out", "micro_s", "repair"], 0.0)
+        for _ in range(n_instances + 1)
+    ]
     counts = [{"micro": 0, "fail": 0} for _ in range(n_instances + 1)]
     reason_n: list[dict[int, int]] = [{} for _ in range(n_instances + 1)]
     micro_spans: list[tuple[int, int]] = []
@@ -232,8 +245,15 @@ def shift_downtime(intervals: list[Interval], stop_reasons: Sequence[StopReason]
         if el in (Element.AUST, Element.ADOT, Element.ADET):
             reason_n[slot][reason] = reason_n[slot].get(reason, 0) + 1
     reason_s: list[dict[int, float]] = [{} for _ in range(n_instances + 1)]
-    names = {Element.APT: "apt", Element.AUST: "aust", Element.ADOT: "adot", Element.ADET: "adet",
-             Element.PDOT: "pdot", Element.NO_DATA: "nd", Element.OUTSIDE_SHIFT: "out"}
+    names = {
+        Element.APT: "apt",
+        Element.AUST: "aust",
+        Element.ADOT: "adot",
+        Element.ADET: "adet",
+        Element.PDOT: "pdot",
+        Element.NO_DATA: "nd",
+        Element.OUTSIDE_SHIFT: "out",
+    }
     for iv, el in zip(intervals, elements):
         slot = n_instances if iv[4] < 0 else iv[4]
         secs = (iv[1] - iv[0]) / NS
@@ -244,8 +264,19 @@ def shift_downtime(intervals: list[Interval], stop_reasons: Sequence[StopReason]
         if el in (Element.AUST, Element.ADOT, Element.ADET):
             reason_s[slot][iv[3]] = reason_s[slot].get(iv[3], 0.0) + secs
     times = [
-        TimeTotals(a["apt"], a["aust"], a["adot"], a["adet"], a["pdot"], a["nd"], a["out"], a["micro_s"],
-                   c["micro"], c["fail"], a["repair"])
+        TimeTotals(
+            a["apt"],
+            a["aust"],
+            a["adot"],
+            a["adet"],
+            a["pdot"],
+            a["nd"],
+            a["out"],
+            a["micro_s"],
+            c["micro"],
+            c["fail"],
+            a["repair"],
+        )
         for a, c in zip(acc, counts)
     ]
     return times, reason_s, reason_n
@@ -256,8 +287,9 @@ def _slot(instances: Sequence[ShiftInstance], t: int) -> int:
     return len(instances) if k < 0 else k
 
 
-def per_slot(instances: Sequence[ShiftInstance], incs: list[tuple[int, float, bool, bool, bool]],
-             known_only: bool) -> list[float]:
+def per_slot(
+    instances: Sequence[ShiftInstance], incs: list[tuple[int, float, bool, bool, bool]], known_only: bool
+) -> list[float]:
     out = [0.0] * (len(instances) + 1)
     for t, amount, across, _, _ in incs:
         if not (known_only and across):
@@ -266,17 +298,29 @@ def per_slot(instances: Sequence[ShiftInstance], incs: list[tuple[int, float, bo
 
 
 def printer_shift_totals(
-    printer: Printer, stop_reasons: list[StopReason], fields: Mapping[str, Series], start_ns: int, end_ns: int,
-    instances: Sequence[ShiftInstance], outages: Sequence[Span] = (), config: KpiConfig = KpiConfig(),
+    printer: Printer,
+    stop_reasons: list[StopReason],
+    fields: Mapping[str, Series],
+    start_ns: int,
+    end_ns: int,
+    instances: Sequence[ShiftInstance],
+    outages: Sequence[Span] = (),
+    config: KpiConfig = KpiConfig(),
 ) -> list[PrinterTotals]:
     gap = int(round(config.max_gap_polls * printer.modbus.poll_interval_s * NS))
-    iv = state_intervals(series(fields.get("state")), start_ns, end_ns, instances,
-                         series(fields.get("stop_reason")), outages, gap)
+    iv = state_intervals(
+        series(fields.get("state")), start_ns, end_ns, instances, series(fields.get("stop_reason")), outages, gap
+    )
     times, reason_s, reason_n = shift_downtime(iv, stop_reasons, len(instances), config.micro_stop_s)
     incs = {
         name: increments(*series(fields.get(name)), printer.signal(name).wrap_m, gap, outages)
-        for name in ("printed_m_total", "defective_m_total", "energy_kwh_total", "water_l_total",
-                     "ink_consumed_kg_total")
+        for name in (
+            "printed_m_total",
+            "defective_m_total",
+            "energy_kwh_total",
+            "water_l_total",
+            "ink_consumed_kg_total",
+        )
     }
     produced = per_slot(instances, incs["printed_m_total"], True)
     printed = per_slot(instances, incs["printed_m_total"], False)
@@ -292,16 +336,30 @@ def printer_shift_totals(
             wraps[_slot(instances, t)] += wrapped
             resets[_slot(instances, t)] += reset
     return [
-        PrinterTotals(times[k], produced[k], defective[k], produced[k] / (printer.ideal_speed_m_min / 60.0),
-                      printed[k], printed[k] - produced[k], defective_all[k], energy[k], water[k], ink[k],
-                      wraps[k], resets[k], reason_s[k], reason_n[k],
-                      (produced[k] - defective[k]) / (printer.ideal_speed_m_min / 60.0))
+        PrinterTotals(
+            times[k],
+            produced[k],
+            defective[k],
+            produced[k] / (printer.ideal_speed_m_min / 60.0),
+            printed[k],
+            printed[k] - produced[k],
+            defective_all[k],
+            energy[k],
+            water[k],
+            ink[k],
+            wraps[k],
+            resets[k],
+            reason_s[k],
+            reason_n[k],
+            (produced[k] - defective[k]) / (printer.ideal_speed_m_min / 60.0),
+        )
         for k in range(len(instances) + 1)
     ]
 
 
-def responses(ts: list[int], value: list[float], end_ns: int, max_gap_ns: int | None,
-              outages: Sequence[Span] = ()) -> list[tuple[int, float]]:
+def responses(
+    ts: list[int], value: list[float], end_ns: int, max_gap_ns: int | None, outages: Sequence[Span] = ()
+) -> list[tuple[int, float]]:
     """(dispatch time, seconds to connected: the first CHARGING), walking the samples one by one."""
     hold = holds(ts, end_ns, max_gap_ns)
     state = [int(round(v)) for v in value]
@@ -323,8 +381,14 @@ def responses(ts: list[int], value: list[float], end_ns: int, max_gap_ns: int | 
 
 
 def robot_shift_totals(
-    fleet: Fleet, robot_id: str, fields: Mapping[str, Series], start_ns: int, end_ns: int,
-    instances: Sequence[ShiftInstance], outages: Sequence[Span] = (), config: KpiConfig = KpiConfig(),
+    fleet: Fleet,
+    robot_id: str,
+    fields: Mapping[str, Series],
+    start_ns: int,
+    end_ns: int,
+    instances: Sequence[ShiftInstance],
+    outages: Sequence[Span] = (),
+    config: KpiConfig = KpiConfig(),
 ) -> list[FleetTotals]:
     gap = None if config.robot_max_gap_s is None else int(round(config.robot_max_gap_s * NS))
     st = series(fields.get("state"))
@@ -337,15 +401,25 @@ def robot_shift_totals(
     resp: list[list[float]] = [[] for _ in range(len(instances) + 1)]
     for t, r in responses(*st, end_ns, gap, outages):
         resp[_slot(instances, t)].append(r)
-    incs = {n: increments(*series(fields.get(n)), robot_wrap_span(fleet, n), gap, outages)
-            for n in ("sessions_completed_total", "sessions_failed_total", "energy_delivered_kwh_total")}
+    incs = {
+        n: increments(*series(fields.get(n)), robot_wrap_span(fleet, n), gap, outages)
+        for n in ("sessions_completed_total", "sessions_failed_total", "energy_delivered_kwh_total")
+    }
     done = per_slot(instances, incs["sessions_completed_total"], False)
     done_known = per_slot(instances, incs["sessions_completed_total"], True)
     failed = per_slot(instances, incs["sessions_failed_total"], False)
     energy = per_slot(instances, incs["energy_delivered_kwh_total"], False)
     return [
-        FleetTotals(tuple(secs[k][:n_states]), secs[k][n_states], done[k], failed[k], energy[k],
-                    done[k] - done_known[k], tuple(resp[k]), frozenset({robot_id}))
+        FleetTotals(
+            tuple(secs[k][:n_states]),
+            secs[k][n_states],
+            done[k],
+            failed[k],
+            energy[k],
+            done[k] - done_known[k],
+            tuple(resp[k]),
+            frozenset({robot_id}),
+        )
         for k in range(len(instances) + 1)
     ]
 

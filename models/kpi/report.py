@@ -131,7 +131,8 @@ def build_report(
         p_tot[p.id] = printer_shift_totals(p, plant.stop_reasons, fields, start_ns, end_ns, inst, out, config)
         tp = printer_throughput(p, fields, start_ns, end_ns, 3600.0, out, config)
         hourly[p.id] = HourlyThroughput(
-            tuple(int(e) for e in tp.edges_ns), tuple(None if v != v else float(v) for v in tp.amount),
+            tuple(int(e) for e in tp.edges_ns),
+            tuple(None if v != v else float(v) for v in tp.amount),
             tp.across_gap,
         )
     f_tot: dict[str, list[FleetTotals]] = {}
@@ -151,7 +152,12 @@ def build_report(
     # ---- groupings: every ratio comes from summed totals
     shifts = tuple(
         ShiftReport(
-            i.key, i.shift_id, i.production_date, i.crew, i.start_ns, i.end_ns,
+            i.key,
+            i.shift_id,
+            i.production_date,
+            i.crew,
+            i.start_ns,
+            i.end_ns,
             {pid: pk(t[k]) for pid, t in p_tot.items()},
             {fid: fleet_kpis(t[k]) for fid, t in f_tot.items()},
         )
@@ -190,10 +196,13 @@ def build_report(
     order = ranked({team.id: s.score for team, _, s, _, _ in partial})
     teams = tuple(
         sorted(
-            (TeamReport(team.id, team.kind.value, order.index(team.id) + 1, len(ks), s, by_shift, trend)
-             for team, ks, s, by_shift, trend in partial),
+            (
+                TeamReport(team.id, team.kind.value, order.index(team.id) + 1, len(ks), s, by_shift, trend)
+                for team, ks, s, by_shift, trend in partial
+            ),
             key=lambda t: t.rank,
         )
     )
-    return KpiReport(plant.plant.id, start_ns, end_ns, plant.baseline.currency, shifts, days, printers, fleets,
-                     robots, teams, hourly)
+    return KpiReport(
+        plant.plant.id, start_ns, end_ns, plant.baseline.currency, shifts, days, printers, fleets, robots, teams, hourly
+    )

@@ -21,10 +21,15 @@ from models.kpi.fleet import FleetKpis
 from models.kpi.printer import PrinterKpis
 from models.plant import Direction, Objective, ObjectiveKpi
 
-EXTENSIVE = frozenset({
-    ObjectiveKpi.PRINTED_M, ObjectiveKpi.GOOD_M, ObjectiveKpi.UNPLANNED_DOWNTIME_MIN,
-    ObjectiveKpi.CHARGING_SESSIONS, ObjectiveKpi.ENERGY_DELIVERED_KWH,
-})
+EXTENSIVE = frozenset(
+    {
+        ObjectiveKpi.PRINTED_M,
+        ObjectiveKpi.GOOD_M,
+        ObjectiveKpi.UNPLANNED_DOWNTIME_MIN,
+        ObjectiveKpi.CHARGING_SESSIONS,
+        ObjectiveKpi.ENERGY_DELIVERED_KWH,
+    }
+)
 
 
 def kpi_value(kpi: ObjectiveKpi, printer: PrinterKpis | None, fleet: FleetKpis | None) -> float | None:
@@ -93,8 +98,9 @@ def score(
         target = o.target * shifts if o.kpi in EXTENSIVE else o.target
         actual = kpi_value(o.kpi, printer, fleet)
         att = attainment(actual, target, o.better, cap) if shifts > 0 else None
-        results.append(ObjectiveResult(o.kpi.value, o.better.value, target, actual,
-                                       None if att is None else 100.0 * att, o.weight))
+        results.append(
+            ObjectiveResult(o.kpi.value, o.better.value, target, actual, None if att is None else 100.0 * att, o.weight)
+        )
     applicable = [r for r in results if r.attainment_pct is not None]
     if not applicable:
         return Score(None, tuple(results))

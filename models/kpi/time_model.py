@@ -63,9 +63,7 @@ CATEGORY_ELEMENT: dict[StopCategory, Element] = {
 }
 
 
-def classify(
-    intervals: Intervals, stop_reasons: list[StopReason]
-) -> npt.NDArray[np.int64]:
+def classify(intervals: Intervals, stop_reasons: list[StopReason]) -> npt.NDArray[np.int64]:
     """Element of every interval (vectorised lookups in the two tables above)."""
     by_state = np.full(max(PrinterState) + 2, Element.ADOT, dtype=np.int64)  # unknown code: a fault
     for state, element in DEFAULT_ELEMENT.items():

@@ -121,9 +121,7 @@ async def _add_identification(
         await ident.add_property(prop_id, ua.QualifiedName(name, di_index), value)
 
 
-async def _add_variable(
-    robot_node: Node, node_id: ua.NodeId, variable: RobotVariable, ns_index: int
-) -> ua.VariantType:
+async def _add_variable(robot_node: Node, node_id: ua.NodeId, variable: RobotVariable, ns_index: int) -> ua.VariantType:
     variant_type = VARIANT_TYPES[variable.variant_type]
     node = await robot_node.add_variable(
         node_id, ua.QualifiedName(variable.browse_name, ns_index), to_variant(0, variant_type), variant_type

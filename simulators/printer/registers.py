@@ -43,8 +43,14 @@ def encode_signal(signal: ModbusSignal, value: float) -> list[int]:
     if signal.type is DataType.BOOL:
         return [1 if value else 0]
     if signal.type in FLOAT_TYPES:
-        return encode(value, signal.type, scale=signal.scale, offset=signal.offset,
-                      word_order=signal.word_order, byte_order=signal.byte_order)
+        return encode(
+            value,
+            signal.type,
+            scale=signal.scale,
+            offset=signal.offset,
+            word_order=signal.word_order,
+            byte_order=signal.byte_order,
+        )
     if not math.isfinite(value):
         raise ValueError(f"{signal.name}: {value!r} cannot be encoded as {signal.type.value}; give raw registers")
     raw = round((value - signal.offset) / signal.scale)
@@ -114,8 +120,9 @@ class RegisterTables:
         self.tables: dict[RegisterKind, list[int]] = {kind: [0] * size for kind, size in sizes.items()}
         self.unknown = [s.name for s in printer.signals if s.name not in known]
         if self.unknown:
-            log.warning("printer %s: the simulator does not model %s; they are served as 0",
-                        printer.id, ", ".join(self.unknown))
+            log.warning(
+                "printer %s: the simulator does not model %s; they are served as 0", printer.id, ", ".join(self.unknown)
+            )
 
     def refresh(self, values: Mapping[str, float], overrides: Mapping[str, Override]) -> None:
         for signal in self.printer.signals:

@@ -103,8 +103,14 @@ class PrinterSimulator:
             raise OSError(f"cannot listen on {self._host}:{self._requested_port}: {exc}") from exc
         self._server = server
         self._stepper = asyncio.create_task(
-            run_fixed_steps(self.clock, STEP_S, self._process.advance, self._stop,
-                            model_start_ns=self._process.now_ns, on_caught_up=lambda _ns: self._refresh()),
+            run_fixed_steps(
+                self.clock,
+                STEP_S,
+                self._process.advance,
+                self._stop,
+                model_start_ns=self._process.now_ns,
+                on_caught_up=lambda _ns: self._refresh(),
+            ),
             name=f"printer-sim-{self.printer.id}",
         )
         self._stepper.add_done_callback(self._stepper_done)

@@ -22,8 +22,15 @@ from store.base import SampleStore
 
 S = 1_000_000_000
 STOP_REASONS = (20, 21, 22, 23, 10, 11, 30)  # web break, ink, dryer, drive, cylinder, colour, fabric starved
-STOP_STATES = {20: PrinterState.FAULT, 21: PrinterState.FAULT, 22: PrinterState.FAULT, 23: PrinterState.FAULT,
-               10: PrinterState.SETUP, 11: PrinterState.SETUP, 30: PrinterState.SUSPENDED}
+STOP_STATES = {
+    20: PrinterState.FAULT,
+    21: PrinterState.FAULT,
+    22: PrinterState.FAULT,
+    23: PrinterState.FAULT,
+    10: PrinterState.SETUP,
+    11: PrinterState.SETUP,
+    30: PrinterState.SUSPENDED,
+}
 
 
 @dataclass(frozen=True)
@@ -33,8 +40,9 @@ class Stop:
     reason: int
 
 
-def _batch(measurement: str, ts: np.ndarray, equipment: str, fields: dict[str, np.ndarray], fleet: str = ""
-           ) -> SampleBatch:
+def _batch(
+    measurement: str, ts: np.ndarray, equipment: str, fields: dict[str, np.ndarray], fleet: str = ""
+) -> SampleBatch:
     n = len(ts)
     names = list(fields)
     return SampleBatch(
@@ -49,8 +57,16 @@ def _batch(measurement: str, ts: np.ndarray, equipment: str, fields: dict[str, n
     )
 
 
-def printer_history(plant: Plant, store: SampleStore, start_ns: int, end_ns: int, *, seed: int = 7,
-                    step_s: float = 1.0, chunk_s: int = 3600) -> list[Stop]:
+def printer_history(
+    plant: Plant,
+    store: SampleStore,
+    start_ns: int,
+    end_ns: int,
+    *,
+    seed: int = 7,
+    step_s: float = 1.0,
+    chunk_s: int = 3600,
+) -> list[Stop]:
     """Write the printer's samples in ``[start_ns, end_ns)``; return the stops (for tests to check against)."""
     rng = np.random.default_rng(seed)
     p = plant.printers[0]
@@ -80,16 +96,25 @@ def printer_history(plant: Plant, store: SampleStore, start_ns: int, end_ns: int
     water = np.cumsum(speed * dt_min * 0.15)
     ink = np.cumsum(speed * dt_min * 0.008)
     fields = {
-        "state": state, "stop_reason": reason, "speed_m_min": speed, "speed_setpoint_m_min": setpoint,
-        "printed_m_total": np.round(printed, 1), "defective_m_total": np.round(defective, 1),
-        "energy_kwh_total": np.round(energy, 3), "water_l_total": np.round(water, 1),
-        "ink_consumed_kg_total": np.round(ink, 3), "power_kw": power,
+        "state": state,
+        "stop_reason": reason,
+        "speed_m_min": speed,
+        "speed_setpoint_m_min": setpoint,
+        "printed_m_total": np.round(printed, 1),
+        "defective_m_total": np.round(defective, 1),
+        "energy_kwh_total": np.round(energy, 3),
+        "water_l_total": np.round(water, 1),
+        "ink_consumed_kg_total": np.round(ink, 3),
+        "power_kw": power,
         "dryer_1_temp_c": 165.0 + rng.normal(0, 0.5, len(ts)),
     }
     per_chunk = max(1, int(chunk_s / step_s))
     for k in range(0, len(ts), per_chunk):
-        store.write(_batch(MEASUREMENT_PRINTER, ts[k:k + per_chunk], p.id,
-                           {n: v[k:k + per_chunk] for n, v in fields.items()}))
+        store.write(
+            _batch(
+                MEASUREMENT_PRINTER, ts[k : k + per_chunk], p.id, {n: v[k : k + per_chunk] for n, v in fields.items()}
+            )
+        )
     return stops
 
 
@@ -108,9 +133,14 @@ def robot_history(plant: Plant, store: SampleStore, start_ns: int, end_ns: int, 
                 t += int(rng.uniform(600, 1800) * S)
                 changes.append((t, RobotState.IDLE))
                 continue
-            for st, lo, hi in ((RobotState.DISPATCHED, 5, 15), (RobotState.DRIVING, 60, 200),
-                               (RobotState.CONNECTING, 30, 60), (RobotState.CHARGING, 900, 2400),
-                               (RobotState.RETURNING, 60, 200), (RobotState.IDLE, 300, 1500)):
+            for st, lo, hi in (
+                (RobotState.DISPATCHED, 5, 15),
+                (RobotState.DRIVING, 60, 200),
+                (RobotState.CONNECTING, 30, 60),
+                (RobotState.CHARGING, 900, 2400),
+                (RobotState.RETURNING, 60, 200),
+                (RobotState.IDLE, 300, 1500),
+            ):
                 changes.append((t, st))
                 d = int(rng.uniform(lo, hi) * S)
                 if st == RobotState.CHARGING:
@@ -129,12 +159,24 @@ def robot_history(plant: Plant, store: SampleStore, start_ns: int, end_ns: int, 
         failed = np.searchsorted(s_end[~ok], grid, side="right").astype(np.float64)
         soc = 80.0 - 30.0 * (np.cumsum(charging) % 40) / 40.0
         store.write(_batch(MEASUREMENT_ROBOT, ch_ts, robot.id, {"state": ch_st}, fleet.id))
-        store.write(_batch(MEASUREMENT_ROBOT, grid, robot.id, {
-            "soc_pct": soc, "charging_power_kw": power, "energy_delivered_kwh_total": np.round(energy, 3),
-            "sessions_completed_total": done, "sessions_failed_total": failed,
-            "position_x_m": np.zeros(len(grid)), "position_y_m": np.zeros(len(grid)),
-            "error_code": np.zeros(len(grid)),
-        }, fleet.id))
+        store.write(
+            _batch(
+                MEASUREMENT_ROBOT,
+                grid,
+                robot.id,
+                {
+                    "soc_pct": soc,
+                    "charging_power_kw": power,
+                    "energy_delivered_kwh_total": np.round(energy, 3),
+                    "sessions_completed_total": done,
+                    "sessions_failed_total": failed,
+                    "position_x_m": np.zeros(len(grid)),
+                    "position_y_m": np.zeros(len(grid)),
+                    "error_code": np.zeros(len(grid)),
+                },
+                fleet.id,
+            )
+        )
 
 
 def plant_history(plant: Plant, store: SampleStore, start_ns: int, end_ns: int, *, seed: int = 7) -> list[Stop]:

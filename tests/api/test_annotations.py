@@ -28,7 +28,14 @@ def test_samples_inside_take_the_new_reason_and_the_old_one_resumes_after() -> N
     assert pairs(apply_reason_overrides(s, [override(10, 40, 20)])) == [(0, 0), (10, 20), (20, 20), (30, 20), (40, 0)]
     # bounds between samples: a sample is added at each, the density inside is kept
     assert pairs(apply_reason_overrides(s, [override(15, 35, 20)])) == [
-        (0, 0), (10, 21), (15, 20), (20, 20), (30, 20), (35, 21), (40, 0)]
+        (0, 0),
+        (10, 21),
+        (15, 20),
+        (20, 20),
+        (30, 20),
+        (35, 21),
+        (40, 0),
+    ]
 
 
 def test_the_newest_override_wins_and_nothing_is_invented_outside_the_data() -> None:
@@ -36,7 +43,10 @@ def test_the_newest_override_wins_and_nothing_is_invented_outside_the_data() -> 
     out = apply_reason_overrides(s, [override(90, 130, 20, 1), override(100, 110, 30, 2)])
     assert pairs(out) == [(100, 30), (110, 20), (120, 20), (130, 0)]
     assert pairs(apply_reason_overrides(s, [override(90, 130, 20)], range_end_ns=125)) == [
-        (100, 20), (110, 20), (120, 20)]  # before the first sample and past the range: nothing added
+        (100, 20),
+        (110, 20),
+        (120, 20),
+    ]  # before the first sample and past the range: nothing added
     empty = series([])
     assert len(apply_reason_overrides(empty, [override(0, 10, 20)]).ts_ns) == 0
 

@@ -76,14 +76,16 @@ async def collect(plant: Plant, store: DuckDBStore, start_ns: int) -> tuple[Prin
     clock = ManualClock(start_ns=start_ns)
     stamp = SimulatedTime(clock)
     printer_sim = PrinterSimulator(plant, host="127.0.0.1", port=0, seed=17, clock=clock)
-    fleet_sim = FleetSimulator(plant, endpoint="opc.tcp://127.0.0.1:0/shopfloor/fleet", port=0, seed=17,
-                               clock=clock)
+    fleet_sim = FleetSimulator(plant, endpoint="opc.tcp://127.0.0.1:0/shopfloor/fleet", port=0, seed=17, clock=clock)
     await printer_sim.start()
     await fleet_sim.start()
     try:
         printer = plant.printers[0]
-        poller = ModbusPoller(printer.model_copy(update={"modbus": printer.modbus.model_copy(
-            update={"port": printer_sim.port})}), store, clock=stamp)
+        poller = ModbusPoller(
+            printer.model_copy(update={"modbus": printer.modbus.model_copy(update={"port": printer_sim.port})}),
+            store,
+            clock=stamp,
+        )
         fleet = plant.fleets[0]
         wired = fleet.model_copy(update={"opcua": fleet.opcua.model_copy(update={"endpoint": fleet_sim.endpoint})})
         # The collector's own poll step, driven here one simulated step at a time: the same reads, decoding
@@ -129,8 +131,9 @@ def iso(ns: int) -> str:
 
 
 def test_the_api_reports_what_the_simulators_really_did(collected: Collected) -> None:
-    app = create_app(collected.plant, collected.store, annotations=collected.notes, config=config(),
-                     kpi_config=KpiConfig())
+    app = create_app(
+        collected.plant, collected.store, annotations=collected.notes, config=config(), kpi_config=KpiConfig()
+    )
     params = {"start": iso(collected.start_ns), "end": iso(collected.end_ns + S)}
     with TestClient(app) as http:
         printer = http.get("/api/v1/equipment/mso-cpp-1/kpis", params=params).json()["total"]
@@ -145,7 +148,8 @@ def test_the_api_reports_what_the_simulators_really_did(collected: Collected) ->
     completed = sum(r.sessions_completed for r in collected.fleet.robots)
     assert fleet["sessions_completed"] == completed
     assert fleet["energy_delivered_kwh"] == pytest.approx(
-        sum(r.energy_delivered_kwh for r in collected.fleet.robots), abs=0.01 * len(collected.fleet.robots))
+        sum(r.energy_delivered_kwh for r in collected.fleet.robots), abs=0.01 * len(collected.fleet.robots)
+    )
     assert sorted(t["rank"] for t in board["teams"]) == list(range(1, len(collected.plant.teams) + 1))
 
 
@@ -171,9 +175,10 @@ def test_throughput_per_minute_and_hour_adds_up_to_what_was_printed(collected: C
         minutes = http.get("/api/v1/printers/mso-cpp-1/throughput", params={**params, "period": "minute"}).json()
         hours = http.get("/api/v1/printers/mso-cpp-1/throughput", params={**params, "period": "hour"}).json()
         kpis = http.get("/api/v1/equipment/mso-cpp-1/kpis", params=params).json()
-        too_many = http.get("/api/v1/printers/mso-cpp-1/throughput",
-                            params={"start": iso(collected.end_ns - 20 * 86_400 * S), "end": iso(collected.end_ns),
-                                    "period": "minute"})
+        too_many = http.get(
+            "/api/v1/printers/mso-cpp-1/throughput",
+            params={"start": iso(collected.end_ns - 20 * 86_400 * S), "end": iso(collected.end_ns), "period": "minute"},
+        )
         not_a_printer = http.get("/api/v1/printers/r01/throughput", params=params)
     assert len(minutes["buckets"]) == HOURS * 60 + 1 and len(hours["buckets"]) == HOURS + 1
     scale = next(s.scale for s in collected.plant.printers[0].signals if s.name == "printed_m_total")
@@ -185,6 +190,7 @@ def test_throughput_per_minute_and_hour_adds_up_to_what_was_printed(collected: C
     ideal = collected.plant.printers[0].ideal_speed_m_min
     assert max(b["m_per_min"] or 0.0 for b in minutes["buckets"]) <= ideal * 1.2
     assert [b["printed_m"] for b in hours["buckets"]] == pytest.approx(
-        [None if v is None else pytest.approx(v) for v in kpis["hourly_printed_m"]["printed_m"]])
+        [None if v is None else pytest.approx(v) for v in kpis["hourly_printed_m"]["printed_m"]]
+    )
     assert too_many.status_code == 422 and "period=hour" in too_many.json()["detail"]
     assert not_a_printer.status_code == 404

@@ -21,8 +21,13 @@ from api.live import LiveHub
 from tests.api.conftest import Env, LiveServer, make_app
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 ARTIFACT = Path(__file__).resolve().parents[1] / "artifacts" / "display.png"
 S = 1_000_000_000
 
@@ -31,7 +36,9 @@ def browser_or_skip() -> None:
     if not Path(CHROMIUM).exists():
         if os.environ.get("SHOPFLOOR_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} is missing and SHOPFLOOR_REQUIRE_BROWSER=1")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); set SHOPFLOOR_REQUIRE_BROWSER=1 to fail instead")
+        pytest.skip(
+            f"{CHROMIUM} is missing (apt-get install chromium); set SHOPFLOOR_REQUIRE_BROWSER=1 to fail instead"
+        )
 
 
 @pytest.fixture
@@ -54,10 +61,12 @@ def advance_printer(env: Env, hub: LiveHub, state: PrinterState, metres: float, 
     """A new poll: to the store (what the tiles' shift counters read) and to the hub (what pushes the change)."""
     now = time.time_ns()
     last = env.store.latest(MEASUREMENT_PRINTER, ["mso-cpp-1"])["mso-cpp-1"]
-    rows = [(now, "mso-cpp-1", "state", float(state), Quality.GOOD, ""),
-            (now, "mso-cpp-1", "stop_reason", float(reason), Quality.GOOD, ""),
-            (now, "mso-cpp-1", "speed_m_min", 0.0 if state != PrinterState.RUNNING else 81.5, Quality.GOOD, ""),
-            (now, "mso-cpp-1", "printed_m_total", last["printed_m_total"][1] + metres, Quality.GOOD, "")]
+    rows = [
+        (now, "mso-cpp-1", "state", float(state), Quality.GOOD, ""),
+        (now, "mso-cpp-1", "stop_reason", float(reason), Quality.GOOD, ""),
+        (now, "mso-cpp-1", "speed_m_min", 0.0 if state != PrinterState.RUNNING else 81.5, Quality.GOOD, ""),
+        (now, "mso-cpp-1", "printed_m_total", last["printed_m_total"][1] + metres, Quality.GOOD, ""),
+    ]
     batch = SampleBatch.from_rows(MEASUREMENT_PRINTER, rows)
     env.store.write(batch)
     hub.write(batch)

@@ -12,9 +12,11 @@ from models.states import Quality, RobotState
 
 
 def robot(rows: list[tuple[int, str, str, float | None]]) -> SampleBatch:
-    return SampleBatch.from_rows(MEASUREMENT_ROBOT, [(t, e, f, v, Quality.GOOD if v is not None else
-                                                      Quality.BAD_NO_COMMUNICATION, "") for t, e, f, v in rows],
-                                 fleet="ev-robots")
+    return SampleBatch.from_rows(
+        MEASUREMENT_ROBOT,
+        [(t, e, f, v, Quality.GOOD if v is not None else Quality.BAD_NO_COMMUNICATION, "") for t, e, f, v in rows],
+        fleet="ev-robots",
+    )
 
 
 async def drain(sub, n: int) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -25,12 +27,24 @@ async def test_every_transition_in_a_batch_is_pushed_in_time_order(plant: Plant)
     hub = LiveHub(plant)
     sub = hub.subscribe()
     # unsorted within the batch, a repeated state, a bad sample (no value) and another robot
-    hub.write(robot([(30, "r01", "state", RobotState.CHARGING), (10, "r01", "state", RobotState.DISPATCHED),
-                     (20, "r01", "state", RobotState.DISPATCHED), (25, "r01", "state", None),
-                     (15, "r02", "state", RobotState.FAULT), (31, "r01", "soc_pct", 70.0)]))
+    hub.write(
+        robot(
+            [
+                (30, "r01", "state", RobotState.CHARGING),
+                (10, "r01", "state", RobotState.DISPATCHED),
+                (20, "r01", "state", RobotState.DISPATCHED),
+                (25, "r01", "state", None),
+                (15, "r02", "state", RobotState.FAULT),
+                (31, "r01", "soc_pct", 70.0),
+            ]
+        )
+    )
     got = await drain(sub, 3)
     assert [(m["equipment"], m["state"], m["since_ns"]) for m in got] == [
-        ("r01", RobotState.DISPATCHED, 10), ("r02", RobotState.FAULT, 15), ("r01", RobotState.CHARGING, 30)]
+        ("r01", RobotState.DISPATCHED, 10),
+        ("r02", RobotState.FAULT, 15),
+        ("r01", RobotState.CHARGING, 30),
+    ]
     assert got[2]["previous"] == RobotState.DISPATCHED and got[2]["label_zh"] == "充电中"
     assert hub.state("r01").since_ns == 30 and hub.values("r01")["soc_pct"] == (31, 70.0)
     # a late sample (older than what the hub has) changes nothing and pushes nothing
@@ -57,6 +71,14 @@ async def test_link_changes_are_pushed(plant: Plant) -> None:
     sub = hub.subscribe()
     hub.write_connectivity([ConnectivityEvent(5, "ev-robots", "opcua:ev-robots", False, "timeout")])
     msg = await drain(sub, 1)
-    assert msg == [{"type": "connectivity", "equipment": "ev-robots", "connected": False, "ts_ns": 5,
-                    "source": "opcua:ev-robots", "detail": "timeout"}]
+    assert msg == [
+        {
+            "type": "connectivity",
+            "equipment": "ev-robots",
+            "connected": False,
+            "ts_ns": 5,
+            "source": "opcua:ev-robots",
+            "detail": "timeout",
+        }
+    ]
     assert hub.link("ev-robots").connected is False

@@ -39,10 +39,13 @@ async def next_of(ws: Any, kind: str, timeout_s: float, where: Any = lambda m: T
 
 
 def printer_state(ts_ns: int, state: PrinterState, reason: int = 0) -> SampleBatch:
-    return SampleBatch.from_rows(MEASUREMENT_PRINTER, [
-        (ts_ns, "mso-cpp-1", "state", float(state), Quality.GOOD, ""),
-        (ts_ns, "mso-cpp-1", "stop_reason", float(reason), Quality.GOOD, ""),
-    ])
+    return SampleBatch.from_rows(
+        MEASUREMENT_PRINTER,
+        [
+            (ts_ns, "mso-cpp-1", "state", float(state), Quality.GOOD, ""),
+            (ts_ns, "mso-cpp-1", "stop_reason", float(reason), Quality.GOOD, ""),
+        ],
+    )
 
 
 async def test_a_state_written_to_the_hub_reaches_a_websocket_client_within_1_s(server: LiveServer) -> None:
@@ -53,8 +56,13 @@ async def test_a_state_written_to_the_hub_reaches_a_websocket_client_within_1_s(
         status = await next_of(ws, "status", 10)
         assert status["printers"][0]["id"] == "mso-cpp-1"
         kpi = await next_of(ws, "kpi", 20)
-        assert {t["team"] for t in kpi["scoreboard"]["teams"]} == {"gravure", "charging-robots", "crew-a",
-                                                                   "crew-b", "crew-c"}
+        assert {t["team"] for t in kpi["scoreboard"]["teams"]} == {
+            "gravure",
+            "charging-robots",
+            "crew-a",
+            "crew-b",
+            "crew-c",
+        }
         async with httpx.AsyncClient() as http:
             metrics = (await http.get(f"{server.url}/metrics")).text
         assert "shopfloor_live_clients 1.0" in metrics
@@ -82,6 +90,7 @@ async def test_the_live_channel_survives_a_client_leaving(server: LiveServer) ->
 
 # ---------------------------------------------------------------------- live data from the real fleet simulator
 
+
 def at_endpoint(fleet: Fleet, url: str) -> Fleet:
     """The plant file's fleet with only its endpoint moved: the 1 s bound holds at the shipped settings."""
     data = fleet.model_dump(mode="python", by_alias=True)
@@ -91,12 +100,12 @@ def at_endpoint(fleet: Fleet, url: str) -> Fleet:
 
 @contextlib.asynccontextmanager
 async def fleet_running(env: Env, sink: SampleSink) -> AsyncIterator[FleetSimulator]:
-    sim = FleetSimulator(env.plant, endpoint="opc.tcp://127.0.0.1:0/shopfloor/fleet", port=0, seed=3,
-                         time_scale=20.0)
+    sim = FleetSimulator(env.plant, endpoint="opc.tcp://127.0.0.1:0/shopfloor/fleet", port=0, seed=3, time_scale=20.0)
     await sim.start()
     stop = asyncio.Event()
-    collector = OpcUaFleetCollector(at_endpoint(env.plant.fleets[0], sim.endpoint), sink,
-                                    reconnect_initial_s=0.1, reconnect_max_s=1.0)
+    collector = OpcUaFleetCollector(
+        at_endpoint(env.plant.fleets[0], sim.endpoint), sink, reconnect_initial_s=0.1, reconnect_max_s=1.0
+    )
     task = asyncio.create_task(collector.run(stop))
     try:
         yield sim
@@ -111,8 +120,10 @@ async def test_a_state_changed_in_the_fleet_simulator_reaches_the_client_within_
     hub = LiveHub(env.plant)
     with LiveServer(make_app(env, hub, snapshot_interval_s=0.5)) as server:
         async with fleet_running(env, TeeSink(env.store, hub)) as sim:
-            await async_wait_until(lambda: all(hub.state(r.id) for r in env.plant.fleets[0].robots),
-                                   "every robot's state through the OPC UA collector")
+            await async_wait_until(
+                lambda: all(hub.state(r.id) for r in env.plant.fleets[0].robots),
+                "every robot's state through the OPC UA collector",
+            )
             async with httpx.AsyncClient() as http:
                 body = (await http.get(f"{server.url}/api/v1/status")).json()
             robots = {r["id"]: r for r in body["fleets"][0]["robots"]}
@@ -124,8 +135,9 @@ async def test_a_state_changed_in_the_fleet_simulator_reaches_the_client_within_
                 target = RobotState.MAINTENANCE if current != RobotState.MAINTENANCE else RobotState.FAULT
                 changed = time.monotonic()
                 await sim.inject_value("r05", "state", int(target))
-                msg = await next_of(ws, "state", PUSH_LIMIT_S,
-                                    lambda m: m["equipment"] == "r05" and m["state"] == target)
+                msg = await next_of(
+                    ws, "state", PUSH_LIMIT_S, lambda m: m["equipment"] == "r05" and m["state"] == target
+                )
                 assert time.monotonic() - changed < PUSH_LIMIT_S
                 assert msg["kind"] == "robot" and msg["label_zh"] in {"计划维护", "故障"}
         # what the collector wrote is in the store too: the KPI endpoints see the fleet

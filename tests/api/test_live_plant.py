@@ -68,8 +68,7 @@ async def plant_running(tmp_path: Path) -> AsyncIterator[Running]:
     printer_sim = PrinterSimulator(plant, host="127.0.0.1", port=0, seed=5, time_scale=30.0)
     # time_scale 1: OPC UA samples carry the simulator's source timestamps, which a faster clock would
     # put in the future, and the API never counts the future (ranges end at now).
-    fleet_sim = FleetSimulator(plant, endpoint="opc.tcp://127.0.0.1:0/shopfloor/fleet", port=0, seed=5,
-                               time_scale=1.0)
+    fleet_sim = FleetSimulator(plant, endpoint="opc.tcp://127.0.0.1:0/shopfloor/fleet", port=0, seed=5, time_scale=1.0)
     started = time.time_ns()
     await printer_sim.start()
     await fleet_sim.start()
@@ -80,8 +79,11 @@ async def plant_running(tmp_path: Path) -> AsyncIterator[Running]:
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(ModbusPoller(Printer.model_validate(printer_data), sink).run(stop)),
-        asyncio.create_task(OpcUaFleetCollector(Fleet.model_validate(fleet_data), sink, reconnect_initial_s=0.1,
-                                                reconnect_max_s=1.0).run(stop)),
+        asyncio.create_task(
+            OpcUaFleetCollector(
+                Fleet.model_validate(fleet_data), sink, reconnect_initial_s=0.1, reconnect_max_s=1.0
+            ).run(stop)
+        ),
     ]
     app = create_app(plant, store, live_hub=hub, annotations=notes, config=config(snapshot_interval_s=0.5))
     try:
@@ -105,12 +107,22 @@ def iso(ns: int) -> str:
 async def test_live_data_from_the_simulators_through_the_api(tmp_path: Path) -> None:
     async with plant_running(tmp_path) as run:
         robots = [r.id for r in run.plant.fleets[0].robots]
-        await async_wait_until(lambda: run.hub.state("mso-cpp-1") and all(run.hub.state(r) for r in robots),
-                               "the first printer poll and every robot's state")
+        await async_wait_until(
+            lambda: run.hub.state("mso-cpp-1") and all(run.hub.state(r) for r in robots),
+            "the first printer poll and every robot's state",
+        )
         # a few seconds of polls, so counters have increments (awaited on the data, not on a clock)
-        await async_wait_until(lambda: len(run.store.read_series(MEASUREMENT_PRINTER, ["mso-cpp-1"], ["state"],
-                                                                 run.started_ns, time.time_ns())
-                                          ["mso-cpp-1"]["state"].ts_ns) >= 15, "15 printer polls")
+        await async_wait_until(
+            lambda: (
+                len(
+                    run.store.read_series(
+                        MEASUREMENT_PRINTER, ["mso-cpp-1"], ["state"], run.started_ns, time.time_ns()
+                    )["mso-cpp-1"]["state"].ts_ns
+                )
+                >= 15
+            ),
+            "15 printer polls",
+        )
         async with httpx.AsyncClient(base_url=run.server.url) as http:
             status = (await http.get("/api/v1/status")).json()
             printer = status["printers"][0]
@@ -121,8 +133,9 @@ async def test_live_data_from_the_simulators_through_the_api(tmp_path: Path) -> 
             assert all(r["state"] is not None and r["soc_pct"] is not None for r in status["fleets"][0]["robots"])
             params = {"start": iso(run.started_ns - S), "end": iso(time.time_ns() + 2 * S)}
             kpis = (await http.get("/api/v1/equipment/mso-cpp-1/kpis", params=params)).json()
-            counter = run.store.read_series(MEASUREMENT_PRINTER, ["mso-cpp-1"], ["printed_m_total"],
-                                            run.started_ns - S, time.time_ns())["mso-cpp-1"]["printed_m_total"]
+            counter = run.store.read_series(
+                MEASUREMENT_PRINTER, ["mso-cpp-1"], ["printed_m_total"], run.started_ns - S, time.time_ns()
+            )["mso-cpp-1"]["printed_m_total"]
             printed = kpis["total"]["printed_m"]
             # what the API reports lies between what the polls saw and what the simulator really printed
             assert printed >= counter.value[-1] - counter.value[0] - 0.05
@@ -143,8 +156,9 @@ async def test_a_state_set_in_the_printer_simulator_reaches_the_client_within_1_
                     continue
                 changed = time.monotonic()
                 run.printer_sim.set_override("state", float(target))
-                msg: dict[str, Any] = await next_of(ws, "state", 1.0, lambda m: m["equipment"] == "mso-cpp-1"
-                                                    and m["state"] == target)
+                msg: dict[str, Any] = await next_of(
+                    ws, "state", 1.0, lambda m: m["equipment"] == "mso-cpp-1" and m["state"] == target
+                )
                 assert time.monotonic() - changed < 1.0
                 assert (msg["label_en"], msg["label_zh"]) == PRINTER_STATE_LABELS[target]
         json.dumps(msg)  # what was pushed is plain JSON

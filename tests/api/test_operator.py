@@ -42,8 +42,13 @@ def previous_shift(env: Env) -> None:
 
 
 def body_for(env: Env, stop: dict[str, Any], reason: int) -> dict[str, Any]:
-    return {"start": iso(env.plant, stop["start_ns"]), "end": iso(env.plant, stop["end_ns"]),
-            "reason_code": reason, "operator": "Wang Fang", "comment": "was a web break, not ink"}
+    return {
+        "start": iso(env.plant, stop["start_ns"]),
+        "end": iso(env.plant, stop["end_ns"]),
+        "reason_code": reason,
+        "operator": "Wang Fang",
+        "comment": "was a web break, not ink",
+    }
 
 
 def test_operator_input_needs_a_key(client: TestClient, env: Env) -> None:
@@ -88,7 +93,8 @@ def test_a_corrected_reason_moves_downtime_in_the_pareto_and_is_audited(client: 
     # The first correction keeps the measured reason it replaced (who, when, before and after are complete).
     assert entry["before"]["overrides"] == []
     assert [(m["start_ns"], m["end_ns"], m["reason_code"]) for m in entry["before"]["measured"]] == [
-        (stop["start_ns"], stop["end_ns"], old)]
+        (stop["start_ns"], stop["end_ns"], old)
+    ]
     assert entry["after"][0]["reason_code"] == new
     assert abs(entry["ts_ns"] - time.time_ns()) < 60 * S
     # a second correction is audited with the first as "before"
@@ -117,14 +123,21 @@ def test_split_a_stop_into_two_unplanned_reasons_makes_two_failures(client: Test
     old = stop["segments"][0]["reason_code"]
     split = stop["start_ns"] + (stop["end_ns"] - stop["start_ns"]) // 2 // S * S
     fails, stops_before = failures(client), pareto_stops(client)
-    body = {"start": iso(env.plant, stop["start_ns"]), "end": iso(env.plant, stop["end_ns"]),
-            "split_at": iso(env.plant, split), "reason_before": 20, "reason_after": 21}
+    body = {
+        "start": iso(env.plant, stop["start_ns"]),
+        "end": iso(env.plant, stop["end_ns"]),
+        "split_at": iso(env.plant, split),
+        "reason_before": 20,
+        "reason_after": 21,
+    }
     r = client.post("/api/v1/printers/mso-cpp-1/stops/split", json=body, headers=ALICE)
     assert r.status_code == 201, r.text
     after = next(s for s in current_stops(client) if s["start_ns"] == stop["start_ns"])
     # The ISO split time has microseconds; the stop's own edges are kept to the nanosecond.
     assert [(seg["reason_code"], seg["start_ns"] // 1000) for seg in after["segments"]] == [
-        (20, stop["start_ns"] // 1000), (21, split // 1000)]
+        (20, stop["start_ns"] // 1000),
+        (21, split // 1000),
+    ]
     assert after["segments"][-1]["end_ns"] == stop["end_ns"]
     assert [seg["failure"] for seg in after["segments"]] == [True, True]
     assert [m["reason_code"] for m in after["measured"]] == [old]  # what the machine said stays visible
@@ -142,8 +155,9 @@ def test_split_a_stop_into_two_unplanned_reasons_makes_two_failures(client: Test
 def test_stop_list_uses_the_apps_kpi_config(env: Env) -> None:
     """A micro-stop threshold longer than every stop: the app's config makes every event a micro-stop in the
     stop list, as in the KPIs (list_stops used to build its own default KpiConfig)."""
-    app = create_app(env.plant, env.store, annotations=env.annotations, config=config(),
-                     kpi_config=KpiConfig(micro_stop_s=86_400.0))
+    app = create_app(
+        env.plant, env.store, annotations=env.annotations, config=config(), kpi_config=KpiConfig(micro_stop_s=86_400.0)
+    )
     with TestClient(app) as client:
         segments = [seg for s in current_stops(client) for seg in s["segments"]]
         unplanned = [seg for seg in segments if seg["element"] in ("ADOT", "ADET")]
@@ -158,8 +172,10 @@ def test_operator_input_validation(client: TestClient, env: Env) -> None:
     url = "/api/v1/printers/mso-cpp-1/stops/reason"
     r = client.post(url, json=body_for(env, stop, 99), headers=ALICE)
     assert r.status_code == 422 and "99 is not a stop reason" in r.text
-    quiet = body_for(env, stop, 20) | {"start": iso(env.plant, env.start_ns - 3600 * S),
-                                       "end": iso(env.plant, env.start_ns - 1800 * S)}
+    quiet = body_for(env, stop, 20) | {
+        "start": iso(env.plant, env.start_ns - 3600 * S),
+        "end": iso(env.plant, env.start_ns - 1800 * S),
+    }
     r = client.post(url, json=quiet, headers=ALICE)
     assert r.status_code == 422 and "did not stop" in r.text
     r = client.post(url, json=body_for(env, stop, 20) | {"end": iso(env.plant, stop["start_ns"] - S)}, headers=ALICE)
@@ -168,8 +184,13 @@ def test_operator_input_validation(client: TestClient, env: Env) -> None:
     assert r.status_code == 404
     r = client.post(url, json=body_for(env, stop, 20) | {"extra": 1}, headers=ALICE)
     assert r.status_code == 422
-    split = {"start": iso(env.plant, stop["start_ns"]), "end": iso(env.plant, stop["end_ns"]),
-             "split_at": iso(env.plant, stop["end_ns"]), "reason_before": 20, "reason_after": 12}
+    split = {
+        "start": iso(env.plant, stop["start_ns"]),
+        "end": iso(env.plant, stop["end_ns"]),
+        "split_at": iso(env.plant, stop["end_ns"]),
+        "reason_before": 20,
+        "reason_after": 12,
+    }
     r = client.post("/api/v1/printers/mso-cpp-1/stops/split", json=split, headers=ALICE)
     assert r.status_code == 422 and "strictly between" in r.text
     r = client.post("/api/v1/notes", json={"equipment": "r99", "text": "hello"}, headers=ALICE)
@@ -177,8 +198,9 @@ def test_operator_input_validation(client: TestClient, env: Env) -> None:
 
 
 def test_notes_are_kept_and_survive_a_restart(client: TestClient, env: Env) -> None:
-    r = client.post("/api/v1/notes", json={"equipment": "r03", "text": "左前轮异响，已报修", "operator": "李"},
-                    headers=ALICE)
+    r = client.post(
+        "/api/v1/notes", json={"equipment": "r03", "text": "左前轮异响，已报修", "operator": "李"}, headers=ALICE
+    )
     assert r.status_code == 201
     notes = client.get("/api/v1/notes", params={"equipment": "r03"}).json()["notes"]
     assert [(n["text"], n["operator"]) for n in notes] == [("左前轮异响，已报修", "李 [alice]")]

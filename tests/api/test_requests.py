@@ -26,7 +26,7 @@ def test_health_and_metrics_count_requests(client: TestClient) -> None:
     assert 'shopfloor_http_requests_total{method="GET",route="/health",status="200"} 1.0' in text
     # The route template, not the raw path, is the label: a scanner cannot create new series.
     assert 'route="/api/v1/teams/{team_id}",status="404"' in text
-    assert "shopfloor_store_lag_seconds{equipment=\"mso-cpp-1\"}" in text
+    assert 'shopfloor_store_lag_seconds{equipment="mso-cpp-1"}' in text
     assert "shopfloor_live_clients 0.0" in text
 
 
@@ -42,8 +42,9 @@ def test_status_shows_what_was_written(client: TestClient, env: Env) -> None:
     assert printer["since_ns"] <= latest["state"][0]
     # metres this shift: newest counter reading minus the reading in force at the shift start
     shift = current_shift(env.plant, time.time_ns())
-    series = env.store.read_series(MEASUREMENT_PRINTER, ["mso-cpp-1"], ["printed_m_total"], shift.start_ns - 5 * S,
-                                   time.time_ns())["mso-cpp-1"]["printed_m_total"]
+    series = env.store.read_series(
+        MEASUREMENT_PRINTER, ["mso-cpp-1"], ["printed_m_total"], shift.start_ns - 5 * S, time.time_ns()
+    )["mso-cpp-1"]["printed_m_total"]
     at_start = series.value[series.ts_ns <= shift.start_ns][-1]  # the history begins before the previous shift
     assert printer["printed_m_shift"] == pytest_approx(series.value[-1] - at_start)
     assert printer["target_m_shift"] == 26000
@@ -68,19 +69,27 @@ def test_printer_kpis_of_a_shift_match_the_counters(client: TestClient, env: Env
     body = client.get("/api/v1/equipment/mso-cpp-1/kpis", params={"shift": env.previous_shift}).json()
     shift = body["range"]["shift"]
     assert shift["key"] == env.previous_shift
-    series = env.store.read_series(MEASUREMENT_PRINTER, ["mso-cpp-1"], ["printed_m_total", "energy_kwh_total"],
-                                   body["range"]["start_ns"], body["range"]["end_ns"])["mso-cpp-1"]
+    series = env.store.read_series(
+        MEASUREMENT_PRINTER,
+        ["mso-cpp-1"],
+        ["printed_m_total", "energy_kwh_total"],
+        body["range"]["start_ns"],
+        body["range"]["end_ns"],
+    )["mso-cpp-1"]
     printed = series["printed_m_total"].value
     energy = series["energy_kwh_total"].value
     total = body["total"]
     assert total["printed_m"] == pytest_approx(printed[-1] - printed[0])
     assert total["energy"]["energy_kwh_per_m"] == pytest.approx(
-        (energy[-1] - energy[0]) / (printed[-1] - printed[0]), rel=1e-3)
+        (energy[-1] - energy[0]) / (printed[-1] - printed[0]), rel=1e-3
+    )
     assert 0 < total["oee"]["oee_pct"] <= 100
     assert set(body["by_shift"]) == {shift["key"]}
     # no range given: the current shift
-    assert client.get("/api/v1/equipment/mso-cpp-1/kpis").json()["range"]["shift"]["key"] == current_shift(
-        env.plant, time.time_ns()).key
+    assert (
+        client.get("/api/v1/equipment/mso-cpp-1/kpis").json()["range"]["shift"]["key"]
+        == current_shift(env.plant, time.time_ns()).key
+    )
 
 
 def test_a_named_shift_and_a_time_range(client: TestClient, env: Env) -> None:
@@ -94,7 +103,8 @@ def test_a_named_shift_and_a_time_range(client: TestClient, env: Env) -> None:
     assert {t["team"] for t in body["teams"]} == {t.id for t in env.plant.teams}
     gravure = next(t for t in body["teams"] if t["team"] == "gravure")
     assert [(o["kpi"], o["weight"]) for o in gravure["objectives"]] == [
-        (o.kpi.value, o.weight) for o in env.plant.team("gravure").objectives]
+        (o.kpi.value, o.weight) for o in env.plant.team("gravure").objectives
+    ]
     start, end = iso_utc(env.start_ns), iso_utc(env.end_ns)
     body = client.get("/api/v1/kpis", params={"start": start, "end": end}).json()
     assert [s["key"] for s in body["shifts"]] == [i.key for i in instances]
@@ -110,8 +120,10 @@ def test_bad_input_is_refused_with_a_message(client: TestClient) -> None:
         ("/api/v1/kpis", "start=2026-01-02T00:00:00&end=2026-01-01T00:00:00"): (422, "end must be after start"),
         ("/api/v1/kpis", "start=2026-01-02T00:00:00"): (422, "start and end go together"),
         ("/api/v1/kpis", "start=noon&end=2026-01-01T00:00:00"): (422, "not an ISO 8601 time"),
-        ("/api/v1/kpis", "shift=2026-11-24/early&start=2026-11-24T00:00:00&end=2026-11-24T01:00:00"):
-            (422, "either shift or start/end"),
+        ("/api/v1/kpis", "shift=2026-11-24/early&start=2026-11-24T00:00:00&end=2026-11-24T01:00:00"): (
+            422,
+            "either shift or start/end",
+        ),
         ("/api/v1/teams/crew-z", ""): (404, "unknown team 'crew-z'"),
         ("/api/v1/reports/teams/crew-z", ""): (404, "unknown team"),
         ("/api/v1/equipment/mso-cpp-9/kpis", ""): (404, "unknown machine, fleet or robot 'mso-cpp-9'"),
@@ -130,8 +142,10 @@ def test_bad_input_is_refused_with_a_message(client: TestClient) -> None:
 def test_kpi_series_csv_has_one_row_per_shift(client: TestClient, env: Env) -> None:
     instances = shift_instances(env.plant.shift_calendar, env.plant.tz, env.start_ns, env.end_ns)
     start, end = iso_utc(env.start_ns), iso_utc(env.end_ns)
-    r = client.get("/api/v1/kpis/series.csv", params={"equipment": "mso-cpp-1", "kpi": "printed_m,oee_pct",
-                                                        "start": start, "end": end})
+    r = client.get(
+        "/api/v1/kpis/series.csv",
+        params={"equipment": "mso-cpp-1", "kpi": "printed_m,oee_pct", "start": start, "end": end},
+    )
     assert r.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(r.text)))
     assert rows[0] == ["bucket", "start", "end", "equipment", "printed_m", "oee_pct"]
@@ -155,8 +169,9 @@ def test_end_of_shift_report_json_and_csv(client: TestClient, env: Env) -> None:
     text = r.text.lstrip("\ufeff")
     assert "凹版印花机组" in text and "印花米数" in text
     rows = list(csv.reader(io.StringIO(text)))
-    objective_rows = [row for row in rows if row and row[0] in {"printed_m", "oee_pct", "energy_kwh_per_m",
-                                                                    "quality_pct"}]
+    objective_rows = [
+        row for row in rows if row and row[0] in {"printed_m", "oee_pct", "energy_kwh_per_m", "quality_pct"}
+    ]
     assert len(objective_rows) == 4
     assert any(row and row[0] == "energy_kwh" for row in rows)
 
@@ -188,7 +203,7 @@ def test_stops_listed_match_the_stops_written(client: TestClient, env: Env) -> N
     got = [(s["start_ns"], s["segments"][0]["reason_code"]) for s in body["stops"]]
     # The range starts on a whole second; a stop that began before it is cut there.
     want = [(s.start_ns, s.reason) for s in env.stops if s.start_ns >= body["range"]["start_ns"]]
-    assert got[-len(want):] == want
+    assert got[-len(want) :] == want
     assert np.all(np.diff([s["start_ns"] for s in body["stops"]]) > 0)
 
 

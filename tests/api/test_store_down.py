@@ -29,8 +29,15 @@ def unused_port() -> int:
 
 @pytest.fixture
 def down_client(plant: Plant, tmp_path: Path) -> Iterator[TestClient]:
-    connection = InfluxConnection(url=f"http://127.0.0.1:{unused_port()}", org="o", bucket="b", token="t",
-                                  spool_dir=tmp_path / "spool", timeout_s=2.0, flush_timeout_s=0.1)
+    connection = InfluxConnection(
+        url=f"http://127.0.0.1:{unused_port()}",
+        org="o",
+        bucket="b",
+        token="t",
+        spool_dir=tmp_path / "spool",
+        timeout_s=2.0,
+        flush_timeout_s=0.1,
+    )
     store = InfluxStore(connection, plant.plant.id)
     notes = AnnotationStore(tmp_path / "a.sqlite3")
     try:
@@ -53,6 +60,7 @@ def test_kpis_answer_503_and_status_still_answers(down_client: TestClient) -> No
 
 def test_metrics_show_what_waits_in_the_spool(plant: Plant, down_client: TestClient) -> None:
     """Samples written while InfluxDB is away wait on disk; /metrics says how many bytes, so an operator sees it."""
+
     def backlog() -> float:
         text = down_client.get("/metrics").text
         match = re.search(r"^shopfloor_spool_backlog_bytes ([0-9.e+]+)$", text, re.MULTILINE)
@@ -62,7 +70,8 @@ def test_metrics_show_what_waits_in_the_spool(plant: Plant, down_client: TestCli
     assert backlog() == 0.0
     store = down_client.app.state.services.store  # type: ignore[attr-defined]
     now = time.time_ns()
-    store.write(SampleBatch.from_rows(MEASUREMENT_PRINTER, [(now, plant.printers[0].id, "speed_m_min", 80.0,
-                                                            Quality.GOOD, "")]))
+    store.write(
+        SampleBatch.from_rows(MEASUREMENT_PRINTER, [(now, plant.printers[0].id, "speed_m_min", 80.0, Quality.GOOD, "")])
+    )
     store.flush()  # the server is away: the flush gives up at its timeout and the sample stays spooled
     assert backlog() > 0

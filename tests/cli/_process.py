@@ -23,8 +23,12 @@ class Command:
     def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
         full_env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *args], cwd=cwd, env=full_env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [sys.executable, "-m", "cli.main", *args],
+            cwd=cwd,
+            env=full_env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         self.stdout_lines: list[str] = []
         self.stderr_lines: list[str] = []
@@ -45,8 +49,13 @@ class Command:
             self._lines.put(line)
         self._lines.put(None)
 
-    def wait_for_line(self, pattern: str, timeout_s: float = 60.0,
-                      where: Callable[[re.Match[str]], bool] = lambda _match: True, since: int = 0) -> re.Match[str]:
+    def wait_for_line(
+        self,
+        pattern: str,
+        timeout_s: float = 60.0,
+        where: Callable[[re.Match[str]], bool] = lambda _match: True,
+        since: int = 0,
+    ) -> re.Match[str]:
         """The first output line matching ``pattern`` (and ``where``), printed already or yet to come.
 
         Blocks on the output itself, not on a sleep. Lines printed before the
@@ -90,4 +99,4 @@ class Command:
             self.proc.wait(timeout=10)
 
     def describe(self) -> str:
-        return ("stdout:\n" + "\n".join(self.stdout_lines[-20:]) + "\nstderr:\n" + "\n".join(self.stderr_lines[-30:]))
+        return "stdout:\n" + "\n".join(self.stdout_lines[-20:]) + "\nstderr:\n" + "\n".join(self.stderr_lines[-30:])

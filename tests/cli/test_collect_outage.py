@@ -32,9 +32,15 @@ def test_an_influxdb_outage_is_spooled_reported_and_delivered(tmp_path: Path, pr
     assert text.count('path = "var/shopfloor.duckdb"\n') == 1
     # Retries capped at 0.8 s instead of the shipped 32 s, so the drain after the outage is quick to see;
     # the url is what INFLUX_URL overrides.
-    plant_file.write_text(text.replace('path = "var/shopfloor.duckdb"\n', 'path = "var/shopfloor.duckdb"\n\n'
-                                       '[storage.influxdb]\nurl = "http://127.0.0.1:9"\n'
-                                       'retry_interval_ms = 100\nmax_retries = 3\n'), encoding="utf-8")
+    plant_file.write_text(
+        text.replace(
+            'path = "var/shopfloor.duckdb"\n',
+            'path = "var/shopfloor.duckdb"\n\n'
+            '[storage.influxdb]\nurl = "http://127.0.0.1:9"\n'
+            "retry_interval_ms = 100\nmax_retries = 3\n",
+        ),
+        encoding="utf-8",
+    )
     plant = load_plant(plant_file)
     signals = len(plant.printers[0].signals)
     bucket = influx.new_bucket()
@@ -50,14 +56,19 @@ def test_an_influxdb_outage_is_spooled_reported_and_delivered(tmp_path: Path, pr
                 down_at = len(collect.all_lines)
                 first = backlog_of(collect.wait_for_line(BACKLOG, since=down_at, where=lambda m: backlog_of(m) > 0))
                 # it keeps growing on disk while the database is away
-                grown = backlog_of(collect.wait_for_line(BACKLOG, since=down_at,
-                                                         where=lambda m: backlog_of(m) >= 3 * first))
+                grown = backlog_of(
+                    collect.wait_for_line(BACKLOG, since=down_at, where=lambda m: backlog_of(m) >= 3 * first)
+                )
             finally:
                 influx.start_influx()
             up_at = len(collect.all_lines)
             # and drains once it is back (to an empty spool, or to what one flush interval leaves queued)
-            collect.wait_for_line(r"; (spool empty|InfluxDB spool backlog ([\d,]+) bytes)", since=up_at, timeout_s=120,
-                                  where=lambda m: m.group(2) is None or int(m.group(2).replace(",", "")) < grown / 3)
+            collect.wait_for_line(
+                r"; (spool empty|InfluxDB spool backlog ([\d,]+) bytes)",
+                since=up_at,
+                timeout_s=120,
+                where=lambda m: m.group(2) is None or int(m.group(2).replace(",", "")) < grown / 3,
+            )
         finally:
             assert collect.interrupt() == 0, collect.describe()
     finally:

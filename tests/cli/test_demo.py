@@ -45,8 +45,7 @@ def test_demo_serves_a_live_plant_and_keeps_what_it_collected(tmp_path: Path) ->
     plant = load_plant()
     robots = {r.id for f in plant.fleets for r in f.robots}
     data_dir = tmp_path / "data"
-    demo = Command("demo", "--port", "0", "--data-dir", str(data_dir), cwd=tmp_path,
-                   env={"SHOPFLOOR_API_KEYS": ""})
+    demo = Command("demo", "--port", "0", "--data-dir", str(data_dir), cwd=tmp_path, env={"SHOPFLOOR_API_KEYS": ""})
     try:
         url = demo.wait_for_line(r"^display\s+(http://127\.0\.0\.1:\d+/)$").group(1)
         endpoints = [line for line in demo.stdout_lines if line.startswith("simulator")]
@@ -67,8 +66,12 @@ def test_demo_serves_a_live_plant_and_keeps_what_it_collected(tmp_path: Path) ->
                 status = http.get("/api/v1/status").json()
                 printer = status["printers"][0]
                 fleet = status["fleets"][0]
-                live = (printer["state"] is not None and printer["link"]["connected"] and fleet["link"]["connected"]
-                        and {r["id"] for r in fleet["robots"] if r["state"] is not None} == robots)
+                live = (
+                    printer["state"] is not None
+                    and printer["link"]["connected"]
+                    and fleet["link"]["connected"]
+                    and {r["id"] for r in fleet["robots"] if r["state"] is not None} == robots
+                )
                 return status if live else None
 
             status = poll(live_status, "the printer and all robots to be live")
@@ -128,6 +131,7 @@ def test_a_time_scaled_demo_runs_the_whole_system_on_simulated_time(tmp_path: Pa
         assert scratch.is_dir() and not (tmp_path / "var").exists(), "a time-scaled run keeps out of the real store"
 
         with httpx.Client(base_url=url, timeout=10) as http:
+
             def running_a_while() -> dict[str, Any] | None:
                 kpis = http.get(f"/api/v1/equipment/{printer_id}/kpis").json()
                 return kpis if kpis["total"]["times"]["apt_s"] >= 600 else None

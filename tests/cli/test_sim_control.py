@@ -32,8 +32,9 @@ from tests.cli.test_simulate_collect import plant_file_on_free_ports
 CONTROL_LINE = r"^control (http://127\.0\.0\.1:\d+/) key (?:file (\S+)|from \$SHOPFLOOR_CONTROL_KEY)$"
 
 
-async def inject(*args: str, control: str, key_file: Path | None, env: dict[str, str] | None = None
-                 ) -> subprocess.CompletedProcess[str]:
+async def inject(
+    *args: str, control: str, key_file: Path | None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``shopfloor inject ARGS`` as its own process (in a thread: the test's clients keep their event loop)."""
     command = [sys.executable, "-m", "cli.main", "inject", *args, "--control", control]
     if key_file is not None:
@@ -53,16 +54,26 @@ async def read_printer_signal(plant: Plant, name: str, client: AsyncModbusTcpCli
     """The raw pymodbus response for one signal (an exception response is not raised: it is looked at)."""
     printer = plant.printers[0]
     signal = printer.signal(name)
-    reader = {"holding": client.read_holding_registers, "input": client.read_input_registers,
-              "coil": client.read_coils, "discrete_input": client.read_discrete_inputs}[signal.table.value]
+    reader = {
+        "holding": client.read_holding_registers,
+        "input": client.read_input_registers,
+        "coil": client.read_coils,
+        "discrete_input": client.read_discrete_inputs,
+    }[signal.table.value]
     return await reader(signal.address, count=signal.count, device_id=printer.modbus.unit_id)
 
 
 def decoded(plant: Plant, name: str, response) -> float:  # type: ignore[no-untyped-def]
     signal = plant.printers[0].signal(name)
     assert not response.isError(), f"{name}: {response}"
-    return decode(list(response.registers), signal.type, scale=signal.scale, offset=signal.offset,
-                  word_order=signal.word_order, byte_order=signal.byte_order)
+    return decode(
+        list(response.registers),
+        signal.type,
+        scale=signal.scale,
+        offset=signal.offset,
+        word_order=signal.word_order,
+        byte_order=signal.byte_order,
+    )
 
 
 async def modbus_client(plant: Plant, timeout_s: float = 5.0) -> AsyncModbusTcpClient:
@@ -85,8 +96,9 @@ async def test_faults_injected_on_command_reach_real_clients(tmp_path: Path) -> 
     plant_file = plant_file_on_free_ports(tmp_path)
     plant = load_plant(plant_file)
     fleet = plant.fleets[0]
-    simulate = Command("simulate", "--plant", str(plant_file), "--control-port", "0", cwd=tmp_path,
-                       env={"SHOPFLOOR_CONTROL_KEY": ""})
+    simulate = Command(
+        "simulate", "--plant", str(plant_file), "--control-port", "0", cwd=tmp_path, env={"SHOPFLOOR_CONTROL_KEY": ""}
+    )
     try:
         match = simulate.wait_for_line(CONTROL_LINE)
         control, key_file = match.group(1), Path(match.group(2))
@@ -98,8 +110,9 @@ async def test_faults_injected_on_command_reach_real_clients(tmp_path: Path) -> 
         assert len(key) >= 16
 
         # --- Modbus exception on one signal: that read gets the code, others are answered.
-        done = await inject("printer", "exception", "--signals", "water_l_total", "--code", "4",
-                            control=control, key_file=key_file)
+        done = await inject(
+            "printer", "exception", "--signals", "water_l_total", "--code", "4", control=control, key_file=key_file
+        )
         assert done.returncode == 0, done.stderr
         client = await modbus_client(plant)
         try:
@@ -136,8 +149,9 @@ async def test_faults_injected_on_command_reach_real_clients(tmp_path: Path) -> 
             soc = opcua.get_node(opcua_node_id(fleet, "r03", "soc_pct", ns))
             other = opcua.get_node(opcua_node_id(fleet, "r04", "soc_pct", ns))
             assert (await soc.read_data_value()).StatusCode.is_good()
-            done = await inject("fleet", "bad-status", "r03", "StateOfCharge", "BadSensorFailure",
-                                control=control, key_file=key_file)
+            done = await inject(
+                "fleet", "bad-status", "r03", "StateOfCharge", "BadSensorFailure", control=control, key_file=key_file
+            )
             assert done.returncode == 0, done.stderr
             value = await soc.read_data_value(raise_on_bad_status=False)
             assert value.StatusCode.value == ua.StatusCodes.BadSensorFailure and value.Value.Value is None
@@ -151,8 +165,9 @@ async def test_faults_injected_on_command_reach_real_clients(tmp_path: Path) -> 
             # --- a wrong key is refused, and nothing is injected.
             wrong = tmp_path / "wrong.key"
             wrong.write_text("not-the-key-of-this-run\n", encoding="utf-8")
-            refused = await inject("fleet", "bad-status", "r03", "StateOfCharge", "BadSensorFailure",
-                                   control=control, key_file=wrong)
+            refused = await inject(
+                "fleet", "bad-status", "r03", "StateOfCharge", "BadSensorFailure", control=control, key_file=wrong
+            )
             assert refused.returncode != 0 and "wrong control key" in refused.stderr, refused.stderr
             assert (await soc.read_data_value()).StatusCode.is_good()
 
@@ -194,8 +209,16 @@ async def test_key_from_the_environment_and_only_the_printer(tmp_path: Path) -> 
     plant_file = plant_file_on_free_ports(tmp_path)
     plant = load_plant(plant_file)
     key = "an-environment-key-for-this-test"
-    simulate = Command("simulate", "printer", "--plant", str(plant_file), "--control-port", "0", cwd=tmp_path,
-                       env={"SHOPFLOOR_CONTROL_KEY": key})
+    simulate = Command(
+        "simulate",
+        "printer",
+        "--plant",
+        str(plant_file),
+        "--control-port",
+        "0",
+        cwd=tmp_path,
+        env={"SHOPFLOOR_CONTROL_KEY": key},
+    )
     try:
         match = simulate.wait_for_line(CONTROL_LINE)
         control = match.group(1)
@@ -210,12 +233,21 @@ async def test_key_from_the_environment_and_only_the_printer(tmp_path: Path) -> 
         # Default time scale (the plant file's 1.0): energy grows at most at the line's full power.
         client = await modbus_client(plant)
         try:
-            t0, e0 = time.monotonic(), decoded(plant, "energy_kwh_total",
-                                               await read_printer_signal(plant, "energy_kwh_total", client))
+            t0, e0 = (
+                time.monotonic(),
+                decoded(plant, "energy_kwh_total", await read_printer_signal(plant, "energy_kwh_total", client)),
+            )
             failed = await inject("fleet", "clear", control=control, key_file=None, env={"SHOPFLOOR_CONTROL_KEY": key})
             assert failed.returncode != 0 and "no simulator 'fleet' is running" in failed.stderr, failed.stderr
-            done = await inject("printer", "exception", "--code", "2", control=control, key_file=None,
-                                env={"SHOPFLOOR_CONTROL_KEY": key})
+            done = await inject(
+                "printer",
+                "exception",
+                "--code",
+                "2",
+                control=control,
+                key_file=None,
+                env={"SHOPFLOOR_CONTROL_KEY": key},
+            )
             assert done.returncode == 0, done.stderr
             reply = await read_printer_signal(plant, "state", client)
             assert reply.isError() and reply.exception_code == 2
@@ -269,8 +301,9 @@ async def first_fleet_values(folder: Path, seed: int) -> list[tuple[str, float, 
     folder.mkdir()
     plant_file = plant_file_on_free_ports(folder)
     fleet = load_plant(plant_file).fleets[0]
-    simulate = Command("simulate", "fleet", "--plant", str(plant_file), "--seed", str(seed), "--time-scale", "0.1",
-                       cwd=folder)
+    simulate = Command(
+        "simulate", "fleet", "--plant", str(plant_file), "--seed", str(seed), "--time-scale", "0.1", cwd=folder
+    )
     try:
         # In a thread: the three runs of the test start side by side on this event loop.
         await asyncio.to_thread(simulate.wait_for_line, r"press Ctrl-C to stop")
@@ -288,8 +321,7 @@ async def first_fleet_values(folder: Path, seed: int) -> list[tuple[str, float, 
 
 
 async def test_seed_is_honoured(tmp_path: Path) -> None:
-    runs = await asyncio.gather(*(first_fleet_values(tmp_path / f"run{i}", seed)
-                                  for i, seed in enumerate((5, 5, 6))))
+    runs = await asyncio.gather(*(first_fleet_values(tmp_path / f"run{i}", seed) for i, seed in enumerate((5, 5, 6))))
     assert runs[0] == runs[1]
     assert [soc for _, soc, _ in runs[0]] != [soc for _, soc, _ in runs[2]]
     assert all(60.0 <= soc <= 100.0 for run in runs for _, soc, _ in run)  # the documented initial range
@@ -304,6 +336,7 @@ async def test_time_scale_is_honoured(tmp_path: Path) -> None:
         simulate.wait_for_line(r"press Ctrl-C to stop")
         client = await modbus_client(plant)
         try:
+
             async def energy() -> float:
                 return decoded(plant, "energy_kwh_total", await read_printer_signal(plant, "energy_kwh_total", client))
 

@@ -47,7 +47,9 @@ def test_collect_fills_the_embedded_store_from_the_simulators(tmp_path: Path) ->
     simulate = Command("simulate", "--plant", str(plant_file), cwd=tmp_path)
     collect = None
     try:
-        simulate.wait_for_line(rf"serving modbus-tcp://127\.0\.0\.1:{printer.modbus.port} unit {printer.modbus.unit_id}")
+        simulate.wait_for_line(
+            rf"serving modbus-tcp://127\.0\.0\.1:{printer.modbus.port} unit {printer.modbus.unit_id}"
+        )
         simulate.wait_for_line(rf"serving {plant.fleets[0].opcua.endpoint}")
 
         # Any Modbus master reads the documented map: the state register holds a documented state code.
@@ -102,8 +104,11 @@ def test_run_serves_the_plant_files_devices_with_operator_input_closed_without_k
                     break
                 assert time.monotonic() < until, f"robots not live within {deadline} s: {fleet}"
                 time.sleep(0.25)
-            refused = http.post("/api/v1/notes", json={"equipment": plant.printers[0].id, "text": "x"},
-                                headers={"X-API-Key": "anything-long-enough"})
+            refused = http.post(
+                "/api/v1/notes",
+                json={"equipment": plant.printers[0].id, "text": "x"},
+                headers={"X-API-Key": "anything-long-enough"},
+            )
             assert refused.status_code == 403 and "SHOPFLOOR_API_KEYS" in refused.text
         assert run.interrupt() == 0, run.describe()
     finally:
@@ -130,7 +135,9 @@ def test_collect_fills_influxdb_when_it_is_configured(tmp_path: Path, influx_ser
         collect = Command("collect", "--plant", str(plant_file), "--report-interval-s", "0.5", cwd=tmp_path, env=env)
         try:
             collect.wait_for_line(r"into InfluxStore")
-            collect.wait_for_line(rf"printer \d+ samples from 1 equipment .*robot \d+ samples from {len(robots)} equipment")
+            collect.wait_for_line(
+                rf"printer \d+ samples from 1 equipment .*robot \d+ samples from {len(robots)} equipment"
+            )
         finally:
             assert collect.interrupt() == 0, collect.describe()
     finally:

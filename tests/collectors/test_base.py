@@ -86,12 +86,15 @@ def test_backoff_jitter_stays_within_bounds(initial: float, cap_factor: float, j
         assert delay > 0 and math.isfinite(delay)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"initial_s": 0, "max_s": 1}, "initial_s"),
-    ({"initial_s": 2, "max_s": 1}, "max_s"),
-    ({"initial_s": 1, "max_s": 2, "factor": 0.5}, "factor"),
-    ({"initial_s": 1, "max_s": 2, "jitter_ratio": 1.0}, "jitter_ratio"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"initial_s": 0, "max_s": 1}, "initial_s"),
+        ({"initial_s": 2, "max_s": 1}, "max_s"),
+        ({"initial_s": 1, "max_s": 2, "factor": 0.5}, "factor"),
+        ({"initial_s": 1, "max_s": 2, "jitter_ratio": 1.0}, "jitter_ratio"),
+    ],
+)
 def test_backoff_rejects_bad_settings(kwargs: dict[str, float], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         Backoff(**kwargs)
@@ -112,7 +115,10 @@ def test_tracker_reports_changes_only_and_logs_one_line_each(caplog: pytest.LogC
     ]
     changes = [e for e in events if e is not None]
     assert [(e.ts_ns, e.connected) for e in changes] == [
-        (1_000_000_000, True), (5_000_000_000, False), (8_500_000_000, True)]
+        (1_000_000_000, True),
+        (5_000_000_000, False),
+        (8_500_000_000, True),
+    ]
     assert all(e.equipment == "mso-cpp-1" and e.source == "modbus:mso-cpp-1" for e in changes)
     assert changes[1].detail == "timeout"
     assert changes[2].detail == "recovered after 3.5 s"

@@ -41,7 +41,8 @@ def stored_polls(path: Path, printer_id: str) -> tuple[int, int, int]:
         row = con.execute(
             "SELECT count(DISTINCT ts_ns), min(ts_ns), max(ts_ns) FROM"
             " (SELECT ts_ns FROM printer WHERE equipment = ? UNION ALL SELECT ts_ns FROM quality WHERE equipment = ?)",
-            [printer_id, printer_id]).fetchone()
+            [printer_id, printer_id],
+        ).fetchone()
     finally:
         con.close()
     assert row is not None

@@ -59,11 +59,13 @@ def test_a_day_has_three_shifts_covering_24_hours_with_breaks(plant) -> None:  #
 def test_crews_rotate_weekly_from_the_anchor(plant) -> None:  # noqa: ANN001
     calendar = plant.shift_calendar
     anchor = calendar.rotation_anchor
+
     def crew(date: dt.date, shift: str) -> str | None:
         ns = to_ns(dt.datetime.combine(date, dt.time(12 if shift == "early" else 23), tzinfo=SHANGHAI))
         inst = shift_at(calendar, plant.tz, ns)
         assert inst is not None and inst.shift_id == shift
         return inst.crew
+
     assert crew(anchor, "early") == "crew-a"
     assert crew(anchor + dt.timedelta(days=6), "early") == "crew-a"
     assert crew(anchor + dt.timedelta(days=7), "early") == "crew-b"

@@ -158,18 +158,42 @@ BAD_FILES = [
     ("fleets.0.opcua.endpoint", "http://robots", "fleets[0] (ev-robots).opcua.endpoint", "opc"),
     ("fleets.0.opcua.security_mode", "Sign", "fleets[0] (ev-robots).opcua", "go together"),
     ("fleets.0.robots.1.id", "r01", "fleets[0] (ev-robots)", "unique"),
-    ("fleets.0.browse_path_template", "Objects/{ns}:Robots/{ns}:{robot}", "fleets[0] (ev-robots)",
-     "must contain {robot} and {variable}"),
-    ("fleets.0.browse_path_template", "Objects/{ns}:Robots/{ns}:{Robot}/{ns}:{variable}", "fleets[0] (ev-robots)",
-     "unknown placeholder {Robot} (allowed: {ns}, {robot}, {variable})"),
-    ("fleets.0.browse_path_template", "Objects/nsu:Robots/{ns}:{robot}/{ns}:{variable}", "fleets[0] (ev-robots)",
-     "element 'nsu:Robots' is not"),
-    ("fleets.0.robots.0.browse_paths", {"soc_pct": "Objects//{ns}:SoC"}, "fleets[0] (ev-robots).robots[0] (r01)",
-     "browse_paths.soc_pct 'Objects//{ns}:SoC': element '' is not"),
-    ("fleets.0.robots.0.browse_paths", {"soc_pct": "Objects/{ns}:{robot}/{ns}:SoC"},
-     "fleets[0] (ev-robots).robots[0] (r01)", "unknown placeholder {robot} (allowed: {ns})"),
-    ("fleets.0.robots.0.browse_paths", {"charge_pct": "Objects/{ns}:Robots"}, "fleets[0] (ev-robots)",
-     "browse_paths names unknown variables ['charge_pct']"),
+    (
+        "fleets.0.browse_path_template",
+        "Objects/{ns}:Robots/{ns}:{robot}",
+        "fleets[0] (ev-robots)",
+        "must contain {robot} and {variable}",
+    ),
+    (
+        "fleets.0.browse_path_template",
+        "Objects/{ns}:Robots/{ns}:{Robot}/{ns}:{variable}",
+        "fleets[0] (ev-robots)",
+        "unknown placeholder {Robot} (allowed: {ns}, {robot}, {variable})",
+    ),
+    (
+        "fleets.0.browse_path_template",
+        "Objects/nsu:Robots/{ns}:{robot}/{ns}:{variable}",
+        "fleets[0] (ev-robots)",
+        "element 'nsu:Robots' is not",
+    ),
+    (
+        "fleets.0.robots.0.browse_paths",
+        {"soc_pct": "Objects//{ns}:SoC"},
+        "fleets[0] (ev-robots).robots[0] (r01)",
+        "browse_paths.soc_pct 'Objects//{ns}:SoC': element '' is not",
+    ),
+    (
+        "fleets.0.robots.0.browse_paths",
+        {"soc_pct": "Objects/{ns}:{robot}/{ns}:SoC"},
+        "fleets[0] (ev-robots).robots[0] (r01)",
+        "unknown placeholder {robot} (allowed: {ns})",
+    ),
+    (
+        "fleets.0.robots.0.browse_paths",
+        {"charge_pct": "Objects/{ns}:Robots"},
+        "fleets[0] (ev-robots)",
+        "browse_paths names unknown variables ['charge_pct']",
+    ),
     ("shift_calendar.shifts.0.end", "15:00:00", "shift_calendar", "overlap"),
     ("shift_calendar.shifts.0.crews", ["crew-z"], "", "crew 'crew-z'"),
     ("teams.0.equipment", ["printer-9"], "", "'printer-9'"),
@@ -253,11 +277,19 @@ def test_browse_paths_address_robot_variables(default_raw: dict[str, Any], tmp_p
     r01, r02, r03 = fleet.robots[:3]
     state, soc = fleet.variable("state"), fleet.variable("soc_pct")
     # The template, with the robot's browse name (its id in upper case) and the variable's.
-    assert fleet.browse_path(r01, soc) == (BrowseName(0, "Objects"), BrowseName(None, "Robots"),
-                                           BrowseName(None, "R01"), BrowseName(None, "StateOfCharge"))
+    assert fleet.browse_path(r01, soc) == (
+        BrowseName(0, "Objects"),
+        BrowseName(None, "Robots"),
+        BrowseName(None, "R01"),
+        BrowseName(None, "StateOfCharge"),
+    )
     # A robot's own path wins over the template; a robot's own node id wins over both.
-    assert fleet.browse_path(r02, soc) == (BrowseName(0, "Objects"), BrowseName(3, "Dock"),
-                                           BrowseName(None, "Battery"), BrowseName(None, "Charge"))
+    assert fleet.browse_path(r02, soc) == (
+        BrowseName(0, "Objects"),
+        BrowseName(3, "Dock"),
+        BrowseName(None, "Battery"),
+        BrowseName(None, "Charge"),
+    )
     assert fleet.browse_path(r03, state) is None and fleet.node_id(r03, state) == (None, "ns=4;i=1001")
     # Without a template, variables are addressed by node id unless a robot gives a path.
     plain = load_plant().fleets[0]
@@ -265,8 +297,9 @@ def test_browse_paths_address_robot_variables(default_raw: dict[str, Any], tmp_p
     assert all(plain.browse_path(r, v) is None for r in plain.robots for v in plain.variables)
 
 
-def test_a_custom_node_id_template_and_a_browse_path_template_are_exclusive(default_raw: dict[str, Any],
-                                                                            tmp_path: Path) -> None:
+def test_a_custom_node_id_template_and_a_browse_path_template_are_exclusive(
+    default_raw: dict[str, Any], tmp_path: Path
+) -> None:
     raw = mutate(default_raw, "fleets.0.browse_path_template", BROWSE_TEMPLATE)
     raw = mutate(raw, "fleets.0.node_id_template", "s=Fleet/{robot}/{variable}")
     message = str(expect_error(tmp_path, raw))

@@ -34,7 +34,9 @@ BIG, LITTLE = ByteOrder.BIG, ByteOrder.LITTLE
         (LITTLE, LITTLE, [0x0020, 0xF147]),  # DCBA
     ],
 )
-def test_float32_layouts_match_vendor_documentation(word_order: ByteOrder, byte_order: ByteOrder, expected: list[int]) -> None:
+def test_float32_layouts_match_vendor_documentation(
+    word_order: ByteOrder, byte_order: ByteOrder, expected: list[int]
+) -> None:
     assert struct.pack(">f", 123456.0).hex() == "47f12000"
     assert raw_to_registers(123456.0, DataType.FLOAT32, word_order, byte_order) == expected
     assert registers_to_raw(expected, DataType.FLOAT32, word_order, byte_order) == 123456.0
@@ -73,7 +75,9 @@ orders = st.sampled_from([BIG, LITTLE])
 
 
 @given(data=st.data(), data_type=st.sampled_from([t for t in DataType if t is not DataType.BOOL]), wo=orders, bo=orders)
-def test_round_trip_every_type_and_order(data: st.DataObject, data_type: DataType, wo: ByteOrder, bo: ByteOrder) -> None:
+def test_round_trip_every_type_and_order(
+    data: st.DataObject, data_type: DataType, wo: ByteOrder, bo: ByteOrder
+) -> None:
     if data_type in (DataType.FLOAT32, DataType.FLOAT64):
         width = 32 if data_type is DataType.FLOAT32 else 64
         raw = data.draw(st.floats(allow_nan=False, allow_infinity=False, width=width))

@@ -117,6 +117,7 @@ async def test_two_loops_on_one_manual_clock_both_wake_on_advance() -> None:
     def make(i: int):  # type: ignore[no-untyped-def]
         def advance(step_s: float, t_ns: int) -> None:
             counts[i] += 1
+
         return advance
 
     # A long max_wait_s: only the wake-up on advance() can make them catch up in time.

@@ -113,15 +113,21 @@ async def test_the_api_refuses_what_it_cannot_do(running: Running, capsys: pytes
     async with httpx.AsyncClient(base_url=running.url, timeout=10) as http:
         listed = (await http.get("/v1/targets", headers=auth)).json()["targets"]
         assert {(t["id"], t["kind"], tuple(t["aliases"])) for t in listed} == {
-            ("mso-cpp-1", "printer", ("printer",)), ("ev-robots", "fleet", ("fleet",))}
+            ("mso-cpp-1", "printer", ("printer",)),
+            ("ev-robots", "fleet", ("fleet",)),
+        }
         for path, body, status, message in [
             ("printer/faults/stall", {"active": True, "typo": 1}, 400, "typo: Extra inputs are not permitted"),
             ("printer/faults/stall", {}, 400, "active: Field required"),
             ("printer/faults/exception", {"signals": [], "code": 4}, 400, "at least one signal"),
             ("printer/faults/value", {"signal": "state"}, 400, "either an engineering 'value' or raw 'words'"),
             ("printer/faults/value", {"signal": "state", "words": [1, 2]}, 400, "word"),
-            ("fleet/faults/bad-status", {"robot": "r01", "variable": "voltage", "status": "BadSensorFailure"},
-             404, "no variable 'voltage'"),
+            (
+                "fleet/faults/bad-status",
+                {"robot": "r01", "variable": "voltage", "status": "BadSensorFailure"},
+                404,
+                "no variable 'voltage'",
+            ),
             ("fleet/faults/bad-status", {"robot": "r01", "variable": "soc_pct", "status": "Good"}, 400, "good status"),
         ]:
             reply = await http.post(f"/v1/targets/{path}", json=body, headers=auth)

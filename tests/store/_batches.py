@@ -13,8 +13,9 @@ T0 = 1_790_000_000_000_000_000  # 2026-09-21, inside one InfluxDB shard group wi
 S = 1_000_000_000
 
 
-def batch(measurement: str, rows: Iterable[tuple[int, str, str, float | None, Quality, str]],
-          fleet: str = "") -> SampleBatch:
+def batch(
+    measurement: str, rows: Iterable[tuple[int, str, str, float | None, Quality, str]], fleet: str = ""
+) -> SampleBatch:
     return SampleBatch.from_rows(measurement, list(rows), fleet=fleet)
 
 
@@ -36,7 +37,9 @@ def poll_batch(ts_ns: int, equipment: str, fields: list[str], rng: np.random.Gen
     )
 
 
-def reference_series(batches: Iterable[SampleBatch], start_ns: int, end_ns: int) -> dict[tuple[str, str], dict[int, float]]:
+def reference_series(
+    batches: Iterable[SampleBatch], start_ns: int, end_ns: int
+) -> dict[tuple[str, str], dict[int, float]]:
     """Plain-Python model of a store: good values in [start, end), last write of a timestamp wins."""
     out: dict[tuple[str, str], dict[int, float]] = {}
     for b in batches:

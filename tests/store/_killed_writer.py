@@ -31,8 +31,13 @@ PLANT = "shanghai-1"
 def batch_for(i: int) -> SampleBatch:
     ts = T0 + i * 1_000_000 + np.arange(PER_BATCH, dtype=np.int64)
     return SampleBatch(
-        "printer", ts, np.full(PER_BATCH, "mso-cpp-1", dtype=object), np.full(PER_BATCH, "speed_m_min", dtype=object),
-        np.full(PER_BATCH, float(i)), np.zeros(PER_BATCH, np.uint8), np.full(PER_BATCH, "", dtype=object),
+        "printer",
+        ts,
+        np.full(PER_BATCH, "mso-cpp-1", dtype=object),
+        np.full(PER_BATCH, "speed_m_min", dtype=object),
+        np.full(PER_BATCH, float(i)),
+        np.zeros(PER_BATCH, np.uint8),
+        np.full(PER_BATCH, "", dtype=object),
     )
 
 
@@ -41,9 +46,19 @@ def main(argv: list[str]) -> None:
         store = DuckDBStore(argv[1], PLANT, flush_interval_s=float(argv[2]))
     else:
         url, bucket, spool, flush_s = argv[1:5]
-        store = InfluxStore(InfluxConnection(url=url, org="shopfloor", bucket=bucket, token="t", spool_dir=spool,
-                                             flush_interval_s=float(flush_s), retry_interval_s=0.05, max_retries=3),
-                            PLANT)
+        store = InfluxStore(
+            InfluxConnection(
+                url=url,
+                org="shopfloor",
+                bucket=bucket,
+                token="t",
+                spool_dir=spool,
+                flush_interval_s=float(flush_s),
+                retry_interval_s=0.05,
+                max_retries=3,
+            ),
+            PLANT,
+        )
     i = 0
     while True:
         store.write(batch_for(i))
@@ -52,12 +67,18 @@ def main(argv: list[str]) -> None:
         time.sleep(0.01)  # a collector's poll cadence, not synchronisation
 
 
-def run_and_kill(args: list[str], min_batches: int, min_seconds: float,
-                 timeout_s: float = 120.0) -> tuple[dict[int, float], float]:
+def run_and_kill(
+    args: list[str], min_batches: int, min_seconds: float, timeout_s: float = 120.0
+) -> tuple[dict[int, float], float]:
     """Start the writer, SIGKILL it once it has written enough; (batch -> write time, kill time)."""
     repo = Path(__file__).resolve().parents[2]
-    child = subprocess.Popen([sys.executable, "-m", "tests.store._killed_writer", *args], cwd=repo,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.store._killed_writer", *args],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     written: dict[int, float] = {}
     deadline = time.monotonic() + timeout_s
     assert child.stdout is not None

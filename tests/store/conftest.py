@@ -24,8 +24,16 @@ def plant_with_storage(plant: Plant, storage: StorageSettings) -> Plant:
 
 
 def influx_plant(plant: Plant, server: InfluxServer, bucket: str, spool_dir: Path, **overrides: object) -> Plant:
-    settings = InfluxSettings(url=server.url, org=server.org, bucket=bucket, spool_dir=spool_dir,
-                              flush_interval_ms=100, retry_interval_ms=50, max_retries=4, **overrides)
+    settings = InfluxSettings(
+        url=server.url,
+        org=server.org,
+        bucket=bucket,
+        spool_dir=spool_dir,
+        flush_interval_ms=100,
+        retry_interval_ms=50,
+        max_retries=4,
+        **overrides,
+    )
     return plant_with_storage(plant, StorageSettings(backend="influxdb", influxdb=settings))
 
 

@@ -8,8 +8,12 @@ from hypothesis import strategies as st
 
 from store.assemble import assemble_series, sort_quality
 
-rows = st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["x", "y"]), st.integers(0, 20),
-                          st.floats(allow_nan=False)), max_size=80)
+rows = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c"]), st.sampled_from(["x", "y"]), st.integers(0, 20), st.floats(allow_nan=False)
+    ),
+    max_size=80,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -37,15 +41,33 @@ def test_series_match_reference(data: list[tuple[str, str, int, float]], fields:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["b", "a"]), st.sampled_from(["y", "x"]),
-                          st.integers(1, 6), st.text(max_size=3)), max_size=40))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.sampled_from(["b", "a"]),
+            st.sampled_from(["y", "x"]),
+            st.integers(1, 6),
+            st.text(max_size=3),
+        ),
+        max_size=40,
+    )
+)
 def test_quality_sorted_and_deduplicated(data: list[tuple[int, str, str, int, str]]) -> None:
-    log = sort_quality(np.array([d[0] for d in data], dtype=np.int64), np.array([d[1] for d in data], dtype=object),
-                       np.array([d[2] for d in data], dtype=object), np.array([d[3] for d in data], dtype=np.uint8),
-                       np.array([d[4] for d in data], dtype=object))
+    log = sort_quality(
+        np.array([d[0] for d in data], dtype=np.int64),
+        np.array([d[1] for d in data], dtype=object),
+        np.array([d[2] for d in data], dtype=object),
+        np.array([d[3] for d in data], dtype=np.uint8),
+        np.array([d[4] for d in data], dtype=object),
+    )
     reference: dict[tuple[int, str, str], tuple[int, str]] = {}
     for t, e, f, c, d in data:
         reference[(t, e, f)] = (c, d)
     expected = [(k[0], k[1], k[2], *reference[k]) for k in sorted(reference)]
-    assert list(zip(log.ts_ns.tolist(), log.equipment.tolist(), log.field.tolist(), log.code.tolist(),
-                    log.detail.tolist())) == expected
+    assert (
+        list(
+            zip(log.ts_ns.tolist(), log.equipment.tolist(), log.field.tolist(), log.code.tolist(), log.detail.tolist())
+        )
+        == expected
+    )

@@ -21,8 +21,9 @@ PLANT = "shanghai-1"
 def test_sigkilled_writer_loses_at_most_one_flush_interval(tmp_path: Path) -> None:
     path = tmp_path / "kill.duckdb"
     flush_s, margin_s = 0.2, 1.0  # margin: a loaded machine may run the flusher late
-    written, kill_time = _killed_writer.run_and_kill(["duckdb", str(path), str(flush_s)], min_batches=60,
-                                                     min_seconds=2.5)
+    written, kill_time = _killed_writer.run_and_kill(
+        ["duckdb", str(path), str(flush_s)], min_batches=60, min_seconds=2.5
+    )
     with DuckDBStore(path, PLANT) as store:
         got = store.read_series("printer", ["mso-cpp-1"], ["speed_m_min"], T0, T0 + 10**12)
     per_batch = np.bincount(got["mso-cpp-1"]["speed_m_min"].value.astype(int))
@@ -37,10 +38,16 @@ def test_sigkilled_writer_loses_at_most_one_flush_interval(tmp_path: Path) -> No
 def test_a_second_process_gets_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "busy.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys; from store.duckdb_store import DuckDBStore;"
-         f" s = DuckDBStore({str(path)!r}, {PLANT!r}); print('open', flush=True); sys.stdin.read(); s.close()"],
-        cwd=Path(__file__).resolve().parents[2], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from store.duckdb_store import DuckDBStore;"
+            f" s = DuckDBStore({str(path)!r}, {PLANT!r}); print('open', flush=True); sys.stdin.read(); s.close()",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
@@ -65,7 +72,8 @@ def test_read_only_open_reads_and_refuses_writes(tmp_path: Path) -> None:
         store.write(good("printer", [(T0, "mso-cpp-1", "state", 3.0)]))
     with DuckDBStore(path, PLANT, read_only=True) as ro:
         assert as_dict(ro.read_series("printer", ["mso-cpp-1"], ["state"], T0, T0 + S)["mso-cpp-1"]["state"]) == {
-            T0: 3.0}
+            T0: 3.0
+        }
         with pytest.raises(StoreError, match="read-only"):
             ro.write(good("printer", [(T0, "mso-cpp-1", "state", 3.0)]))
 
@@ -79,8 +87,15 @@ def test_readers_in_threads_while_a_collector_writes(tmp_path: Path) -> None:
     def collector() -> None:
         try:
             for i in range(batches):
-                store.write(good("printer", [(T0 + (i * per_batch + k) * 1000, "mso-cpp-1", "speed_m_min", float(i))
-                                             for k in range(per_batch)]))
+                store.write(
+                    good(
+                        "printer",
+                        [
+                            (T0 + (i * per_batch + k) * 1000, "mso-cpp-1", "speed_m_min", float(i))
+                            for k in range(per_batch)
+                        ],
+                    )
+                )
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
         finally:
@@ -110,5 +125,7 @@ def test_readers_in_threads_while_a_collector_writes(tmp_path: Path) -> None:
     got = store.read_series("printer", ["mso-cpp-1"], ["speed_m_min"], T0, T0 + 10**12)
     assert len(got["mso-cpp-1"]["speed_m_min"].ts_ns) == batches * per_batch
     assert store.latest("printer", ["mso-cpp-1"])["mso-cpp-1"]["speed_m_min"] == (
-        T0 + (batches * per_batch - 1) * 1000, float(batches - 1))
+        T0 + (batches * per_batch - 1) * 1000,
+        float(batches - 1),
+    )
     store.close()

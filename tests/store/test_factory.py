@@ -41,12 +41,24 @@ def test_influx_url_in_env_switches_backend_and_env_wins(
 
 
 def test_file_settings_and_named_token_variable(base_plant: Plant) -> None:
-    settings = InfluxSettings(url="https://influx.example:8086", org="plant-org", bucket="line",
-                              token_env="MY_TOKEN", batch_size=777, flush_interval_ms=250, retry_interval_ms=20)
+    settings = InfluxSettings(
+        url="https://influx.example:8086",
+        org="plant-org",
+        bucket="line",
+        token_env="MY_TOKEN",
+        batch_size=777,
+        flush_interval_ms=250,
+        retry_interval_ms=20,
+    )
     plant = plant_with_storage(base_plant, StorageSettings(backend="influxdb", influxdb=settings))
     conn = influx_connection(plant, env={"MY_TOKEN": "named", "INFLUX_TOKEN": "generic"})
     assert conn is not None
-    assert (conn.url, conn.org, conn.bucket, conn.token) == ("https://influx.example:8086", "plant-org", "line", "named")
+    assert (conn.url, conn.org, conn.bucket, conn.token) == (
+        "https://influx.example:8086",
+        "plant-org",
+        "line",
+        "named",
+    )
     assert (conn.batch_size, conn.flush_interval_s, conn.retry_interval_s) == (777, 0.25, 0.02)
     assert influx_connection(plant, env={"INFLUX_BUCKET": "other"}).bucket == "other"  # type: ignore[union-attr]
     assert "named" not in repr(conn)

@@ -32,8 +32,15 @@ wait_for = functools.partial(wait_until, timeout_s=WAIT_S)
 
 def counter_batch(i: int, n: int = 100) -> SampleBatch:
     ts = T0 + i * S + np.arange(n, dtype=np.int64) * 1000
-    return SampleBatch("printer", ts, np.full(n, "mso-cpp-1", dtype=object), np.full(n, "printed_m_total", dtype=object),
-                       i * 1000.0 + np.arange(n, dtype=np.float64), np.zeros(n, np.uint8), np.full(n, "", dtype=object))
+    return SampleBatch(
+        "printer",
+        ts,
+        np.full(n, "mso-cpp-1", dtype=object),
+        np.full(n, "printed_m_total", dtype=object),
+        i * 1000.0 + np.arange(n, dtype=np.float64),
+        np.zeros(n, np.uint8),
+        np.full(n, "", dtype=object),
+    )
 
 
 def open_influx(base_plant: Plant, server: InfluxServer, bucket: str, spool: Path) -> InfluxStore:
@@ -97,7 +104,8 @@ def test_rejected_points_are_dead_lettered_and_the_rest_written(
         assert store.flush(timeout_s=WAIT_S)
         dead = store.spool.dead_letters.entries()
         assert sorted(d["lines"] for d in dead) == sorted(
-            f"printer,equipment=mso-cpp-1,plant=shanghai-1 dryer_1_temp_c={160.0 + k} {T0 + k * S}" for k in (5, 17, 33))
+            f"printer,equipment=mso-cpp-1,plant=shanghai-1 dryer_1_temp_c={160.0 + k} {T0 + k * S}" for k in (5, 17, 33)
+        )
         assert all(d["status"] == 400 and "field type conflict" in d["reason"] for d in dead)
         got = store.read_series("printer", ["mso-cpp-1"], ["speed_m_min"], T0, T0 + 100 * S)
         assert as_dict(got["mso-cpp-1"]["speed_m_min"]) == {t: v for t, _, f, v in rows if f == "speed_m_min"}
@@ -142,8 +150,9 @@ def test_sigkilled_writer_loses_at_most_one_flush_interval(
     spool = tmp_path / "spool"
     # The killed writer's InfluxDB is unreachable: whatever survives, survives in the spool.
     dead_url = f"http://127.0.0.1:{free_port()}"
-    written, kill_time = _killed_writer.run_and_kill(["influxdb", dead_url, bucket, str(spool), str(flush_s)],
-                                                     min_batches=60, min_seconds=2.5)
+    written, kill_time = _killed_writer.run_and_kill(
+        ["influxdb", dead_url, bucket, str(spool), str(flush_s)], min_batches=60, min_seconds=2.5
+    )
     store = open_influx(base_plant, server, bucket, spool)  # a new process's store replays the spool
     try:
         assert store.flush(timeout_s=WAIT_S)
@@ -159,17 +168,22 @@ def test_sigkilled_writer_loses_at_most_one_flush_interval(
     assert len(survived) >= len(written) // 2
 
 
-def test_layout_follows_the_contract(
-    base_plant: Plant, private_influx_server: InfluxServer, tmp_path: Path
-) -> None:
+def test_layout_follows_the_contract(base_plant: Plant, private_influx_server: InfluxServer, tmp_path: Path) -> None:
     server = private_influx_server
     bucket = server.new_bucket()
     store = open_influx(base_plant, server, bucket, tmp_path / "spool")
     try:
         store.write(good("printer", [(T0, "mso-cpp-1", "state", 3.0)]))
-        store.write(batch("robot", [(T0, "r01", "soc_pct", 50.0, Quality.GOOD, ""),
-                                    (T0, "r01", "state", None, Quality.BAD_STATUS, "BadNodeIdUnknown")],
-                          fleet="ev-robots"))
+        store.write(
+            batch(
+                "robot",
+                [
+                    (T0, "r01", "soc_pct", 50.0, Quality.GOOD, ""),
+                    (T0, "r01", "state", None, Quality.BAD_STATUS, "BadNodeIdUnknown"),
+                ],
+                fleet="ev-robots",
+            )
+        )
         store.write_connectivity([ConnectivityEvent(T0, "ev-robots", "opcua:ev-robots", True)])
         assert store.flush(timeout_s=WAIT_S)
     finally:
@@ -180,17 +194,26 @@ def test_layout_follows_the_contract(
         return {s["name"]: {row[0] for row in s["values"]} for s in body["results"][0]["series"]}
 
     assert keys("SHOW TAG KEYS") == {
-        "printer": {"plant", "equipment"}, "robot": {"plant", "fleet", "equipment"},
-        "quality": {"plant", "equipment", "field"}, "connectivity": {"plant", "equipment", "source"}}
+        "printer": {"plant", "equipment"},
+        "robot": {"plant", "fleet", "equipment"},
+        "quality": {"plant", "equipment", "field"},
+        "connectivity": {"plant", "equipment", "source"},
+    }
     body = server.query("SHOW FIELD KEYS", db=bucket)
     fields = {s["name"]: {tuple(row) for row in s["values"]} for s in body["results"][0]["series"]}
-    assert fields == {"printer": {("state", "float")}, "robot": {("soc_pct", "float")},
-                      "quality": {("code", "float"), ("detail", "string")},
-                      "connectivity": {("connected", "float"), ("detail", "string")}}
+    assert fields == {
+        "printer": {("state", "float")},
+        "robot": {("soc_pct", "float")},
+        "quality": {("code", "float"), ("detail", "string")},
+        "connectivity": {("connected", "float"), ("detail", "string")},
+    }
 
 
 def test_token_never_logged(
-    base_plant: Plant, private_influx_server: InfluxServer, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    base_plant: Plant,
+    private_influx_server: InfluxServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server = private_influx_server

@@ -22,9 +22,20 @@ def test_missing_binaries_fail_when_required(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_config_rewrite_touches_only_the_named_section() -> None:
-    base = 'bind-address = "127.0.0.1:8088"\n[meta]\n  dir = "/var/lib/x"\n[http]\n  bind-address = ":8086"\n' \
-           '[[graphite]]\n  bind-address = ":2003"\n'
-    out = influx._rewrite_toml(base, {("", "bind-address"): '"127.0.0.1:1"', ("http", "bind-address"): '"127.0.0.1:2"',
-                                      ("meta", "dir"): '"/tmp/m"', ("http", "log-enabled"): "false"})
-    assert out == ('bind-address = "127.0.0.1:1"\n[meta]\n  dir = "/tmp/m"\n[http]\n  bind-address = "127.0.0.1:2"\n'
-                   '  log-enabled = false\n[[graphite]]\n  bind-address = ":2003"\n')
+    base = (
+        'bind-address = "127.0.0.1:8088"\n[meta]\n  dir = "/var/lib/x"\n[http]\n  bind-address = ":8086"\n'
+        '[[graphite]]\n  bind-address = ":2003"\n'
+    )
+    out = influx._rewrite_toml(
+        base,
+        {
+            ("", "bind-address"): '"127.0.0.1:1"',
+            ("http", "bind-address"): '"127.0.0.1:2"',
+            ("meta", "dir"): '"/tmp/m"',
+            ("http", "log-enabled"): "false",
+        },
+    )
+    assert out == (
+        'bind-address = "127.0.0.1:1"\n[meta]\n  dir = "/tmp/m"\n[http]\n  bind-address = "127.0.0.1:2"\n'
+        '  log-enabled = false\n[[graphite]]\n  bind-address = ":2003"\n'
+    )

@@ -62,27 +62,48 @@ def test_values_match_point_per_sample(case: tuple[SampleBatch, str]) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(timestamps, ids, fields, st.sampled_from([q for q in Quality if q != Quality.GOOD]),
-                          st.text(max_size=20)), min_size=1, max_size=20), tag_text)
+@given(
+    st.lists(
+        st.tuples(
+            timestamps, ids, fields, st.sampled_from([q for q in Quality if q != Quality.GOOD]), st.text(max_size=20)
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    tag_text,
+)
 def test_quality_matches_point(rows: list[tuple[int, str, str, Quality, str]], plant: str) -> None:
     batch = SampleBatch.from_rows("printer", [(t, e, f, None, q, d) for t, e, f, q, d in rows])
     ours = encode_quality(plant, prepare_batch(batch)).decode().split("\n")
     reference = [
-        Point("quality").tag("plant", plant).tag("equipment", e).tag("field", f)
-        .field("code", float(q)).field("detail", d.replace("\n", " ").replace("\r", " "))
-        .time(t, WritePrecision.NS).to_line_protocol()
+        Point("quality")
+        .tag("plant", plant)
+        .tag("equipment", e)
+        .tag("field", f)
+        .field("code", float(q))
+        .field("detail", d.replace("\n", " ").replace("\r", " "))
+        .time(t, WritePrecision.NS)
+        .to_line_protocol()
         for t, e, f, q, d in rows
     ]
     assert [_point_style(line) for line in ours] == reference
 
 
 def test_connectivity_matches_point() -> None:
-    events = [ConnectivityEvent(5, "mso-cpp-1", "modbus:mso-cpp-1", False, 'refused "x" \\ y'),
-              ConnectivityEvent(6, "ev-robots", "opc ua,fleet=1", True)]
+    events = [
+        ConnectivityEvent(5, "mso-cpp-1", "modbus:mso-cpp-1", False, 'refused "x" \\ y'),
+        ConnectivityEvent(6, "ev-robots", "opc ua,fleet=1", True),
+    ]
     ours = encode_connectivity("plant 1", events).decode().split("\n")
     reference = [
-        Point("connectivity").tag("plant", "plant 1").tag("equipment", e.equipment).tag("source", e.source)
-        .field("connected", 1.0 if e.connected else 0.0).field("detail", e.detail).time(e.ts_ns).to_line_protocol()
+        Point("connectivity")
+        .tag("plant", "plant 1")
+        .tag("equipment", e.equipment)
+        .tag("source", e.source)
+        .field("connected", 1.0 if e.connected else 0.0)
+        .field("detail", e.detail)
+        .time(e.ts_ns)
+        .to_line_protocol()
         for e in events
     ]
     assert [_point_style(line) for line in ours] == reference

@@ -32,10 +32,16 @@ def test_unknown_field_is_refused_logged_once_and_set_aside_with_its_rows(
 ) -> None:
     store = open_test_store()
     caplog.set_level(logging.ERROR, logger="store")
+
     def stale(k: int) -> SampleBatch:  # one poll of a printer whose map has a signal the plant file lacks
-        return batch("printer", [(T0 + k * S, "mso-cpp-1", "speed_m_min", 12.5, Quality.GOOD, ""),
-                                 (T0 + k * S, "mso-cpp-1", "ink_viscosity_s", 21.0, Quality.GOOD, ""),
-                                 (T0 + k * S, "mso-cpp-1", "state", None, Quality.BAD_DECODE, "short response")])
+        return batch(
+            "printer",
+            [
+                (T0 + k * S, "mso-cpp-1", "speed_m_min", 12.5, Quality.GOOD, ""),
+                (T0 + k * S, "mso-cpp-1", "ink_viscosity_s", 21.0, Quality.GOOD, ""),
+                (T0 + k * S, "mso-cpp-1", "state", None, Quality.BAD_DECODE, "short response"),
+            ],
+        )
 
     for k in range(3):  # the same breach on three polls in a row
         with pytest.raises(ValueError, match=r"ink_viscosity_s.*not declared for 'printer'") as refused:
@@ -50,9 +56,11 @@ def test_unknown_field_is_refused_logged_once_and_set_aside_with_its_rows(
     entries = [e for e in store.refused.dead_letters.entries() if "rows" in e]
     assert len(entries) == 3 and store.refused.count == 3
     assert all("ink_viscosity_s" in e["reason"] and e["measurement"] == "printer" for e in entries)
-    assert entries[1]["rows"] == [[T0 + S, "mso-cpp-1", "speed_m_min", 12.5, 0, ""],
-                                  [T0 + S, "mso-cpp-1", "ink_viscosity_s", 21.0, 0, ""],
-                                  [T0 + S, "mso-cpp-1", "state", "nan", int(Quality.BAD_DECODE), "short response"]]
+    assert entries[1]["rows"] == [
+        [T0 + S, "mso-cpp-1", "speed_m_min", 12.5, 0, ""],
+        [T0 + S, "mso-cpp-1", "ink_viscosity_s", 21.0, 0, ""],
+        [T0 + S, "mso-cpp-1", "state", "nan", int(Quality.BAD_DECODE), "short response"],
+    ]
     # logged with the reason, once for the three batches (a stale map would otherwise log every poll)
     lines = [r.getMessage() for r in caplog.records if "refused a printer batch" in r.getMessage()]
     assert len(lines) == 1 and "ink_viscosity_s" in lines[0] and str(dead_letter_path(store)) in lines[0], lines
@@ -69,7 +77,11 @@ def test_each_distinct_reason_is_logged(open_test_store: StoreFactory, caplog: p
     lines = [r.getMessage() for r in caplog.records if "refused a printer batch" in r.getMessage()]
     assert len(lines) == 3, lines
     assert [e["rows"][0][1:3] for e in store.refused.dead_letters.entries() if "rows" in e] == [
-        ["mso-cpp-1", "a_field"], ["mso-cpp-1", "b_field"], ["mso-cpp-1", "a_field"], ["MSO CPP", "state"]]
+        ["mso-cpp-1", "a_field"],
+        ["mso-cpp-1", "b_field"],
+        ["mso-cpp-1", "a_field"],
+        ["MSO CPP", "state"],
+    ]
 
 
 def test_robot_fields_are_checked_against_the_fleets_variables(open_test_store: StoreFactory) -> None:
@@ -87,8 +99,9 @@ def test_a_store_opened_without_a_plant_accepts_any_well_formed_field(tmp_path: 
     store = DuckDBStore(tmp_path / "x.duckdb", "shanghai-1")
     try:
         store.write(good("printer", [(T0, "mso-cpp-1", "any_field", 1.0)]))
-        assert as_dict(store.read_series("printer", ["mso-cpp-1"], ["any_field"], T0, T0 + S)["mso-cpp-1"]
-                       ["any_field"]) == {T0: 1.0}
+        assert as_dict(
+            store.read_series("printer", ["mso-cpp-1"], ["any_field"], T0, T0 + S)["mso-cpp-1"]["any_field"]
+        ) == {T0: 1.0}
         assert store.refused.count == 0
     finally:
         store.close()

@@ -44,8 +44,9 @@ def test_half_open_range_and_missing_data(open_test_store: StoreFactory) -> None
     store = open_test_store()
     store.write(good("printer", [(T0 + k * S, "mso-cpp-1", "speed_m_min", float(k)) for k in range(5)]))
     store.flush(timeout_s=60)
-    got = store.read_series("printer", ["mso-cpp-1", "mso-cpp-9"], ["speed_m_min", "water_l_total"],
-                            T0 + 1 * S, T0 + 3 * S)
+    got = store.read_series(
+        "printer", ["mso-cpp-1", "mso-cpp-9"], ["speed_m_min", "water_l_total"], T0 + 1 * S, T0 + 3 * S
+    )
     assert got["mso-cpp-1"]["speed_m_min"].ts_ns.tolist() == [T0 + 1 * S, T0 + 2 * S]  # start in, end out
     assert len(got["mso-cpp-1"]["water_l_total"].ts_ns) == 0
     assert all(len(s.ts_ns) == 0 for s in got["mso-cpp-9"].values())
@@ -59,13 +60,18 @@ def test_half_open_range_and_missing_data(open_test_store: StoreFactory) -> None
 
 def test_bad_quality_is_never_a_value(open_test_store: StoreFactory) -> None:
     store = open_test_store()
-    store.write(batch("printer", [
-        (T0, "mso-cpp-1", "speed_m_min", 80.0, Quality.GOOD, ""),
-        (T0 + S, "mso-cpp-1", "speed_m_min", None, Quality.BAD_NO_COMMUNICATION, "timeout after 1.0 s"),
-        (T0 + S, "mso-cpp-1", "state", None, Quality.BAD_DEVICE_EXCEPTION, 'exception 2, "illegal address"'),
-        (T0 + 2 * S, "mso-cpp-1", "speed_m_min", float("inf"), Quality.GOOD, ""),  # garbage marked good
-        (T0 + 3 * S, "mso-cpp-1", "speed_m_min", 81.5, Quality.GOOD, ""),
-    ]))
+    store.write(
+        batch(
+            "printer",
+            [
+                (T0, "mso-cpp-1", "speed_m_min", 80.0, Quality.GOOD, ""),
+                (T0 + S, "mso-cpp-1", "speed_m_min", None, Quality.BAD_NO_COMMUNICATION, "timeout after 1.0 s"),
+                (T0 + S, "mso-cpp-1", "state", None, Quality.BAD_DEVICE_EXCEPTION, 'exception 2, "illegal address"'),
+                (T0 + 2 * S, "mso-cpp-1", "speed_m_min", float("inf"), Quality.GOOD, ""),  # garbage marked good
+                (T0 + 3 * S, "mso-cpp-1", "speed_m_min", 81.5, Quality.GOOD, ""),
+            ],
+        )
+    )
     store.flush(timeout_s=60)
     series = store.read_series("printer", ["mso-cpp-1"], ["speed_m_min", "state"], T0, T0 + 10 * S)
     assert as_dict(series["mso-cpp-1"]["speed_m_min"]) == {T0: 80.0, T0 + 3 * S: 81.5}
@@ -98,7 +104,7 @@ def test_connectivity_round_trip(open_test_store: StoreFactory) -> None:
     events = [
         ConnectivityEvent(T0 + 2 * S, "mso-cpp-1", "modbus:mso-cpp-1", False, "connection refused"),
         ConnectivityEvent(T0, "mso-cpp-1", "modbus:mso-cpp-1", True, ""),
-        ConnectivityEvent(T0 + 5 * S, "ev-robots", "opcua:ev-robots", True, "session, \"secure\" = no"),
+        ConnectivityEvent(T0 + 5 * S, "ev-robots", "opcua:ev-robots", True, 'session, "secure" = no'),
         ConnectivityEvent(T0 + 9 * S, "mso-cpp-1", "modbus:mso-cpp-1", True, "back"),
     ]
     store.write_connectivity(events)
@@ -110,12 +116,21 @@ def test_connectivity_round_trip(open_test_store: StoreFactory) -> None:
 
 def test_latest_keeps_the_newest_whatever_the_order(open_test_store: StoreFactory) -> None:
     store = open_test_store()
-    store.write(good("printer", [(T0 + 5 * S, "mso-cpp-1", "speed_m_min", 50.0),
-                                 (T0 + 4 * S, "mso-cpp-1", "speed_m_min", 40.0),
-                                 (T0 + 1 * S, "mso-cpp-1", "state", 3.0)]))
+    store.write(
+        good(
+            "printer",
+            [
+                (T0 + 5 * S, "mso-cpp-1", "speed_m_min", 50.0),
+                (T0 + 4 * S, "mso-cpp-1", "speed_m_min", 40.0),
+                (T0 + 1 * S, "mso-cpp-1", "state", 3.0),
+            ],
+        )
+    )
     store.write(good("printer", [(T0 + 2 * S, "mso-cpp-1", "speed_m_min", 20.0)]))  # late batch
     assert store.latest("printer", ["mso-cpp-1"])["mso-cpp-1"] == {
-        "speed_m_min": (T0 + 5 * S, 50.0), "state": (T0 + S, 3.0)}
+        "speed_m_min": (T0 + 5 * S, 50.0),
+        "state": (T0 + S, 3.0),
+    }
 
 
 def test_reopen_after_close_keeps_everything(open_test_store: StoreFactory) -> None:
@@ -140,9 +155,18 @@ def test_reopen_after_close_keeps_everything(open_test_store: StoreFactory) -> N
         (lambda: good("printer", [(T0, "mso-cpp-1", "soc_pct", 1.0)], fleet="ev-robots"), "no fleet"),
         (lambda: good("printer", [(T0, "MSO CPP", "speed_m_min", 1.0)]), "equipment 'MSO CPP'"),
         (lambda: good("printer", [(T0, "mso-cpp-1", "speed m/min", 1.0)]), "field 'speed m/min'"),
-        (lambda: SampleBatch("printer", np.array([1.5]), np.array(["mso-cpp-1"], dtype=object),
-                             np.array(["state"], dtype=object), np.array([1.0]), np.zeros(1, np.uint8),
-                             np.array([""], dtype=object)), "integer epoch"),
+        (
+            lambda: SampleBatch(
+                "printer",
+                np.array([1.5]),
+                np.array(["mso-cpp-1"], dtype=object),
+                np.array(["state"], dtype=object),
+                np.array([1.0]),
+                np.zeros(1, np.uint8),
+                np.array([""], dtype=object),
+            ),
+            "integer epoch",
+        ),
     ],
 )
 def test_bad_input_is_refused_whole(open_test_store: StoreFactory, make, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -31,8 +31,14 @@ TABLE_SIZE = 256  # addresses 0..255 exist in every table; beyond that the serve
 
 
 def encode_signal(signal: ModbusSignal, value: float) -> list[int]:
-    return encode(value, signal.type, scale=signal.scale, offset=signal.offset,
-                  word_order=signal.word_order, byte_order=signal.byte_order)
+    return encode(
+        value,
+        signal.type,
+        scale=signal.scale,
+        offset=signal.offset,
+        word_order=signal.word_order,
+        byte_order=signal.byte_order,
+    )
 
 
 def default_values(printer: Printer) -> dict[str, float]:
@@ -69,11 +75,16 @@ class TestPlc:
         regs = lambda kind: [SimData(0, values=tables[kind], datatype=SimType.REGISTERS)]  # noqa: E731
         device = SimDevice(
             id=self.printer.modbus.unit_id,
-            simdata=(bits(RegisterKind.COIL), bits(RegisterKind.DISCRETE_INPUT),
-                     regs(RegisterKind.HOLDING), regs(RegisterKind.INPUT)),
+            simdata=(
+                bits(RegisterKind.COIL),
+                bits(RegisterKind.DISCRETE_INPUT),
+                regs(RegisterKind.HOLDING),
+                regs(RegisterKind.INPUT),
+            ),
         )
-        self._server = ModbusTcpServer(device, address=("127.0.0.1", 0),
-                                       trace_pdu=self._trace_pdu, trace_packet=self._trace_packet)
+        self._server = ModbusTcpServer(
+            device, address=("127.0.0.1", 0), trace_pdu=self._trace_pdu, trace_packet=self._trace_packet
+        )
         await self._server.serve_forever(background=True)
         return self
 
@@ -124,8 +135,12 @@ class TestPlc:
             self._last_request = (pdu.function_code, address)
             return pdu
         if self._last_request in self.exceptions:
-            return ExceptionResponse(self._last_request[0], self.exceptions[self._last_request],
-                                     device_id=pdu.dev_id, transaction=pdu.transaction_id)
+            return ExceptionResponse(
+                self._last_request[0],
+                self.exceptions[self._last_request],
+                device_id=pdu.dev_id,
+                transaction=pdu.transaction_id,
+            )
         return pdu
 
     def _trace_packet(self, sending: bool, data: bytes) -> bytes:

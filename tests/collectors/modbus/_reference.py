@@ -86,8 +86,12 @@ def check_plan(signals: Sequence[ModbusSignal], limits: PlanLimits, requests: Se
         assert request.count >= 1
         assert request.count <= limits.per_request(request.table), request
         assert 0 <= request.address and request.end_address <= 65536
-        assert request.function_code == {RegisterKind.COIL: 1, RegisterKind.DISCRETE_INPUT: 2,
-                                         RegisterKind.HOLDING: 3, RegisterKind.INPUT: 4}[request.table]
+        assert (
+            request.function_code
+            == {RegisterKind.COIL: 1, RegisterKind.DISCRETE_INPUT: 2, RegisterKind.HOLDING: 3, RegisterKind.INPUT: 4}[
+                request.table
+            ]
+        )
         for signal in request.signals:
             assert signal.table is request.table
             assert request.address <= signal.address and signal.end_address <= request.end_address, (signal, request)

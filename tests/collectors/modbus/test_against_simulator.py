@@ -46,8 +46,9 @@ async def sim(plant: Plant) -> AsyncIterator[PrinterSimulator]:
 
 def pointed_at(sim: PrinterSimulator, port: int | None = None) -> Printer:
     printer = tuned(sim.printer, poll_interval_s=0.1, timeout_s=0.5)
-    return printer.model_copy(update={"modbus": printer.modbus.model_copy(update={"host": "127.0.0.1",
-                                                                                  "port": port or sim.port})})
+    return printer.model_copy(
+        update={"modbus": printer.modbus.model_copy(update={"host": "127.0.0.1", "port": port or sim.port})}
+    )
 
 
 def assert_matches_model(sim: PrinterSimulator, values: dict[str, float]) -> None:
@@ -92,8 +93,10 @@ async def test_a_stalled_simulator_is_no_communication_then_recovers(sim: Printe
     async with Running(ModbusPoller(pointed_at(sim), sink)):
         await wait_for(lambda: len(sink.good_batches()) >= 1, "a good poll")
         sim.inject_stall(True)
-        await wait_for(lambda: any(b.quality[0] == Quality.BAD_NO_COMMUNICATION for b in sink.batches),
-                       "a poll marked no communication")
+        await wait_for(
+            lambda: any(b.quality[0] == Quality.BAD_NO_COMMUNICATION for b in sink.batches),
+            "a poll marked no communication",
+        )
         sim.inject_stall(False)
         n = len(sink.batches)
         await wait_for(lambda: any(b.good.all() for b in sink.batches[n:]), "good polls again")

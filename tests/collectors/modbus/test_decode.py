@@ -70,13 +70,16 @@ def test_known_words() -> None:
     assert decode_signal(signal(type="uint32", scale=0.1), [0x0001, 0x0000]).value == pytest.approx(6553.6)
 
 
-@pytest.mark.parametrize(("low", "high", "value", "quality"), [
-    (0, 200, 200.0, Quality.GOOD),
-    (0, 200, 200.5, Quality.BAD_OUT_OF_RANGE),
-    (0, 200, -0.5, Quality.BAD_OUT_OF_RANGE),
-    (None, 200, -1e6, Quality.GOOD),
-    (0, None, 1e30, Quality.GOOD),
-])
+@pytest.mark.parametrize(
+    ("low", "high", "value", "quality"),
+    [
+        (0, 200, 200.0, Quality.GOOD),
+        (0, 200, 200.5, Quality.BAD_OUT_OF_RANGE),
+        (0, 200, -0.5, Quality.BAD_OUT_OF_RANGE),
+        (None, 200, -1e6, Quality.GOOD),
+        (0, None, 1e30, Quality.GOOD),
+    ],
+)
 def test_range(low: float | None, high: float | None, value: float, quality: Quality) -> None:
     s = signal(type="float32", min=low, max=high)
     reading = decode_signal(s, encode(value, DataType.FLOAT32))
@@ -113,13 +116,17 @@ def test_response_is_split_by_address() -> None:
         words = [0] * (request.count + (7 if request.table.is_bit else 0))  # bits come padded to a byte
         for s in request.signals:
             first = s.address - request.address
-            words[first : first + s.count] = encode(values[s.name], s.type, scale=s.scale, offset=s.offset,
-                                                    word_order=s.word_order, byte_order=s.byte_order)
+            words[first : first + s.count] = encode(
+                values[s.name], s.type, scale=s.scale, offset=s.offset, word_order=s.word_order, byte_order=s.byte_order
+            )
         readings = decode_response(request, words)
         assert [r.signal for r in readings] == [s.name for s in request.signals]
         for r in readings:
-            expected = (1.0 if values[r.signal] else 0.0) if printer.signal(r.signal).type is DataType.BOOL \
+            expected = (
+                (1.0 if values[r.signal] else 0.0)
+                if printer.signal(r.signal).type is DataType.BOOL
                 else values[r.signal]
+            )
             assert r.quality is Quality.GOOD
             assert r.value == pytest.approx(expected, rel=1e-9)
 
@@ -137,7 +144,9 @@ def test_failed_request_and_exception_detail() -> None:
     (request,) = plan_requests([signal(name="a"), signal(name="b", address=1)], PlanLimits())
     readings = fail_request(request, Quality.BAD_DEVICE_EXCEPTION, exception_detail(request, 2))
     assert [(r.signal, r.value, r.quality) for r in readings] == [
-        ("a", None, Quality.BAD_DEVICE_EXCEPTION), ("b", None, Quality.BAD_DEVICE_EXCEPTION)]
+        ("a", None, Quality.BAD_DEVICE_EXCEPTION),
+        ("b", None, Quality.BAD_DEVICE_EXCEPTION),
+    ]
     assert readings[0].detail == "exception code 2 (illegal data address) on FC3 holding 0..1"
     with pytest.raises(ValueError):
         fail_request(request, Quality.GOOD, "")

@@ -94,9 +94,11 @@ def tables(draw: st.DrawFn) -> tuple[list[ModbusSignal], PlanLimits]:
         address = draw(st.integers(0, 20))
         for _ in range(draw(st.integers(1, 8))):
             data_type = DataType.BOOL if table.is_bit else draw(st.sampled_from(WORD_TYPES))
-            signals.append(ModbusSignal.model_validate(
-                {"name": f"s{len(signals)}", "register": table.value, "address": address, "type": data_type.value}
-            ))
+            signals.append(
+                ModbusSignal.model_validate(
+                    {"name": f"s{len(signals)}", "register": table.value, "address": address, "type": data_type.value}
+                )
+            )
             address += register_count(data_type) + draw(st.integers(0, 7))
     return signals, limits
 

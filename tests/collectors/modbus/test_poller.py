@@ -307,7 +307,10 @@ async def test_a_sink_that_raises_is_logged_once_per_error_counted_and_polling_g
     refused = [r for r in caplog.records if "the sink refused" in r.getMessage()]
     # polls 2-4: one line; poll 5: a new error, one line; poll 6 works (one "again" line); poll 7: logged again
     assert [("ValueError" in r.getMessage(), r.levelno) for r in refused] == [
-        (True, logging.ERROR), (False, logging.ERROR), (True, logging.ERROR)], [r.getMessage() for r in refused]
+        (True, logging.ERROR),
+        (False, logging.ERROR),
+        (True, logging.ERROR),
+    ], [r.getMessage() for r in refused]
     assert len([r for r in caplog.records if "accepts writes again" in r.getMessage()]) == 2
 
 

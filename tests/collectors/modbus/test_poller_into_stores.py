@@ -71,8 +71,11 @@ async def test_influx_outage_mid_run_every_poll_stored_exactly_once(
             await asyncio.to_thread(server.stop_influx)
             try:
                 during = poller.counters.polls
-                await wait_for(lambda: store.sender.failures >= 2 and poller.counters.polls >= during + 10,
-                               "ten polls into a server that is down", WAIT_S)
+                await wait_for(
+                    lambda: store.sender.failures >= 2 and poller.counters.polls >= during + 10,
+                    "ten polls into a server that is down",
+                    WAIT_S,
+                )
                 assert store.spool.backlog_bytes() > 0  # spooled, not lost, not blocking the poller
             finally:
                 await asyncio.to_thread(server.start_influx)

@@ -84,8 +84,16 @@ class RecordingSink:
             if kind != "batch":
                 continue
             for k in range(len(batch)):
-                out.append((int(batch.ts_ns[k]), batch.equipment[k], batch.field[k], float(batch.value[k]),
-                            int(batch.quality[k]), batch.detail[k]))
+                out.append(
+                    (
+                        int(batch.ts_ns[k]),
+                        batch.equipment[k],
+                        batch.field[k],
+                        float(batch.value[k]),
+                        int(batch.quality[k]),
+                        batch.detail[k],
+                    )
+                )
         return out
 
     def latest(self, since: int = 0) -> dict[tuple[str, str], tuple[int, float, int, str]]:

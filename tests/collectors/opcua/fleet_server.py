@@ -119,14 +119,22 @@ class FleetServer:
             ua.NodeId(f"Robots.{name}", self.ns_index), ua.QualifiedName(name, self.ns_index)
         )
         for f_index, variable in enumerate(self.fleet.variables):
-            node_id = self._node_id(robot, variable.name) if self.numeric_ids_from is None \
+            node_id = (
+                self._node_id(robot, variable.name)
+                if self.numeric_ids_from is None
                 else ua.NodeId(self.numeric_ids_from + 100 * index + f_index, self.ns_index)
+            )
             vtype = VARIANT_TYPES[variable.variant_type]
-            await obj.add_variable(node_id, ua.QualifiedName(variable.browse_name, self.ns_index),
-                                   ua.Variant(self._typed(0, vtype), vtype), vtype)
+            await obj.add_variable(
+                node_id,
+                ua.QualifiedName(variable.browse_name, self.ns_index),
+                ua.Variant(self._typed(0, vtype), vtype),
+                vtype,
+            )
             self.node_ids[(robot.id, variable.name)] = node_id
-            await self.set_value(robot.id, variable.name, expected_value(self.fleet, index, variable.name),
-                                 source_time(index, f_index))
+            await self.set_value(
+                robot.id, variable.name, expected_value(self.fleet, index, variable.name), source_time(index, f_index)
+            )
 
     def _node_id(self, robot: Robot, field: str) -> ua.NodeId:
         uri, identifier = self.fleet.node_id(robot, self.fleet.variable(field))
@@ -141,8 +149,9 @@ class FleetServer:
             return float(value)
         return int(value)
 
-    async def set_value(self, robot_id: str, field: str, value: float, source_ts: dt.datetime | None = None,
-                        status: str = "Good") -> None:
+    async def set_value(
+        self, robot_id: str, field: str, value: float, source_ts: dt.datetime | None = None, status: str = "Good"
+    ) -> None:
         """Write a value (as the variable's type) with a source timestamp and a status code."""
         assert self.server is not None
         vtype = VARIANT_TYPES[self.fleet.variable(field).variant_type]

@@ -41,8 +41,14 @@ class FrozenClock:
 
 def simulator(security: FleetSecurity | None = None, n_robots: int = 4) -> FleetSimulator:
     plant = plant_variant(n_robots)
-    return FleetSimulator(plant, endpoint="opc.tcp://127.0.0.1:0/fleet", port=0, seed=7,
-                          clock=FrozenClock(1_767_600_000_000_000_000), security=security or FleetSecurity())
+    return FleetSimulator(
+        plant,
+        endpoint="opc.tcp://127.0.0.1:0/fleet",
+        port=0,
+        seed=7,
+        clock=FrozenClock(1_767_600_000_000_000_000),
+        security=security or FleetSecurity(),
+    )
 
 
 @pytest.fixture
@@ -54,8 +60,13 @@ async def sim():
 
 
 def collector_for(sim: FleetSimulator, sink: RecordingSink, **opcua) -> OpcUaFleetCollector:
-    return OpcUaFleetCollector(at_endpoint(sim.fleet, sim.endpoint, **opcua), sink, reconnect_initial_s=0.1,
-                               reconnect_max_s=1.0, retry_interval_s=0.3)
+    return OpcUaFleetCollector(
+        at_endpoint(sim.fleet, sim.endpoint, **opcua),
+        sink,
+        reconnect_initial_s=0.1,
+        reconnect_max_s=1.0,
+        retry_interval_s=0.3,
+    )
 
 
 def served(sim: FleetSimulator, robot_id: str, field: str) -> ua.DataValue:
@@ -100,8 +111,9 @@ async def test_injected_bad_status_and_out_of_range_values(sim: FleetSimulator, 
     assert no_value_unless_good(sink)
 
 
-async def test_simulator_restart_drop_and_stall_are_gaps_then_values_flow(sim: FleetSimulator,
-                                                                          sink: RecordingSink) -> None:
+async def test_simulator_restart_drop_and_stall_are_gaps_then_values_flow(
+    sim: FleetSimulator, sink: RecordingSink
+) -> None:
     collector = collector_for(sim, sink)
     fleet = collector.fleet
     async with running(collector):
@@ -123,8 +135,10 @@ async def test_simulator_restart_drop_and_stall_are_gaps_then_values_flow(sim: F
             mark = len(sink.log)
             # The collector rebuilt its subscription: an injected change reaches it.
             await sim.inject_value("r004", "error_code", 300 + len(expected))
-            await wait_until(lambda: sink.latest(mark).get(("r004", "error_code"), (0, None))[1] == 300 + len(expected),
-                             f"a fresh value after {fault}")
+            await wait_until(
+                lambda: sink.latest(mark).get(("r004", "error_code"), (0, None))[1] == 300 + len(expected),
+                f"a fresh value after {fault}",
+            )
             await sim.clear_faults()
     assert collector.stats.reconnects == 3
     down = False
@@ -136,18 +150,30 @@ async def test_simulator_restart_drop_and_stall_are_gaps_then_values_flow(sim: F
 
 
 @pytest.mark.parametrize("mode", [SecurityMode.SIGN, SecurityMode.SIGN_AND_ENCRYPT])
-async def test_secure_simulator_with_certificate_and_user(tmp_path: Path, sink: RecordingSink, mode: SecurityMode,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_secure_simulator_with_certificate_and_user(
+    tmp_path: Path, sink: RecordingSink, mode: SecurityMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client_cert, client_key = tmp_path / "client.der", tmp_path / "client.pem"
     generate_certificate(client_cert, client_key, "collector", "urn:shopfloor:test:collector")
-    security = FleetSecurity(modes=(mode,), users={"fleet-reader": "right-password"}, allow_anonymous=False,
-                             trusted_client_certificates=(client_cert,), certificate_dir=tmp_path)
+    security = FleetSecurity(
+        modes=(mode,),
+        users={"fleet-reader": "right-password"},
+        allow_anonymous=False,
+        trusted_client_certificates=(client_cert,),
+        certificate_dir=tmp_path,
+    )
     fleet_sim = simulator(security, n_robots=2)
     await fleet_sim.start()
     try:
-        opcua = dict(security_policy="Basic256Sha256", security_mode=mode.value, client_certificate=client_cert,
-                     client_private_key=client_key, server_certificate=fleet_sim.server_certificate,
-                     username="fleet-reader", password_env=PASSWORD_ENV)
+        opcua = dict(
+            security_policy="Basic256Sha256",
+            security_mode=mode.value,
+            client_certificate=client_cert,
+            client_private_key=client_key,
+            server_certificate=fleet_sim.server_certificate,
+            username="fleet-reader",
+            password_env=PASSWORD_ENV,
+        )
         monkeypatch.setenv(PASSWORD_ENV, "wrong-password")
         rejected = RecordingSink()
         collector = collector_for(fleet_sim, rejected, **opcua)

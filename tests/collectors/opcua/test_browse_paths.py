@@ -62,8 +62,14 @@ async def started(plant: Plant) -> FleetSimulator:
 
 
 def collector_for(fleet_url: str, plant: Plant, sink: RecordingSink, **options: Any) -> OpcUaFleetCollector:
-    return OpcUaFleetCollector(at_endpoint(plant.fleets[0], fleet_url), sink, reconnect_initial_s=0.1,
-                               reconnect_max_s=1.0, retry_interval_s=0.3, **options)
+    return OpcUaFleetCollector(
+        at_endpoint(plant.fleets[0], fleet_url),
+        sink,
+        reconnect_initial_s=0.1,
+        reconnect_max_s=1.0,
+        retry_interval_s=0.3,
+        **options,
+    )
 
 
 def connectivity(sink: RecordingSink) -> list[bool]:
@@ -71,8 +77,9 @@ def connectivity(sink: RecordingSink) -> list[bool]:
 
 
 @pytest.mark.parametrize("force_polling", [False, True], ids=["subscription", "polling"])
-async def test_browse_path_template_reads_every_variable_from_the_simulator(sink: RecordingSink,
-                                                                           force_polling: bool) -> None:
+async def test_browse_path_template_reads_every_variable_from_the_simulator(
+    sink: RecordingSink, force_polling: bool
+) -> None:
     plant = browse_plant(4, browse_path_template=TEMPLATE)
     sim = await started(plant)
     try:
@@ -86,8 +93,10 @@ async def test_browse_path_template_reads_every_variable_from_the_simulator(sink
         for robot_id, field in all_keys(collector.fleet):
             served = sim.server.read_attribute_value(sim.node_id(robot_id, field))
             ts, value, quality, _ = latest[(robot_id, field)]
-            assert (quality, value, ts) == (Quality.GOOD, float(served.Value.Value), to_ns(served.SourceTimestamp)), \
-                (robot_id, field)
+            assert (quality, value, ts) == (Quality.GOOD, float(served.Value.Value), to_ns(served.SourceTimestamp)), (
+                robot_id,
+                field,
+            )
     finally:
         await sim.stop()
     assert connectivity(sink) == [True]
@@ -145,8 +154,10 @@ async def test_browse_paths_are_translated_again_after_a_restart(tmp_path: Path,
             await wait_until(lambda: connectivity(sink) == [True, False, True], "the reconnection")
             await wait_until(lambda: sink.good_keys(mark) == all_keys(fleet), "every variable after the restart")
             await server.set_value("r003", "soc_pct", 61.0, dt.datetime.now(dt.UTC))
-            await wait_until(lambda: sink.latest(mark).get(("r003", "soc_pct"), (0, None))[1] == 61.0,
-                             "a change on a renumbered node")
+            await wait_until(
+                lambda: sink.latest(mark).get(("r003", "soc_pct"), (0, None))[1] == 61.0,
+                "a change on a renumbered node",
+            )
             assert collector.stats.pending_items == 0
     finally:
         await server.stop()

@@ -46,12 +46,21 @@ def fleet() -> Fleet:
 
 
 @pytest.mark.parametrize(("field", "raw", "vtype", "status", "quality", "value", "detail"), CASES)
-def test_status_and_value_map_to_quality(fleet: Fleet, field: str, raw: object, vtype: ua.VariantType, status: str,
-                                         quality: Quality, value: float | None, detail: str) -> None:
+def test_status_and_value_map_to_quality(
+    fleet: Fleet,
+    field: str,
+    raw: object,
+    vtype: ua.VariantType,
+    status: str,
+    quality: Quality,
+    value: float | None,
+    detail: str,
+) -> None:
     plan = plan_fleet(fleet)
     index = next(i for i, item in enumerate(plan.items) if item.field == field and item.robot_id == "r002")
-    dv = ua.DataValue(ua.Variant(raw, vtype), StatusCode=ua.StatusCode(getattr(ua.StatusCodes, status)),
-                      SourceTimestamp=SOURCE)
+    dv = ua.DataValue(
+        ua.Variant(raw, vtype), StatusCode=ua.StatusCode(getattr(ua.StatusCodes, status)), SourceTimestamp=SOURCE
+    )
     batch = decode_values(plan, [index], [dv], RECEIVED_NS)
     assert (batch.equipment[0], batch.field[0], batch.fleet) == ("r002", field, fleet.id)
     assert batch.quality[0] == quality

@@ -29,8 +29,13 @@ REFUSALS = ["BadTooManySubscriptions", "BadServiceUnsupported"]
 
 
 def collector_for(server: FleetServer, sink: RecordingSink, **opcua: object) -> OpcUaFleetCollector:
-    return OpcUaFleetCollector(at_endpoint(server.fleet, server.url, **opcua), sink, reconnect_initial_s=0.1,
-                               reconnect_max_s=1.0, retry_interval_s=0.3)
+    return OpcUaFleetCollector(
+        at_endpoint(server.fleet, server.url, **opcua),
+        sink,
+        reconnect_initial_s=0.1,
+        reconnect_max_s=1.0,
+        retry_interval_s=0.3,
+    )
 
 
 def connectivity(sink: RecordingSink) -> list[bool]:
@@ -38,8 +43,9 @@ def connectivity(sink: RecordingSink) -> list[bool]:
 
 
 @pytest.mark.parametrize("refusal", REFUSALS)
-async def test_refused_subscription_falls_back_to_polling(server: FleetServer, sink: RecordingSink, refusal: str,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+async def test_refused_subscription_falls_back_to_polling(
+    server: FleetServer, sink: RecordingSink, refusal: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="shopfloor.collectors.opcua")
     server.refuse_subscriptions(refusal)
     collector = collector_for(server, sink)
@@ -52,8 +58,10 @@ async def test_refused_subscription_falls_back_to_polling(server: FleetServer, s
         # A bad status on the server is a quality, never a value.
         mark = len(sink.log)
         await server.set_value("r002", "soc_pct", 42.0, dt.datetime.now(dt.UTC), status="BadSensorFailure")
-        await wait_until(lambda: sink.latest(mark).get(("r002", "soc_pct"), (0, 0.0, Quality.GOOD, ""))[2]
-                         == Quality.BAD_STATUS, "the bad status to be polled")
+        await wait_until(
+            lambda: sink.latest(mark).get(("r002", "soc_pct"), (0, 0.0, Quality.GOOD, ""))[2] == Quality.BAD_STATUS,
+            "the bad status to be polled",
+        )
         _, value, _, detail = sink.latest(mark)[("r002", "soc_pct")]
         assert math.isnan(value) and detail == "BadSensorFailure"
         # The other variables of the same poll stay good.
@@ -61,8 +69,10 @@ async def test_refused_subscription_falls_back_to_polling(server: FleetServer, s
         # And the variable recovers on the next good value.
         mark = len(sink.log)
         await server.set_value("r002", "soc_pct", 43.0, dt.datetime.now(dt.UTC))
-        await wait_until(lambda: sink.latest(mark).get(("r002", "soc_pct"), (0, 0.0, 0, ""))[1:3]
-                         == (43.0, Quality.GOOD), "a good value after the bad status")
+        await wait_until(
+            lambda: sink.latest(mark).get(("r002", "soc_pct"), (0, 0.0, 0, ""))[1:3] == (43.0, Quality.GOOD),
+            "a good value after the bad status",
+        )
         assert not task.done()
     assert connectivity(sink) == [True]
     assert sink.events[0].detail.startswith("polling")

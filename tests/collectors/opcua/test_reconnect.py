@@ -22,8 +22,14 @@ from tests.collectors.opcua.fleet_server import FleetServer, expected_value
 
 
 def collector_for(server: FleetServer, sink: RecordingSink, **options) -> OpcUaFleetCollector:
-    return OpcUaFleetCollector(at_endpoint(server.fleet, server.url), sink, reconnect_initial_s=0.1,
-                               reconnect_max_s=1.0, retry_interval_s=0.3, **options)
+    return OpcUaFleetCollector(
+        at_endpoint(server.fleet, server.url),
+        sink,
+        reconnect_initial_s=0.1,
+        reconnect_max_s=1.0,
+        retry_interval_s=0.3,
+        **options,
+    )
 
 
 def connectivity(sink: RecordingSink) -> list[bool]:
@@ -83,14 +89,17 @@ async def test_dropped_connections_reconnect_and_resubscribe(server: FleetServer
             await wait_until(lambda: connectivity(sink) == [True] + [False, True] * round_, f"reconnect {round_}")
             mark = len(sink.log)
             await server.set_value("r003", "position_x_m", 10.0 + round_, dt.datetime.now(dt.UTC))
-            await wait_until(lambda: sink.latest(mark).get(("r003", "position_x_m"), (0, None))[1] == 10.0 + round_,
-                             f"a fresh value after reconnect {round_}")
+            await wait_until(
+                lambda: sink.latest(mark).get(("r003", "position_x_m"), (0, None))[1] == 10.0 + round_,
+                f"a fresh value after reconnect {round_}",
+            )
     assert collector.stats.reconnects == 2
     assert nothing_written_while_down(sink)
 
 
-async def test_a_stalled_server_is_detected_and_left_for_a_new_session(server: FleetServer,
-                                                                       sink: RecordingSink) -> None:
+async def test_a_stalled_server_is_detected_and_left_for_a_new_session(
+    server: FleetServer, sink: RecordingSink
+) -> None:
     collector = collector_for(server, sink)
     fleet = collector.fleet
     async with running(collector):
@@ -101,8 +110,9 @@ async def test_a_stalled_server_is_detected_and_left_for_a_new_session(server: F
         await wait_until(lambda: connectivity(sink) == [True, False, True], "a new session")
         mark = len(sink.log)
         await server.set_value("r001", "error_code", 205, dt.datetime.now(dt.UTC))
-        await wait_until(lambda: sink.latest(mark).get(("r001", "error_code"), (0, None))[1] == 205.0,
-                         "values on the new session")
+        await wait_until(
+            lambda: sink.latest(mark).get(("r001", "error_code"), (0, None))[1] == 205.0, "values on the new session"
+        )
     assert collector.stats.reconnects == 1
     assert nothing_written_while_down(sink)
 
@@ -142,8 +152,7 @@ async def test_unreachable_endpoint_is_recorded_once_and_retried(tmp_path: Path,
         probe.bind(("127.0.0.1", 0))
         server.port = probe.getsockname()[1]
     port_url = server.url
-    collector = OpcUaFleetCollector(at_endpoint(fleet, port_url), sink, reconnect_initial_s=0.05,
-                                    reconnect_max_s=0.2)
+    collector = OpcUaFleetCollector(at_endpoint(fleet, port_url), sink, reconnect_initial_s=0.05, reconnect_max_s=0.2)
     async with running(collector):
         await wait_until(lambda: collector.stats.attempts >= 4, "several attempts")
         assert connectivity(sink) == [False]  # one event, however many attempts

@@ -25,8 +25,12 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("certs")
     out = {}
     for name in ("client", "stranger", "server"):
-        generate_certificate(base / f"{name}_cert.der", base / f"{name}_key.pem", f"test {name}",
-                             CLIENT_URI if name != "server" else "urn:shopfloor:test:server")
+        generate_certificate(
+            base / f"{name}_cert.der",
+            base / f"{name}_key.pem",
+            f"test {name}",
+            CLIENT_URI if name != "server" else "urn:shopfloor:test:server",
+        )
         out[f"{name}_cert"] = base / f"{name}_cert.der"
         out[f"{name}_key"] = base / f"{name}_key.pem"
     return out
@@ -49,8 +53,15 @@ async def secure_server(tmp_path: Path, certs: dict[str, Path]):
     await server.stop()
 
 
-def secure_collector(server: FleetServer, sink: RecordingSink, certs: dict[str, Path], *, mode: str,
-                     client: str = "client", pin: bool = True) -> OpcUaFleetCollector:
+def secure_collector(
+    server: FleetServer,
+    sink: RecordingSink,
+    certs: dict[str, Path],
+    *,
+    mode: str,
+    client: str = "client",
+    pin: bool = True,
+) -> OpcUaFleetCollector:
     fleet = at_endpoint(
         server.fleet,
         server.url,
@@ -66,9 +77,14 @@ def secure_collector(server: FleetServer, sink: RecordingSink, certs: dict[str, 
 
 
 @pytest.mark.parametrize("mode", ["Sign", "SignAndEncrypt"])
-async def test_secure_session_delivers(secure_server: FleetServer, sink: RecordingSink, certs: dict[str, Path],
-                                       mode: str, monkeypatch: pytest.MonkeyPatch,
-                                       caplog: pytest.LogCaptureFixture) -> None:
+async def test_secure_session_delivers(
+    secure_server: FleetServer,
+    sink: RecordingSink,
+    certs: dict[str, Path],
+    mode: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     caplog.set_level(logging.DEBUG)
     collector = secure_collector(secure_server, sink, certs, mode=mode, pin=(mode == "Sign"))
@@ -78,10 +94,13 @@ async def test_secure_session_delivers(secure_server: FleetServer, sink: Recordi
     assert PASSWORD not in caplog.text
 
 
-async def test_wrong_password_is_a_clear_error_and_keeps_retrying(secure_server: FleetServer, sink: RecordingSink,
-                                                                  certs: dict[str, Path],
-                                                                  monkeypatch: pytest.MonkeyPatch,
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
+async def test_wrong_password_is_a_clear_error_and_keeps_retrying(
+    secure_server: FleetServer,
+    sink: RecordingSink,
+    certs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     wrong = "not-the-password-either"
     monkeypatch.setenv(PASSWORD_ENV, wrong)
     caplog.set_level(logging.DEBUG)
@@ -102,9 +121,9 @@ async def test_wrong_password_is_a_clear_error_and_keeps_retrying(secure_server:
     assert len(ours) == 1, "one log line for the state change, not one per attempt"
 
 
-async def test_untrusted_client_certificate_is_a_clear_error(secure_server: FleetServer, sink: RecordingSink,
-                                                             certs: dict[str, Path],
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_untrusted_client_certificate_is_a_clear_error(
+    secure_server: FleetServer, sink: RecordingSink, certs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     collector = secure_collector(secure_server, sink, certs, mode="Sign", client="stranger")
     async with running(collector) as task:
@@ -116,8 +135,9 @@ async def test_untrusted_client_certificate_is_a_clear_error(secure_server: Flee
     assert sink.batches == []
 
 
-async def test_missing_password_variable_is_named(secure_server: FleetServer, sink: RecordingSink,
-                                                  certs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_missing_password_variable_is_named(
+    secure_server: FleetServer, sink: RecordingSink, certs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(PASSWORD_ENV, raising=False)
     collector = secure_collector(secure_server, sink, certs, mode="Sign")
     async with running(collector):
@@ -125,16 +145,16 @@ async def test_missing_password_variable_is_named(secure_server: FleetServer, si
     assert not sink.events[0].connected and f"{PASSWORD_ENV}" in sink.events[0].detail
 
 
-
 @pytest.mark.parametrize("mode", ["Sign", "SignAndEncrypt"])
-async def test_a_changed_server_certificate_is_a_clear_error(secure_server: FleetServer, sink: RecordingSink,
-                                                             certs: dict[str, Path], mode: str,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_changed_server_certificate_is_a_clear_error(
+    secure_server: FleetServer, sink: RecordingSink, certs: dict[str, Path], mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     # The plant file pins one certificate; the server presents another (replaced, or not the fleet's server).
     pinned = certs["stranger_cert"]
-    fleet = at_endpoint(secure_collector(secure_server, sink, certs, mode=mode).fleet, secure_server.url,
-                        server_certificate=pinned)
+    fleet = at_endpoint(
+        secure_collector(secure_server, sink, certs, mode=mode).fleet, secure_server.url, server_certificate=pinned
+    )
     collector = OpcUaFleetCollector(fleet, sink, reconnect_initial_s=0.1, reconnect_max_s=0.5)
     async with running(collector) as task:
         await wait_until(lambda: collector.stats.attempts >= 2, "two attempts")

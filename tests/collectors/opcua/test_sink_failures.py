@@ -27,7 +27,8 @@ class RefusingSink(RecordingSink):
 
 
 async def test_a_raising_sink_is_counted_and_logged_once_and_the_link_stays_up(
-    server: FleetServer, caplog: pytest.LogCaptureFixture,
+    server: FleetServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     sink = RefusingSink()
     fleet = at_endpoint(server.fleet, server.url)

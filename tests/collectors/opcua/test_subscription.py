@@ -22,8 +22,9 @@ from tests.collectors.opcua.conftest import (
 from tests.collectors.opcua.fleet_server import FleetServer, expected_value, source_time
 
 
-async def test_every_variable_arrives_with_its_value_and_source_timestamp(server: FleetServer,
-                                                                          sink: RecordingSink) -> None:
+async def test_every_variable_arrives_with_its_value_and_source_timestamp(
+    server: FleetServer, sink: RecordingSink
+) -> None:
     fleet = at_endpoint(server.fleet, server.url)
     collector = OpcUaFleetCollector(fleet, sink)
     async with running(collector):
@@ -57,8 +58,13 @@ async def test_changes_arrive_and_bad_statuses_never_carry_values(server: FleetS
         await server.set_value("r002", "charging_power_kw", 11.0, now, status="UncertainLastUsableValue")
         await server.set_value("r002", "soc_pct", 130.0, now)  # max is 100
         await server.set_value("r003", "soc_pct", math.nan, now)
-        changed = {("r001", "soc_pct"), ("r001", "charging_power_kw"), ("r002", "charging_power_kw"),
-                   ("r002", "soc_pct"), ("r003", "soc_pct")}
+        changed = {
+            ("r001", "soc_pct"),
+            ("r001", "charging_power_kw"),
+            ("r002", "charging_power_kw"),
+            ("r002", "soc_pct"),
+            ("r003", "soc_pct"),
+        }
         await wait_until(lambda: changed <= set(sink.latest(mark)), "the five changes")
     latest = sink.latest(mark)
     assert latest[("r001", "soc_pct")][:3] == (to_ns(now), 42.5, Quality.GOOD)

@@ -16,7 +16,9 @@ def default_raw() -> dict[str, Any]:
 
 
 def plant_with(
-    shifts: list[dict[str, Any]] | None = None, timezone: str | None = None, ideal_speed_m_min: float | None = None,
+    shifts: list[dict[str, Any]] | None = None,
+    timezone: str | None = None,
+    ideal_speed_m_min: float | None = None,
     rotation_days: int | None = None,
 ) -> Plant:
     raw = copy.deepcopy(default_raw())

@@ -11,8 +11,12 @@ NS = 1_000_000_000
 
 
 def printer_fields(
-    start_ns: int, schedule: list[tuple[float, PrinterState, int]], produced_m: float, defective_m: float,
-    step_s: int = 1, end_pad_s: int = 1,
+    start_ns: int,
+    schedule: list[tuple[float, PrinterState, int]],
+    produced_m: float,
+    defective_m: float,
+    step_s: int = 1,
+    end_pad_s: int = 1,
 ) -> dict[str, Series]:
     """Samples every ``step_s`` over a schedule of (minutes, state, reason) blocks.
 

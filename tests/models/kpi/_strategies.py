@@ -29,8 +29,7 @@ def timestamps(draw, min_size: int = 0, max_size: int = 60) -> np.ndarray:
 @st.composite
 def counter_series(draw, wrap: float) -> Series:
     ts = draw(timestamps())
-    inc = np.array(draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 3.0, 7.5, 40.0]), min_size=len(ts),
-                                 max_size=len(ts))))
+    inc = np.array(draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 3.0, 7.5, 40.0]), min_size=len(ts), max_size=len(ts))))
     value = np.mod(draw(st.integers(0, int(wrap) - 1)) + np.cumsum(inc), wrap)
     if len(ts) > 3 and draw(st.booleans()):
         # A reset: the meter restarts from a small value, after a drop of any size (below and above half

@@ -31,11 +31,19 @@ def totals(schedule, micro_stop_s: float = 60.0, plant=PLANT, printer: int = 0, 
     end = start + int(sum(m for m, _, _ in schedule) * 60 * NS)
     inst = shift_instances(plant.shift_calendar, plant.tz, start, end)
     fields = printer_fields(start, schedule, produced, 0)
-    return printer_shift_totals(plant.printers[printer], plant.stop_reasons, fields, start, end, inst,
-                                config=KpiConfig(micro_stop_s=micro_stop_s))[0]
+    return printer_shift_totals(
+        plant.printers[printer],
+        plant.stop_reasons,
+        fields,
+        start,
+        end,
+        inst,
+        config=KpiConfig(micro_stop_s=micro_stop_s),
+    )[0]
 
 
 # ---------------------------------------------------------------- one definition of a stop event
+
 
 def test_a_stop_that_changes_state_but_keeps_its_reason_is_one_stop():
     """FAULT -> HELD with the same reason: one Pareto stop and one failure (the audit counted 2 stops)."""
@@ -63,29 +71,45 @@ def test_without_a_reason_the_iso_element_separates_events():
 
 def test_short_parts_of_one_stop_are_not_micro_stops():
     """Two 40 s states of one 80 s stop: one event above the 60 s threshold, not two micro-stops."""
-    t = totals([(10, S.RUNNING, 0), (40 / 60, S.FAULT, WEB_BREAK), (40 / 60, S.HELD, WEB_BREAK),
-                (10, S.RUNNING, 0)])
+    t = totals([(10, S.RUNNING, 0), (40 / 60, S.FAULT, WEB_BREAK), (40 / 60, S.HELD, WEB_BREAK), (10, S.RUNNING, 0)])
     assert t.times.micro_stops == 0 and t.times.failures == 1 and t.times.adot_s == 80.0
 
 
 def test_a_micro_stop_is_neither_a_failure_nor_a_pareto_stop():
-    t = totals([(10, S.RUNNING, 0), (0.5, S.FAULT, WEB_BREAK), (10, S.RUNNING, 0), (2, S.SUSPENDED, FABRIC_STARVED),
-                (5, S.RUNNING, 0)])
+    t = totals(
+        [
+            (10, S.RUNNING, 0),
+            (0.5, S.FAULT, WEB_BREAK),
+            (10, S.RUNNING, 0),
+            (2, S.SUSPENDED, FABRIC_STARVED),
+            (5, S.RUNNING, 0),
+        ]
+    )
     assert t.times.micro_stops == 1 and t.times.failures == 0
     assert t.stops_by_reason == {FABRIC_STARVED: 1}
 
 
 def test_the_operator_stop_list_and_the_counts_see_the_same_events():
     """printer_stop_events (used by api/stops.py) yields exactly the events the Pareto and failures count."""
-    schedule = [(10, S.RUNNING, 0), (3, S.FAULT, WEB_BREAK), (4, S.HELD, WEB_BREAK), (2, S.FAULT, INK_SUPPLY),
-                (10, S.RUNNING, 0), (5, S.SUSPENDED, FABRIC_STARVED), (5, S.RUNNING, 0)]
+    schedule = [
+        (10, S.RUNNING, 0),
+        (3, S.FAULT, WEB_BREAK),
+        (4, S.HELD, WEB_BREAK),
+        (2, S.FAULT, INK_SUPPLY),
+        (10, S.RUNNING, 0),
+        (5, S.SUSPENDED, FABRIC_STARVED),
+        (5, S.RUNNING, 0),
+    ]
     start = start_ns()
     end = start + int(sum(m for m, _, _ in schedule) * 60 * NS)
     inst = shift_instances(PLANT.shift_calendar, TZ, start, end)
     fields = printer_fields(start, schedule, 1000, 0)
     _, ev = printer_stop_events(PLANT.printers[0], PLANT.stop_reasons, fields, start, end, inst)
     assert [(int(r), Element(int(e))) for r, e in zip(ev.reason, ev.element)] == [
-        (WEB_BREAK, Element.ADOT), (INK_SUPPLY, Element.ADOT), (FABRIC_STARVED, Element.ADET)]
+        (WEB_BREAK, Element.ADOT),
+        (INK_SUPPLY, Element.ADOT),
+        (FABRIC_STARVED, Element.ADET),
+    ]
     assert ((ev.end_ns - ev.start_ns) // NS).tolist() == [420, 120, 300]
     assert ev.failure.tolist() == [True, True, False]
     t = printer_shift_totals(PLANT.printers[0], PLANT.stop_reasons, fields, start, end, inst)[0]
@@ -109,6 +133,7 @@ def test_a_planned_break_and_a_shift_boundary_end_a_stop_event():
 
 # ---------------------------------------------------------------- performance is not capped
 
+
 def test_performance_above_100_percent_is_kept_uncapped():
     """Printed faster than the ideal speed (a wrong ideal speed or counter): performance shows > 100 %, and
     OEE keeps its identity OEE = good metres / ideal speed / PBT."""
@@ -121,6 +146,7 @@ def test_performance_above_100_percent_is_kept_uncapped():
 
 
 # ---------------------------------------------------------------- aggregation sums, never averages
+
 
 def test_two_printers_aggregate_by_summing_times_and_quantities():
     """Line 1 (100 m/min) runs 50 of 60 min; line 2 (50 m/min) runs 20 of 90 min. The gravure team answers

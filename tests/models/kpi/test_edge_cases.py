@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 
 from models.calendar import shift_instances, to_ns
-from models.kpi import KpiConfig, build_report, energy_kpis, fleet_kpis, increments, printer_kpis, \
-    printer_shift_totals, throughput
+from models.kpi import (
+    KpiConfig,
+    build_report,
+    energy_kpis,
+    fleet_kpis,
+    increments,
+    printer_kpis,
+    printer_shift_totals,
+    throughput,
+)
 from models.kpi.clean import clean_series
 from models.kpi.fleet import FleetTotals
 from models.kpi.oee import TimeTotals
@@ -102,7 +110,7 @@ def test_wrap_and_reset_at_the_plant_files_wrap_span():
 def test_increment_across_a_gap_is_kept_but_not_in_oee():
     start = day()
     ts = start + np.array([0, 1, 2, 100, 101], dtype=np.int64) * NS
-    fields = {"state": Series(ts, np.full(5, float(S.RUNNING))), "printed_m_total": Series(ts, [0, 1, 2, 90, 91.])}
+    fields = {"state": Series(ts, np.full(5, float(S.RUNNING))), "printed_m_total": Series(ts, [0, 1, 2, 90, 91.0])}
     inst = shift_instances(PLANT.shift_calendar, TZ, start, start + 102 * NS)
     t = printer_shift_totals(PLANT.printers[0], PLANT.stop_reasons, fields, start, start + 102 * NS, inst)[0]
     assert t.printed_m == 91.0 and t.printed_across_gap_m == 88.0 and t.produced_m == 3.0
@@ -113,8 +121,10 @@ def test_increment_across_a_gap_is_kept_but_not_in_oee():
 def test_outage_is_no_data_even_with_samples():
     start = day()
     fields = printer_fields(start, [(10, S.RUNNING, 0)], 800, 8)
-    events = [ConnectivityEvent(start + 120 * NS, "mso-cpp-1", "modbus", False),
-              ConnectivityEvent(start + 180 * NS, "mso-cpp-1", "modbus", True)]
+    events = [
+        ConnectivityEvent(start + 120 * NS, "mso-cpp-1", "modbus", False),
+        ConnectivityEvent(start + 180 * NS, "mso-cpp-1", "modbus", True),
+    ]
     report = build_report(PLANT, start, start + 600 * NS, {"mso-cpp-1": fields}, events)
     t = report.printers["mso-cpp-1"].times
     assert t.no_data_s == 60.0 and t.apt_s == 540.0
@@ -126,8 +136,9 @@ def test_micro_stops_are_performance_loss():
     fields = printer_fields(start, sched, 1000, 0)
     inst = shift_instances(PLANT.shift_calendar, TZ, start, start + 15 * 60 * NS)
     cfg = KpiConfig(micro_stop_s=60)
-    t = printer_shift_totals(PLANT.printers[0], PLANT.stop_reasons, fields, start, start + 900 * NS, inst,
-                             config=cfg)[0].times
+    t = printer_shift_totals(PLANT.printers[0], PLANT.stop_reasons, fields, start, start + 900 * NS, inst, config=cfg)[
+        0
+    ].times
     assert t.micro_stops == 1 and t.micro_stop_s == 30 and t.failures == 1 and t.adot_s == 180
     assert t.apt_s == (5 + 0.5 + 5 + 1.5) * 60
 
@@ -136,8 +147,7 @@ def test_stop_across_a_shift_boundary_is_split():
     start = day(h=13)  # day shift ends 14:00
     sched = [(50, S.RUNNING, 0), (20, S.FAULT, 21), (50, S.RUNNING, 0)]
     fields = printer_fields(start, sched, 5000, 0)
-    report = build_report(PLANT, start, start + 120 * 60 * NS, {"mso-cpp-1": fields},
-                          config=KpiConfig(micro_stop_s=0))
+    report = build_report(PLANT, start, start + 120 * 60 * NS, {"mso-cpp-1": fields}, config=KpiConfig(micro_stop_s=0))
     by_key = {s.key: s.printers["mso-cpp-1"] for s in report.shifts}
     day_k, late_k = by_key["2026-11-24/early"], by_key["2026-11-24/late"]
     assert day_k.times.adot_s == 600 and late_k.times.adot_s == 600
@@ -166,8 +176,7 @@ def test_crew_rotation_scores_only_the_shifts_a_crew_works():
     # Week of 2026-01-05 (rotation anchor): crew-a early, crew-b late, crew-c night; next week they rotate.
     start = to_ns(dt.datetime(2026, 1, 11, 6, tzinfo=TZ))  # Sunday (week 0) ... Monday (week 1)
     end = start + 2 * 86400 * NS
-    report = build_report(PLANT, start, end, {"mso-cpp-1": printer_fields(start, [(2880, S.RUNNING, 0)],
-                                                                           200_000, 100)})
+    report = build_report(PLANT, start, end, {"mso-cpp-1": printer_fields(start, [(2880, S.RUNNING, 0)], 200_000, 100)})
     crews = {s.key: s.crew for s in report.shifts}
     assert crews["2026-01-11/early"] == "crew-a" and crews["2026-01-12/early"] == "crew-b"
     team = {t.team_id: t for t in report.teams}
@@ -185,8 +194,10 @@ def test_attainment_and_score_rules():
     assert attainment(0.2, 0.1, Direction.LOWER, 1.2) == 0.5
     assert attainment(0.0, 0.1, Direction.LOWER, 1.2) == 1.2
     assert attainment(None, 1.0, Direction.HIGHER, 1.2) is None
-    objectives = [Objective(kpi=ObjectiveKpi.CHARGING_SESSIONS, target=10, weight=3),
-                  Objective(kpi=ObjectiveKpi.RESPONSE_TIME_P90_S, target=300, weight=1)]
+    objectives = [
+        Objective(kpi=ObjectiveKpi.CHARGING_SESSIONS, target=10, weight=3),
+        Objective(kpi=ObjectiveKpi.RESPONSE_TIME_P90_S, target=300, weight=1),
+    ]
     fleet = fleet_kpis(FleetTotals(seconds_by_state=(3600.0,) + (0.0,) * 9, sessions_completed=15))
     s = score(objectives, None, fleet, shifts=1, cap=1.2)
     assert s.objectives[1].attainment_pct is None  # no response measured: weight renormalised
@@ -198,8 +209,16 @@ def test_attainment_and_score_rules():
 def test_fleet_availability_excludes_maintenance_and_no_data():
     secs = [0.0] * 10
     secs[R.IDLE], secs[R.CHARGING], secs[R.FAULT], secs[R.MAINTENANCE] = 1800.0, 1200.0, 600.0, 3600.0
-    k = fleet_kpis(FleetTotals(seconds_by_state=tuple(secs), no_data_s=5000.0, sessions_completed=9,
-                               sessions_failed=1, energy_delivered_kwh=90.0, robot_ids=frozenset({"a", "b"})))
+    k = fleet_kpis(
+        FleetTotals(
+            seconds_by_state=tuple(secs),
+            no_data_s=5000.0,
+            sessions_completed=9,
+            sessions_failed=1,
+            energy_delivered_kwh=90.0,
+            robot_ids=frozenset({"a", "b"}),
+        )
+    )
     assert k.availability_pct == pytest.approx(100 * 3000 / 3600)
     assert k.utilisation_pct == pytest.approx(100 * 1200 / 3600)
     assert k.charging_success_pct == 90.0 and k.energy_delivered_kwh_per_robot == 45.0

@@ -84,8 +84,9 @@ async def print_a_shift(plant: Plant, db: Path) -> tuple[PrinterTruth, KpiReport
             assert batch.good.all(), dict(zip(batch.field, batch.detail))
         truth = sim.process.truth
         poller.close()
-    series = store.read_series(MEASUREMENT_PRINTER, [printer.id], [f.name for f in PRINTER_FIELDS],
-                               start, start + SHIFT_S * NS_PER_S + 1)
+    series = store.read_series(
+        MEASUREMENT_PRINTER, [printer.id], [f.name for f in PRINTER_FIELDS], start, start + SHIFT_S * NS_PER_S + 1
+    )
     events = store.read_connectivity([printer.id], start - NS_PER_S, start + SHIFT_S * NS_PER_S + 1)
     store.close()
     report = build_report(plant, start, start + SHIFT_S * NS_PER_S, series, events, KpiConfig(micro_stop_s=0.0))
@@ -93,7 +94,8 @@ async def print_a_shift(plant: Plant, db: Path) -> tuple[PrinterTruth, KpiReport
 
 
 def test_printer_quantities_are_the_simulators_within_register_resolution(
-    plant: Plant, printed_shift: tuple[PrinterTruth, KpiReport],
+    plant: Plant,
+    printed_shift: tuple[PrinterTruth, KpiReport],
 ) -> None:
     truth, report = printed_shift
     assert truth.elapsed_s == SHIFT_S
@@ -113,7 +115,8 @@ def test_printer_quantities_are_the_simulators_within_register_resolution(
 
 
 def test_printer_times_and_downtime_by_reason_are_the_simulators_within_one_poll(
-    plant: Plant, printed_shift: tuple[PrinterTruth, KpiReport],
+    plant: Plant,
+    printed_shift: tuple[PrinterTruth, KpiReport],
 ) -> None:
     truth, report = printed_shift
     k = report.shifts[0].printers[plant.printers[0].id]

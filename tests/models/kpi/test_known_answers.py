@@ -44,12 +44,27 @@ def test_oee_com_worked_example():
     performance 86.11 %, quality 97.80 %, OEE 74.79 % (= 18 848 x 1.0 s / 420 min; the product of the
     three rounded factors gives the same 74.79 %).
     """
-    shift = {"id": "day", "name": "Day", "name_zh": "白班", "start": dt.time(6), "end": dt.time(14),
-             "breaks": [{"start": dt.time(8), "duration_min": 15}, {"start": dt.time(10), "duration_min": 30},
-                        {"start": dt.time(12), "duration_min": 15}]}
+    shift = {
+        "id": "day",
+        "name": "Day",
+        "name_zh": "白班",
+        "start": dt.time(6),
+        "end": dt.time(14),
+        "breaks": [
+            {"start": dt.time(8), "duration_min": 15},
+            {"start": dt.time(10), "duration_min": 30},
+            {"start": dt.time(12), "duration_min": 15},
+        ],
+    }
     schedule = [
-        (120, S.RUNNING, 0), (15, S.IDLE, BREAK_REASON), (105, S.RUNNING, 0), (30, S.IDLE, BREAK_REASON),
-        (90, S.RUNNING, 0), (15, S.IDLE, BREAK_REASON), (58, S.RUNNING, 0), (47, S.FAULT, FAULT_REASON),
+        (120, S.RUNNING, 0),
+        (15, S.IDLE, BREAK_REASON),
+        (105, S.RUNNING, 0),
+        (30, S.IDLE, BREAK_REASON),
+        (90, S.RUNNING, 0),
+        (15, S.IDLE, BREAK_REASON),
+        (58, S.RUNNING, 0),
+        (47, S.FAULT, FAULT_REASON),
     ]
     _, inst, _, k = run_shift([shift], 60.0, schedule, 19_271, 19_271 - 18_848)
     assert len(inst) == 1 and inst[0].planned_break_s == 3600
@@ -89,14 +104,32 @@ def test_two_shift_example_sums_times():
     The downtime is split unevenly between the shifts: the day figure must come from summed times.
     """
     shifts = [
-        {"id": "a", "name": "A", "name_zh": "甲", "start": dt.time(6), "end": dt.time(14),
-         "breaks": [{"start": dt.time(10), "duration_min": 30}]},
-        {"id": "b", "name": "B", "name_zh": "乙", "start": dt.time(14), "end": dt.time(22),
-         "breaks": [{"start": dt.time(18), "duration_min": 30}]},
+        {
+            "id": "a",
+            "name": "A",
+            "name_zh": "甲",
+            "start": dt.time(6),
+            "end": dt.time(14),
+            "breaks": [{"start": dt.time(10), "duration_min": 30}],
+        },
+        {
+            "id": "b",
+            "name": "B",
+            "name_zh": "乙",
+            "start": dt.time(14),
+            "end": dt.time(22),
+            "breaks": [{"start": dt.time(18), "duration_min": 30}],
+        },
     ]
     schedule = [
-        (200, S.RUNNING, 0), (30, S.STOPPED, BREAK_REASON), (180, S.RUNNING, 0), (70, S.FAULT, FAULT_REASON),
-        (240, S.RUNNING, 0), (30, S.STOPPED, BREAK_REASON), (190, S.RUNNING, 0), (20, S.FAULT, FAULT_REASON),
+        (200, S.RUNNING, 0),
+        (30, S.STOPPED, BREAK_REASON),
+        (180, S.RUNNING, 0),
+        (70, S.FAULT, FAULT_REASON),
+        (240, S.RUNNING, 0),
+        (30, S.STOPPED, BREAK_REASON),
+        (190, S.RUNNING, 0),
+        (20, S.FAULT, FAULT_REASON),
     ]
     plant, inst, totals, k = run_shift(shifts, 40 / 60, schedule, 525, 525 - 469)
     assert len(inst) == 2

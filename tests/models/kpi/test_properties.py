@@ -18,8 +18,17 @@ from models.kpi.time_model import classify
 from models.plant import load_plant
 from models.samples import Series
 from models.states import PrinterState, RobotState
-from tests.models.kpi._strategies import HORIZON_S, NS, T0, counter_series, instances, outage_spans, \
-    robot_state_series, state_series, timestamps
+from tests.models.kpi._strategies import (
+    HORIZON_S,
+    NS,
+    T0,
+    counter_series,
+    instances,
+    outage_spans,
+    robot_state_series,
+    state_series,
+    timestamps,
+)
 
 PLANT = load_plant()
 PRINTER_CODES = [int(s) for s in PrinterState] + [42]  # one code the contract does not know
@@ -37,8 +46,9 @@ def spans_list(spans):
 @SETTINGS
 @given(ts=timestamps(), data=st.data())
 def test_clean_matches_reference(ts, data):
-    value = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0, 2.5, np.nan, np.inf]),
-                                        min_size=len(ts), max_size=len(ts))))
+    value = np.array(
+        data.draw(st.lists(st.sampled_from([0.0, 1.0, 2.5, np.nan, np.inf]), min_size=len(ts), max_size=len(ts)))
+    )
     got_ts, got_v = clean(ts, value)
     want_ts, want_v = ref.clean(list(ts), list(value))
     assert got_ts.tolist() == want_ts
@@ -70,14 +80,21 @@ def test_bucket_sum_matches_reference(s, edges):
 
 
 @SETTINGS
-@given(s=counter_series(1000.0), gap=GAPS, out=outage_spans(), period_s=st.sampled_from([1.0, 7.0, 30.0, 1000.0]),
-       lo=st.integers(-10, HORIZON_S), length=st.integers(1, HORIZON_S + 20))
+@given(
+    s=counter_series(1000.0),
+    gap=GAPS,
+    out=outage_spans(),
+    period_s=st.sampled_from([1.0, 7.0, 30.0, 1000.0]),
+    lo=st.integers(-10, HORIZON_S),
+    length=st.integers(1, HORIZON_S + 20),
+)
 def test_throughput_matches_reference(s, gap, out, period_s, lo, length):
     start, end = T0 + lo * NS, T0 + (lo + length) * NS
     inc = increments(*clean_series(s), 1000.0, gap, out)
     tp = throughput(inc, start, end, period_s)
-    edges, amounts, across = ref.throughput(ref.increments(*ref.series(s), 1000.0, gap, spans_list(out)),
-                                            start, end, period_s)
+    edges, amounts, across = ref.throughput(
+        ref.increments(*ref.series(s), 1000.0, gap, spans_list(out)), start, end, period_s
+    )
     assert tp.edges_ns.tolist() == edges
     assert [None if np.isnan(a) else pytest.approx(a, abs=1e-9) for a in tp.amount] == amounts
     assert tp.across_gap == pytest.approx(across, abs=1e-9)
@@ -94,13 +111,27 @@ def as_rows(iv):
 
 
 @SETTINGS
-@given(state=state_series(PRINTER_CODES), reason=state_series(REASON_CODES), inst=instances(), gap=GAPS,
-       out=outage_spans(), split=st.booleans())
+@given(
+    state=state_series(PRINTER_CODES),
+    reason=state_series(REASON_CODES),
+    inst=instances(),
+    gap=GAPS,
+    out=outage_spans(),
+    split=st.booleans(),
+)
 def test_state_intervals_match_reference(state, reason, inst, gap, out, split):
-    iv = state_intervals(runs(*clean_series(state), END, gap), START, END, inst,
-                         reason=runs(*clean_series(reason), END, gap), outages=out, split_breaks=split)
-    want = ref.state_intervals(ref.series(state), START, END, inst, ref.series(reason), spans_list(out), gap,
-                               split_breaks=split)
+    iv = state_intervals(
+        runs(*clean_series(state), END, gap),
+        START,
+        END,
+        inst,
+        reason=runs(*clean_series(reason), END, gap),
+        outages=out,
+        split_breaks=split,
+    )
+    want = ref.state_intervals(
+        ref.series(state), START, END, inst, ref.series(reason), spans_list(out), gap, split_breaks=split
+    )
     assert as_rows(iv) == want
     # The intervals tile the range exactly.
     assert iv.start_ns[0] == START and iv.end_ns[-1] == END
@@ -108,11 +139,17 @@ def test_state_intervals_match_reference(state, reason, inst, gap, out, split):
 
 
 @SETTINGS
-@given(state=state_series(PRINTER_CODES), reason=state_series(REASON_CODES), inst=instances(), gap=GAPS,
-       micro=st.sampled_from([0.0, 2.0, 5.0]))
+@given(
+    state=state_series(PRINTER_CODES),
+    reason=state_series(REASON_CODES),
+    inst=instances(),
+    gap=GAPS,
+    micro=st.sampled_from([0.0, 2.0, 5.0]),
+)
 def test_shift_downtime_matches_reference(state, reason, inst, gap, micro):
-    iv = state_intervals(runs(*clean_series(state), END, gap), START, END, inst,
-                         reason=runs(*clean_series(reason), END, gap))
+    iv = state_intervals(
+        runs(*clean_series(state), END, gap), START, END, inst, reason=runs(*clean_series(reason), END, gap)
+    )
     got = shift_downtime(iv, classify(iv, PLANT.stop_reasons), len(inst), micro)
     times, reason_s, reason_n = ref.shift_downtime(as_rows(iv), PLANT.stop_reasons, len(inst), micro)
     assert got.times == [pytest.approx(t) for t in times]
@@ -123,18 +160,32 @@ def test_shift_downtime_matches_reference(state, reason, inst, gap, micro):
 
 
 @SETTINGS
-@given(state=state_series(PRINTER_CODES), reason=state_series(REASON_CODES), inst=instances(), gap=GAPS,
-       micro=st.sampled_from([0.0, 2.0, 5.0]))
+@given(
+    state=state_series(PRINTER_CODES),
+    reason=state_series(REASON_CODES),
+    inst=instances(),
+    gap=GAPS,
+    micro=st.sampled_from([0.0, 2.0, 5.0]),
+)
 def test_stop_events_match_reference(state, reason, inst, gap, micro):
     """The one definition of a stop event, vectorised and walked interval by interval."""
-    iv = state_intervals(runs(*clean_series(state), END, gap), START, END, inst,
-                         reason=runs(*clean_series(reason), END, gap))
+    iv = state_intervals(
+        runs(*clean_series(state), END, gap), START, END, inst, reason=runs(*clean_series(reason), END, gap)
+    )
     element = classify(iv, PLANT.stop_reasons)
     ev = stop_events(iv, element, micro)
     rows = as_rows(iv)
     want = ref.stop_events(rows, [ref.element(r, PLANT.stop_reasons) for r in rows], micro)
-    got = list(zip(ev.start_ns.tolist(), ev.end_ns.tolist(), ev.element.tolist(), ev.reason.tolist(),
-                   ev.instance.tolist(), ev.micro.tolist()))
+    got = list(
+        zip(
+            ev.start_ns.tolist(),
+            ev.end_ns.tolist(),
+            ev.element.tolist(),
+            ev.reason.tolist(),
+            ev.instance.tolist(),
+            ev.micro.tolist(),
+        )
+    )
     assert got == [(a, b, int(el), r, i, m) for a, b, el, r, i, m in want]
 
 
@@ -188,21 +239,41 @@ def test_printer_pipeline_matches_reference(fields, inst, out, micro):
     assert len(got) == len(want) == len(inst) + 1
     for g, w in zip(got, want):
         assert g.times == pytest.approx(w.times)
-        for name in ("produced_m", "defective_m", "ideal_s", "printed_m", "defective_all_m", "energy_kwh",
-                     "water_l", "ink_kg", "counter_wraps", "counter_resets"):
+        for name in (
+            "produced_m",
+            "defective_m",
+            "ideal_s",
+            "printed_m",
+            "defective_all_m",
+            "energy_kwh",
+            "water_l",
+            "ink_kg",
+            "counter_wraps",
+            "counter_resets",
+        ):
             assert getattr(g, name) == pytest.approx(getattr(w, name), abs=1e-6), name
         assert g.downtime_s_by_reason == pytest.approx(w.downtime_s_by_reason)
         assert g.stops_by_reason == w.stops_by_reason
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(state=robot_state_series(), done=counter_series(1000.0), failed=counter_series(1000.0),
-       energy=counter_series(1000.0), inst=instances(), out=outage_spans(),
-       gap_s=st.sampled_from([None, 3.0]))
+@given(
+    state=robot_state_series(),
+    done=counter_series(1000.0),
+    failed=counter_series(1000.0),
+    energy=counter_series(1000.0),
+    inst=instances(),
+    out=outage_spans(),
+    gap_s=st.sampled_from([None, 3.0]),
+)
 def test_robot_pipeline_matches_reference(state, done, failed, energy, inst, out, gap_s):
     fleet = PLANT.fleets[0]
-    fields = {"state": state, "sessions_completed_total": done, "sessions_failed_total": failed,
-              "energy_delivered_kwh_total": energy}
+    fields = {
+        "state": state,
+        "sessions_completed_total": done,
+        "sessions_failed_total": failed,
+        "energy_delivered_kwh_total": energy,
+    }
     cfg = KpiConfig(robot_max_gap_s=gap_s)
     got = robot_shift_totals(fleet, "r1", fields, START, END, inst, out, cfg)
     want = ref.robot_shift_totals(fleet, "r1", fields, START, END, inst, spans_list(out), cfg)

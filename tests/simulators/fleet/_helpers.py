@@ -32,8 +32,12 @@ def make_plant(robots: int | None = None, **fleet_simulation: Any) -> Plant:
     fleet = raw["fleets"][0]
     if robots is not None:
         fleet["robots"] = [
-            {"id": f"r{i:02d}", "name": f"Charging robot {i:02d}", "name_zh": f"充电机器人 {i:02d}号",
-             "serial_number": f"ECR-TEST-{i:04d}"}
+            {
+                "id": f"r{i:02d}",
+                "name": f"Charging robot {i:02d}",
+                "name_zh": f"充电机器人 {i:02d}号",
+                "serial_number": f"ECR-TEST-{i:04d}",
+            }
             for i in range(1, robots + 1)
         ]
     raw.setdefault("simulation", {}).setdefault("fleet", {}).update(fleet_simulation)

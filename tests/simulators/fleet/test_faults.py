@@ -23,8 +23,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 async def shared_sim() -> AsyncIterator[FleetSimulator]:
     # One server for the module (starting one costs ~2 s here); every test uses its own clients.
     clock = FixedClock()
-    async with FleetSimulator(make_plant(robots=3, car_arrivals_per_hour=60.0), endpoint=LOOPBACK, seed=4,
-                              clock=clock) as simulator:
+    async with FleetSimulator(
+        make_plant(robots=3, car_arrivals_per_hour=60.0), endpoint=LOOPBACK, seed=4, clock=clock
+    ) as simulator:
         simulator.test_clock = clock  # type: ignore[attr-defined]
         yield simulator
 

@@ -28,15 +28,17 @@ async def test_subscription_gets_changes_stamped_with_simulated_time() -> None:
     clock = FixedClock()
     async with FleetSimulator(plant, endpoint=LOOPBACK, seed=11, clock=clock) as sim:
         async with Client(sim.endpoint, timeout=10) as client:
-            nodes = [client.get_node(sim.node_id(r.id, v.name)) for r in plant.fleets[0].robots
-                     for v in plant.fleets[0].variables]
+            nodes = [
+                client.get_node(sim.node_id(r.id, v.name))
+                for r in plant.fleets[0].robots
+                for v in plant.fleets[0].variables
+            ]
             recorder = Recorder()
             sub = await client.create_subscription(50, recorder)
             await sub.subscribe_data_change(nodes, queuesize=100)
             await wait_for(lambda: len(recorder.items) >= len(nodes), what="initial values")
             initial = {node_id: value for node_id, value, _ in recorder.items}
-            assert all(dv.SourceTimestamp == dt.datetime(2030, 1, 7, 6, tzinfo=dt.UTC)
-                       for _, _, dv in recorder.items)
+            assert all(dv.SourceTimestamp == dt.datetime(2030, 1, 7, 6, tzinfo=dt.UTC) for _, _, dv in recorder.items)
 
             for advance_s in (1200, 60):
                 recorder.items.clear()
@@ -45,7 +47,8 @@ async def test_subscription_gets_changes_stamped_with_simulated_time() -> None:
                 assert await sim.sync() > 0
                 changed = {
                     sim.node_id(r.robot_id, name): value
-                    for r in sim.process.robots for name, value in r.values().items()
+                    for r in sim.process.robots
+                    for name, value in r.values().items()
                     if ua.Variant(value).Value != initial[sim.node_id(r.robot_id, name)]
                 }
                 assert changed, "a busy depot changed nothing?"
@@ -72,8 +75,10 @@ async def test_time_scale_runs_simulated_time_faster() -> None:
             )
             # Ten simulated minutes of source timestamps arrive within a few wall seconds.
             await wait_for(
-                lambda: recorder.items and to_ns(max(dv.SourceTimestamp for *_, dv in recorder.items)) - start_ns
-                >= 600 * NS_PER_S,
+                lambda: (
+                    recorder.items
+                    and to_ns(max(dv.SourceTimestamp for *_, dv in recorder.items)) - start_ns >= 600 * NS_PER_S
+                ),
                 timeout_s=60,
                 what="10 simulated minutes",
             )

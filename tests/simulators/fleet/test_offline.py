@@ -33,7 +33,9 @@ class Step:
 
 def run(seed: int) -> tuple[FleetProcess, list[Step], list[str]]:
     """Run DAYS simulated days; return the process, every state change, and rule violations seen on the way."""
-    process = FleetProcess(make_plant(robots=ROBOTS, car_arrivals_per_hour=CARS_PER_HOUR), seed=seed, start_ns=SIM_START_NS)
+    process = FleetProcess(
+        make_plant(robots=ROBOTS, car_arrivals_per_hour=CARS_PER_HOUR), seed=seed, start_ns=SIM_START_NS
+    )
     changes: list[Step] = []
     problems: list[str] = []
     previous = [(r.state, r.soc_pct, r.x_m, r.y_m) for r in process.robots]

@@ -172,8 +172,9 @@ def test_catching_up_in_any_chunks_gives_the_same_run() -> None:
 
 def test_cars_queue_when_no_robot_is_free() -> None:
     # One robot and a rush of cars: most must wait, and are served in order of arrival.
-    process = FleetProcess(make_plant(robots=1, car_arrivals_per_hour=60.0, fault_rate_per_hour=0.0), seed=1,
-                           start_ns=SIM_START_NS)
+    process = FleetProcess(
+        make_plant(robots=1, car_arrivals_per_hour=60.0, fault_rate_per_hour=0.0), seed=1, start_ns=SIM_START_NS
+    )
     max_queue = 0
     for _ in range(3 * 3600):
         process.step()
@@ -205,8 +206,9 @@ def test_invariants_hold_for_any_plant(
     for robot, rt in zip(process.robots, truth.robots):
         assert sum(rt.state_ns) == process.now_ns
         sessions = truth.sessions_of(rt.robot_id)
-        recount_failed = sum(s.outcome in (SessionOutcome.FAILED_HANDSHAKE, SessionOutcome.ABORTED_BY_FAULT)
-                             for s in sessions)
+        recount_failed = sum(
+            s.outcome in (SessionOutcome.FAILED_HANDSHAKE, SessionOutcome.ABORTED_BY_FAULT) for s in sessions
+        )
         assert rt.sessions_failed == recount_failed == robot.sessions_failed
         assert rt.energy_delivered_kwh == pytest.approx(sum(s.energy_kwh for s in sessions), abs=1e-9)
         assert sum(s.outcome is SessionOutcome.IN_PROGRESS for s in sessions) <= 1
@@ -218,8 +220,9 @@ def test_invariants_hold_for_any_plant(
         assert sum(r.energy_delivered_kwh for r in truth.robots) == 0.0
     # Every car that arrived is queued, in a session, or accounted for as finished.
     in_service = sum(s.outcome is SessionOutcome.IN_PROGRESS for s in truth.sessions)
-    finished_cars = {s.car_id for s in truth.sessions if s.outcome in (SessionOutcome.COMPLETED,
-                                                                       SessionOutcome.FAILED_HANDSHAKE)}
+    finished_cars = {
+        s.car_id for s in truth.sessions if s.outcome in (SessionOutcome.COMPLETED, SessionOutcome.FAILED_HANDSHAKE)
+    }
     # A fault after plugging in ends that car's visit; before it, the car queues again.
     finished_cars |= {
         s.car_id for s in truth.sessions if s.outcome is SessionOutcome.ABORTED_BY_FAULT and s.connected_ns is not None

@@ -32,13 +32,18 @@ async def secured(
         trusted_client_certificates=(certificates["client_cert"],),
         certificate_dir=tmp_path_factory.mktemp("fleet-server-pki"),
     )
-    async with FleetSimulator(make_plant(robots=2), endpoint=LOOPBACK, seed=1, clock=FixedClock(),
-                              security=security) as sim:
+    async with FleetSimulator(
+        make_plant(robots=2), endpoint=LOOPBACK, seed=1, clock=FixedClock(), security=security
+    ) as sim:
         yield sim
 
 
 async def _secure_client(
-    sim: FleetSimulator, certificates: dict[str, Path], mode: ua.MessageSecurityMode, *, who: str = "client",
+    sim: FleetSimulator,
+    certificates: dict[str, Path],
+    mode: ua.MessageSecurityMode,
+    *,
+    who: str = "client",
     password: str = PASSWORD,
 ) -> Client:
     client = Client(sim.endpoint, timeout=10)

@@ -33,8 +33,9 @@ async def read_everything(client: Client, sim: FleetSimulator) -> list[tuple[str
     """(robot, variable, value, status, source timestamp) of every robot variable, in one Read."""
     keys = [(r.id, v.name) for r in sim.fleet.robots for v in sim.fleet.variables]
     values: list[ua.DataValue] = await client.read_attributes([client.get_node(sim.node_id(*k)) for k in keys])
-    return [(robot, name, dv.Value.Value, dv.StatusCode.name, dv.SourceTimestamp)
-            for (robot, name), dv in zip(keys, values)]
+    return [
+        (robot, name, dv.Value.Value, dv.StatusCode.name, dv.SourceTimestamp) for (robot, name), dv in zip(keys, values)
+    ]
 
 
 async def advance_to(sim: FleetSimulator, clock: ManualClock, target_ns: int, chunks_s: list[float] | None) -> None:
@@ -58,8 +59,9 @@ async def test_same_seed_serves_identical_values_at_identical_times() -> None:
     seeds = (42, 42, 42, 43)
     chunking: list[list[float] | None] = [None, None, SMALL_CHUNKS_S, None]
     clocks = [ManualClock(start_ns=SIM_START_NS) for _ in seeds]
-    sims = [FleetSimulator(plant, endpoint=LOOPBACK, port=0, seed=seed, clock=clock)
-            for seed, clock in zip(seeds, clocks)]
+    sims = [
+        FleetSimulator(plant, endpoint=LOOPBACK, port=0, seed=seed, clock=clock) for seed, clock in zip(seeds, clocks)
+    ]
     for sim in sims:
         await sim.start()
     try:

@@ -17,8 +17,9 @@ _READERS = {
 }
 
 
-async def read_response(client: AsyncModbusTcpClient, table: RegisterKind, address: int, count: int,
-                        unit: int = 1) -> Any:
+async def read_response(
+    client: AsyncModbusTcpClient, table: RegisterKind, address: int, count: int, unit: int = 1
+) -> Any:
     return await getattr(client, _READERS[table])(address, count=count, device_id=unit)
 
 
@@ -31,8 +32,14 @@ async def read_words(client: AsyncModbusTcpClient, signal: ModbusSignal, unit: i
 
 
 def decode_signal(signal: ModbusSignal, words: list[int]) -> float:
-    return decode(words, signal.type, scale=signal.scale, offset=signal.offset,
-                  word_order=signal.word_order, byte_order=signal.byte_order)
+    return decode(
+        words,
+        signal.type,
+        scale=signal.scale,
+        offset=signal.offset,
+        word_order=signal.word_order,
+        byte_order=signal.byte_order,
+    )
 
 
 async def read_signal(client: AsyncModbusTcpClient, signal: ModbusSignal, unit: int = 1) -> float:

@@ -92,8 +92,12 @@ def test_stop_reasons_match_states_and_the_plant(plant: Plant, day_runs: dict[in
 
 
 def test_breaks_follow_the_calendar(plant: Plant, shift_start_ns: int, day_runs: dict[int, PrinterProcess]) -> None:
-    breaks = [b for i in shift_instances(plant.shift_calendar, plant.tz, shift_start_ns, shift_start_ns + DAY_NS)
-              for b in i.breaks_ns if shift_start_ns <= b[0] < shift_start_ns + DAY_NS]
+    breaks = [
+        b
+        for i in shift_instances(plant.shift_calendar, plant.tz, shift_start_ns, shift_start_ns + DAY_NS)
+        for b in i.breaks_ns
+        if shift_start_ns <= b[0] < shift_start_ns + DAY_NS
+    ]
     assert len(breaks) == 3
     for process in day_runs.values():
         on_break = [s for s in process.truth.stops if s.state is PrinterState.STOPPED]
@@ -137,8 +141,11 @@ def test_energy_is_exactly_the_integral_of_the_power_model(plant: Plant, day_run
         t = process.truth
         powered_s = (sum(t.state_ns) - t.state_ns[PrinterState.OFFLINE]) / NS_PER_S
         offline_s = t.state_ns[PrinterState.OFFLINE] / NS_PER_S
-        expected = (p.idle_power_kw * powered_s + p.power_kw_per_m_min * t.printed_m * 60
-                    + p.idle_power_kw * process.constants.offline_power_fraction * offline_s) / 3600
+        expected = (
+            p.idle_power_kw * powered_s
+            + p.power_kw_per_m_min * t.printed_m * 60
+            + p.idle_power_kw * process.constants.offline_power_fraction * offline_s
+        ) / 3600
         assert t.energy_kwh == pytest.approx(expected, rel=1e-9)
         assert t.ink_kg == pytest.approx(t.printed_m * p.ink_g_per_m / 1000, rel=1e-9)
         cleaning = t.changeovers * process.constants.cleaning_water_l_per_changeover

@@ -92,7 +92,8 @@ def test_bad_injections_are_refused_with_a_clear_error(sim: PrinterSimulator) ->
 
 
 async def test_garbage_values_decode_as_garbage_until_cleared(
-    sim: PrinterSimulator, client: AsyncModbusTcpClient,
+    sim: PrinterSimulator,
+    client: AsyncModbusTcpClient,
 ) -> None:
     speed = sim.printer.signal("speed_m_min")
     sim.inject_value("speed_m_min", [0x7FC0, 0x0000])  # float32 quiet NaN
@@ -122,7 +123,8 @@ async def test_override_pins_until_cleared(sim: PrinterSimulator, client: AsyncM
     assert await read_signal(client, sim.printer.signal("speed_m_min")) == -12.25
     sim.clear_override("speed_m_min")
     assert await read_signal(client, sim.printer.signal("speed_m_min")) == pytest.approx(
-        sim.process.values()["speed_m_min"])
+        sim.process.values()["speed_m_min"]
+    )
 
 
 async def test_emergency_stop_is_served(sim: PrinterSimulator, client: AsyncModbusTcpClient) -> None:
@@ -136,7 +138,8 @@ async def test_emergency_stop_is_served(sim: PrinterSimulator, client: AsyncModb
 
 
 async def test_only_the_printer_unit_is_served_and_writes_are_refused(
-    sim: PrinterSimulator, client: AsyncModbusTcpClient,
+    sim: PrinterSimulator,
+    client: AsyncModbusTcpClient,
 ) -> None:
     wrong = await read_response(client, RegisterKind.HOLDING, 0, 1, unit=sim.unit_id + 1)
     assert wrong.isError() and wrong.exception_code == 0x0B  # gateway target failed to respond

@@ -22,9 +22,13 @@ from tests.simulators.printer._wire import read_response, read_signal
 async def snapshot(client: AsyncModbusTcpClient) -> tuple[list[int], ...]:
     """Every table as served: holding 0..33, input 0..3 and 100..101, coil 0, discrete inputs 0..1."""
     parts = []
-    for table, address, count in ((RegisterKind.HOLDING, 0, 34), (RegisterKind.INPUT, 0, 6),
-                                  (RegisterKind.INPUT, 100, 2), (RegisterKind.COIL, 0, 1),
-                                  (RegisterKind.DISCRETE_INPUT, 0, 2)):
+    for table, address, count in (
+        (RegisterKind.HOLDING, 0, 34),
+        (RegisterKind.INPUT, 0, 6),
+        (RegisterKind.INPUT, 100, 2),
+        (RegisterKind.COIL, 0, 1),
+        (RegisterKind.DISCRETE_INPUT, 0, 2),
+    ):
         response = await read_response(client, table, address, count)
         assert not response.isError(), response
         parts.append([int(x) for x in (response.bits[:count] if table.is_bit else response.registers)])
@@ -32,7 +36,10 @@ async def snapshot(client: AsyncModbusTcpClient) -> tuple[list[int], ...]:
 
 
 async def served_trajectory(
-    plant: Plant, start_ns: int, seed: int, chunks_s: list[float],
+    plant: Plant,
+    start_ns: int,
+    seed: int,
+    chunks_s: list[float],
 ) -> list[tuple[list[int], ...]]:
     """Advance a ManualClock in the given chunks; snapshot the wire at each hour boundary."""
     clock = ManualClock(start_ns=start_ns)
@@ -105,9 +112,26 @@ async def test_mbpoll_reads_what_the_model_holds(sim: PrinterSimulator, clock: M
     clock.advance(1234)
     await sim.wait_caught_up()
     proc = await asyncio.create_subprocess_exec(
-        "mbpoll", "-m", "tcp", "-a", str(sim.unit_id), "-0", "-r", "0", "-c", "14", "-t", "4", "-1", "-o", "5",
-        "-p", str(sim.port), "127.0.0.1",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "mbpoll",
+        "-m",
+        "tcp",
+        "-a",
+        str(sim.unit_id),
+        "-0",
+        "-r",
+        "0",
+        "-c",
+        "14",
+        "-t",
+        "4",
+        "-1",
+        "-o",
+        "5",
+        "-p",
+        str(sim.port),
+        "127.0.0.1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
@@ -122,9 +146,27 @@ async def test_mbpoll_reads_what_the_model_holds(sim: PrinterSimulator, clock: M
     defective_raw = round(values["defective_m_total"] / 0.1) % (1 << 32)
     assert ((words[13] & 0xFFFF) << 16 | (words[12] & 0xFFFF)) == defective_raw  # CDAB: low word first
     floats = await asyncio.create_subprocess_exec(
-        "mbpoll", "-m", "tcp", "-a", str(sim.unit_id), "-0", "-r", "2", "-c", "2", "-t", "4:float", "-B", "-1",
-        "-o", "5", "-p", str(sim.port), "127.0.0.1",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "mbpoll",
+        "-m",
+        "tcp",
+        "-a",
+        str(sim.unit_id),
+        "-0",
+        "-r",
+        "2",
+        "-c",
+        "2",
+        "-t",
+        "4:float",
+        "-B",
+        "-1",
+        "-o",
+        "5",
+        "-p",
+        str(sim.port),
+        "127.0.0.1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(floats.communicate(), 30)
     assert floats.returncode == 0, err.decode()

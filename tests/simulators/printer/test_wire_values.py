@@ -20,9 +20,14 @@ ORDERS = {"ABCD": ("big", "big"), "CDAB": ("little", "big"), "BADC": ("big", "li
 # Raw values whose bytes are all different, so any order mistake shows; 64-bit ones stay below
 # 2^53 so the engineering value (raw × scale + offset) is exact in a float.
 RAW = {
-    "int16": -0x1234, "uint16": 0xBEEF, "int32": -0x12345678, "uint32": 0xDEADBEEF,
-    "int64": -0x123456789ABCDE, "uint64": 0x1A3456789ABCDE,
-    "float32": -1234.5, "float64": -98765.4321,
+    "int16": -0x1234,
+    "uint16": 0xBEEF,
+    "int32": -0x12345678,
+    "uint32": 0xDEADBEEF,
+    "int64": -0x123456789ABCDE,
+    "uint64": 0x1A3456789ABCDE,
+    "float32": -1234.5,
+    "float64": -98765.4321,
 }
 
 
@@ -39,11 +44,18 @@ def variant_plant(initial_printed_m: float = 0.0) -> Plant:
     for type_name in RAW:
         for order, (word, byte) in ORDERS.items():
             count = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2}.get(type_name, 4)
-            signals.append({
-                "name": f"t_{type_name}_{order.lower()}", "register": "holding", "address": address,
-                "type": type_name, "word_order": word, "byte_order": byte,
-                "scale": 0.5 if type_name.startswith(("int", "uint")) else 2.0, "offset": -10.0,
-            })
+            signals.append(
+                {
+                    "name": f"t_{type_name}_{order.lower()}",
+                    "register": "holding",
+                    "address": address,
+                    "type": type_name,
+                    "word_order": word,
+                    "byte_order": byte,
+                    "scale": 0.5 if type_name.startswith(("int", "uint")) else 2.0,
+                    "offset": -10.0,
+                }
+            )
             address += count
     signals.append({"name": "t_coil", "register": "coil", "address": 7, "type": "bool"})
     signals.append({"name": "t_input_bit", "register": "discrete_input", "address": 9, "type": "bool"})
@@ -104,7 +116,9 @@ async def test_word_and_byte_orders_match_the_vendor_names(
 
 
 async def test_default_map_matches_the_model_at_the_same_step(
-    sim: PrinterSimulator, client: AsyncModbusTcpClient, clock: ManualClock,
+    sim: PrinterSimulator,
+    client: AsyncModbusTcpClient,
+    clock: ManualClock,
 ) -> None:
     for hours in (0.5, 3.0, 7.5):  # includes the 10:00 break and some stops
         clock.advance(hours * 3600)
