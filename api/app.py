@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -24,6 +24,7 @@ from api.routes import ROUTERS
 from api.settings import ApiConfig
 from api.snapshots import run_snapshots
 from api.status import StatusService
+from collectors.base import Collector
 from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from models.kpi import KpiConfig
 from models.plant import Plant
@@ -42,11 +43,14 @@ def create_app(
     config: ApiConfig | None = None,
     clock_ns: Callable[[], int] = time.time_ns,
     kpi_config: KpiConfig | None = None,
+    collectors: Sequence[Collector] = (),
+    samples_stored: Callable[[], dict[str, int]] | None = None,
 ) -> FastAPI:
     """The API over ``store``; ``live_hub`` should be the hub the collectors write to (else nothing is pushed
     until samples reach it); ``annotations`` defaults to ``annotations.sqlite3`` beside the embedded store file.
     ``clock_ns`` is the plant's "now" (current shift, range ends): the wall clock, or the simulation's in a
-    time-scaled demo, where the data is stamped in simulated time."""
+    time-scaled demo, where the data is stamped in simulated time. ``collectors`` and ``samples_stored``
+    (the collectors running in this process, and what the store accepted from them) go to /metrics."""
     hub = live_hub or LiveHub(plant, clock_ns=clock_ns)
     notes = annotations or AnnotationStore.next_to(plant.storage.embedded.path)
     cfg = config or ApiConfig.from_env(plant)
@@ -70,8 +74,10 @@ def create_app(
         newest_ns,
         lambda: kpi.computations,
         clock_ns,
-        (lambda: store.spool_backlog()[0]) if spooled else None,
-    )  # type: ignore[index]
+        (lambda: (store.spool_backlog() or (0, None))[0]) if spooled else None,
+        collectors=collectors,
+        samples_stored=samples_stored,
+    )
     status_service = StatusService(plant, store, hub, clock_ns=clock_ns)
     services = Services(plant, store, hub, notes, cfg, kpi, status_service, metrics, clock_ns=clock_ns)
 

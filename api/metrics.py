@@ -7,18 +7,25 @@
 * ``shopfloor_live_clients`` - connected live-channel clients;
 * ``shopfloor_store_lag_seconds{equipment}`` - age of the newest stored value
   (how far behind the data is), computed at scrape time;
-* ``shopfloor_kpi_computations_total`` - how often the KPI core really ran.
+* ``shopfloor_kpi_computations_total`` - how often the KPI core really ran;
+* with collectors in the process (``shopfloor run``/``demo``):
+  ``shopfloor_collector_connected{source}`` (1 while the link is up),
+  ``shopfloor_collector_events_total{source,kind}`` (polls, skipped ticks,
+  reconnects, … as each collector counts them) and
+  ``shopfloor_samples_stored_total{measurement}`` (samples the store accepted).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from collectors.base import Collector as DeviceCollector
 
 NS_PER_S = 1_000_000_000
 
@@ -38,6 +45,32 @@ class _StoreLag(Collector):
         yield family
 
 
+class _Collection(Collector):
+    """Read at scrape time from the collectors' own counters (ints, safe to read from another thread)."""
+
+    def __init__(self, collectors: Sequence[DeviceCollector], stored: Callable[[], dict[str, int]]) -> None:
+        self._collectors = collectors
+        self._stored = stored
+
+    def collect(self) -> Iterable[Metric]:
+        connected = GaugeMetricFamily(
+            "shopfloor_collector_connected", "1 while the collector's link to its device is up", labels=["source"]
+        )
+        events = CounterMetricFamily(
+            "shopfloor_collector_events", "What each collector counted since start", labels=["source", "kind"]
+        )
+        for c in self._collectors:
+            connected.add_metric([c.source], 1.0 if c.is_connected else 0.0)
+            for kind, n in sorted(c.counts().items()):
+                events.add_metric([c.source, kind], n)
+        stored = CounterMetricFamily(
+            "shopfloor_samples_stored", "Samples the store accepted since start", labels=["measurement"]
+        )
+        for measurement, n in sorted(self._stored().items()):
+            stored.add_metric([measurement], n)
+        yield from (connected, events, stored)
+
+
 class ApiMetrics:
     def __init__(
         self,
@@ -46,6 +79,8 @@ class ApiMetrics:
         kpi_computations: Callable[[], int],
         clock_ns: Callable[[], int] = time.time_ns,
         spool_backlog_bytes: Callable[[], int] | None = None,
+        collectors: Sequence[DeviceCollector] = (),
+        samples_stored: Callable[[], dict[str, int]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
@@ -71,6 +106,8 @@ class ApiMetrics:
                 "InfluxDB spool: bytes written to disk, not yet accepted by the server",
                 registry=self.registry,
             ).set_function(spool_backlog_bytes)
+        if collectors:
+            self.registry.register(_Collection(collectors, samples_stored or dict))
 
 
 class MetricsMiddleware:

@@ -7,10 +7,11 @@ import asyncio
 import contextlib
 import logging
 import shutil
+from collections.abc import Sequence
 
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
-from collectors.base import Clock, SampleSink
+from collectors.base import Clock, Collector, SampleSink
 from collectors.tally import TallySink
 from models.plant import Plant, load_plant
 from store.base import SampleStore
@@ -30,14 +31,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-async def run_collectors(plant: Plant, sink: SampleSink, stop: asyncio.Event, clock: Clock | None = None) -> None:
-    """One Modbus poller per printer and one OPC UA collector per fleet, until ``stop`` is set."""
+def build_collectors(plant: Plant, sink: SampleSink, clock: Clock | None = None) -> list[Collector]:
+    """One Modbus poller per printer and one OPC UA collector per fleet, writing to ``sink``."""
     from collectors.modbus.poller import ModbusPoller
     from collectors.opcua.collector import OpcUaFleetCollector
 
-    collectors: list[object] = [ModbusPoller(printer, sink, clock=clock) for printer in plant.printers]
+    collectors: list[Collector] = [ModbusPoller(printer, sink, clock=clock) for printer in plant.printers]
     collectors += [OpcUaFleetCollector(fleet, sink, clock=clock) for fleet in plant.fleets]
-    tasks = [asyncio.create_task(c.run(stop), name=type(c).__name__) for c in collectors]  # type: ignore[attr-defined]
+    return collectors
+
+
+async def run_collectors(collectors: Sequence[Collector], stop: asyncio.Event) -> None:
+    """Run every collector until ``stop`` is set."""
+    tasks = [asyncio.create_task(c.run(stop), name=c.source) for c in collectors]
     try:
         await asyncio.gather(*tasks)
     finally:
@@ -101,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         sink = TallySink(store)
         reporter = asyncio.create_task(report_every(sink, args.report_interval_s, stop, store))
         try:
-            await run_collectors(plant, sink, stop)
+            await run_collectors(build_collectors(plant, sink), stop)
         finally:
             reporter.cancel()
             store.close()

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cli.loop_thread import LoopThread
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
 from cli.serve import ServeInfo, add_api_arguments, listen, serve_plant, with_data_dir
@@ -105,9 +106,13 @@ async def run_demo(
     sock = listen("demo", host or plant.api.host, plant.api.port if port is None else port)
     sim_clock = SimClock(start_ns=time.time_ns() // NS_PER_S * NS_PER_S, time_scale=scale)
     simulators: list[PrinterSimulator | FleetSimulator] = []
+    # The simulated devices get a loop of their own, as real ones would not share the server's load either.
+    devices = LoopThread("simulators")
     try:
-        simulators = await start_simulators(
-            plant, {"printer", "fleet"}, time_scale=scale, seed=seed, loopback_free_ports=True, clock=sim_clock
+        simulators = await devices.run(
+            start_simulators(
+                plant, {"printer", "fleet"}, time_scale=scale, seed=seed, loopback_free_ports=True, clock=sim_clock
+            )
         )
         wired = with_data_dir(wire_to_simulators(plant, simulators), data_dir)
         return await serve_plant(
@@ -124,7 +129,8 @@ async def run_demo(
             on_ready=on_ready,
         )
     finally:
-        await stop_simulators(simulators)
+        await devices.run(stop_simulators(simulators))
+        devices.close()
         sock.close()
         if scratch is not None:
             scratch.cleanup()

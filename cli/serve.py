@@ -3,6 +3,10 @@
 One process because the embedded DuckDB file has one writer: the API reads
 the store the collectors write, and the live hub sees every batch the moment
 it is collected (a change reaches the display within one poll).
+
+Two event loops: the collectors run on a thread of their own
+(:class:`cli.loop_thread.LoopThread`), the HTTP server on the main one, so
+no number or kind of clients can delay a poll (docs/api.md, "Isolation").
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from pathlib import Path
 
 import uvicorn
 
-from cli.collect import report_every, run_collectors
-from collectors.tally import TallySink
+from cli.collect import build_collectors, report_every, run_collectors
+from cli.loop_thread import LoopThread
 from collectors.base import Clock, SystemClock
+from collectors.tally import TallySink
 from models.kpi import KpiConfig
 from models.plant import Plant
 
@@ -132,14 +137,30 @@ async def serve_plant(
         # "demo" is who the audit trail names for this key
         config = ApiConfig(config.keys_env, parse_keys(f"demo:{generated_key}"))
     store = open_store(plant)
-    hub = LiveHub(plant, clock_ns=clock.time_ns)
-    collectors_stop = asyncio.Event()
+    hub = LiveHub(plant, clock_ns=clock.time_ns)  # thread-safe: written from the collectors' thread
     tally = TallySink(store)  # the periodic one-line report of what was stored, and the spool backlog
-    collectors = asyncio.create_task(
-        run_collectors(plant, TeeSink(tally, hub), collectors_stop, clock=clock), name="collectors"
+    devices = build_collectors(plant, TeeSink(tally, hub), clock=clock)
+    collection = LoopThread("collectors")
+    collectors_stop = asyncio.Event()  # used (waited on, set) only on the collectors' loop
+
+    async def collect() -> None:
+        reporter = asyncio.create_task(report_every(tally, report_interval_s, collectors_stop, store), name="report")
+        try:
+            await run_collectors(devices, collectors_stop)
+        finally:
+            reporter.cancel()
+
+    collectors = asyncio.create_task(collection.run(collect()), name="collectors")
+    app = create_app(
+        plant,
+        store,
+        live_hub=hub,
+        config=config,
+        clock_ns=clock.time_ns,
+        kpi_config=kpi_config,
+        collectors=devices,
+        samples_stored=tally.samples_by_measurement,
     )
-    reporter = asyncio.create_task(report_every(tally, report_interval_s, collectors_stop, store), name="report")
-    app = create_app(plant, store, live_hub=hub, config=config, clock_ns=clock.time_ns, kpi_config=kpi_config)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on"))
     api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
     stopped = asyncio.create_task(stop.wait(), name="stop")
@@ -161,10 +182,10 @@ async def serve_plant(
     finally:
         stopped.cancel()
         server.should_exit = True
-        collectors_stop.set()
-        reporter.cancel()
+        collection.call_soon(collectors_stop.set)
         for task in (api, collectors):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 15)
+        collection.close()
         store.close()
     return exit_code

@@ -39,6 +39,21 @@ class SampleSink(Protocol):
     def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None: ...
 
 
+class Collector(Protocol):
+    """One device link's job: ``run`` until ``stop``; what it did is readable while it runs (metrics)."""
+
+    source: str  # e.g. "modbus:mso-cpp-1", "opcua:fleet-a"
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    def counts(self) -> dict[str, int]:
+        """Monotonic counters by name (polls, skipped ticks, reconnects, …), for /metrics."""
+        ...
+
+
 class Clock(Protocol):
     """Time as a collector sees it."""
 
@@ -183,7 +198,7 @@ class GuardedSink:
     def _call(self, call: Callable[[Any], None], item: object, what: str) -> None:
         try:
             call(item)
-        except Exception as exc:  # noqa: BLE001 - whatever the sink raises, collection goes on
+        except Exception as exc:
             self.failures += 1
             self._on_failure()
             error = f"{type(exc).__name__}: {exc}"

@@ -38,6 +38,10 @@ class TallySink:
         self.inner.write_connectivity(events)
         self.link_events += len(events)
 
+    def samples_by_measurement(self) -> dict[str, int]:
+        # read from the API's thread while a collector may add a key: copy first (one atomic C call)
+        return {name: t.samples for name, t in list(self.tallies.items())}
+
     def summary(self) -> str:
         if not self.tallies:
             return "nothing written yet"

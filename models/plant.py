@@ -158,6 +158,9 @@ class ModbusEndpoint(StrictModel):
     max_bits_per_request: Annotated[int, Field(ge=1, le=2000)] = 2000
     # Unused registers the collector may read over to merge two requests into one.
     max_gap_registers: Annotated[int, Field(ge=0, le=124)] = 8
+    # Longest wait between reconnect attempts: a device back after an outage is polled again within
+    # this plus one poll interval; a device that stays down sees one attempt per this many seconds.
+    reconnect_max_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
     # The collector never writes to a PLC unless this is true.
     write_enabled: bool = False
 
@@ -234,6 +237,8 @@ class OpcUaEndpoint(StrictModel):
     deadband_abs: NonNegativeFloat | None = None
     subscribe_batch_size: Annotated[int, Field(ge=1, le=10000)] = 500
     timeout_s: PositiveFloat = 4.0
+    # Longest wait between reconnect attempts (see ModbusEndpoint.reconnect_max_s).
+    reconnect_max_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
     # Read the variables on a cadence when the server cannot subscribe.
     poll_fallback: bool = True
 

@@ -30,6 +30,7 @@ this module, whatever ``write_enabled`` says.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -52,8 +53,6 @@ from models.states import Quality
 
 log = logging.getLogger("shopfloor.collectors.modbus")
 
-DEFAULT_BACKOFF_MAX_S = 30.0
-
 
 @dataclass(slots=True)
 class PollerCounters:
@@ -69,9 +68,10 @@ class PollerCounters:
 class ModbusPoller:
     """Polls one printer on its ``poll_interval_s`` cadence into ``sink``.
 
-    ``backoff_max_s`` caps the delay between reconnect attempts; the first
-    delay is one poll interval. The endpoint, limits and register map all come
-    from ``printer`` (the plant model).
+    ``backoff_max_s`` (default: the endpoint's ``reconnect_max_s``) caps the
+    delay between reconnect attempts; the first delay is one poll interval.
+    The endpoint, limits and register map all come from ``printer`` (the
+    plant model).
     """
 
     def __init__(
@@ -80,7 +80,7 @@ class ModbusPoller:
         sink: SampleSink,
         *,
         clock: Clock | None = None,
-        backoff_max_s: float = DEFAULT_BACKOFF_MAX_S,
+        backoff_max_s: float | None = None,
     ) -> None:
         self.printer = printer
         self.endpoint = printer.modbus
@@ -91,11 +91,19 @@ class ModbusPoller:
         self.counters = PollerCounters()
         self.connectivity = ConnectivityTracker(printer.id, self.source, log)
         interval = self.endpoint.poll_interval_s
-        self.backoff = Backoff(interval, max(interval, backoff_max_s))
+        cap_s = self.endpoint.reconnect_max_s if backoff_max_s is None else backoff_max_s
+        self.backoff = Backoff(interval, max(interval, cap_s))
         self._order = {s.name: i for i, s in enumerate(printer.signals)}
         self._client: AsyncModbusTcpClient | None = None
         self._retry_at: float | None = None  # monotonic time of the next reconnect attempt, None when up
         self._guarded = GuardedSink(sink, self.source, log, on_failure=self._count_sink_failure)
+
+    @property
+    def is_connected(self) -> bool:
+        return self.connectivity.is_connected
+
+    def counts(self) -> dict[str, int]:
+        return dataclasses.asdict(self.counters)
 
     # ------------------------------------------------------------------ one poll
 
@@ -140,7 +148,7 @@ class ModbusPoller:
             # pymodbus applies the endpoint timeout per request; the outer
             # guard only bounds a request stuck anywhere else (e.g. a lock).
             response = await asyncio.wait_for(self._send(self._client, request), self.endpoint.timeout_s * 2 + 1)
-        except (ModbusIOException, asyncio.TimeoutError):
+        except (TimeoutError, ModbusIOException):
             self.counters.failures += 1
             return fail_request(
                 request,
@@ -188,7 +196,7 @@ class ModbusPoller:
         )
         try:
             ok = await asyncio.wait_for(client.connect(), self.endpoint.timeout_s * 2 + 1)
-        except (ModbusException, OSError, asyncio.TimeoutError):
+        except (TimeoutError, ModbusException, OSError):
             ok = False
         if not ok:
             client.close()

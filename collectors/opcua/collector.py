@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Sequence
 
@@ -57,7 +58,7 @@ class OpcUaFleetCollector:
         clock: Clock | None = None,
         force_polling: bool = False,
         reconnect_initial_s: float = 0.5,
-        reconnect_max_s: float = 30.0,
+        reconnect_max_s: float | None = None,
         retry_interval_s: float = 5.0,
     ) -> None:
         self.fleet = fleet
@@ -73,7 +74,8 @@ class OpcUaFleetCollector:
         # healthy link nor kill asyncua's publish loop.
         self.sink = GuardedSink(sink, self.source, log, on_failure=self._count_sink_error)
         self.ready = asyncio.Event()
-        self.backoff = Backoff(reconnect_initial_s, reconnect_max_s)
+        cap_s = self.endpoint.reconnect_max_s if reconnect_max_s is None else reconnect_max_s
+        self.backoff = Backoff(min(reconnect_initial_s, cap_s), cap_s)
         self.link = ConnectivityTracker(fleet.id, self.source, log)
         self._lost = asyncio.Event()
         self._lost_reason = ""
@@ -81,6 +83,13 @@ class OpcUaFleetCollector:
 
     def _count_sink_error(self) -> None:
         self.stats.sink_errors += 1
+
+    @property
+    def is_connected(self) -> bool:
+        return self.link.is_connected
+
+    def counts(self) -> dict[str, int]:
+        return {name: value for name, value in dataclasses.asdict(self.stats).items() if type(value) is int}
 
     @property
     def mode(self) -> str:
@@ -104,9 +113,9 @@ class OpcUaFleetCollector:
             reason = None
             try:
                 reason = await self._serve(client, stop)
-            except (ConnectionError, OSError, asyncio.TimeoutError, ua.UaError) as exc:
+            except (TimeoutError, ConnectionError, OSError, ua.UaError) as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            except Exception as exc:  # noqa: BLE001 - e.g. a sink refusing a batch: log it, start a new link
+            except Exception as exc:
                 log.exception("%s: unexpected error, reconnecting", self.source)
                 reason = f"internal error: {type(exc).__name__}: {exc}"
             finally:
