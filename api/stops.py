@@ -23,7 +23,7 @@ import numpy as np
 from api.timerange import iso
 from models.calendar import ShiftInstance, shift_instances
 from models.contract import MEASUREMENT_PRINTER
-from models.kpi import KpiConfig, NO_DATA, outage_spans
+from models.kpi import NO_DATA, KpiConfig, outage_spans
 from models.kpi.downtime import StopEvents
 from models.kpi.intervals import Intervals
 from models.kpi.pipeline import printer_stop_events

@@ -20,8 +20,8 @@ from pathlib import Path
 import uvicorn
 
 from cli.collect import report_every, run_collectors
-from collectors.tally import TallySink
 from collectors.base import Clock, SystemClock
+from collectors.tally import TallySink
 from models.kpi import KpiConfig
 from models.plant import Plant
 

@@ -140,7 +140,7 @@ class ModbusPoller:
             # pymodbus applies the endpoint timeout per request; the outer
             # guard only bounds a request stuck anywhere else (e.g. a lock).
             response = await asyncio.wait_for(self._send(self._client, request), self.endpoint.timeout_s * 2 + 1)
-        except (ModbusIOException, asyncio.TimeoutError):
+        except (TimeoutError, ModbusIOException):
             self.counters.failures += 1
             return fail_request(
                 request,
@@ -188,7 +188,7 @@ class ModbusPoller:
         )
         try:
             ok = await asyncio.wait_for(client.connect(), self.endpoint.timeout_s * 2 + 1)
-        except (ModbusException, OSError, asyncio.TimeoutError):
+        except (TimeoutError, ModbusException, OSError):
             ok = False
         if not ok:
             client.close()

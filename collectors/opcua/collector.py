@@ -104,7 +104,7 @@ class OpcUaFleetCollector:
             reason = None
             try:
                 reason = await self._serve(client, stop)
-            except (ConnectionError, OSError, asyncio.TimeoutError, ua.UaError) as exc:
+            except (TimeoutError, ConnectionError, OSError, ua.UaError) as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             except Exception as exc:  # noqa: BLE001 - e.g. a sink refusing a batch: log it, start a new link
                 log.exception("%s: unexpected error, reconnecting", self.source)

@@ -169,7 +169,7 @@ async def _check_pinned_certificate(endpoint: OpcUaEndpoint) -> None:
     probe = Client(endpoint.endpoint, timeout=endpoint.timeout_s)
     try:
         endpoints = await asyncio.wait_for(probe.connect_and_get_server_endpoints(), timeout=endpoint.timeout_s)
-    except (asyncio.TimeoutError, OSError, ua.UaError):
+    except (TimeoutError, OSError, ua.UaError):
         log.debug("could not list the endpoints of %s to check its certificate", endpoint.endpoint, exc_info=True)
         return
     finally:
@@ -285,6 +285,6 @@ async def close_client(client: Client, *, graceful: bool, timeout_s: float) -> N
         uaclient.disconnect_socket()
     try:
         await asyncio.wait_for(client.disconnect(), timeout=timeout_s)
-    except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - teardown of a broken link
+    except (TimeoutError, Exception):  # noqa: BLE001 - teardown of a broken link
         log.debug("closing the session to %s did not finish cleanly", client.server_url.geturl(), exc_info=True)
         uaclient.disconnect_socket()

@@ -18,8 +18,8 @@ from models.kpi.counters import Increments, Throughput, increments, throughput
 from models.kpi.downtime import StopEvents, shift_downtime, stop_events
 from models.kpi.fleet import N_ROBOT_STATES, FleetTotals, responses, state_seconds
 from models.kpi.intervals import Intervals, runs, state_intervals
-from models.kpi.outages import NO_SPANS, Spans
 from models.kpi.oee import TimeTotals
+from models.kpi.outages import NO_SPANS, Spans
 from models.kpi.printer import PrinterTotals
 from models.kpi.time_model import classify
 from models.plant import Fleet, Plant, Printer, StopReason

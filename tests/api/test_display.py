@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from api.live import LiveHub
 from models.contract import MEASUREMENT_PRINTER
 from models.samples import SampleBatch
 from models.states import PRINTER_STATE_LABELS, PrinterState, Quality
-from api.live import LiveHub
 from tests.api.conftest import Env, LiveServer, make_app
 
 CHROMIUM = "/usr/bin/chromium"

@@ -13,7 +13,7 @@ import pytest
 from store import StoreError
 from store.duckdb_store import DuckDBStore
 from tests.store import _killed_writer
-from tests.store._batches import S, T0, as_dict, good
+from tests.store._batches import T0, S, as_dict, good
 
 PLANT = "shanghai-1"
 

@@ -9,7 +9,7 @@ from models.samples import ConnectivityEvent, SampleBatch
 from models.states import Quality
 from store import StoreError
 from store.prepare import NON_FINITE_DETAIL
-from tests.store._batches import S, T0, as_dict, batch, good, poll_batch, reference_series
+from tests.store._batches import T0, S, as_dict, batch, good, poll_batch, reference_series
 from tests.store.conftest import StoreFactory
 
 FIELDS = ["state", "speed_m_min", "printed_m_total", "dryer_1_temp_c"]

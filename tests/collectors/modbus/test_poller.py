@@ -18,8 +18,8 @@ from models.plant import Printer, load_plant
 from models.samples import ConnectivityEvent, SampleBatch
 from models.states import Quality
 from tests.collectors.modbus._plc import TestPlc
-from tests.fixtures.waiting import async_wait_until as wait_for
 from tests.collectors.modbus._reference import min_requests
+from tests.fixtures.waiting import async_wait_until as wait_for
 
 DEADLINE_S = 30.0  # generous: the machine is shared and loaded
 

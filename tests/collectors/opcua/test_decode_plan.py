@@ -8,8 +8,8 @@ import math
 import pytest
 from asyncua import ua
 
-from collectors.opcua.decode import decode_values, status_name
 from collectors.opcua.browse import path_text
+from collectors.opcua.decode import decode_values, status_name
 from collectors.opcua.plan import NOT_TRANSLATED, PlanError, batches, plan_fleet, resolve_node_ids, timing
 from models.calendar import to_ns
 from models.plant import Fleet

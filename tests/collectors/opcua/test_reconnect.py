@@ -6,7 +6,6 @@ import datetime as dt
 import socket
 from pathlib import Path
 
-
 from collectors.opcua import OpcUaFleetCollector
 from models.states import Quality
 from tests.collectors.opcua.conftest import (

@@ -15,7 +15,6 @@ from tests.simulators.fleet._helpers import LOOPBACK, FixedClock, make_plant, wa
 
 from .test_live import Recorder
 
-
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
