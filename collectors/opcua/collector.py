@@ -106,7 +106,7 @@ class OpcUaFleetCollector:
                 reason = await self._serve(client, stop)
             except (TimeoutError, ConnectionError, OSError, ua.UaError) as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            except Exception as exc:  # noqa: BLE001 - e.g. a sink refusing a batch: log it, start a new link
+            except Exception as exc:  # e.g. a sink refusing a batch: log it, start a new link
                 log.exception("%s: unexpected error, reconnecting", self.source)
                 reason = f"internal error: {type(exc).__name__}: {exc}"
             finally:

@@ -184,7 +184,8 @@ async def _check_pinned_certificate(endpoint: OpcUaEndpoint) -> None:
         raise ConnectError(
             "certificate",
             f"{endpoint.endpoint} presents a server certificate (subject {subject!r},"
-            f" SHA-256 {_fingerprint(presented)}…) that differs from the pinned server_certificate {str(endpoint.server_certificate)!r}"
+            f" SHA-256 {_fingerprint(presented)}…) that differs from the pinned server_certificate"
+            f" {str(endpoint.server_certificate)!r}"
             f" (SHA-256 {_fingerprint(pinned)}…): not connecting. If the server's certificate was replaced on"
             f" purpose, pin the new one; otherwise this may not be the fleet's server",
         )
@@ -278,13 +279,13 @@ async def close_client(client: Client, *, graceful: bool, timeout_s: float) -> N
     uaclient = client.uaclient
     uaclient.request_disconnect()
     # asyncua's publish loop would log the closing socket as a crash; it has no public handle.
-    publish = uaclient._publish_task  # noqa: SLF001
+    publish = uaclient._publish_task
     if publish is not None and not publish.done():
         publish.cancel()
     if not graceful:
         uaclient.disconnect_socket()
     try:
         await asyncio.wait_for(client.disconnect(), timeout=timeout_s)
-    except (TimeoutError, Exception):  # noqa: BLE001 - teardown of a broken link
+    except (TimeoutError, Exception):  # teardown of a broken link
         log.debug("closing the session to %s did not finish cleanly", client.server_url.geturl(), exc_info=True)
         uaclient.disconnect_socket()

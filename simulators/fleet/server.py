@@ -247,7 +247,7 @@ class FleetSimulator:
         while True:
             try:
                 await self.sync()
-            except Exception:  # noqa: BLE001 - one failed update must not stop the device
+            except Exception:  # one failed update must not stop the device
                 log.exception("fleet %s: update failed", self.fleet.id)
             await asyncio.sleep(self._sleep_s())
 
