@@ -10,6 +10,7 @@ except dataclasses that carry results and the ISO tables.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -163,7 +164,7 @@ def state_intervals(
         cuts |= {*r_ts, *r_hold}
     edges = sorted(c for c in cuts if start_ns <= c <= end_ns)
     out: list[Interval] = []
-    for a, b in zip(edges, edges[1:]):
+    for a, b in itertools.pairwise(edges):
         s = NO_DATA if in_any(outages, a) else value_at(ts, hold, val, a, NO_DATA)
         r = 0 if reason is None or s == NO_DATA else value_at(r_ts, r_hold, r_val, a, 0)
         piece = (a, b, s, r, instance_of(instances, a), split_breaks and in_break(instances, a))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import numpy as np
 from hypothesis import strategies as st
@@ -54,7 +55,7 @@ def instances(draw) -> list[ShiftInstance]:
     """Random non-overlapping shifts (some adjacent, some with holes) with breaks inside them."""
     cuts = sorted(set(draw(st.lists(st.integers(-20, HORIZON_S + 20), min_size=0, max_size=8))))
     out = []
-    for k, (a, b) in enumerate(zip(cuts, cuts[1:])):
+    for k, (a, b) in enumerate(itertools.pairwise(cuts)):
         if draw(st.integers(0, 4)) == 0:
             continue  # a hole between shifts
         breaks = []
