@@ -152,7 +152,7 @@ def bench_influx_replay(server: InfluxServer, batches: list[SampleBatch], root: 
 def point_per_sample(b: SampleBatch) -> list[Point]:
     return [
         Point(b.measurement).tag("plant", PLANT).tag("equipment", e).field(f, v).time(t, WritePrecision.NS)
-        for t, e, f, v in zip(b.ts_ns.tolist(), b.equipment, b.field, b.value.tolist())
+        for t, e, f, v in zip(b.ts_ns.tolist(), b.equipment, b.field, b.value.tolist(), strict=True)
     ]
 
 

@@ -103,6 +103,7 @@ async def translate_browse_paths(
             for i, _, text in chunk:
                 out[i] = f"browse path {text!r}: TranslateBrowsePathsToNodeIds failed: {status_name(exc.code)}"
             continue
-        for (i, _, text), result in zip(chunk, results):
+        # one result per path requested, unless the server misbehaves: not enforced here
+        for (i, _, text), result in zip(chunk, results, strict=False):
             out[i] = _target(result, text, namespaces)
     return out

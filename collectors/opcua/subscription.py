@@ -144,7 +144,8 @@ class FleetSubscription:
                 # The whole request refused (e.g. BadTooManyOperations): retry these later.
                 refused += [(i, f"CreateMonitoredItems: {status_name(exc.code)}") for i in chunk]
                 continue
-            for i, result in zip(chunk, results):
+            # one result per item requested, unless the server misbehaves: not enforced here
+            for i, result in zip(chunk, results, strict=False):
                 if result.StatusCode.is_good():
                     accepted += 1
                     self.monitored.add(i)

@@ -166,7 +166,7 @@ def shift_edges(starts_ns: list[int], ends_ns: list[int]) -> tuple[npt.NDArray[n
     """
     edges: list[int] = []
     slot: list[int] = []
-    for s, e in zip(starts_ns, ends_ns):
+    for s, e in zip(starts_ns, ends_ns, strict=True):
         if not edges or edges[-1] != s:
             edges.append(s)
         slot.append(len(edges) - 1)

@@ -100,7 +100,7 @@ class FleetTotals:
 
     def __add__(self, other: FleetTotals) -> FleetTotals:
         return FleetTotals(
-            tuple(a + b for a, b in zip(self.seconds_by_state, other.seconds_by_state)),
+            tuple(a + b for a, b in zip(self.seconds_by_state, other.seconds_by_state, strict=True)),
             self.no_data_s + other.no_data_s,
             self.sessions_completed + other.sessions_completed,
             self.sessions_failed + other.sessions_failed,

@@ -33,7 +33,7 @@ Span = tuple[int, int]
 
 def clean(ts: Sequence[int], value: Sequence[float]) -> tuple[list[int], list[float]]:
     """Stable sort by time, last write of a timestamp wins, non-finite values dropped."""
-    pairs = sorted(((int(t), float(v)) for t, v in zip(ts, value) if math.isfinite(v)), key=lambda p: p[0])
+    pairs = sorted(((int(t), float(v)) for t, v in zip(ts, value, strict=True) if math.isfinite(v)), key=lambda p: p[0])
     last: dict[int, float] = {}
     for t, v in pairs:
         last[t] = v  # dicts keep first-insertion order, which is time order here
@@ -78,7 +78,7 @@ def increments(
 def bucket_sum(ts: Sequence[int], amount: Sequence[float], edges: Sequence[int]) -> tuple[list[float], list[int]]:
     sums = [0.0] * max(len(edges) - 1, 0)
     counts = [0] * len(sums)
-    for t, a in zip(ts, amount):
+    for t, a in zip(ts, amount, strict=True):
         for k in range(len(sums)):
             if edges[k] <= t < edges[k + 1]:
                 sums[k] += a
@@ -204,7 +204,7 @@ def stop_events(
     """
     out: list[tuple[int, int, Element, int, int, bool]] = []
     open_event = False  # is the previous interval part of the last event?
-    for iv, el in zip(intervals, elements):
+    for iv, el in zip(intervals, elements, strict=True):
         start, end, state, reason, instance, _ = iv
         if state == NO_DATA or state == PrinterState.RUNNING:
             open_event = False
@@ -255,7 +255,7 @@ def shift_downtime(
         Element.NO_DATA: "nd",
         Element.OUTSIDE_SHIFT: "out",
     }
-    for iv, el in zip(intervals, elements):
+    for iv, el in zip(intervals, elements, strict=True):
         slot = n_instances if iv[4] < 0 else iv[4]
         secs = (iv[1] - iv[0]) / NS
         if any(a <= iv[0] < b for a, b in micro_spans):
@@ -278,7 +278,7 @@ def shift_downtime(
             c["fail"],
             a["repair"],
         )
-        for a, c in zip(acc, counts)
+        for a, c in zip(acc, counts, strict=True)
     ]
     return times, reason_s, reason_n
 
@@ -437,4 +437,4 @@ def p90(values: Sequence[float]) -> float | None:
 
 
 def as_spans(spans: tuple[np.ndarray, np.ndarray]) -> list[Span]:
-    return [(int(a), int(b)) for a, b in zip(*spans)]
+    return [(int(a), int(b)) for a, b in zip(*spans, strict=True)]

@@ -77,7 +77,7 @@ def test_bad_quality_is_never_a_value(open_test_store: StoreFactory) -> None:
     assert as_dict(series["mso-cpp-1"]["speed_m_min"]) == {T0: 80.0, T0 + 3 * S: 81.5}
     assert len(series["mso-cpp-1"]["state"].ts_ns) == 0
     q = store.read_quality(["mso-cpp-1"], T0, T0 + 10 * S)
-    assert list(zip(q.ts_ns.tolist(), q.field.tolist(), q.code.tolist(), q.detail.tolist())) == [
+    assert list(zip(q.ts_ns.tolist(), q.field.tolist(), q.code.tolist(), q.detail.tolist(), strict=True)) == [
         (T0 + S, "speed_m_min", Quality.BAD_NO_COMMUNICATION, "timeout after 1.0 s"),
         (T0 + S, "state", Quality.BAD_DEVICE_EXCEPTION, 'exception 2, "illegal address"'),
         (T0 + 2 * S, "speed_m_min", Quality.BAD_DECODE, NON_FINITE_DETAIL),

@@ -107,7 +107,7 @@ def test_absolute_node_ids_are_used_as_they_are() -> None:
     data = fleet.model_dump(mode="python", by_alias=True)
     data["robots"][0]["node_ids"] = {"soc_pct": "ns=5;i=1001", "state": "nsu=urn:vendor:x;s=Robot.Mode"}
     plan = plan_fleet(Fleet.model_validate(data))
-    by_field = dict(zip([i.field for i in plan.items], resolve_node_ids(plan, ["ns0", "urn:vendor:x"])))
+    by_field = dict(zip([i.field for i in plan.items], resolve_node_ids(plan, ["ns0", "urn:vendor:x"]), strict=True))
     assert by_field["soc_pct"] == ua.NodeId(1001, 5)
     assert by_field["state"] == ua.NodeId("Robot.Mode", 1)
     # The fleet namespace is missing here: template ids cannot resolve, and say why.

@@ -106,7 +106,7 @@ def test_ground_truth_is_consistent(day: FleetProcess) -> None:
     truth = day.truth
     elapsed_ns = day.now_ns - SIM_START_NS
     assert elapsed_ns == DAY_S * NS_PER_S
-    for robot, rt in zip(day.robots, truth.robots):
+    for robot, rt in zip(day.robots, truth.robots, strict=True):
         assert sum(rt.state_ns) == elapsed_ns  # exact: integer nanoseconds
         sessions = truth.sessions_of(rt.robot_id)
         assert rt.energy_delivered_kwh == pytest.approx(sum(s.energy_kwh for s in sessions), rel=1e-9, abs=1e-9)
@@ -203,7 +203,7 @@ def test_invariants_hold_for_any_plant(
     process = FleetProcess(plant, seed=seed, start_ns=0, step_s=step_s)
     process.run_until(hours * 3600 * NS_PER_S)
     truth = process.truth
-    for robot, rt in zip(process.robots, truth.robots):
+    for robot, rt in zip(process.robots, truth.robots, strict=True):
         assert sum(rt.state_ns) == process.now_ns
         sessions = truth.sessions_of(rt.robot_id)
         recount_failed = sum(
