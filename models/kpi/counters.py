@@ -144,7 +144,7 @@ def throughput(incs: Increments, start_ns: int, end_ns: int, period_s: float) ->
         raise ValueError(f"period_s must be > 0, got {period_s}")
     if end_ns <= start_ns:
         raise ValueError(f"empty range: start_ns {start_ns} >= end_ns {end_ns}")
-    step = int(round(period_s * 1e9))
+    step = round(period_s * 1e9)
     edges = np.arange(start_ns, end_ns, step, dtype=np.int64)
     edges = np.append(edges, np.int64(end_ns))
     # ``known`` zeroes the few across-gap amounts; their counts are taken back out the same way (they are

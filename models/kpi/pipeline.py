@@ -112,7 +112,7 @@ def printer_intervals(
 
 def printer_gap_ns(printer: Printer, config: KpiConfig) -> int:
     """Printer samples further apart than this leave no data between them."""
-    return int(round(config.max_gap_polls * printer.modbus.poll_interval_s * NS_PER_S))
+    return round(config.max_gap_polls * printer.modbus.poll_interval_s * NS_PER_S)
 
 
 def printer_throughput(
@@ -224,7 +224,7 @@ def robot_shift_totals(
     outages: Spans = NO_SPANS,
     config: KpiConfig = KpiConfig(),
 ) -> list[FleetTotals]:
-    gap = None if config.robot_max_gap_s is None else int(round(config.robot_max_gap_s * NS_PER_S))
+    gap = None if config.robot_max_gap_s is None else round(config.robot_max_gap_s * NS_PER_S)
     st = runs(*clean_series(fields.get("state")), end_ns, gap)
     # Robots do not stop for the crew's planned breaks: no split there.
     iv = state_intervals(st, start_ns, end_ns, instances, outages=outages, split_breaks=False)

@@ -94,8 +94,8 @@ def throughput(
 
     An increment read across a gap has no known time: it goes into no bucket, only into the third result.
     """
-    step = int(round(period_s * 1e9))
-    edges = list(range(start_ns, end_ns, step)) + [end_ns]
+    step = round(period_s * 1e9)
+    edges = [*range(start_ns, end_ns, step), end_ns]
     amounts: list[float | None] = [None] * (len(edges) - 1)
     across_total = 0.0
     for t, amount, across, _, _ in incs:
@@ -121,7 +121,7 @@ def value_at(ts: list[int], hold: list[int], value: list[float], t: int, missing
     i = bisect.bisect_right(ts, t) - 1  # the latest sample at or before t
     if i < 0:
         return missing
-    return int(round(value[i])) if t < hold[i] else missing
+    return round(value[i]) if t < hold[i] else missing
 
 
 def instance_of(instances: Sequence[ShiftInstance], t: int) -> int:
@@ -308,7 +308,7 @@ def printer_shift_totals(
     outages: Sequence[Span] = (),
     config: KpiConfig = KpiConfig(),
 ) -> list[PrinterTotals]:
-    gap = int(round(config.max_gap_polls * printer.modbus.poll_interval_s * NS))
+    gap = round(config.max_gap_polls * printer.modbus.poll_interval_s * NS)
     iv = state_intervals(
         series(fields.get("state")), start_ns, end_ns, instances, series(fields.get("stop_reason")), outages, gap
     )
@@ -363,7 +363,7 @@ def responses(
 ) -> list[tuple[int, float]]:
     """(dispatch time, seconds to connected: the first CHARGING), walking the samples one by one."""
     hold = holds(ts, end_ns, max_gap_ns)
-    state = [int(round(v)) for v in value]
+    state = [round(v) for v in value]
     out = []
     for i in range(1, len(ts)):
         entered = state[i] == RobotState.DISPATCHED and state[i - 1] != RobotState.DISPATCHED
@@ -391,7 +391,7 @@ def robot_shift_totals(
     outages: Sequence[Span] = (),
     config: KpiConfig = KpiConfig(),
 ) -> list[FleetTotals]:
-    gap = None if config.robot_max_gap_s is None else int(round(config.robot_max_gap_s * NS))
+    gap = None if config.robot_max_gap_s is None else round(config.robot_max_gap_s * NS)
     st = series(fields.get("state"))
     iv = state_intervals(st, start_ns, end_ns, instances, None, outages, gap, split_breaks=False)
     n_states = max(RobotState) + 1

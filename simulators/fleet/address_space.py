@@ -54,7 +54,7 @@ class RobotNodes:
 def to_variant(value: float | int | bool, variant_type: ua.VariantType) -> ua.Variant:
     """A model value as the variable's declared type (integers are rounded, not truncated)."""
     if variant_type in _INTEGER_TYPES:
-        return ua.Variant(int(round(value)), variant_type)
+        return ua.Variant(round(value), variant_type)
     if variant_type is ua.VariantType.Boolean:
         return ua.Variant(bool(value), variant_type)
     return ua.Variant(float(value), variant_type)
