@@ -199,7 +199,12 @@ async def main_async(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "bench.opcua_fleet", "--serve", "--robots", str(args.robots)]
     if args.no_churn:
         cmd.append("--no-churn")
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(  # noqa: ASYNC220  # started once; its stdout is read in an executor
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         url = await asyncio.get_running_loop().run_in_executor(None, proc.stdout.readline)

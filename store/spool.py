@@ -24,6 +24,7 @@ series, field and timestamp, so a re-sent point overwrites itself.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -245,10 +246,7 @@ class Spool:
             path = self._segment_path(pos.segment)
             with open(path, "rb") as f:
                 f.seek(pos.offset)
-                if final:
-                    buf = f.read()
-                else:
-                    buf = f.read(max(0, durable_end - pos.offset))
+                buf = f.read() if final else f.read(max(0, durable_end - pos.offset))
             result = parse_records(buf, final=final, max_lines=max_lines - lines)
             if result.skipped:
                 self.skipped_bytes += result.skipped
@@ -314,10 +312,8 @@ class Spool:
             pos, segments, active, written = self._ack, list(self._closed_segments), self._active_seq, self._written
         total = 0
         for seq in segments:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 total += self._segment_path(seq).stat().st_size
-            except FileNotFoundError:
-                pass
         total += written
         if pos.segment in segments or pos.segment == active:
             total -= pos.offset

@@ -158,9 +158,9 @@ async def apply_security(
     if security.trusted_client_certificates is not None:
         # asyncua's TrustStore reads every *.der / *.pem in a directory: give it one of its own.
         shutil.rmtree(trust_dir, ignore_errors=True)
-        trust_dir.mkdir(parents=True)
+        trust_dir.mkdir(parents=True)  # noqa: ASYNC240  # a few small files, once, before the server starts
         for i, path in enumerate(security.trusted_client_certificates):
-            data = Path(path).read_bytes()
+            data = Path(path).read_bytes()  # noqa: ASYNC240  # as above
             suffix = ".pem" if data.lstrip().startswith(b"-----BEGIN") else ".der"
             (trust_dir / f"trusted_{i}{suffix}").write_bytes(data)
         store = TrustStore([trust_dir], [])

@@ -12,6 +12,7 @@ socket. So every fault reaches the client over the wire.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -180,10 +181,8 @@ class PrinterSimulator:
             if remaining <= 0:
                 raise TimeoutError(f"the model did not catch up with the clock within {timeout_s} s")
             self._refreshed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._refreshed.wait(), min(remaining, 0.5))
-            except TimeoutError:
-                pass
         return self._process.now_ns
 
     # ------------------------------------------------------------------ overrides and faults
