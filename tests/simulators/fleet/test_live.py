@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from typing import Any
 
 from asyncua import Client, Node, ua
@@ -21,6 +22,10 @@ class Recorder:
 
     def datachange_notification(self, node: Node, value: Any, data: Any) -> None:
         self.items.append((node.nodeid, value, data.monitored_item.Value))
+
+
+def recorded_all(recorder: Recorder, node_ids: set[ua.NodeId]) -> Callable[[], bool]:
+    return lambda: {n for n, _, _ in recorder.items} >= node_ids
 
 
 async def test_subscription_gets_changes_stamped_with_simulated_time() -> None:
@@ -52,7 +57,7 @@ async def test_subscription_gets_changes_stamped_with_simulated_time() -> None:
                     if ua.Variant(value).Value != initial[sim.node_id(r.robot_id, name)]
                 }
                 assert changed, "a busy depot changed nothing?"
-                await wait_for(lambda: {n for n, _, _ in recorder.items} >= set(changed), what="changed values")
+                await wait_for(recorded_all(recorder, set(changed)), what="changed values")
                 for node_id, value, dv in recorder.items:
                     assert node_id in changed, f"{node_id} was rewritten without a change"
                     assert to_ns(dv.SourceTimestamp) == expected_ts_ns  # simulated time, not wall time
