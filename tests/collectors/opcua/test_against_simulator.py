@@ -169,15 +169,15 @@ async def test_secure_simulator_with_certificate_and_user(
     fleet_sim = simulator(security, n_robots=2)
     await fleet_sim.start()
     try:
-        opcua = dict(
-            security_policy="Basic256Sha256",
-            security_mode=mode.value,
-            client_certificate=client_cert,
-            client_private_key=client_key,
-            server_certificate=fleet_sim.server_certificate,
-            username="fleet-reader",
-            password_env=PASSWORD_ENV,
-        )
+        opcua = {
+            "security_policy": "Basic256Sha256",
+            "security_mode": mode.value,
+            "client_certificate": client_cert,
+            "client_private_key": client_key,
+            "server_certificate": fleet_sim.server_certificate,
+            "username": "fleet-reader",
+            "password_env": PASSWORD_ENV,
+        }
         monkeypatch.setenv(PASSWORD_ENV, "wrong-password")
         rejected = RecordingSink()
         collector = collector_for(fleet_sim, rejected, **opcua)

@@ -70,7 +70,7 @@ def test_states_follow_the_service_cycle(day: FleetProcess) -> None:
         S.OFFLINE: {S.IDLE, S.SELF_CHARGING},  # back at its base, as it was switched off
     }
     # A robot that becomes idle while cars queue is dispatched in the same step: IDLE lasts zero time.
-    for before, after in allowed_next.items():
+    for after in allowed_next.values():
         if S.IDLE in after:
             after.add(S.DISPATCHED)
     for robot_id, before, after, _ in day.transitions:  # type: ignore[attr-defined]

@@ -62,10 +62,10 @@ def test_overrides_are_validated_at_the_call() -> None:
     assert make_override(signal, [0x7FC0, 0]).words == (0x7FC0, 0)
     with pytest.raises(ValueError, match="needs 2 words"):
         make_override(signal, [1, 2, 3])
-    with pytest.raises(ValueError, match="0..65535"):
+    with pytest.raises(ValueError, match=r"0..65535"):
         make_override(signal, [70000, 0])
     bit = ModbusSignal.model_validate({"name": "b", "register": "coil", "address": 0, "type": "bool"})
-    with pytest.raises(ValueError, match="0..1"):
+    with pytest.raises(ValueError, match=r"0..1"):
         make_override(bit, [2])
 
 
