@@ -115,8 +115,9 @@ def bucket_sum(
     index = np.searchsorted(edges_ns, ts_ns, side="right") - 1
     inside = (index >= 0) & (index < n_buckets)
     index = index[inside]
-    sums = np.bincount(index, weights=amount[inside], minlength=n_buckets)
-    counts = np.bincount(index, minlength=n_buckets)
+    # (copy=False: no copy, the dtypes are already these; numpy's stubs type bincount as intp either way)
+    sums = np.bincount(index, weights=amount[inside], minlength=n_buckets).astype(np.float64, copy=False)
+    counts = np.bincount(index, minlength=n_buckets).astype(np.int64, copy=False)
     return sums, counts
 
 

@@ -178,11 +178,14 @@ def printer_shift_totals(
     energy_s, water_s, ink_s = (_per_slot(instances, c, False) for c in (energy, water, ink))
     ideal_m_s = printer.ideal_speed_m_min / 60.0
     all_counters = (printed, defective, energy, water, ink)
+    no_events = np.zeros(len(instances) + 1, dtype=np.intp)
     wraps = sum(
-        np.bincount(_slots(instances, c.ts_ns[c.wrap_index]), minlength=len(instances) + 1) for c in all_counters
+        (np.bincount(_slots(instances, c.ts_ns[c.wrap_index]), minlength=len(instances) + 1) for c in all_counters),
+        start=no_events,
     )
     resets = sum(
-        np.bincount(_slots(instances, c.ts_ns[c.reset_index]), minlength=len(instances) + 1) for c in all_counters
+        (np.bincount(_slots(instances, c.ts_ns[c.reset_index]), minlength=len(instances) + 1) for c in all_counters),
+        start=no_events,
     )
     out = []
     for k in range(len(instances) + 1):
