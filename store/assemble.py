@@ -67,7 +67,7 @@ def assemble_series(
         if fields is not None and f not in result[e]:
             continue
         k = keep[start:end]
-        result[e][f] = Series(ts_sorted[start:end][k].copy(), value_sorted[start:end][k].copy())  # type: ignore[index]
+        result[e][f] = Series(ts_sorted[start:end][k].copy(), value_sorted[start:end][k].copy())
     return result
 
 

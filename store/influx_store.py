@@ -89,7 +89,10 @@ class InfluxStore(SampleStore):
 
         def send(payload: bytes) -> None:
             write_api.write(
-                bucket=connection.bucket, org=connection.org, record=payload, write_precision=WritePrecision.NS
+                bucket=connection.bucket,
+                org=connection.org,
+                record=payload,
+                write_precision=WritePrecision.NS,  # type: ignore[arg-type]  # influxdb_client annotates a WritePrecision, its constants are str
             )
 
         self._latest = LatestCache(self._seed_latest)
