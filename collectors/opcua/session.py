@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from asyncua import Client, ua
 from asyncua.crypto import security_policies
@@ -237,7 +238,9 @@ def explain(exc: BaseException, endpoint: OpcUaEndpoint) -> ConnectError:
     return ConnectError("server", f"{url}: {type(exc).__name__}: {exc}")
 
 
-async def open_client(endpoint: OpcUaEndpoint, on_lost: Callable[[Exception], Awaitable[None]] | None = None) -> Client:
+async def open_client(
+    endpoint: OpcUaEndpoint, on_lost: Callable[[Exception], Coroutine[Any, Any, None]] | None = None
+) -> Client:
     """A connected, activated client; raises :class:`ConnectError`.
 
     asyncua's own reconnect is off: the collector reconnects itself so that it

@@ -114,19 +114,19 @@ class FleetSubscription:
         assert self.subscription_id is not None
         refused: list[tuple[int, str]] = []
         accepted = 0
-        resolvable = []
+        resolvable: dict[int, ua.NodeId] = {}
         for i in indices:
             node = node_ids[i]
             if isinstance(node, str):
                 refused.append((i, node))
             else:
-                resolvable.append(i)
-        for chunk in batches(resolvable, self._endpoint.subscribe_batch_size):
+                resolvable[i] = node
+        for chunk in batches(list(resolvable), self._endpoint.subscribe_batch_size):
             requests = [
                 _monitored_item_request(
                     i,
-                    node_ids[i],
-                    self._endpoint,  # type: ignore[arg-type]
+                    resolvable[i],
+                    self._endpoint,
                     self._plan.items[i].numeric,
                     self.timing,
                 )
