@@ -64,14 +64,19 @@ def create_app(
                     out[e] = max(ts for ts, _ in fields.values())
         return out
 
+    def spool_backlog_bytes() -> int:
+        backlog = store.spool_backlog()
+        assert backlog is not None  # only asked of a store that spools (below)
+        return backlog[0]
+
     spooled = store.spool_backlog() is not None
     metrics = ApiMetrics(
         lambda: hub.clients,
         newest_ns,
         lambda: kpi.computations,
         clock_ns,
-        (lambda: store.spool_backlog()[0]) if spooled else None,
-    )  # type: ignore[index]
+        spool_backlog_bytes if spooled else None,
+    )
     status_service = StatusService(plant, store, hub, clock_ns=clock_ns)
     services = Services(plant, store, hub, notes, cfg, kpi, status_service, metrics, clock_ns=clock_ns)
 

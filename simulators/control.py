@@ -109,7 +109,11 @@ async def _printer_exception(sim: PrinterSimulator, a: _PrinterException) -> Non
 
 
 async def _printer_value(sim: PrinterSimulator, a: _PrinterValue) -> None:
-    sim.inject_value(a.signal, a.words if a.words is not None else a.value)  # type: ignore[arg-type]
+    if a.words is not None:
+        sim.inject_value(a.signal, a.words)
+    else:
+        assert a.value is not None  # _PrinterValue._one_of: exactly one of the two is given
+        sim.inject_value(a.signal, a.value)
 
 
 async def _printer_estop(sim: PrinterSimulator, a: _Switch) -> None:

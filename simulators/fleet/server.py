@@ -335,7 +335,8 @@ class FleetSimulator:
         key = self._key(robot_id, variable_name)
         variant_type = self._nodes[key[0]].variant_types[key[1]]
         limit = _UNSIGNED_LIMITS.get(variant_type)
-        if limit is not None and not (isinstance(value, int | float) and 0 <= value <= limit):
+        given: object = value  # checked at run time too: not every caller is type-checked
+        if limit is not None and not (isinstance(given, int | float) and 0 <= given <= limit):
             raise ValueError(f"{key[1]} is {variant_type.name}: a value must be 0..{limit}, got {value!r}")
         async with self._lock:
             self._faults.forced_values[key] = value

@@ -43,10 +43,14 @@ class _SimulatorContext(ModbusServerContext):
         self.simdevices = []
         self._simulator = simulator
 
-    async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):  # pymodbus' name
+    async def async_getValues(  # pymodbus' name
+        self, device_id: int, func_code: int, address: int, count: int = 1
+    ) -> list[int] | list[bool] | ExcCodes:
         return await self._simulator._serve_read(device_id, func_code, address, count)
 
-    async def async_setValues(self, device_id: int, func_code: int, address: int, values):  # pymodbus' name
+    async def async_setValues(  # pymodbus' name
+        self, device_id: int, func_code: int, address: int, values: Sequence[int] | Sequence[bool]
+    ) -> ExcCodes | None:
         self._simulator._check_unit(device_id)
         return ExcCodes.ILLEGAL_FUNCTION  # the line PLC does not accept writes from the monitoring system
 
