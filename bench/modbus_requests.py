@@ -61,7 +61,7 @@ async def polls_per_second(poller: ModbusPoller, seconds: float) -> float:
 
 async def start_server(plant: Plant, printer: Printer) -> tuple[object, Printer, str]:
     try:
-        from simulators.printer.server import PrinterSimulator  # type: ignore[import-not-found]
+        from simulators.printer.server import PrinterSimulator
     except ImportError:
         plc = await TestPlc(printer).start()
         return plc, plc.endpoint_printer, "plain pymodbus server (tests/collectors/modbus/_plc.py)"

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -105,7 +106,7 @@ class DelaySink:
             self.delays_ms.append((arrived - batch.ts_ns[good]) / 1e6)
             self.samples += len(batch)
 
-    def write_connectivity(self, events: list[ConnectivityEvent]) -> None:
+    def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None:
         pass
 
 
@@ -132,7 +133,7 @@ async def measure(window_s: float, start: Any, stop: Any) -> tuple[float, float]
     return cpu1 - cpu0, wall1 - wall0
 
 
-async def run_baseline(plant: Plant, url: str, window_s: float) -> dict[str, float]:
+async def run_baseline(plant: Plant, url: str, window_s: float) -> dict[str, Any]:
     fleet = plant.fleets[0]
     client = Client(url, timeout=fleet.opcua.timeout_s)
     await client.connect()
@@ -160,7 +161,7 @@ async def run_baseline(plant: Plant, url: str, window_s: float) -> dict[str, flo
     return summary("baseline (asyncua handler)", cpu_s, wall_s, len(handler.notes), delays)
 
 
-async def run_collector(plant: Plant, url: str, window_s: float) -> dict[str, float]:
+async def run_collector(plant: Plant, url: str, window_s: float) -> dict[str, Any]:
     fleet = plant.fleets[0]
     fleet = fleet.model_copy(update={"opcua": fleet.opcua.model_copy(update={"endpoint": url})})
     sink = DelaySink()
