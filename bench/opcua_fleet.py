@@ -83,7 +83,8 @@ async def serve(n_robots: int, churn: bool) -> None:
                     else ua.Variant(raw, getattr(ua.VariantType, types[name]))
                 )
                 await sim.server.write_attribute_value(
-                    node_id, ua.DataValue(value, SourceTimestamp=now, ServerTimestamp=now)
+                    node_id,
+                    ua.DataValue(value, SourceTimestamp=now, ServerTimestamp=now),  # type: ignore[arg-type]  # asyncua's ua.DateTime marker type stands for datetime
                 )
             tick += 1
         await asyncio.wait([stdin_closed], timeout=1.0)
@@ -143,7 +144,7 @@ async def run_baseline(plant: Plant, url: str, window_s: float) -> dict[str, Any
         nodes = [client.get_node(f"ns={idx};{fleet.node_id(r, v)[1]}") for r in fleet.robots for v in fleet.variables]
         sub = await client.create_subscription(fleet.opcua.publishing_interval_ms, handler)
         for start in range(0, len(nodes), fleet.opcua.subscribe_batch_size):
-            await sub.subscribe_data_change(
+            await sub.subscribe_data_change(  # type: ignore[call-overload]  # asyncua's ua.Double marker type stands for float
                 nodes[start : start + fleet.opcua.subscribe_batch_size],
                 sampling_interval=fleet.opcua.sampling_interval_ms,
             )

@@ -37,15 +37,16 @@ def path_text(path: Sequence[BrowseName], ns_index: int | None) -> str:
 def _browse_path(item: MonitoredVariable, ns_index: int) -> ua.BrowsePath:
     elements = [
         ua.RelativePathElement(
-            ReferenceTypeId=ua.NodeId(ua.ObjectIds.HierarchicalReferences),
-            IsInverse=False,
-            IncludeSubtypes=True,
+            ReferenceTypeId=ua.NodeId(ua.ObjectIds.HierarchicalReferences),  # type: ignore[arg-type]  # asyncua's ua.Int32 marker type stands for int
+            IsInverse=False,  # type: ignore[arg-type]  # asyncua's ua.Boolean marker type stands for bool
+            IncludeSubtypes=True,  # type: ignore[arg-type]  # asyncua's ua.Boolean marker type stands for bool
             TargetName=ua.QualifiedName(e.name, ns_index if e.namespace is None else e.namespace),
         )
         for e in item.browse_path or ()
     ]
     return ua.BrowsePath(
-        StartingNode=ua.NodeId(ua.ObjectIds.RootFolder), RelativePath=ua.RelativePath(Elements=elements)
+        StartingNode=ua.NodeId(ua.ObjectIds.RootFolder),  # type: ignore[arg-type]  # asyncua's ua.Int32 marker type stands for int
+        RelativePath=ua.RelativePath(Elements=elements),
     )
 
 

@@ -138,7 +138,7 @@ def resolve_node_ids(plan: FleetPlan, namespace_array: Sequence[str]) -> list[ua
         if uri is None:
             out.append(ua.NodeId(parsed.Identifier, parsed.NamespaceIndex, parsed.NodeIdType))
         elif uri in index:
-            out.append(ua.NodeId(parsed.Identifier, index[uri], parsed.NodeIdType))
+            out.append(ua.NodeId(parsed.Identifier, index[uri], parsed.NodeIdType))  # type: ignore[arg-type]  # asyncua's ua.Int16 marker type stands for int
         else:
             out.append(f"namespace {uri!r} is not in the server's namespace array")
     return out

@@ -270,7 +270,8 @@ class FleetSimulator:
                 variant = to_variant(values[name], nodes.variant_types[name])
                 if not force and self._published.get(key) == variant.Value:
                     continue  # unchanged values are not rewritten: subscriptions see real changes only
-                await self._write(node_id, ua.DataValue(variant, SourceTimestamp=source_ts, ServerTimestamp=server_ts))
+                dv = ua.DataValue(variant, SourceTimestamp=source_ts, ServerTimestamp=server_ts)  # type: ignore[arg-type]  # asyncua's ua.DateTime marker type stands for datetime
+                await self._write(node_id, dv)
                 self._published[key] = variant.Value
 
     async def _write(self, node_id: ua.NodeId, value: ua.DataValue) -> None:
@@ -325,8 +326,8 @@ class FleetSimulator:
                 ua.DataValue(
                     None,
                     StatusCode=status,
-                    SourceTimestamp=from_ns(self._process.now_ns),
-                    ServerTimestamp=dt.datetime.now(dt.UTC),
+                    SourceTimestamp=from_ns(self._process.now_ns),  # type: ignore[arg-type]  # asyncua's ua.DateTime marker type stands for datetime
+                    ServerTimestamp=dt.datetime.now(dt.UTC),  # type: ignore[arg-type]  # asyncua's ua.DateTime marker type stands for datetime
                 ),
             )
 
@@ -345,8 +346,8 @@ class FleetSimulator:
                 self.node_id(*key),
                 ua.DataValue(
                     to_variant(value, variant_type),
-                    SourceTimestamp=from_ns(self._process.now_ns),
-                    ServerTimestamp=dt.datetime.now(dt.UTC),
+                    SourceTimestamp=from_ns(self._process.now_ns),  # type: ignore[arg-type]  # asyncua's ua.DateTime marker type stands for datetime
+                    ServerTimestamp=dt.datetime.now(dt.UTC),  # type: ignore[arg-type]  # asyncua's ua.DateTime marker type stands for datetime
                 ),
             )
 
