@@ -35,9 +35,11 @@ async def run_collectors(plant: Plant, sink: SampleSink, stop: asyncio.Event, cl
     from collectors.modbus.poller import ModbusPoller
     from collectors.opcua.collector import OpcUaFleetCollector
 
-    collectors: list[object] = [ModbusPoller(printer, sink, clock=clock) for printer in plant.printers]
+    collectors: list[ModbusPoller | OpcUaFleetCollector] = [
+        ModbusPoller(printer, sink, clock=clock) for printer in plant.printers
+    ]
     collectors += [OpcUaFleetCollector(fleet, sink, clock=clock) for fleet in plant.fleets]
-    tasks = [asyncio.create_task(c.run(stop), name=type(c).__name__) for c in collectors]  # type: ignore[attr-defined]
+    tasks = [asyncio.create_task(c.run(stop), name=type(c).__name__) for c in collectors]
     try:
         await asyncio.gather(*tasks)
     finally:

@@ -34,7 +34,7 @@ from collectors.opcua.browse import translate_browse_paths
 from collectors.opcua.plan import FleetPlan, plan_fleet, resolve_node_ids
 from collectors.opcua.polling import FleetPoller
 from collectors.opcua.session import ConnectError, close_client, open_client
-from collectors.opcua.stats import CollectorStats
+from collectors.opcua.stats import CollectorStats, Mode
 from collectors.opcua.subscription import FleetSubscription, SubscriptionUnavailable
 from models.plant import Fleet
 
@@ -200,8 +200,8 @@ class OpcUaFleetCollector:
 
     # ------------------------------------------------------------------ link state
 
-    def _up(self, mode: str) -> None:
-        self.stats.mode = mode  # type: ignore[assignment]
+    def _up(self, mode: Mode) -> None:
+        self.stats.mode = mode
         self.stats.last_error = ""
         self._last_failure = ""
         self.backoff.reset()

@@ -19,6 +19,7 @@ from asyncua import Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+from asyncua.server.user_managers import UserManager
 
 from models.plant import OpcUaEndpoint, SecurityMode, SecurityPolicy
 from simulators.fleet.certs import generate_certificate
@@ -93,7 +94,7 @@ class FleetSecurity:
         return cls(modes=(mode,), users=users, allow_anonymous=not users, trusted_client_certificates=trusted)
 
 
-class FleetUserManager:
+class FleetUserManager(UserManager):
     """Accepts the configured users (and anonymous clients only when allowed)."""
 
     def __init__(self, users: Mapping[str, str], allow_anonymous: bool) -> None:
@@ -151,7 +152,7 @@ async def apply_security(
         tokens.append(ua.AnonymousIdentityToken)
     server.set_identity_tokens(tokens)
     manager = FleetUserManager(security.users, security.allow_anonymous)
-    server.iserver.set_user_manager(manager)  # type: ignore[arg-type]
+    server.iserver.set_user_manager(manager)
     if certificate is not None:
         await server.load_certificate(certificate.certificate)
         await server.load_private_key(certificate.private_key)

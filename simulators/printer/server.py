@@ -160,7 +160,7 @@ class PrinterSimulator:
             if self._requested_port == 0:
                 raise RuntimeError("the port is chosen when the simulator starts")
             return self._requested_port
-        return int(self._server.transport.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        return int(self._server.transport.sockets[0].getsockname()[1])  # type: ignore[attr-defined]  # a listening pymodbus transport is an asyncio.Server
 
     @property
     def endpoint(self) -> str:

@@ -106,7 +106,7 @@ class LiveServer:
 
     @property
     def services(self) -> Services:
-        return self.app.state.services  # type: ignore[no-any-return]
+        return self.app.state.services  # type: ignore[no-any-return]  # app.state is untyped
 
     def __enter__(self) -> LiveServer:
         self.thread.start()

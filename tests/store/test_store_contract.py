@@ -169,7 +169,7 @@ def test_reopen_after_close_keeps_everything(open_test_store: StoreFactory) -> N
         ),
     ],
 )
-def test_bad_input_is_refused_whole(open_test_store: StoreFactory, make, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_refused_whole(open_test_store: StoreFactory, make, message: str) -> None:  # type: ignore[no-untyped-def]  # make: a parametrised batch builder
     store = open_test_store()
     with pytest.raises(ValueError, match=message):
         store.write(make())

@@ -96,7 +96,7 @@ class TestPlc:
     @property
     def port(self) -> int:
         assert self._server is not None and self._server.transport is not None
-        return int(self._server.transport.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        return int(self._server.transport.sockets[0].getsockname()[1])  # type: ignore[attr-defined]  # a listening pymodbus transport is an asyncio.Server
 
     @property
     def endpoint_printer(self) -> Printer:

@@ -33,7 +33,7 @@ def test_security_requests_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not found"):
         FleetSecurity(trusted_client_certificates=(tmp_path / "missing.der",))
     with pytest.raises(ValueError, match="mode"):
-        FleetSecurity(modes=("Sign",))  # type: ignore[arg-type]
+        FleetSecurity(modes=("Sign",))  # type: ignore[arg-type]  # a wrong value, on purpose
     assert FleetSecurity(modes=(SecurityMode.SIGN,)).needs_certificate
 
 
