@@ -68,13 +68,18 @@ def create_app(
                     out[e] = max(ts for ts, _ in fields.values())
         return out
 
+    def spool_backlog_bytes() -> int:
+        backlog = store.spool_backlog()
+        assert backlog is not None  # only asked of a store that spools (below)
+        return backlog[0]
+
     spooled = store.spool_backlog() is not None
     metrics = ApiMetrics(
         lambda: hub.clients,
         newest_ns,
         lambda: kpi.computations,
         clock_ns,
-        (lambda: (store.spool_backlog() or (0, None))[0]) if spooled else None,
+        spool_backlog_bytes if spooled else None,
         collectors=collectors,
         samples_stored=samples_stored,
     )

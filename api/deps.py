@@ -43,11 +43,11 @@ class Services:
 
 
 def get_services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def ws_services(websocket: WebSocket) -> Services:
-    return websocket.app.state.services  # type: ignore[no-any-return]
+    return websocket.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

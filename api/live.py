@@ -121,7 +121,7 @@ class LiveHub:
             for i in state_rows.tolist():
                 e, t = str(eq[i]), int(ts[i])
                 if self._merge(e, "state", t, float(value[i])):
-                    message = self._update_state(e, int(round(float(value[i]))), t, self._values[e])
+                    message = self._update_state(e, round(float(value[i])), t, self._values[e])
                     if message is not None:
                         messages.append(message)
         for message in messages:

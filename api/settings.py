@@ -37,7 +37,7 @@ class ApiConfig:
     @classmethod
     def from_env(cls, plant: Plant, env: Mapping[str, str] = os.environ, **overrides: float) -> ApiConfig:
         name = plant.api.api_keys_env
-        return cls(keys_env=name, keys=parse_keys(env.get(name, "")), **overrides)  # type: ignore[arg-type]
+        return cls(keys_env=name, keys=parse_keys(env.get(name, "")), **overrides)  # type: ignore[arg-type]  # overrides: numeric fields by name
 
 
 def parse_keys(raw: str) -> tuple[ApiKey, ...]:

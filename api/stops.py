@@ -23,7 +23,7 @@ import numpy as np
 from api.timerange import iso
 from models.calendar import ShiftInstance, shift_instances
 from models.contract import MEASUREMENT_PRINTER
-from models.kpi import KpiConfig, NO_DATA, outage_spans
+from models.kpi import NO_DATA, KpiConfig, outage_spans
 from models.kpi.downtime import StopEvents
 from models.kpi.intervals import Intervals
 from models.kpi.pipeline import printer_stop_events
@@ -81,7 +81,7 @@ def list_stops(
     with_data = iv.state != NO_DATA
     data_end = int(iv.end_ns[with_data].max()) if with_data.any() else start_ns
     stops = []
-    for a, b in zip(first[:MAX_STOPS].tolist(), last[:MAX_STOPS].tolist()):
+    for a, b in zip(first[:MAX_STOPS].tolist(), last[:MAX_STOPS].tolist(), strict=True):
         s0, s1 = int(ev.start_ns[a]), int(ev.end_ns[b])
         k0, k1 = np.searchsorted(iv.start_ns, [s0, s1])
         m0, m1 = np.searchsorted(m_ev.start_ns, [s0, s1])

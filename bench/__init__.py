@@ -1,1 +1,4 @@
-"""Benchmarks: ``python -m bench`` runs them all, ``python -m bench.<name>`` one; figures are ratios measured in the same run."""
+"""Benchmarks: ``python -m bench`` runs them all, ``python -m bench.<name>`` one.
+
+Figures are ratios measured in the same run.
+"""

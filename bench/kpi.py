@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from bench._timing import median_s, ratio_line, time_line
 from models.calendar import shift_instances, to_ns
@@ -41,7 +43,9 @@ def plant_with_robots(n: int) -> Plant:
     return base.model_copy(update={"fleets": [Fleet.model_validate({**fleet.model_dump(), "robots": robots})]})
 
 
-def _runs_to_samples(rng, states, mean_s, n):
+def _runs_to_samples(
+    rng: np.random.Generator, states: Sequence[int], mean_s: Sequence[float], n: int
+) -> npt.NDArray[np.int64]:
     """Piecewise-constant series from a state cycle with exponential durations."""
     reps = n // 60 + 10
     seq = np.resize(np.asarray(states), reps * len(states))
@@ -49,7 +53,7 @@ def _runs_to_samples(rng, states, mean_s, n):
     return np.repeat(seq, dur)[:n]
 
 
-def printer_day(rng, start_ns: int, wrap_m: float) -> dict[str, Series]:
+def printer_day(rng: np.random.Generator, start_ns: int, wrap_m: float) -> dict[str, Series]:
     cycle = [P.RUNNING, P.FAULT, P.RUNNING, P.SETUP, P.RUNNING, P.SUSPENDED, P.RUNNING, P.HELD]
     means = [3000, 400, 2500, 1000, 3000, 200, 2000, 30]
     reasons = {P.FAULT: 20, P.SETUP: 10, P.SUSPENDED: 30}
@@ -75,7 +79,7 @@ def printer_day(rng, start_ns: int, wrap_m: float) -> dict[str, Series]:
     return {k: Series(ts[keep], v[keep]) for k, v in cols.items()}
 
 
-def robot_day(rng, start_ns: int) -> dict[str, Series]:
+def robot_day(rng: np.random.Generator, start_ns: int) -> dict[str, Series]:
     cycle = [R.IDLE, R.DISPATCHED, R.DRIVING, R.CONNECTING, R.CHARGING, R.RETURNING, R.SELF_CHARGING]
     means = [900, 8, 120, 45, 1800, 120, 600]
     state = _runs_to_samples(rng, cycle, means, DAY_S)
@@ -94,7 +98,9 @@ def robot_day(rng, start_ns: int) -> dict[str, Series]:
     }
 
 
-def reference_run(plant: Plant, start: int, end: int, data, robot_ids: list[str], cfg: KpiConfig) -> None:
+def reference_run(
+    plant: Plant, start: int, end: int, data: dict[str, dict[str, Series]], robot_ids: list[str], cfg: KpiConfig
+) -> None:
     """The reference pipeline over the printer and the given robots (per-equipment totals per shift)."""
     inst = shift_instances(plant.shift_calendar, plant.tz, start, end)
     for p in plant.printers:
@@ -116,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     start = to_ns(dt.datetime(2026, 11, 24, 6, tzinfo=plant.tz))
     end = start + DAY_S * NS
     printer = plant.printers[0]
-    data = {printer.id: printer_day(rng, start, printer.signal("printed_m_total").wrap_m)}
+    wrap_m = printer.signal("printed_m_total").wrap_m
+    assert wrap_m is not None  # a counter (the plant file says so) wraps
+    data = {printer.id: printer_day(rng, start, wrap_m)}
     robot_ids = [r.id for r in plant.fleets[0].robots]
     for rid in robot_ids:
         data[rid] = robot_day(rng, start)

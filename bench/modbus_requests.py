@@ -23,6 +23,7 @@ import logging
 import statistics
 import time
 from collections.abc import Sequence
+from typing import Protocol
 
 from collectors.modbus.plan import PlanLimits, ReadRequest, plan_printer
 from collectors.modbus.poller import ModbusPoller
@@ -30,6 +31,10 @@ from models.plant import Plant, Printer, load_plant
 from models.samples import ConnectivityEvent, SampleBatch
 from tests.collectors.modbus._plc import TestPlc
 from tests.collectors.modbus._reference import min_requests
+
+
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
 
 
 class CountingSink:
@@ -59,9 +64,9 @@ async def polls_per_second(poller: ModbusPoller, seconds: float) -> float:
     return polls / (time.perf_counter() - start)
 
 
-async def start_server(plant: Plant, printer: Printer) -> tuple[object, Printer, str]:
+async def start_server(plant: Plant, printer: Printer) -> tuple[Stoppable, Printer, str]:
     try:
-        from simulators.printer.server import PrinterSimulator  # type: ignore[import-not-found]
+        from simulators.printer.server import PrinterSimulator
     except ImportError:
         plc = await TestPlc(printer).start()
         return plc, plc.endpoint_printer, "plain pymodbus server (tests/collectors/modbus/_plc.py)"
@@ -86,8 +91,9 @@ async def bench_printer(plant: Plant, printer: Printer, seconds: float, runs: in
 
     server, target, kind = await start_server(plant, printer)
     try:
-        coalesced = ModbusPoller(target, CountingSink())
-        per_signal = ModbusPoller(target, CountingSink())
+        coalesced_sink, per_signal_sink = CountingSink(), CountingSink()
+        coalesced = ModbusPoller(target, coalesced_sink)
+        per_signal = ModbusPoller(target, per_signal_sink)
         per_signal.plan = naive
         rates: dict[str, list[float]] = {"coalesced": [], "per_signal": []}
         for _ in range(runs):  # alternate so both see the same machine state
@@ -96,7 +102,7 @@ async def bench_printer(plant: Plant, printer: Printer, seconds: float, runs: in
         for poller in (coalesced, per_signal):
             poller.close()
         med = {k: statistics.median(v) for k, v in rates.items()}
-        bad = coalesced.sink.bad + per_signal.sink.bad  # type: ignore[attr-defined]
+        bad = coalesced_sink.bad + per_signal_sink.bad
         print(f"  polls/s against the {kind} on loopback (median of {runs} x {seconds:g} s):")
         print(
             f"    coalesced {med['coalesced']:.0f}/s, one request per signal {med['per_signal']:.0f}/s"
@@ -107,7 +113,7 @@ async def bench_printer(plant: Plant, printer: Printer, seconds: float, runs: in
             f" in one process) vs a poll_interval_s of {printer.modbus.poll_interval_s * 1000:g} ms"
         )
     finally:
-        await server.stop()  # type: ignore[attr-defined]
+        await server.stop()
 
 
 async def main_async(args: argparse.Namespace) -> None:

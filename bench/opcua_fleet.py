@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -82,7 +83,8 @@ async def serve(n_robots: int, churn: bool) -> None:
                     else ua.Variant(raw, getattr(ua.VariantType, types[name]))
                 )
                 await sim.server.write_attribute_value(
-                    node_id, ua.DataValue(value, SourceTimestamp=now, ServerTimestamp=now)
+                    node_id,
+                    ua.DataValue(value, SourceTimestamp=now, ServerTimestamp=now),  # type: ignore[arg-type]  # asyncua's ua.DateTime marker type stands for datetime
                 )
             tick += 1
         await asyncio.wait([stdin_closed], timeout=1.0)
@@ -105,7 +107,7 @@ class DelaySink:
             self.delays_ms.append((arrived - batch.ts_ns[good]) / 1e6)
             self.samples += len(batch)
 
-    def write_connectivity(self, events: list[ConnectivityEvent]) -> None:
+    def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None:
         pass
 
 
@@ -132,7 +134,7 @@ async def measure(window_s: float, start: Any, stop: Any) -> tuple[float, float]
     return cpu1 - cpu0, wall1 - wall0
 
 
-async def run_baseline(plant: Plant, url: str, window_s: float) -> dict[str, float]:
+async def run_baseline(plant: Plant, url: str, window_s: float) -> dict[str, Any]:
     fleet = plant.fleets[0]
     client = Client(url, timeout=fleet.opcua.timeout_s)
     await client.connect()
@@ -142,7 +144,7 @@ async def run_baseline(plant: Plant, url: str, window_s: float) -> dict[str, flo
         nodes = [client.get_node(f"ns={idx};{fleet.node_id(r, v)[1]}") for r in fleet.robots for v in fleet.variables]
         sub = await client.create_subscription(fleet.opcua.publishing_interval_ms, handler)
         for start in range(0, len(nodes), fleet.opcua.subscribe_batch_size):
-            await sub.subscribe_data_change(
+            await sub.subscribe_data_change(  # type: ignore[call-overload]  # asyncua's ua.Double marker type stands for float
                 nodes[start : start + fleet.opcua.subscribe_batch_size],
                 sampling_interval=fleet.opcua.sampling_interval_ms,
             )
@@ -160,7 +162,7 @@ async def run_baseline(plant: Plant, url: str, window_s: float) -> dict[str, flo
     return summary("baseline (asyncua handler)", cpu_s, wall_s, len(handler.notes), delays)
 
 
-async def run_collector(plant: Plant, url: str, window_s: float) -> dict[str, float]:
+async def run_collector(plant: Plant, url: str, window_s: float) -> dict[str, Any]:
     fleet = plant.fleets[0]
     fleet = fleet.model_copy(update={"opcua": fleet.opcua.model_copy(update={"endpoint": url})})
     sink = DelaySink()
@@ -199,7 +201,12 @@ async def main_async(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "bench.opcua_fleet", "--serve", "--robots", str(args.robots)]
     if args.no_churn:
         cmd.append("--no-churn")
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(  # noqa: ASYNC220  # started once; its stdout is read in an executor
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         url = await asyncio.get_running_loop().run_in_executor(None, proc.stdout.readline)

@@ -166,8 +166,8 @@ async def serve_plant(
     stopped = asyncio.create_task(stop.wait(), name="stop")
     exit_code = 0
     try:
-        while not server.started and not api.done():
-            await asyncio.sleep(0.05)  # uvicorn offers no "started" event; it sets a flag within milliseconds
+        while not server.started and not api.done():  # noqa: ASYNC110  # uvicorn offers no "started" event
+            await asyncio.sleep(0.05)  # it sets a flag within milliseconds
         if server.started and on_ready is not None:
             host, port = sock.getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host

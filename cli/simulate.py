@@ -120,7 +120,7 @@ async def stop_simulators(simulators: list[PrinterSimulator | FleetSimulator]) -
     for sim in reversed(simulators):
         try:
             await sim.stop()
-        except Exception:  # noqa: BLE001 - stopping the rest matters more than one failure
+        except Exception:  # stopping the rest matters more than one failure
             log.exception("stopping %s failed", sim)
 
 

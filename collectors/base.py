@@ -198,7 +198,7 @@ class GuardedSink:
     def _call(self, call: Callable[[Any], None], item: object, what: str) -> None:
         try:
             call(item)
-        except Exception as exc:
+        except Exception as exc:  # whatever the sink raises, collection goes on
             self.failures += 1
             self._on_failure()
             error = f"{type(exc).__name__}: {exc}"

@@ -13,6 +13,7 @@ key path and what was expected.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import re
 import string
@@ -192,7 +193,7 @@ class Printer(StrictModel):
             by_table.setdefault(signal.table, []).append(signal)
         for table, signals in by_table.items():
             signals.sort(key=lambda s: s.address)
-            for before, after in zip(signals, signals[1:]):
+            for before, after in itertools.pairwise(signals):
                 if after.address < before.end_address:
                     raise ValueError(
                         f"{table.value} registers of {before.name!r} ({before.address}..{before.end_address - 1})"

@@ -180,7 +180,7 @@ async def run_fixed_steps(
         )
     finally:
         if moved is not None:
-            clock.unsubscribe(moved)  # type: ignore[attr-defined]
+            clock.unsubscribe(moved)  # type: ignore[attr-defined]  # a clock with subscribe() has unsubscribe() too
 
 
 async def _step_loop(

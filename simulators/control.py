@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
@@ -109,7 +109,11 @@ async def _printer_exception(sim: PrinterSimulator, a: _PrinterException) -> Non
 
 
 async def _printer_value(sim: PrinterSimulator, a: _PrinterValue) -> None:
-    sim.inject_value(a.signal, a.words if a.words is not None else a.value)  # type: ignore[arg-type]
+    if a.words is not None:
+        sim.inject_value(a.signal, a.words)
+    else:
+        assert a.value is not None  # _PrinterValue._one_of: exactly one of the two is given
+        sim.inject_value(a.signal, a.value)
 
 
 async def _printer_estop(sim: PrinterSimulator, a: _Switch) -> None:
@@ -223,7 +227,7 @@ def create_control_app(simulators: Sequence[Simulator], key: str) -> FastAPI:
     app = FastAPI(title="shopfloor simulator control", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.middleware("http")
-    async def require_key(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def require_key(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         given = request.headers.get("authorization")
         if given is None:
             return JSONResponse(

@@ -59,7 +59,7 @@ def assemble_series(
     keep = np.ones(n, dtype=bool)
     same_next = (ts_sorted[1:] == ts_sorted[:-1]) & (eq_codes[1:] == eq_codes[:-1]) & (f_codes[1:] == f_codes[:-1])
     keep[:-1] = ~same_next
-    for start, end in zip(group_start.tolist(), group_end.tolist()):
+    for start, end in zip(group_start.tolist(), group_end.tolist(), strict=True):
         e = eq_names[eq_codes[start]]
         f = f_names[f_codes[start]]
         if e not in result:
@@ -67,7 +67,7 @@ def assemble_series(
         if fields is not None and f not in result[e]:
             continue
         k = keep[start:end]
-        result[e][f] = Series(ts_sorted[start:end][k].copy(), value_sorted[start:end][k].copy())  # type: ignore[index]
+        result[e][f] = Series(ts_sorted[start:end][k].copy(), value_sorted[start:end][k].copy())
     return result
 
 

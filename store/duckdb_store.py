@@ -104,7 +104,7 @@ class DuckDBStore(SampleStore):
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            config = {"threads": threads} if threads else {}
+            config: dict[str, str | bool | int | float | list[str]] = {"threads": threads} if threads else {}
             self._con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
             raise StoreError(

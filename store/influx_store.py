@@ -89,7 +89,10 @@ class InfluxStore(SampleStore):
 
         def send(payload: bytes) -> None:
             write_api.write(
-                bucket=connection.bucket, org=connection.org, record=payload, write_precision=WritePrecision.NS
+                bucket=connection.bucket,
+                org=connection.org,
+                record=payload,
+                write_precision=WritePrecision.NS,  # type: ignore[arg-type]  # influxdb_client annotates a WritePrecision, its constants are str
             )
 
         self._latest = LatestCache(self._seed_latest)
@@ -246,7 +249,7 @@ class InfluxStore(SampleStore):
             )
         if not parts:
             return sort_quality(*_empty_quality())
-        return sort_quality(*(np.concatenate(c) for c in zip(*parts)))
+        return sort_quality(*(np.concatenate(c) for c in zip(*parts, strict=True)))
 
     def read_connectivity(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[ConnectivityEvent]:
         check_range(start_ns, end_ns)
@@ -261,7 +264,10 @@ class InfluxStore(SampleStore):
         events = []
         for s in _first(self.query(q)):
             for ts, connected, detail in zip(
-                s.column("time"), s.column(CONNECTIVITY_FIELD_CONNECTED), s.column(CONNECTIVITY_FIELD_DETAIL)
+                s.column("time"),
+                s.column(CONNECTIVITY_FIELD_CONNECTED),
+                s.column(CONNECTIVITY_FIELD_DETAIL),
+                strict=True,
             ):
                 events.append(
                     ConnectivityEvent(int(ts), s.tags[TAG_EQUIPMENT], s.tags[TAG_SOURCE], bool(connected), detail or "")
@@ -286,7 +292,8 @@ class InfluxStore(SampleStore):
             f"SELECT last({ident(f)}) FROM {ident(measurement)}{clause} GROUP BY {ident(TAG_EQUIPMENT)}" for f in fields
         )
         rows = []
-        for f, statement in zip(fields, self.query(q)):
+        # one result per statement from the server: not enforced here
+        for f, statement in zip(fields, self.query(q), strict=False):
             for s in statement:
                 for ts, value in s.values:
                     if value is not None and math.isfinite(value):

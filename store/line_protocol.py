@@ -121,7 +121,9 @@ def encode_quality(plant_id: str, p: PreparedBatch) -> bytes:
     n = len(p.q_ts_ns)
     if n == 0:
         return b""
-    codes, names = factorize(np.array([f"{e}\0{f}" for e, f in zip(p.q_equipment, p.q_field)], dtype=object))
+    codes, names = factorize(
+        np.array([f"{e}\0{f}" for e, f in zip(p.q_equipment, p.q_field, strict=True)], dtype=object)
+    )
     prefixes = []
     for name in names:
         equipment, field = str(name).split("\0")

@@ -130,5 +130,6 @@ def check_events(events: Sequence[ConnectivityEvent]) -> None:
         if not isinstance(event.ts_ns, int | np.integer):
             raise ValueError(f"connectivity ts_ns must be integer epoch ns, got {event.ts_ns!r}")
         check_ids([event.equipment], "connectivity equipment")
-        if not isinstance(event.source, str) or not event.source or event.source != event.source.strip():
-            raise ValueError(f"connectivity source must be a non-empty string, got {event.source!r}")
+        source: object = event.source  # checked at run time: the callers are not all type-checked
+        if not isinstance(source, str) or not source or source != source.strip():
+            raise ValueError(f"connectivity source must be a non-empty string, got {source!r}")

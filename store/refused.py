@@ -35,7 +35,8 @@ def batch_rows(batch: SampleBatch) -> list[list[Any]]:
         return str(x)
 
     columns = (batch.ts_ns, batch.equipment, batch.field, batch.value, batch.quality, batch.detail)
-    return [[plain(v) for v in row] for row in zip(*(np.asarray(c).tolist() for c in columns))]
+    # a refused batch may be broken in any way: list what lines up rather than fail
+    return [[plain(v) for v in row] for row in zip(*(np.asarray(c).tolist() for c in columns), strict=False)]
 
 
 class RefusedBatches:

@@ -24,6 +24,7 @@ series, field and timestamp, so a re-sent point overwrites itself.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -168,7 +169,7 @@ class Spool:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.segment_max_bytes = segment_max_bytes
-        self._lock_file = open(self.directory / "LOCK", "a+")  # noqa: SIM115 - held until close
+        self._lock_file = open(self.directory / "LOCK", "a+")  # noqa: SIM115  # held until close
         try:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -184,7 +185,7 @@ class Spool:
             self._segment_path(seq).unlink(missing_ok=True)
         self._closed_segments = [s for s in existing if s >= self._ack.segment]
         self._active_seq = max(existing, default=0) + 1
-        self._active: IO[bytes] = open(self._segment_path(self._active_seq), "ab")  # noqa: SIM115
+        self._active: IO[bytes] = open(self._segment_path(self._active_seq), "ab")  # noqa: SIM115  # open until rolled
         self._durable_end = 0  # bytes of the active segment known to be on disk
         self._written = 0  # bytes appended to the active segment
         self._appended_records = 0
@@ -225,7 +226,7 @@ class Spool:
         self._active.close()
         self._closed_segments.append(self._active_seq)
         self._active_seq += 1
-        self._active = open(self._segment_path(self._active_seq), "ab")  # noqa: SIM115
+        self._active = open(self._segment_path(self._active_seq), "ab")  # noqa: SIM115  # open until rolled or closed
         self._written = self._durable_end = 0
 
     # ------------------------------------------------------------- reading
@@ -245,10 +246,7 @@ class Spool:
             path = self._segment_path(pos.segment)
             with open(path, "rb") as f:
                 f.seek(pos.offset)
-                if final:
-                    buf = f.read()
-                else:
-                    buf = f.read(max(0, durable_end - pos.offset))
+                buf = f.read() if final else f.read(max(0, durable_end - pos.offset))
             result = parse_records(buf, final=final, max_lines=max_lines - lines)
             if result.skipped:
                 self.skipped_bytes += result.skipped
@@ -314,10 +312,8 @@ class Spool:
             pos, segments, active, written = self._ack, list(self._closed_segments), self._active_seq, self._written
         total = 0
         for seq in segments:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 total += self._segment_path(seq).stat().st_size
-            except FileNotFoundError:
-                pass
         total += written
         if pos.segment in segments or pos.segment == active:
             total -= pos.offset

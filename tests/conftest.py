@@ -5,4 +5,4 @@ they skip with a reason where the Debian packages are missing, and fail instead
 when SHOPFLOOR_REQUIRE_INFLUX=1 (CI).
 """
 
-from tests.fixtures.influx import influx_server, private_influx_server  # noqa: F401
+from tests.fixtures.influx import influx_server, private_influx_server  # noqa: F401  # fixtures for every package

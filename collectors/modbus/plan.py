@@ -40,6 +40,7 @@ The tests check this against an independent brute-force set cover
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -121,7 +122,7 @@ def plan_table(table: RegisterKind, signals: Iterable[ModbusSignal], limits: Pla
                 f"signal {signal.name!r} ({signal.type.value}) needs {signal.count} registers but at most"
                 f" {limit} may be read per request: raise max_registers_per_request"
             )
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in itertools.pairwise(ordered):
         if after.address < before.end_address:
             raise PlanError(f"{table.value} signals {before.name!r} and {after.name!r} overlap")
 

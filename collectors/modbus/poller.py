@@ -168,16 +168,16 @@ class ModbusPoller:
         return decode_response(request, words)
 
     async def _send(self, client: AsyncModbusTcpClient, request: ReadRequest) -> ModbusPDU:
-        kwargs = {"count": request.count, "device_id": self.endpoint.unit_id}
+        address, count, device_id = request.address, request.count, self.endpoint.unit_id
         match request.table:
             case RegisterKind.HOLDING:
-                return await client.read_holding_registers(request.address, **kwargs)
+                return await client.read_holding_registers(address, count=count, device_id=device_id)
             case RegisterKind.INPUT:
-                return await client.read_input_registers(request.address, **kwargs)
+                return await client.read_input_registers(address, count=count, device_id=device_id)
             case RegisterKind.COIL:
-                return await client.read_coils(request.address, **kwargs)
+                return await client.read_coils(address, count=count, device_id=device_id)
             case RegisterKind.DISCRETE_INPUT:
-                return await client.read_discrete_inputs(request.address, **kwargs)
+                return await client.read_discrete_inputs(address, count=count, device_id=device_id)
         raise AssertionError(request.table)
 
     async def _ensure_connected(self) -> bool:

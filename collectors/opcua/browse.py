@@ -37,15 +37,16 @@ def path_text(path: Sequence[BrowseName], ns_index: int | None) -> str:
 def _browse_path(item: MonitoredVariable, ns_index: int) -> ua.BrowsePath:
     elements = [
         ua.RelativePathElement(
-            ReferenceTypeId=ua.NodeId(ua.ObjectIds.HierarchicalReferences),
-            IsInverse=False,
-            IncludeSubtypes=True,
+            ReferenceTypeId=ua.NodeId(ua.ObjectIds.HierarchicalReferences),  # type: ignore[arg-type]  # asyncua's ua.Int32 marker type stands for int
+            IsInverse=False,  # type: ignore[arg-type]  # asyncua's ua.Boolean marker type stands for bool
+            IncludeSubtypes=True,  # type: ignore[arg-type]  # asyncua's ua.Boolean marker type stands for bool
             TargetName=ua.QualifiedName(e.name, ns_index if e.namespace is None else e.namespace),
         )
         for e in item.browse_path or ()
     ]
     return ua.BrowsePath(
-        StartingNode=ua.NodeId(ua.ObjectIds.RootFolder), RelativePath=ua.RelativePath(Elements=elements)
+        StartingNode=ua.NodeId(ua.ObjectIds.RootFolder),  # type: ignore[arg-type]  # asyncua's ua.Int32 marker type stands for int
+        RelativePath=ua.RelativePath(Elements=elements),
     )
 
 
@@ -103,6 +104,7 @@ async def translate_browse_paths(
             for i, _, text in chunk:
                 out[i] = f"browse path {text!r}: TranslateBrowsePathsToNodeIds failed: {status_name(exc.code)}"
             continue
-        for (i, _, text), result in zip(chunk, results):
+        # one result per path requested, unless the server misbehaves: not enforced here
+        for (i, _, text), result in zip(chunk, results, strict=False):
             out[i] = _target(result, text, namespaces)
     return out

@@ -35,7 +35,7 @@ from collectors.opcua.browse import translate_browse_paths
 from collectors.opcua.plan import FleetPlan, plan_fleet, resolve_node_ids
 from collectors.opcua.polling import FleetPoller
 from collectors.opcua.session import ConnectError, close_client, open_client
-from collectors.opcua.stats import CollectorStats
+from collectors.opcua.stats import CollectorStats, Mode
 from collectors.opcua.subscription import FleetSubscription, SubscriptionUnavailable
 from models.plant import Fleet
 
@@ -115,7 +115,7 @@ class OpcUaFleetCollector:
                 reason = await self._serve(client, stop)
             except (TimeoutError, ConnectionError, OSError, ua.UaError) as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            except Exception as exc:
+            except Exception as exc:  # e.g. a sink refusing a batch: log it, start a new link
                 log.exception("%s: unexpected error, reconnecting", self.source)
                 reason = f"internal error: {type(exc).__name__}: {exc}"
             finally:
@@ -209,8 +209,8 @@ class OpcUaFleetCollector:
 
     # ------------------------------------------------------------------ link state
 
-    def _up(self, mode: str) -> None:
-        self.stats.mode = mode  # type: ignore[assignment]
+    def _up(self, mode: Mode) -> None:
+        self.stats.mode = mode
         self.stats.last_error = ""
         self._last_failure = ""
         self.backoff.reset()

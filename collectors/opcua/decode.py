@@ -106,7 +106,7 @@ def decode_values(
     good = quality == Quality.GOOD
     outside = good & ((value < plan.min_value[rows]) | (value > plan.max_value[rows]))
     if outside.any():
-        for k in np.flatnonzero(outside):
+        for k in np.flatnonzero(outside).tolist():
             lo, hi = plan.min_value[rows[k]], plan.max_value[rows[k]]
             detail[k] = f"{value[k]:g} outside [{lo:g}, {hi:g}]"
         quality[outside] = Quality.BAD_OUT_OF_RANGE

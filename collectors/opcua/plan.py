@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,8 @@ KEEPALIVE_COUNT = 3
 # Lifetime must be at least three keep-alives (OPC UA Part 4, 5.13.2).
 LIFETIME_COUNT = KEEPALIVE_COUNT * 10
 MAX_QUEUE_SIZE = 100
+
+T = TypeVar("T")
 
 
 # Stand-in for a browse path not yet translated on this session (never reaches the sink).
@@ -135,16 +138,16 @@ def resolve_node_ids(plan: FleetPlan, namespace_array: Sequence[str]) -> list[ua
         if uri is None:
             out.append(ua.NodeId(parsed.Identifier, parsed.NamespaceIndex, parsed.NodeIdType))
         elif uri in index:
-            out.append(ua.NodeId(parsed.Identifier, index[uri], parsed.NodeIdType))
+            out.append(ua.NodeId(parsed.Identifier, index[uri], parsed.NodeIdType))  # type: ignore[arg-type]  # asyncua's ua.Int16 marker type stands for int
         else:
             out.append(f"namespace {uri!r} is not in the server's namespace array")
     return out
 
 
-def batches(indices: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` items."""
-    for start in range(0, len(indices), size):
-        yield indices[start : start + size]
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from asyncua import Client, ua
 from asyncua.crypto import security_policies
@@ -169,7 +170,7 @@ async def _check_pinned_certificate(endpoint: OpcUaEndpoint) -> None:
     probe = Client(endpoint.endpoint, timeout=endpoint.timeout_s)
     try:
         endpoints = await asyncio.wait_for(probe.connect_and_get_server_endpoints(), timeout=endpoint.timeout_s)
-    except (asyncio.TimeoutError, OSError, ua.UaError):
+    except (TimeoutError, OSError, ua.UaError):
         log.debug("could not list the endpoints of %s to check its certificate", endpoint.endpoint, exc_info=True)
         return
     finally:
@@ -184,7 +185,8 @@ async def _check_pinned_certificate(endpoint: OpcUaEndpoint) -> None:
         raise ConnectError(
             "certificate",
             f"{endpoint.endpoint} presents a server certificate (subject {subject!r},"
-            f" SHA-256 {_fingerprint(presented)}…) that differs from the pinned server_certificate {str(endpoint.server_certificate)!r}"
+            f" SHA-256 {_fingerprint(presented)}…) that differs from the pinned server_certificate"
+            f" {str(endpoint.server_certificate)!r}"
             f" (SHA-256 {_fingerprint(pinned)}…): not connecting. If the server's certificate was replaced on"
             f" purpose, pin the new one; otherwise this may not be the fleet's server",
         )
@@ -236,7 +238,9 @@ def explain(exc: BaseException, endpoint: OpcUaEndpoint) -> ConnectError:
     return ConnectError("server", f"{url}: {type(exc).__name__}: {exc}")
 
 
-async def open_client(endpoint: OpcUaEndpoint, on_lost: Callable[[Exception], Awaitable[None]] | None = None) -> Client:
+async def open_client(
+    endpoint: OpcUaEndpoint, on_lost: Callable[[Exception], Coroutine[Any, Any, None]] | None = None
+) -> Client:
     """A connected, activated client; raises :class:`ConnectError`.
 
     asyncua's own reconnect is off: the collector reconnects itself so that it
@@ -278,13 +282,13 @@ async def close_client(client: Client, *, graceful: bool, timeout_s: float) -> N
     uaclient = client.uaclient
     uaclient.request_disconnect()
     # asyncua's publish loop would log the closing socket as a crash; it has no public handle.
-    publish = uaclient._publish_task  # noqa: SLF001
+    publish = uaclient._publish_task
     if publish is not None and not publish.done():
         publish.cancel()
     if not graceful:
         uaclient.disconnect_socket()
     try:
         await asyncio.wait_for(client.disconnect(), timeout=timeout_s)
-    except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - teardown of a broken link
+    except (TimeoutError, Exception):  # teardown of a broken link
         log.debug("closing the session to %s did not finish cleanly", client.server_url.geturl(), exc_info=True)
         uaclient.disconnect_socket()

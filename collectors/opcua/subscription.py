@@ -114,19 +114,19 @@ class FleetSubscription:
         assert self.subscription_id is not None
         refused: list[tuple[int, str]] = []
         accepted = 0
-        resolvable = []
+        resolvable: dict[int, ua.NodeId] = {}
         for i in indices:
             node = node_ids[i]
             if isinstance(node, str):
                 refused.append((i, node))
             else:
-                resolvable.append(i)
-        for chunk in batches(resolvable, self._endpoint.subscribe_batch_size):
+                resolvable[i] = node
+        for chunk in batches(list(resolvable), self._endpoint.subscribe_batch_size):
             requests = [
                 _monitored_item_request(
                     i,
-                    node_ids[i],
-                    self._endpoint,  # type: ignore[arg-type]
+                    resolvable[i],
+                    self._endpoint,
                     self._plan.items[i].numeric,
                     self.timing,
                 )
@@ -144,7 +144,8 @@ class FleetSubscription:
                 # The whole request refused (e.g. BadTooManyOperations): retry these later.
                 refused += [(i, f"CreateMonitoredItems: {status_name(exc.code)}") for i in chunk]
                 continue
-            for i, result in zip(chunk, results):
+            # one result per item requested, unless the server misbehaves: not enforced here
+            for i, result in zip(chunk, results, strict=False):
                 if result.StatusCode.is_good():
                     accepted += 1
                     self.monitored.add(i)

@@ -115,8 +115,9 @@ def bucket_sum(
     index = np.searchsorted(edges_ns, ts_ns, side="right") - 1
     inside = (index >= 0) & (index < n_buckets)
     index = index[inside]
-    sums = np.bincount(index, weights=amount[inside], minlength=n_buckets)
-    counts = np.bincount(index, minlength=n_buckets)
+    # (copy=False: no copy, the dtypes are already these; numpy's stubs type bincount as intp either way)
+    sums = np.bincount(index, weights=amount[inside], minlength=n_buckets).astype(np.float64, copy=False)
+    counts = np.bincount(index, minlength=n_buckets).astype(np.int64, copy=False)
     return sums, counts
 
 
@@ -144,7 +145,7 @@ def throughput(incs: Increments, start_ns: int, end_ns: int, period_s: float) ->
         raise ValueError(f"period_s must be > 0, got {period_s}")
     if end_ns <= start_ns:
         raise ValueError(f"empty range: start_ns {start_ns} >= end_ns {end_ns}")
-    step = int(round(period_s * 1e9))
+    step = round(period_s * 1e9)
     edges = np.arange(start_ns, end_ns, step, dtype=np.int64)
     edges = np.append(edges, np.int64(end_ns))
     # ``known`` zeroes the few across-gap amounts; their counts are taken back out the same way (they are
@@ -166,7 +167,7 @@ def shift_edges(starts_ns: list[int], ends_ns: list[int]) -> tuple[npt.NDArray[n
     """
     edges: list[int] = []
     slot: list[int] = []
-    for s, e in zip(starts_ns, ends_ns):
+    for s, e in zip(starts_ns, ends_ns, strict=True):
         if not edges or edges[-1] != s:
             edges.append(s)
         slot.append(len(edges) - 1)

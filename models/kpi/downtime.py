@@ -143,12 +143,12 @@ def shift_downtime(
         keys = np.stack([slot[down].astype(np.int64), intervals.reason[down]])
         uniq, inverse = np.unique(keys, axis=1, return_inverse=True)
         secs = np.bincount(inverse.ravel(), weights=dur_s[down])
-        for (k, code), s in zip(uniq.T.tolist(), secs.tolist()):
+        for (k, code), s in zip(uniq.T.tolist(), secs.tolist(), strict=True):
             reason_s[k][code] = s
     counted = ev.counted
     if counted.any():
         keys = np.stack([ev_slot[counted].astype(np.int64), ev.reason[counted]])
         uniq, counts = np.unique(keys, axis=1, return_counts=True)
-        for (k, code), c in zip(uniq.T.tolist(), counts.tolist()):
+        for (k, code), c in zip(uniq.T.tolist(), counts.tolist(), strict=True):
             reason_stops[k][code] = c
     return ShiftDowntime(times, reason_s, reason_stops)

@@ -47,7 +47,7 @@ def state_seconds(intervals: Intervals, n_instances: int) -> npt.NDArray[np.floa
         intervals.state,
     )
     sec = np.bincount(slot * n_cols + col, weights=intervals.duration_ns / NS_PER_S, minlength=n_slots * n_cols)
-    return sec.reshape(n_slots, n_cols)
+    return sec.reshape(n_slots, n_cols).astype(np.float64, copy=False)  # already float64: numpy's stubs say intp
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,7 @@ class FleetTotals:
 
     def __add__(self, other: FleetTotals) -> FleetTotals:
         return FleetTotals(
-            tuple(a + b for a, b in zip(self.seconds_by_state, other.seconds_by_state)),
+            tuple(a + b for a, b in zip(self.seconds_by_state, other.seconds_by_state, strict=True)),
             self.no_data_s + other.no_data_s,
             self.sessions_completed + other.sessions_completed,
             self.sessions_failed + other.sessions_failed,

@@ -18,8 +18,8 @@ from models.kpi.counters import Increments, Throughput, increments, throughput
 from models.kpi.downtime import StopEvents, shift_downtime, stop_events
 from models.kpi.fleet import N_ROBOT_STATES, FleetTotals, responses, state_seconds
 from models.kpi.intervals import Intervals, runs, state_intervals
-from models.kpi.outages import NO_SPANS, Spans
 from models.kpi.oee import TimeTotals
+from models.kpi.outages import NO_SPANS, Spans
 from models.kpi.printer import PrinterTotals
 from models.kpi.time_model import classify
 from models.plant import Fleet, Plant, Printer, StopReason
@@ -112,7 +112,7 @@ def printer_intervals(
 
 def printer_gap_ns(printer: Printer, config: KpiConfig) -> int:
     """Printer samples further apart than this leave no data between them."""
-    return int(round(config.max_gap_polls * printer.modbus.poll_interval_s * NS_PER_S))
+    return round(config.max_gap_polls * printer.modbus.poll_interval_s * NS_PER_S)
 
 
 def printer_throughput(
@@ -178,11 +178,14 @@ def printer_shift_totals(
     energy_s, water_s, ink_s = (_per_slot(instances, c, False) for c in (energy, water, ink))
     ideal_m_s = printer.ideal_speed_m_min / 60.0
     all_counters = (printed, defective, energy, water, ink)
+    no_events = np.zeros(len(instances) + 1, dtype=np.intp)
     wraps = sum(
-        np.bincount(_slots(instances, c.ts_ns[c.wrap_index]), minlength=len(instances) + 1) for c in all_counters
+        (np.bincount(_slots(instances, c.ts_ns[c.wrap_index]), minlength=len(instances) + 1) for c in all_counters),
+        start=no_events,
     )
     resets = sum(
-        np.bincount(_slots(instances, c.ts_ns[c.reset_index]), minlength=len(instances) + 1) for c in all_counters
+        (np.bincount(_slots(instances, c.ts_ns[c.reset_index]), minlength=len(instances) + 1) for c in all_counters),
+        start=no_events,
     )
     out = []
     for k in range(len(instances) + 1):
@@ -224,7 +227,7 @@ def robot_shift_totals(
     outages: Spans = NO_SPANS,
     config: KpiConfig = KpiConfig(),
 ) -> list[FleetTotals]:
-    gap = None if config.robot_max_gap_s is None else int(round(config.robot_max_gap_s * NS_PER_S))
+    gap = None if config.robot_max_gap_s is None else round(config.robot_max_gap_s * NS_PER_S)
     st = runs(*clean_series(fields.get("state")), end_ns, gap)
     # Robots do not stop for the crew's planned breaks: no split there.
     iv = state_intervals(st, start_ns, end_ns, instances, outages=outages, split_breaks=False)

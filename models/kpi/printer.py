@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from models.kpi.energy import EnergyKpis, energy_kpis
 from models.kpi.oee import OeeResult, TimeTotals, availability, mtbf_s, mttr_s, oee, quality, ratio
 from models.plant import Baseline, StopReason
 
+N = TypeVar("N", int, float)
 
-def _merge(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
+
+def _merge(a: dict[int, N], b: dict[int, N]) -> dict[int, N]:
     out = dict(a)
     for k, v in b.items():
         out[k] = out.get(k, 0) + v
@@ -53,7 +56,7 @@ class PrinterTotals:
             self.counter_wraps + other.counter_wraps,
             self.counter_resets + other.counter_resets,
             _merge(self.downtime_s_by_reason, other.downtime_s_by_reason),
-            _merge(self.stops_by_reason, other.stops_by_reason),  # type: ignore[arg-type]
+            _merge(self.stops_by_reason, other.stops_by_reason),
             self.good_ideal_s + other.good_ideal_s,
         )
 

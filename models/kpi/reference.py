@@ -10,6 +10,7 @@ except dataclasses that carry results and the ISO tables.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -32,7 +33,7 @@ Span = tuple[int, int]
 
 def clean(ts: Sequence[int], value: Sequence[float]) -> tuple[list[int], list[float]]:
     """Stable sort by time, last write of a timestamp wins, non-finite values dropped."""
-    pairs = sorted(((int(t), float(v)) for t, v in zip(ts, value) if math.isfinite(v)), key=lambda p: p[0])
+    pairs = sorted(((int(t), float(v)) for t, v in zip(ts, value, strict=True) if math.isfinite(v)), key=lambda p: p[0])
     last: dict[int, float] = {}
     for t, v in pairs:
         last[t] = v  # dicts keep first-insertion order, which is time order here
@@ -77,7 +78,7 @@ def increments(
 def bucket_sum(ts: Sequence[int], amount: Sequence[float], edges: Sequence[int]) -> tuple[list[float], list[int]]:
     sums = [0.0] * max(len(edges) - 1, 0)
     counts = [0] * len(sums)
-    for t, a in zip(ts, amount):
+    for t, a in zip(ts, amount, strict=True):
         for k in range(len(sums)):
             if edges[k] <= t < edges[k + 1]:
                 sums[k] += a
@@ -93,8 +94,8 @@ def throughput(
 
     An increment read across a gap has no known time: it goes into no bucket, only into the third result.
     """
-    step = int(round(period_s * 1e9))
-    edges = list(range(start_ns, end_ns, step)) + [end_ns]
+    step = round(period_s * 1e9)
+    edges = [*range(start_ns, end_ns, step), end_ns]
     amounts: list[float | None] = [None] * (len(edges) - 1)
     across_total = 0.0
     for t, amount, across, _, _ in incs:
@@ -120,7 +121,7 @@ def value_at(ts: list[int], hold: list[int], value: list[float], t: int, missing
     i = bisect.bisect_right(ts, t) - 1  # the latest sample at or before t
     if i < 0:
         return missing
-    return int(round(value[i])) if t < hold[i] else missing
+    return round(value[i]) if t < hold[i] else missing
 
 
 def instance_of(instances: Sequence[ShiftInstance], t: int) -> int:
@@ -163,7 +164,7 @@ def state_intervals(
         cuts |= {*r_ts, *r_hold}
     edges = sorted(c for c in cuts if start_ns <= c <= end_ns)
     out: list[Interval] = []
-    for a, b in zip(edges, edges[1:]):
+    for a, b in itertools.pairwise(edges):
         s = NO_DATA if in_any(outages, a) else value_at(ts, hold, val, a, NO_DATA)
         r = 0 if reason is None or s == NO_DATA else value_at(r_ts, r_hold, r_val, a, 0)
         piece = (a, b, s, r, instance_of(instances, a), split_breaks and in_break(instances, a))
@@ -203,7 +204,7 @@ def stop_events(
     """
     out: list[tuple[int, int, Element, int, int, bool]] = []
     open_event = False  # is the previous interval part of the last event?
-    for iv, el in zip(intervals, elements):
+    for iv, el in zip(intervals, elements, strict=True):
         start, end, state, reason, instance, _ = iv
         if state == NO_DATA or state == PrinterState.RUNNING:
             open_event = False
@@ -254,7 +255,7 @@ def shift_downtime(
         Element.NO_DATA: "nd",
         Element.OUTSIDE_SHIFT: "out",
     }
-    for iv, el in zip(intervals, elements):
+    for iv, el in zip(intervals, elements, strict=True):
         slot = n_instances if iv[4] < 0 else iv[4]
         secs = (iv[1] - iv[0]) / NS
         if any(a <= iv[0] < b for a, b in micro_spans):
@@ -277,7 +278,7 @@ def shift_downtime(
             c["fail"],
             a["repair"],
         )
-        for a, c in zip(acc, counts)
+        for a, c in zip(acc, counts, strict=True)
     ]
     return times, reason_s, reason_n
 
@@ -307,7 +308,7 @@ def printer_shift_totals(
     outages: Sequence[Span] = (),
     config: KpiConfig = KpiConfig(),
 ) -> list[PrinterTotals]:
-    gap = int(round(config.max_gap_polls * printer.modbus.poll_interval_s * NS))
+    gap = round(config.max_gap_polls * printer.modbus.poll_interval_s * NS)
     iv = state_intervals(
         series(fields.get("state")), start_ns, end_ns, instances, series(fields.get("stop_reason")), outages, gap
     )
@@ -362,7 +363,7 @@ def responses(
 ) -> list[tuple[int, float]]:
     """(dispatch time, seconds to connected: the first CHARGING), walking the samples one by one."""
     hold = holds(ts, end_ns, max_gap_ns)
-    state = [int(round(v)) for v in value]
+    state = [round(v) for v in value]
     out = []
     for i in range(1, len(ts)):
         entered = state[i] == RobotState.DISPATCHED and state[i - 1] != RobotState.DISPATCHED
@@ -390,7 +391,7 @@ def robot_shift_totals(
     outages: Sequence[Span] = (),
     config: KpiConfig = KpiConfig(),
 ) -> list[FleetTotals]:
-    gap = None if config.robot_max_gap_s is None else int(round(config.robot_max_gap_s * NS))
+    gap = None if config.robot_max_gap_s is None else round(config.robot_max_gap_s * NS)
     st = series(fields.get("state"))
     iv = state_intervals(st, start_ns, end_ns, instances, None, outages, gap, split_breaks=False)
     n_states = max(RobotState) + 1
@@ -436,4 +437,4 @@ def p90(values: Sequence[float]) -> float | None:
 
 
 def as_spans(spans: tuple[np.ndarray, np.ndarray]) -> list[Span]:
-    return [(int(a), int(b)) for a, b in zip(*spans)]
+    return [(int(a), int(b)) for a, b in zip(*spans, strict=True)]

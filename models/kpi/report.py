@@ -142,7 +142,7 @@ def build_report(
         per_robot = [
             robot_shift_totals(f, r.id, series.get(r.id, {}), start_ns, end_ns, inst, out, config) for r in f.robots
         ]
-        for r, totals in zip(f.robots, per_robot):
+        for r, totals in zip(f.robots, per_robot, strict=True):
             r_tot[r.id] = _sum_fleets(totals[:n])
         f_tot[f.id] = [_sum_fleets(robot[k] for robot in per_robot) for k in range(n + 1)]
 

@@ -101,11 +101,11 @@ def score(
         results.append(
             ObjectiveResult(o.kpi.value, o.better.value, target, actual, None if att is None else 100.0 * att, o.weight)
         )
-    applicable = [r for r in results if r.attainment_pct is not None]
+    applicable = [(r.weight, r.attainment_pct) for r in results if r.attainment_pct is not None]
     if not applicable:
         return Score(None, tuple(results))
-    weights = sum(r.weight for r in applicable)
-    value = sum(r.weight * r.attainment_pct for r in applicable) / weights  # type: ignore[operator]
+    weights = sum(weight for weight, _ in applicable)
+    value = sum(weight * pct for weight, pct in applicable) / weights
     return Score(min(100.0, value), tuple(results))
 
 

@@ -66,8 +66,8 @@ CATEGORY_ELEMENT: dict[StopCategory, Element] = {
 def classify(intervals: Intervals, stop_reasons: list[StopReason]) -> npt.NDArray[np.int64]:
     """Element of every interval (vectorised lookups in the two tables above)."""
     by_state = np.full(max(PrinterState) + 2, Element.ADOT, dtype=np.int64)  # unknown code: a fault
-    for state, element in DEFAULT_ELEMENT.items():
-        by_state[state] = element
+    for printer_state, default in DEFAULT_ELEMENT.items():
+        by_state[printer_state] = default
     codes = np.array([r.code for r in stop_reasons] + [0], dtype=np.int64)
     by_reason = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
     for r in stop_reasons:

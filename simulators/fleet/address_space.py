@@ -54,7 +54,7 @@ class RobotNodes:
 def to_variant(value: float | int | bool, variant_type: ua.VariantType) -> ua.Variant:
     """A model value as the variable's declared type (integers are rounded, not truncated)."""
     if variant_type in _INTEGER_TYPES:
-        return ua.Variant(int(round(value)), variant_type)
+        return ua.Variant(round(value), variant_type)
     if variant_type is ua.VariantType.Boolean:
         return ua.Variant(bool(value), variant_type)
     return ua.Variant(float(value), variant_type)
@@ -80,6 +80,11 @@ def engineering_units(unit: str) -> ua.EUInformation | None:
     )
 
 
+def _node_id(identifier: int | str, namespace_index: int) -> ua.NodeId:
+    # asyncua annotates NodeId's fields with its encoding marker classes (ua.Int32, ua.String, ua.Int16)
+    return ua.NodeId(identifier, namespace_index)  # type: ignore[arg-type]  # plain int/str are what it takes
+
+
 async def resolve_node_id(server: Server, namespace_uri: str | None, identifier: str) -> ua.NodeId:
     """A node id from Fleet.node_id: (namespace uri, "s=…") or an absolute "ns=…;…" / "nsu=…;…"."""
     if namespace_uri is not None:
@@ -102,7 +107,9 @@ async def resolve_node_id(server: Server, namespace_uri: str | None, identifier:
 async def _add_identification(
     fleet: Fleet, robot: Robot, robot_node: Node, object_id: ua.NodeId, di_index: int
 ) -> None:
-    ident_id = ua.NodeId(f"{object_id.Identifier}.Identification", object_id.NamespaceIndex)
+    assert isinstance(object_id.Identifier, str)  # build_address_space gives every robot a string node id
+    ident_name = f"{object_id.Identifier}.Identification"
+    ident_id = _node_id(ident_name, object_id.NamespaceIndex)
     ident = await robot_node.add_object(ident_id, ua.QualifiedName("Identification", di_index))
     properties = (
         ("Manufacturer", ua.Variant(ua.LocalizedText(MANUFACTURER), ua.VariantType.LocalizedText)),
@@ -117,7 +124,7 @@ async def _add_identification(
         ("ProductInstanceUri", ua.Variant(f"{fleet.opcua.namespace_uri}:robot:{robot.id}", ua.VariantType.String)),
     )
     for name, value in properties:
-        prop_id = ua.NodeId(f"{ident_id.Identifier}.{name}", object_id.NamespaceIndex)
+        prop_id = _node_id(f"{ident_name}.{name}", object_id.NamespaceIndex)
         await ident.add_property(prop_id, ua.QualifiedName(name, di_index), value)
 
 
@@ -128,9 +135,10 @@ async def _add_variable(robot_node: Node, node_id: ua.NodeId, variable: RobotVar
     )
     units = engineering_units(variable.unit)
     if units is not None:
-        units_id = ua.NodeId(f"{node_id.Identifier}.EngineeringUnits", node_id.NamespaceIndex)
-        if not isinstance(node_id.Identifier, str):
-            units_id = ua.NodeId(0, node_id.NamespaceIndex)  # a non-string node id: the server numbers it
+        if isinstance(node_id.Identifier, str):
+            units_id = _node_id(f"{node_id.Identifier}.EngineeringUnits", node_id.NamespaceIndex)
+        else:
+            units_id = _node_id(0, node_id.NamespaceIndex)  # a non-string node id: the server numbers it
         await node.add_property(
             units_id, ua.QualifiedName("EngineeringUnits", 0), ua.Variant(units, ua.VariantType.ExtensionObject)
         )
@@ -142,12 +150,12 @@ async def build_address_space(server: Server, fleet: Fleet) -> tuple[int, dict[s
     ns_index = await server.register_namespace(fleet.opcua.namespace_uri)
     di_index = await server.register_namespace(DI_NAMESPACE_URI)
     robots_folder = await server.nodes.objects.add_folder(
-        ua.NodeId("Robots", ns_index), ua.QualifiedName("Robots", ns_index)
+        _node_id("Robots", ns_index), ua.QualifiedName("Robots", ns_index)
     )
     nodes: dict[str, RobotNodes] = {}
     for robot in fleet.robots:
         browse_name = fleet.robot_browse_name(robot)
-        object_id = ua.NodeId(f"Robots.{browse_name}", ns_index)
+        object_id = _node_id(f"Robots.{browse_name}", ns_index)
         robot_node = await robots_folder.add_object(object_id, ua.QualifiedName(browse_name, ns_index))
         await robot_node.write_attribute(
             ua.AttributeIds.Description, ua.DataValue(ua.Variant(ua.LocalizedText(robot.name)))

@@ -18,7 +18,7 @@ def status_code_from_name(name: str) -> ua.StatusCode:
     code = getattr(ua.StatusCodes, name, None)
     if not isinstance(code, int):
         raise ValueError(f"unknown OPC UA status code name {name!r} (e.g. 'BadSensorFailure', 'BadCommunicationError')")
-    status = ua.StatusCode(code)
+    status = ua.StatusCode(code)  # type: ignore[arg-type]  # asyncua's ua.UInt32 marker type stands for int
     if status.is_good():
         raise ValueError(f"{name!r} is a good status: inject a Bad… or Uncertain… code")
     return status

@@ -160,11 +160,11 @@ class FleetProcess:
         """Advance exactly one step."""
         dt_ns = self.step_ns
         dt_s = dt_ns / NS_PER_S
-        for robot, truth in zip(self.robots, self.truth.robots):
+        for robot, truth in zip(self.robots, self.truth.robots, strict=True):
             truth.state_ns[robot.state] += dt_ns
             self._integrate(robot, truth, dt_s)
         self.now_ns += dt_ns
-        for robot, truth in zip(self.robots, self.truth.robots):
+        for robot, truth in zip(self.robots, self.truth.robots, strict=True):
             self._transitions(robot, truth, dt_ns)
         for car in self._arrivals.arrivals_until(self.now_ns):
             self.truth.cars_arrived += 1

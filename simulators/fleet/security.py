@@ -19,6 +19,7 @@ from asyncua import Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+from asyncua.server.user_managers import UserManager
 
 from models.plant import OpcUaEndpoint, SecurityMode, SecurityPolicy
 from simulators.fleet.certs import generate_certificate
@@ -93,7 +94,7 @@ class FleetSecurity:
         return cls(modes=(mode,), users=users, allow_anonymous=not users, trusted_client_certificates=trusted)
 
 
-class FleetUserManager:
+class FleetUserManager(UserManager):
     """Accepts the configured users (and anonymous clients only when allowed)."""
 
     def __init__(self, users: Mapping[str, str], allow_anonymous: bool) -> None:
@@ -151,16 +152,16 @@ async def apply_security(
         tokens.append(ua.AnonymousIdentityToken)
     server.set_identity_tokens(tokens)
     manager = FleetUserManager(security.users, security.allow_anonymous)
-    server.iserver.set_user_manager(manager)  # type: ignore[arg-type]
+    server.iserver.set_user_manager(manager)
     if certificate is not None:
         await server.load_certificate(certificate.certificate)
         await server.load_private_key(certificate.private_key)
     if security.trusted_client_certificates is not None:
         # asyncua's TrustStore reads every *.der / *.pem in a directory: give it one of its own.
         shutil.rmtree(trust_dir, ignore_errors=True)
-        trust_dir.mkdir(parents=True)
+        trust_dir.mkdir(parents=True)  # noqa: ASYNC240  # a few small files, once, before the server starts
         for i, path in enumerate(security.trusted_client_certificates):
-            data = Path(path).read_bytes()
+            data = Path(path).read_bytes()  # noqa: ASYNC240  # as above
             suffix = ".pem" if data.lstrip().startswith(b"-----BEGIN") else ".der"
             (trust_dir / f"trusted_{i}{suffix}").write_bytes(data)
         store = TrustStore([trust_dir], [])

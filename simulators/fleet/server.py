@@ -247,7 +247,7 @@ class FleetSimulator:
         while True:
             try:
                 await self.sync()
-            except Exception:  # noqa: BLE001 - one failed update must not stop the device
+            except Exception:  # one failed update must not stop the device
                 log.exception("fleet %s: update failed", self.fleet.id)
             await asyncio.sleep(self._sleep_s())
 
@@ -270,7 +270,8 @@ class FleetSimulator:
                 variant = to_variant(values[name], nodes.variant_types[name])
                 if not force and self._published.get(key) == variant.Value:
                     continue  # unchanged values are not rewritten: subscriptions see real changes only
-                await self._write(node_id, ua.DataValue(variant, SourceTimestamp=source_ts, ServerTimestamp=server_ts))
+                dv = ua.DataValue(variant, SourceTimestamp=source_ts, ServerTimestamp=server_ts)  # type: ignore[arg-type]  # asyncua's ua.DateTime marker type stands for datetime
+                await self._write(node_id, dv)
                 self._published[key] = variant.Value
 
     async def _write(self, node_id: ua.NodeId, value: ua.DataValue) -> None:
@@ -325,8 +326,8 @@ class FleetSimulator:
                 ua.DataValue(
                     None,
                     StatusCode=status,
-                    SourceTimestamp=from_ns(self._process.now_ns),
-                    ServerTimestamp=dt.datetime.now(dt.UTC),
+                    SourceTimestamp=from_ns(self._process.now_ns),  # type: ignore[arg-type]  # asyncua's ua.DateTime marker type stands for datetime
+                    ServerTimestamp=dt.datetime.now(dt.UTC),  # type: ignore[arg-type]  # asyncua's ua.DateTime marker type stands for datetime
                 ),
             )
 
@@ -335,7 +336,8 @@ class FleetSimulator:
         key = self._key(robot_id, variable_name)
         variant_type = self._nodes[key[0]].variant_types[key[1]]
         limit = _UNSIGNED_LIMITS.get(variant_type)
-        if limit is not None and not (isinstance(value, int | float) and 0 <= value <= limit):
+        given: object = value  # checked at run time too: not every caller is type-checked
+        if limit is not None and not (isinstance(given, int | float) and 0 <= given <= limit):
             raise ValueError(f"{key[1]} is {variant_type.name}: a value must be 0..{limit}, got {value!r}")
         async with self._lock:
             self._faults.forced_values[key] = value
@@ -344,8 +346,8 @@ class FleetSimulator:
                 self.node_id(*key),
                 ua.DataValue(
                     to_variant(value, variant_type),
-                    SourceTimestamp=from_ns(self._process.now_ns),
-                    ServerTimestamp=dt.datetime.now(dt.UTC),
+                    SourceTimestamp=from_ns(self._process.now_ns),  # type: ignore[arg-type]  # asyncua's ua.DateTime marker type stands for datetime
+                    ServerTimestamp=dt.datetime.now(dt.UTC),  # type: ignore[arg-type]  # asyncua's ua.DateTime marker type stands for datetime
                 ),
             )
 

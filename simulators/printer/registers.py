@@ -114,7 +114,7 @@ class RegisterTables:
 
     def __init__(self, printer: Printer, known: Sequence[str]) -> None:
         self.printer = printer
-        sizes: dict[RegisterKind, int] = {kind: 0 for kind in RegisterKind}
+        sizes: dict[RegisterKind, int] = dict.fromkeys(RegisterKind, 0)
         for signal in printer.signals:
             sizes[signal.table] = max(sizes[signal.table], signal.end_address)
         self.tables: dict[RegisterKind, list[int]] = {kind: [0] * size for kind, size in sizes.items()}

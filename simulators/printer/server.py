@@ -12,6 +12,7 @@ socket. So every fault reaches the client over the wire.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -42,10 +43,14 @@ class _SimulatorContext(ModbusServerContext):
         self.simdevices = []
         self._simulator = simulator
 
-    async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):  # noqa: N802
+    async def async_getValues(  # pymodbus' name
+        self, device_id: int, func_code: int, address: int, count: int = 1
+    ) -> list[int] | list[bool] | ExcCodes:
         return await self._simulator._serve_read(device_id, func_code, address, count)
 
-    async def async_setValues(self, device_id: int, func_code: int, address: int, values):  # noqa: N802
+    async def async_setValues(  # pymodbus' name
+        self, device_id: int, func_code: int, address: int, values: Sequence[int] | Sequence[bool]
+    ) -> ExcCodes | None:
         self._simulator._check_unit(device_id)
         return ExcCodes.ILLEGAL_FUNCTION  # the line PLC does not accept writes from the monitoring system
 
@@ -155,7 +160,7 @@ class PrinterSimulator:
             if self._requested_port == 0:
                 raise RuntimeError("the port is chosen when the simulator starts")
             return self._requested_port
-        return int(self._server.transport.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        return int(self._server.transport.sockets[0].getsockname()[1])  # type: ignore[attr-defined]  # a listening pymodbus transport is an asyncio.Server
 
     @property
     def endpoint(self) -> str:
@@ -180,10 +185,8 @@ class PrinterSimulator:
             if remaining <= 0:
                 raise TimeoutError(f"the model did not catch up with the clock within {timeout_s} s")
             self._refreshed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._refreshed.wait(), min(remaining, 0.5))
-            except TimeoutError:
-                pass
         return self._process.now_ns
 
     # ------------------------------------------------------------------ overrides and faults

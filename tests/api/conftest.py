@@ -29,7 +29,7 @@ from models.plant import Plant, load_plant
 from store.annotations import AnnotationStore
 from store.duckdb_store import DuckDBStore
 from tests.api.dataset import Stop, plant_history
-from tests.fixtures.waiting import async_wait_until, wait_until  # noqa: F401 - re-exported for the API tests
+from tests.fixtures.waiting import async_wait_until, wait_until  # noqa: F401  # re-exported for the API tests
 
 S = 1_000_000_000
 HISTORY_S = 4 * 3600
@@ -106,7 +106,7 @@ class LiveServer:
 
     @property
     def services(self) -> Services:
-        return self.app.state.services  # type: ignore[no-any-return]
+        return self.app.state.services  # type: ignore[no-any-return]  # app.state is untyped
 
     def __enter__(self) -> LiveServer:
         self.thread.start()

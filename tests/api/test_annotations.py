@@ -20,7 +20,7 @@ def override(start: int, end: int, code: int, ident: int = 1) -> ReasonOverride:
 
 
 def pairs(s: Series) -> list[tuple[int, float]]:
-    return list(zip(s.ts_ns.tolist(), s.value.tolist()))
+    return list(zip(s.ts_ns.tolist(), s.value.tolist(), strict=True))
 
 
 def test_samples_inside_take_the_new_reason_and_the_old_one_resumes_after() -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from api.live import LiveHub
 from models.contract import MEASUREMENT_PRINTER
 from models.samples import SampleBatch
 from models.states import PRINTER_STATE_LABELS, PrinterState, Quality
-from api.live import LiveHub
 from tests.api.conftest import Env, LiveServer, make_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -47,14 +47,16 @@ def page(env: Env) -> Iterator[tuple[object, LiveServer, LiveHub]]:
     from playwright.sync_api import sync_playwright
 
     hub = LiveHub(env.plant)
-    with LiveServer(make_app(env, hub, snapshot_interval_s=0.5, kpi_snapshot_interval_s=1.0)) as server:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-            try:
-                pg = browser.new_page(viewport={"width": 1920, "height": 1080})
-                yield pg, server, hub
-            finally:
-                browser.close()
+    with (
+        LiveServer(make_app(env, hub, snapshot_interval_s=0.5, kpi_snapshot_interval_s=1.0)) as server,
+        sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            pg = browser.new_page(viewport={"width": 1920, "height": 1080})
+            yield pg, server, hub
+        finally:
+            browser.close()
 
 
 def advance_printer(env: Env, hub: LiveHub, state: PrinterState, metres: float, reason: int = 0) -> None:

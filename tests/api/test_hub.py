@@ -19,7 +19,7 @@ def robot(rows: list[tuple[int, str, str, float | None]]) -> SampleBatch:
     )
 
 
-async def drain(sub, n: int) -> list[dict]:  # type: ignore[no-untyped-def]
+async def drain(sub, n: int) -> list[dict]:  # type: ignore[no-untyped-def]  # sub: the hub's subscription, duck-typed
     return [await asyncio.wait_for(sub.get(), 1) for _ in range(n)]
 
 

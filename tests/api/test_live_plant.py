@@ -15,7 +15,7 @@ import contextlib
 import copy
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,6 +146,10 @@ async def test_live_data_from_the_simulators_through_the_api(tmp_path: Path) -> 
             assert fleet["total"]["availability_pct"] is not None
 
 
+def state_message(equipment: str, state: PrinterState) -> Callable[[dict[str, Any]], bool]:
+    return lambda m: m["equipment"] == equipment and m["state"] == state
+
+
 async def test_a_state_set_in_the_printer_simulator_reaches_the_client_within_1_s(tmp_path: Path) -> None:
     async with plant_running(tmp_path) as run:
         await async_wait_until(lambda: run.hub.state("mso-cpp-1"), "the first printer poll")
@@ -156,9 +160,7 @@ async def test_a_state_set_in_the_printer_simulator_reaches_the_client_within_1_
                     continue
                 changed = time.monotonic()
                 run.printer_sim.set_override("state", float(target))
-                msg: dict[str, Any] = await next_of(
-                    ws, "state", 1.0, lambda m: m["equipment"] == "mso-cpp-1" and m["state"] == target
-                )
+                msg: dict[str, Any] = await next_of(ws, "state", 1.0, state_message("mso-cpp-1", target))
                 assert time.monotonic() - changed < 1.0
                 assert (msg["label_en"], msg["label_zh"]) == PRINTER_STATE_LABELS[target]
         json.dumps(msg)  # what was pushed is plain JSON

@@ -208,7 +208,7 @@ def test_stops_listed_match_the_stops_written(client: TestClient, env: Env) -> N
 
 
 def test_the_kpi_core_runs_once_for_many_requests_of_one_range(client: TestClient) -> None:
-    kpi = client.app.state.services.kpi  # type: ignore[attr-defined]
+    kpi = client.app.state.services.kpi  # type: ignore[attr-defined]  # app.state is untyped
     before = kpi.computations
     bodies = [client.get("/api/v1/teams/scoreboard").json() for _ in range(10)]
     assert all(b["teams"] == bodies[0]["teams"] for b in bodies)

@@ -68,7 +68,7 @@ def test_metrics_show_what_waits_in_the_spool(plant: Plant, down_client: TestCli
         return float(match.group(1))
 
     assert backlog() == 0.0
-    store = down_client.app.state.services.store  # type: ignore[attr-defined]
+    store = down_client.app.state.services.store  # type: ignore[attr-defined]  # app.state is untyped
     now = time.time_ns()
     store.write(
         SampleBatch.from_rows(MEASUREMENT_PRINTER, [(now, plant.printers[0].id, "speed_m_min", 80.0, Quality.GOOD, "")])

@@ -41,7 +41,7 @@ class Command:
         for reader in self._readers:
             reader.start()
 
-    def _pump(self, stream, sink: list[str]) -> None:  # type: ignore[no-untyped-def]
+    def _pump(self, stream, sink: list[str]) -> None:  # type: ignore[no-untyped-def]  # stream: a text pipe of the child
         for raw in stream:
             line = raw.rstrip("\n")
             sink.append(line)

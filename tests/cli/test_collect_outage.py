@@ -25,7 +25,7 @@ def backlog_of(match: re.Match[str]) -> int:
     return int(match.group(1).replace(",", ""))
 
 
-def test_an_influxdb_outage_is_spooled_reported_and_delivered(tmp_path: Path, private_influx_server) -> None:  # type: ignore[no-untyped-def]
+def test_an_influxdb_outage_is_spooled_reported_and_delivered(tmp_path: Path, private_influx_server) -> None:  # type: ignore[no-untyped-def]  # a pytest fixture
     influx = private_influx_server
     plant_file = plant_file_on_free_ports(tmp_path)
     text = plant_file.read_text(encoding="utf-8")

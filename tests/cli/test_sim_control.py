@@ -50,7 +50,7 @@ def opcua_node_id(fleet: Fleet, robot_id: str, variable: str, namespace_index: i
     return f"ns={namespace_index};{identifier}"
 
 
-async def read_printer_signal(plant: Plant, name: str, client: AsyncModbusTcpClient):  # type: ignore[no-untyped-def]
+async def read_printer_signal(plant: Plant, name: str, client: AsyncModbusTcpClient):  # type: ignore[no-untyped-def]  # pymodbus's read result
     """The raw pymodbus response for one signal (an exception response is not raised: it is looked at)."""
     printer = plant.printers[0]
     signal = printer.signal(name)
@@ -63,7 +63,7 @@ async def read_printer_signal(plant: Plant, name: str, client: AsyncModbusTcpCli
     return await reader(signal.address, count=signal.count, device_id=printer.modbus.unit_id)
 
 
-def decoded(plant: Plant, name: str, response) -> float:  # type: ignore[no-untyped-def]
+def decoded(plant: Plant, name: str, response) -> float:  # type: ignore[no-untyped-def]  # pymodbus's read result
     signal = plant.printers[0].signal(name)
     assert not response.isError(), f"{name}: {response}"
     return decode(

@@ -117,12 +117,12 @@ def test_run_serves_the_plant_files_devices_with_operator_input_closed_without_k
         assert simulate.interrupt() == 0, simulate.describe()
 
 
-def influx_env(server, bucket: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def influx_env(server, bucket: str) -> dict[str, str]:  # type: ignore[no-untyped-def]  # server: an InfluxServer fixture
     """The environment that points ``shopfloor`` at the test InfluxDB (the plant file stays as it is)."""
     return {"INFLUX_URL": server.url, "INFLUX_BUCKET": bucket, "INFLUX_ORG": server.org, "INFLUX_TOKEN": server.token}
 
 
-def test_collect_fills_influxdb_when_it_is_configured(tmp_path: Path, influx_server) -> None:  # type: ignore[no-untyped-def]
+def test_collect_fills_influxdb_when_it_is_configured(tmp_path: Path, influx_server) -> None:  # type: ignore[no-untyped-def]  # a pytest fixture
     """The same command, told by the environment to use InfluxDB (a real 1.x server behind nginx)."""
     plant_file = plant_file_on_free_ports(tmp_path)
     plant = load_plant(plant_file)

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from models.calendar import assign_instances, from_ns, in_planned_break, shift_at, shift_instances, to_ns
-from models.plant import load_plant
+from models.plant import Plant, load_plant
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(scope="module")
-def plant():  # noqa: ANN201
+def plant() -> Plant:
     return load_plant()
 
 
@@ -33,7 +33,7 @@ def test_to_ns_is_exact() -> None:
         to_ns(dt.datetime(2026, 1, 1))
 
 
-def test_night_shift_crosses_midnight_and_belongs_to_its_start_date(plant) -> None:  # noqa: ANN001
+def test_night_shift_crosses_midnight_and_belongs_to_its_start_date(plant: Plant) -> None:
     at_1am = local_ns(2026, 11, 25, 1, 0)
     instance = shift_at(plant.shift_calendar, plant.tz, at_1am)
     assert instance is not None
@@ -46,7 +46,7 @@ def test_night_shift_crosses_midnight_and_belongs_to_its_start_date(plant) -> No
     assert from_ns(instance.start_ns).hour == 14
 
 
-def test_a_day_has_three_shifts_covering_24_hours_with_breaks(plant) -> None:  # noqa: ANN001
+def test_a_day_has_three_shifts_covering_24_hours_with_breaks(plant: Plant) -> None:
     start, end = local_ns(2026, 11, 24, 6, 0), local_ns(2026, 11, 25, 6, 0)
     instances = [i for i in shift_instances(plant.shift_calendar, plant.tz, start, end) if i.start_ns >= start]
     assert [i.shift_id for i in instances] == ["early", "late", "night"]
@@ -56,7 +56,7 @@ def test_a_day_has_three_shifts_covering_24_hours_with_breaks(plant) -> None:  #
     assert night_break == (local_ns(2026, 11, 25, 2, 0), local_ns(2026, 11, 25, 2, 30))
 
 
-def test_crews_rotate_weekly_from_the_anchor(plant) -> None:  # noqa: ANN001
+def test_crews_rotate_weekly_from_the_anchor(plant: Plant) -> None:
     calendar = plant.shift_calendar
     anchor = calendar.rotation_anchor
 
@@ -75,7 +75,7 @@ def test_crews_rotate_weekly_from_the_anchor(plant) -> None:  # noqa: ANN001
     assert crew(anchor - dt.timedelta(days=1), "early") == "crew-c"
 
 
-def test_vectorized_assignment_matches_shift_at(plant) -> None:  # noqa: ANN001
+def test_vectorized_assignment_matches_shift_at(plant: Plant) -> None:
     start, end = local_ns(2026, 11, 23, 0, 0), local_ns(2026, 11, 26, 0, 0)
     instances = shift_instances(plant.shift_calendar, plant.tz, start, end)
     rng = np.random.default_rng(7)

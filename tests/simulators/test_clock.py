@@ -114,7 +114,7 @@ async def test_two_loops_on_one_manual_clock_both_wake_on_advance() -> None:
     counts = [0, 0]
     stop = asyncio.Event()
 
-    def make(i: int):  # type: ignore[no-untyped-def]
+    def make(i: int):  # type: ignore[no-untyped-def]  # returns a closure
         def advance(step_s: float, t_ns: int) -> None:
             counts[i] += 1
 

@@ -133,7 +133,7 @@ async def test_the_api_refuses_what_it_cannot_do(running: Running, capsys: pytes
             reply = await http.post(f"/v1/targets/{path}", json=body, headers=auth)
             assert (reply.status_code, message in reply.json()["detail"]) == (status, True), (path, reply.text)
         # a refused request changed nothing
-        assert not running.printer._faults.stalled  # noqa: SLF001
+        assert not running.printer._faults.stalled
         assert (await http.get("/v1/targets")).status_code == 401
         assert (await http.get("/v1/targets", headers={"Authorization": f"Bearer {key}x"})).status_code == 403
         assert (await http.get("/openapi.json", headers=auth)).status_code == 404  # nothing to browse

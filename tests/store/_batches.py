@@ -43,11 +43,13 @@ def reference_series(
     """Plain-Python model of a store: good values in [start, end), last write of a timestamp wins."""
     out: dict[tuple[str, str], dict[int, float]] = {}
     for b in batches:
-        for t, e, f, v, q in zip(b.ts_ns.tolist(), b.equipment, b.field, b.value.tolist(), b.quality.tolist()):
+        for t, e, f, v, q in zip(
+            b.ts_ns.tolist(), b.equipment, b.field, b.value.tolist(), b.quality.tolist(), strict=True
+        ):
             if q == Quality.GOOD and np.isfinite(v) and start_ns <= t < end_ns:
                 out.setdefault((e, f), {})[t] = v
     return out
 
 
 def as_dict(series: Series) -> dict[int, float]:
-    return dict(zip(series.ts_ns.tolist(), series.value.tolist()))
+    return dict(zip(series.ts_ns.tolist(), series.value.tolist(), strict=True))

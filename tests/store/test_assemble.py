@@ -67,7 +67,14 @@ def test_quality_sorted_and_deduplicated(data: list[tuple[int, str, str, int, st
     expected = [(k[0], k[1], k[2], *reference[k]) for k in sorted(reference)]
     assert (
         list(
-            zip(log.ts_ns.tolist(), log.equipment.tolist(), log.field.tolist(), log.code.tolist(), log.detail.tolist())
+            zip(
+                log.ts_ns.tolist(),
+                log.equipment.tolist(),
+                log.field.tolist(),
+                log.code.tolist(),
+                log.detail.tolist(),
+                strict=True,
+            )
         )
         == expected
     )

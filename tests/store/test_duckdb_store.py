@@ -13,7 +13,7 @@ import pytest
 from store import StoreError
 from store.duckdb_store import DuckDBStore
 from tests.store import _killed_writer
-from tests.store._batches import S, T0, as_dict, good
+from tests.store._batches import T0, S, as_dict, good
 
 PLANT = "shanghai-1"
 
@@ -96,7 +96,7 @@ def test_readers_in_threads_while_a_collector_writes(tmp_path: Path) -> None:
                         ],
                     )
                 )
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:  # reported by the main thread
             errors.append(exc)
         finally:
             done.set()
@@ -113,7 +113,7 @@ def test_readers_in_threads_while_a_collector_writes(tmp_path: Path) -> None:
                 store.latest("printer", ["mso-cpp-1"])
                 if finished:
                     return
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=collector)] + [threading.Thread(target=reader) for _ in range(3)]

@@ -60,5 +60,5 @@ def test_file_settings_and_named_token_variable(base_plant: Plant) -> None:
         "named",
     )
     assert (conn.batch_size, conn.flush_interval_s, conn.retry_interval_s) == (777, 0.25, 0.02)
-    assert influx_connection(plant, env={"INFLUX_BUCKET": "other"}).bucket == "other"  # type: ignore[union-attr]
+    assert influx_connection(plant, env={"INFLUX_BUCKET": "other"}).bucket == "other"  # type: ignore[union-attr]  # not None for this plant
     assert "named" not in repr(conn)

@@ -6,8 +6,8 @@ which they stop and restart.
 
 from __future__ import annotations
 
-import logging
 import functools
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +19,9 @@ from models.states import Quality
 from store import open_store
 from store.influx_store import InfluxStore
 from tests.fixtures.influx import InfluxServer, free_port
-from tests.store import _killed_writer
-from tests.store._batches import S, T0, as_dict, batch, good
 from tests.fixtures.waiting import wait_until
+from tests.store import _killed_writer
+from tests.store._batches import T0, S, as_dict, batch, good
 from tests.store.conftest import influx_plant
 
 WAIT_S = 120.0  # generous: two shared cores

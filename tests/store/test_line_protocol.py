@@ -51,7 +51,7 @@ def test_values_match_point_per_sample(case: tuple[SampleBatch, str]) -> None:
     batch, plant = case
     ours = encode_values(plant, prepare_batch(batch)).decode().split("\n")
     reference = []
-    for t, e, f, v in zip(batch.ts_ns.tolist(), batch.equipment, batch.field, batch.value.tolist()):
+    for t, e, f, v in zip(batch.ts_ns.tolist(), batch.equipment, batch.field, batch.value.tolist(), strict=True):
         point = Point(batch.measurement).tag("plant", plant).tag("equipment", e).field(f, v).time(t, WritePrecision.NS)
         if batch.fleet:
             point.tag("fleet", batch.fleet)

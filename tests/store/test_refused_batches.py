@@ -16,7 +16,7 @@ from models.samples import SampleBatch
 from models.states import Quality
 from store.duckdb_store import DuckDBStore
 from store.influx_store import InfluxStore
-from tests.store._batches import S, T0, as_dict, batch, good
+from tests.store._batches import T0, S, as_dict, batch, good
 from tests.store.conftest import StoreFactory
 
 

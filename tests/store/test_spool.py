@@ -111,7 +111,7 @@ def test_any_cut_recovers_exactly_the_complete_records(records: list[bytes], dat
     cut = data.draw(st.integers(0, len(blob)))
     # reference: the records that lie wholly before the cut
     complete, end = [], 0
-    for raw, enc in zip(records, encoded):
+    for raw, enc in zip(records, encoded, strict=True):
         end += len(enc)
         if end <= cut:
             complete.append(raw)

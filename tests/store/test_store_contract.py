@@ -9,7 +9,7 @@ from models.samples import ConnectivityEvent, SampleBatch
 from models.states import Quality
 from store import StoreError
 from store.prepare import NON_FINITE_DETAIL
-from tests.store._batches import S, T0, as_dict, batch, good, poll_batch, reference_series
+from tests.store._batches import T0, S, as_dict, batch, good, poll_batch, reference_series
 from tests.store.conftest import StoreFactory
 
 FIELDS = ["state", "speed_m_min", "printed_m_total", "dryer_1_temp_c"]
@@ -77,7 +77,7 @@ def test_bad_quality_is_never_a_value(open_test_store: StoreFactory) -> None:
     assert as_dict(series["mso-cpp-1"]["speed_m_min"]) == {T0: 80.0, T0 + 3 * S: 81.5}
     assert len(series["mso-cpp-1"]["state"].ts_ns) == 0
     q = store.read_quality(["mso-cpp-1"], T0, T0 + 10 * S)
-    assert list(zip(q.ts_ns.tolist(), q.field.tolist(), q.code.tolist(), q.detail.tolist())) == [
+    assert list(zip(q.ts_ns.tolist(), q.field.tolist(), q.code.tolist(), q.detail.tolist(), strict=True)) == [
         (T0 + S, "speed_m_min", Quality.BAD_NO_COMMUNICATION, "timeout after 1.0 s"),
         (T0 + S, "state", Quality.BAD_DEVICE_EXCEPTION, 'exception 2, "illegal address"'),
         (T0 + 2 * S, "speed_m_min", Quality.BAD_DECODE, NON_FINITE_DETAIL),
@@ -169,7 +169,7 @@ def test_reopen_after_close_keeps_everything(open_test_store: StoreFactory) -> N
         ),
     ],
 )
-def test_bad_input_is_refused_whole(open_test_store: StoreFactory, make, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_refused_whole(open_test_store: StoreFactory, make, message: str) -> None:  # type: ignore[no-untyped-def]  # make: a parametrised batch builder
     store = open_test_store()
     with pytest.raises(ValueError, match=message):
         store.write(make())

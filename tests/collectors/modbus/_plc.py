@@ -71,8 +71,13 @@ class TestPlc:
         for signal in self.printer.signals:
             words = encode_signal(signal, self.values[signal.name])
             tables[signal.table][signal.address : signal.end_address] = words
-        bits = lambda kind: [SimData(0, values=[bool(v) for v in tables[kind]], datatype=SimType.BITS)]  # noqa: E731
-        regs = lambda kind: [SimData(0, values=tables[kind], datatype=SimType.REGISTERS)]  # noqa: E731
+
+        def bits(kind: RegisterKind) -> list[SimData]:
+            return [SimData(0, values=[bool(v) for v in tables[kind]], datatype=SimType.BITS)]
+
+        def regs(kind: RegisterKind) -> list[SimData]:
+            return [SimData(0, values=tables[kind], datatype=SimType.REGISTERS)]
+
         device = SimDevice(
             id=self.printer.modbus.unit_id,
             simdata=(
@@ -91,7 +96,7 @@ class TestPlc:
     @property
     def port(self) -> int:
         assert self._server is not None and self._server.transport is not None
-        return int(self._server.transport.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        return int(self._server.transport.sockets[0].getsockname()[1])  # type: ignore[attr-defined]  # a listening pymodbus transport is an asyncio.Server
 
     @property
     def endpoint_printer(self) -> Printer:

@@ -85,7 +85,7 @@ def check_plan(signals: Sequence[ModbusSignal], limits: PlanLimits, requests: Se
     for request in requests:
         assert request.count >= 1
         assert request.count <= limits.per_request(request.table), request
-        assert 0 <= request.address and request.end_address <= 65536
+        assert request.address >= 0 and request.end_address <= 65536
         assert (
             request.function_code
             == {RegisterKind.COIL: 1, RegisterKind.DISCRETE_INPUT: 2, RegisterKind.HOLDING: 3, RegisterKind.INPUT: 4}[

@@ -68,7 +68,7 @@ async def test_every_polled_value_is_the_models_value(sim: PrinterSimulator) -> 
         clock.advance(hours * 3600)
         await sim.wait_caught_up()
         batch = await poller.poll_once()
-        assert batch.good.all(), dict(zip(batch.field, batch.detail))
+        assert batch.good.all(), dict(zip(batch.field, batch.detail, strict=True))
         assert_matches_model(sim, values_of(batch))
     assert poller.counters.requests == 3 * len(poller.plan)
 
@@ -77,7 +77,7 @@ async def test_an_injected_exception_spoils_only_the_signals_of_its_request(sim:
     poller = ModbusPoller(pointed_at(sim), ListSink())
     sim.inject_exception(["water_l_total"], code=4)  # server device failure, on input registers 100..101
     batch = await poller.poll_once()
-    quality = dict(zip(batch.field.tolist(), batch.quality.tolist()))
+    quality = dict(zip(batch.field.tolist(), batch.quality.tolist(), strict=True))
     assert quality.pop("water_l_total") == Quality.BAD_DEVICE_EXCEPTION
     assert set(quality.values()) == {Quality.GOOD}
     assert np.isnan(batch.value[batch.field == "water_l_total"]).all()

@@ -18,8 +18,8 @@ from models.plant import Printer, load_plant
 from models.samples import ConnectivityEvent, SampleBatch
 from models.states import Quality
 from tests.collectors.modbus._plc import TestPlc
-from tests.fixtures.waiting import async_wait_until as wait_for
 from tests.collectors.modbus._reference import min_requests
+from tests.fixtures.waiting import async_wait_until as wait_for
 
 DEADLINE_S = 30.0  # generous: the machine is shared and loaded
 
@@ -80,7 +80,7 @@ class Running:
 
 
 def values_of(batch: SampleBatch) -> dict[str, float]:
-    return {f: v for f, v, q in zip(batch.field, batch.value, batch.quality) if q == Quality.GOOD}
+    return {f: v for f, v, q in zip(batch.field, batch.value, batch.quality, strict=True) if q == Quality.GOOD}
 
 
 # --------------------------------------------------------------------------- one poll
@@ -116,8 +116,8 @@ async def test_exception_on_one_block_marks_only_its_signals(plc: TestPlc, print
     sink = ListSink()
     poller = ModbusPoller(printer, sink)
     batch = await poller.poll_once()
-    quality = dict(zip(batch.field, batch.quality))
-    detail = dict(zip(batch.field, batch.detail))
+    quality = dict(zip(batch.field, batch.quality, strict=True))
+    detail = dict(zip(batch.field, batch.detail, strict=True))
     assert quality.pop("water_l_total") == Quality.BAD_DEVICE_EXCEPTION
     assert "exception code 2" in detail["water_l_total"]
     assert np.isnan(batch.value[batch.field == "water_l_total"]).all()
@@ -134,13 +134,13 @@ async def test_garbage_is_bad_quality_never_a_value(plc: TestPlc, printer: Print
     await plc.set_words("speed_m_min", [0x7FC0, 0x0000])  # float32 NaN
     await plc.set_value("dryer_1_temp_c", 301.0)  # above max = 300
     batch = await ModbusPoller(printer, ListSink()).poll_once()
-    quality = dict(zip(batch.field, batch.quality))
+    quality = dict(zip(batch.field, batch.quality, strict=True))
     assert quality["state"] == Quality.BAD_OUT_OF_RANGE
     assert quality["dryer_1_temp_c"] == Quality.BAD_OUT_OF_RANGE
     assert quality["speed_m_min"] == Quality.BAD_DECODE
     bad = batch.quality != Quality.GOOD
     assert bad.sum() == 3 and np.isnan(batch.value[bad]).all()
-    assert "999" in dict(zip(batch.field, batch.detail))["state"]
+    assert "999" in dict(zip(batch.field, batch.detail, strict=True))["state"]
     assert values_of(batch)["speed_setpoint_m_min"] == pytest.approx(plc.values["speed_setpoint_m_min"])
 
 

@@ -18,7 +18,7 @@ from collectors.opcua import OpcUaFleetCollector
 from models.plant import DEFAULT_PLANT_RESOURCE, Fleet, Plant, plant_from_dict
 from models.samples import ConnectivityEvent, SampleBatch
 from models.states import Quality
-from tests.fixtures.waiting import async_wait_until as wait_until  # noqa: F401 - shared by the OPC UA tests
+from tests.fixtures.waiting import async_wait_until as wait_until  # noqa: F401  # shared by the OPC UA tests
 
 # Generous: two cores shared with other test suites.
 DEADLINE_S = 30.0

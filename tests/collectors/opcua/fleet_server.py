@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-
 from typing import Any
 
 from asyncua import Node, Server, ua

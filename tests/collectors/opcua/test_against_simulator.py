@@ -119,6 +119,15 @@ async def test_simulator_restart_drop_and_stall_are_gaps_then_values_flow(
     async with running(collector):
         await wait_until(lambda: sink.good_keys() == all_keys(fleet), "every robot variable")
         expected = [True]
+
+        async def a_fresh_value_arrives(fault: str) -> None:
+            mark = len(sink.log)
+            await sim.inject_value("r004", "error_code", 300 + len(expected))
+            await wait_until(
+                lambda: sink.latest(mark).get(("r004", "error_code"), (0, None))[1] == 300 + len(expected),
+                f"a fresh value after {fault}",
+            )
+
         for fault in ("restart", "drop", "stall"):
             if fault == "restart":
                 await sim.restart()
@@ -132,13 +141,8 @@ async def test_simulator_restart_drop_and_stall_are_gaps_then_values_flow(
                 await sim.inject_stall(False)
             expected.append(True)
             await wait_until(lambda: connectivity(sink) == expected, f"the reconnection after {fault}")
-            mark = len(sink.log)
             # The collector rebuilt its subscription: an injected change reaches it.
-            await sim.inject_value("r004", "error_code", 300 + len(expected))
-            await wait_until(
-                lambda: sink.latest(mark).get(("r004", "error_code"), (0, None))[1] == 300 + len(expected),
-                f"a fresh value after {fault}",
-            )
+            await a_fresh_value_arrives(fault)
             await sim.clear_faults()
     assert collector.stats.reconnects == 3
     down = False
@@ -165,15 +169,15 @@ async def test_secure_simulator_with_certificate_and_user(
     fleet_sim = simulator(security, n_robots=2)
     await fleet_sim.start()
     try:
-        opcua = dict(
-            security_policy="Basic256Sha256",
-            security_mode=mode.value,
-            client_certificate=client_cert,
-            client_private_key=client_key,
-            server_certificate=fleet_sim.server_certificate,
-            username="fleet-reader",
-            password_env=PASSWORD_ENV,
-        )
+        opcua = {
+            "security_policy": "Basic256Sha256",
+            "security_mode": mode.value,
+            "client_certificate": client_cert,
+            "client_private_key": client_key,
+            "server_certificate": fleet_sim.server_certificate,
+            "username": "fleet-reader",
+            "password_env": PASSWORD_ENV,
+        }
         monkeypatch.setenv(PASSWORD_ENV, "wrong-password")
         rejected = RecordingSink()
         collector = collector_for(fleet_sim, rejected, **opcua)

@@ -8,8 +8,8 @@ import math
 import pytest
 from asyncua import ua
 
-from collectors.opcua.decode import decode_values, status_name
 from collectors.opcua.browse import path_text
+from collectors.opcua.decode import decode_values, status_name
 from collectors.opcua.plan import NOT_TRANSLATED, PlanError, batches, plan_fleet, resolve_node_ids, timing
 from models.calendar import to_ns
 from models.plant import Fleet
@@ -107,7 +107,7 @@ def test_absolute_node_ids_are_used_as_they_are() -> None:
     data = fleet.model_dump(mode="python", by_alias=True)
     data["robots"][0]["node_ids"] = {"soc_pct": "ns=5;i=1001", "state": "nsu=urn:vendor:x;s=Robot.Mode"}
     plan = plan_fleet(Fleet.model_validate(data))
-    by_field = dict(zip([i.field for i in plan.items], resolve_node_ids(plan, ["ns0", "urn:vendor:x"])))
+    by_field = dict(zip([i.field for i in plan.items], resolve_node_ids(plan, ["ns0", "urn:vendor:x"]), strict=True))
     assert by_field["soc_pct"] == ua.NodeId(1001, 5)
     assert by_field["state"] == ua.NodeId("Robot.Mode", 1)
     # The fleet namespace is missing here: template ids cannot resolve, and say why.
@@ -135,13 +135,13 @@ def test_browse_path_items_wait_for_translation_and_read_back_as_typed() -> None
     data["browse_path_template"] = "Objects/{ns}:Robots/{ns}:{robot}/{ns}:{variable}"
     data["robots"][1]["node_ids"] = {"state": "ns=5;i=42"}
     plan = plan_fleet(Fleet.model_validate(data))
-    state_r002 = [i for i, item in enumerate(plan.items) if (item.robot_id, item.field) == ("r002", "state")][0]
+    state_r002 = next(i for i, item in enumerate(plan.items) if (item.robot_id, item.field) == ("r002", "state"))
     # Every item but r002's state (its own node id wins) goes by browse path.
     assert plan.browse_indices == tuple(i for i in range(len(plan)) if i != state_r002)
     resolved = resolve_node_ids(plan, ["http://opcfoundation.org/UA/", "urn:other", "urn:shopfloor:ev-robots"])
     assert resolved[state_r002] == ua.NodeId(42, 5)
     assert all(resolved[i] == NOT_TRANSLATED for i in plan.browse_indices)
-    soc = plan.items[[i for i, item in enumerate(plan.items) if item.field == "soc_pct"][0]]
+    soc = plan.items[next(i for i, item in enumerate(plan.items) if item.field == "soc_pct")]
     assert soc.browse_path is not None
     assert path_text(soc.browse_path, 2) == "Objects/2:Robots/2:R001/2:StateOfCharge"
     assert path_text(soc.browse_path, None) == "Objects/{ns}:Robots/{ns}:R001/{ns}:StateOfCharge"

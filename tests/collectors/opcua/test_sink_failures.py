@@ -40,11 +40,15 @@ async def test_a_raising_sink_is_counted_and_logged_once_and_the_link_stays_up(
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         await server.set_value("r002", "soc_pct", 55.0, now)
         await wait_until(lambda: ("r002", "soc_pct") in sink.good_keys(), "a later batch accepted")
-        for value in (41.0, 42.0):  # two more refusals of the same kind
+
+        async def refused(value: float) -> None:
             now = dt.datetime.now(dt.UTC).replace(microsecond=0)
             before = collector.stats.sink_errors
             await server.set_value("r001", "soc_pct", value, now)
             await wait_until(lambda: collector.stats.sink_errors > before, f"soc_pct {value} refused")
+
+        for value in (41.0, 42.0):  # two more refusals of the same kind
+            await refused(value)
         sink.refusing = False
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         await server.set_value("r001", "soc_pct", 43.0, now)

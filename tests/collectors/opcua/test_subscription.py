@@ -6,7 +6,6 @@ import datetime as dt
 import math
 from pathlib import Path
 
-
 from collectors.opcua import OpcUaFleetCollector
 from models.calendar import to_ns
 from models.states import Quality

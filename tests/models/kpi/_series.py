@@ -25,7 +25,7 @@ def printer_fields(
     extra samples repeat the last block (one reading exactly at the end).
     """
     minutes = sum(m for m, _, _ in schedule)
-    n = int(round(minutes * 60 / step_s)) + end_pad_s
+    n = round(minutes * 60 / step_s) + end_pad_s
     t_s = np.arange(n, dtype=np.int64) * step_s
     state = np.empty(n)
     reason = np.zeros(n)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import numpy as np
 from hypothesis import strategies as st
@@ -54,7 +55,7 @@ def instances(draw) -> list[ShiftInstance]:
     """Random non-overlapping shifts (some adjacent, some with holes) with breaks inside them."""
     cuts = sorted(set(draw(st.lists(st.integers(-20, HORIZON_S + 20), min_size=0, max_size=8))))
     out = []
-    for k, (a, b) in enumerate(zip(cuts, cuts[1:])):
+    for k, (a, b) in enumerate(itertools.pairwise(cuts)):
         if draw(st.integers(0, 4)) == 0:
             continue  # a hole between shifts
         breaks = []
@@ -68,7 +69,7 @@ def instances(draw) -> list[ShiftInstance]:
 @st.composite
 def outage_spans(draw) -> tuple[np.ndarray, np.ndarray]:
     cuts = sorted(set(draw(st.lists(st.integers(0, HORIZON_S), max_size=6))))
-    pairs = list(zip(cuts[::2], cuts[1::2]))
+    pairs = list(zip(cuts[::2], cuts[1::2], strict=False))  # an odd number of cuts leaves one over
     starts = np.array([T0 + a * NS for a, _ in pairs], dtype=np.int64)
     ends = np.array([T0 + b * NS for _, b in pairs], dtype=np.int64)
     return starts, ends

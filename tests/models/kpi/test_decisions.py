@@ -105,7 +105,7 @@ def test_the_operator_stop_list_and_the_counts_see_the_same_events():
     inst = shift_instances(PLANT.shift_calendar, TZ, start, end)
     fields = printer_fields(start, schedule, 1000, 0)
     _, ev = printer_stop_events(PLANT.printers[0], PLANT.stop_reasons, fields, start, end, inst)
-    assert [(int(r), Element(int(e))) for r, e in zip(ev.reason, ev.element)] == [
+    assert [(int(r), Element(int(e))) for r, e in zip(ev.reason, ev.element, strict=True)] == [
         (WEB_BREAK, Element.ADOT),
         (INK_SUPPLY, Element.ADOT),
         (FABRIC_STARVED, Element.ADET),

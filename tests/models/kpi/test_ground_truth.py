@@ -81,7 +81,7 @@ async def print_a_shift(plant: Plant, db: Path) -> tuple[PrinterTruth, KpiReport
                 clock.advance(POLL_S)
                 await sim.wait_caught_up()
             batch = await poller.poll_once()
-            assert batch.good.all(), dict(zip(batch.field, batch.detail))
+            assert batch.good.all(), dict(zip(batch.field, batch.detail, strict=True))
         truth = sim.process.truth
         poller.close()
     series = store.read_series(

@@ -106,7 +106,7 @@ def test_throughput_matches_reference(s, gap, out, period_s, lo, length):
 def as_rows(iv):
     return [
         (int(a), int(b), int(s), int(r), int(i), bool(k))
-        for a, b, s, r, i, k in zip(iv.start_ns, iv.end_ns, iv.state, iv.reason, iv.instance, iv.in_break)
+        for a, b, s, r, i, k in zip(iv.start_ns, iv.end_ns, iv.state, iv.reason, iv.instance, iv.in_break, strict=True)
     ]
 
 
@@ -184,6 +184,7 @@ def test_stop_events_match_reference(state, reason, inst, gap, micro):
             ev.reason.tolist(),
             ev.instance.tolist(),
             ev.micro.tolist(),
+            strict=True,
         )
     )
     assert got == [(a, b, int(el), r, i, m) for a, b, el, r, i, m in want]
@@ -195,7 +196,7 @@ def test_responses_match_reference(state, gap, out):
     r = responses(runs(*clean_series(state), END, gap), out)
     want = ref.responses(*ref.series(state), END, gap, spans_list(out))
     RESPONSES_SEEN.append(len(want))
-    assert list(zip(r.dispatch_ns.tolist(), r.response_s.tolist())) == want
+    assert list(zip(r.dispatch_ns.tolist(), r.response_s.tolist(), strict=True)) == want
 
 
 RESPONSES_SEEN: list[int] = []
@@ -237,7 +238,7 @@ def test_printer_pipeline_matches_reference(fields, inst, out, micro):
     got = printer_shift_totals(printer, PLANT.stop_reasons, fields, START, END, inst, out, cfg)
     want = ref.printer_shift_totals(printer, PLANT.stop_reasons, fields, START, END, inst, spans_list(out), cfg)
     assert len(got) == len(want) == len(inst) + 1
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert g.times == pytest.approx(w.times)
         for name in (
             "produced_m",

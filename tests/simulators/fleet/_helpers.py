@@ -10,7 +10,7 @@ from typing import Any
 
 from models.calendar import to_ns
 from models.plant import Plant, plant_from_dict
-from tests.fixtures.waiting import async_wait_until as wait_for  # noqa: F401 - the fleet tests import it here
+from tests.fixtures.waiting import async_wait_until as wait_for  # noqa: F401  # the fleet tests import it here
 
 # Simulated time starts far from the wall clock, so a source timestamp in
 # simulated time can never be mistaken for a server (wall) timestamp.

@@ -23,9 +23,11 @@ def plant() -> Plant:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def client(plant: Plant) -> AsyncIterator[tuple[FleetSimulator, Client]]:
-    async with FleetSimulator(plant, endpoint=LOOPBACK, seed=5, clock=FixedClock()) as sim:
-        async with Client(sim.endpoint, timeout=10) as c:
-            yield sim, c
+    async with (
+        FleetSimulator(plant, endpoint=LOOPBACK, seed=5, clock=FixedClock()) as sim,
+        Client(sim.endpoint, timeout=10) as c,
+    ):
+        yield sim, c
 
 
 async def test_robots_browsable_by_name(client: tuple[FleetSimulator, Client], plant: Plant) -> None:
@@ -91,16 +93,18 @@ async def test_values_are_the_model_values(client: tuple[FleetSimulator, Client]
 async def test_hundred_robots_are_served() -> None:
     """The benchmark's plant: 100 robots x 9 variables, with ids still from the plant model."""
     plant = make_plant(robots=100)
-    async with FleetSimulator(plant, endpoint=LOOPBACK, seed=1, clock=FixedClock()) as sim:
-        async with Client(sim.endpoint, timeout=10) as c:
-            ns = sim.namespace_index
-            robots = await c.nodes.objects.get_child(f"{ns}:Robots")
-            assert len(await robots.get_children()) == 100
-            fleet = plant.fleets[0]
-            nodes = [c.get_node(sim.node_id(r.id, v.name)) for r in fleet.robots for v in fleet.variables]
-            values = await c.read_values(nodes)
-            assert len(values) == 900
-            assert values[-1] == sim.process.robots[-1].values()[plant.fleets[0].variables[-1].name]
+    async with (
+        FleetSimulator(plant, endpoint=LOOPBACK, seed=1, clock=FixedClock()) as sim,
+        Client(sim.endpoint, timeout=10) as c,
+    ):
+        ns = sim.namespace_index
+        robots = await c.nodes.objects.get_child(f"{ns}:Robots")
+        assert len(await robots.get_children()) == 100
+        fleet = plant.fleets[0]
+        nodes = [c.get_node(sim.node_id(r.id, v.name)) for r in fleet.robots for v in fleet.variables]
+        values = await c.read_values(nodes)
+        assert len(values) == 900
+        assert values[-1] == sim.process.robots[-1].values()[plant.fleets[0].variables[-1].name]
 
 
 async def test_absolute_node_ids_from_the_plant_are_honoured() -> None:
@@ -110,8 +114,10 @@ async def test_absolute_node_ids_from_the_plant_are_honoured() -> None:
     from models.plant import plant_from_dict
 
     custom = plant_from_dict(raw)
-    async with FleetSimulator(custom, endpoint=LOOPBACK, seed=1, clock=FixedClock()) as sim:
-        async with Client(sim.endpoint, timeout=10) as c:
-            idx = await c.get_namespace_index("urn:vendor:legacy")
-            node = c.get_node(ua.NodeId(4711, idx))
-            assert await node.read_value() == pytest.approx(sim.process.robots[1].soc_pct)
+    async with (
+        FleetSimulator(custom, endpoint=LOOPBACK, seed=1, clock=FixedClock()) as sim,
+        Client(sim.endpoint, timeout=10) as c,
+    ):
+        idx = await c.get_namespace_index("urn:vendor:legacy")
+        node = c.get_node(ua.NodeId(4711, idx))
+        assert await node.read_value() == pytest.approx(sim.process.robots[1].soc_pct)

@@ -17,7 +17,7 @@ from tests.simulators.fleet._helpers import LOOPBACK, make_plant
 
 def test_bad_endpoint_and_time_scale_are_clear_errors() -> None:
     plant = make_plant(robots=1)
-    with pytest.raises(ValueError, match="opc.tcp"):
+    with pytest.raises(ValueError, match=r"opc.tcp"):
         FleetSimulator(plant, endpoint="http://127.0.0.1:80/")
     with pytest.raises(ValueError, match="time_scale"):
         FleetSimulator(plant, endpoint=LOOPBACK, time_scale=0)
@@ -33,7 +33,7 @@ def test_security_requests_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not found"):
         FleetSecurity(trusted_client_certificates=(tmp_path / "missing.der",))
     with pytest.raises(ValueError, match="mode"):
-        FleetSecurity(modes=("Sign",))  # type: ignore[arg-type]
+        FleetSecurity(modes=("Sign",))  # type: ignore[arg-type]  # a wrong value, on purpose
     assert FleetSecurity(modes=(SecurityMode.SIGN,)).needs_certificate
 
 

@@ -15,7 +15,6 @@ from tests.simulators.fleet._helpers import LOOPBACK, FixedClock, make_plant, wa
 
 from .test_live import Recorder
 
-
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -26,7 +25,7 @@ async def shared_sim() -> AsyncIterator[FleetSimulator]:
     async with FleetSimulator(
         make_plant(robots=3, car_arrivals_per_hour=60.0), endpoint=LOOPBACK, seed=4, clock=clock
     ) as simulator:
-        simulator.test_clock = clock  # type: ignore[attr-defined]
+        simulator.test_clock = clock  # type: ignore[attr-defined]  # the test's own attribute
         yield simulator
 
 
@@ -75,7 +74,7 @@ async def test_bad_status_is_read_as_bad_status_without_value(sim: FleetSimulato
             await node.read_value()
         assert (await other.read_data_value()).StatusCode.is_good()  # only that variable is bad
         # The model keeps running, but a bad variable is not overwritten by it...
-        sim.test_clock.advance(3600)  # type: ignore[attr-defined]
+        sim.test_clock.advance(3600)  # type: ignore[attr-defined]  # the test's own attribute
         await sim.sync()
         assert (await node.read_data_value(raise_on_bad_status=False)).StatusCode.is_bad()
         # ...until the fault is lifted: then the current model value is back.
@@ -122,7 +121,7 @@ async def test_stall_stops_answers_and_updates(sim: FleetSimulator) -> None:
             with pytest.raises((asyncio.TimeoutError, TimeoutError, ConnectionError, OSError)):
                 await asyncio.wait_for(Client(sim.endpoint, timeout=1.5).connect(), timeout=5)
             # The model runs on, but nothing is published while stalled.
-            sim.test_clock.advance(1800)  # type: ignore[attr-defined]
+            sim.test_clock.advance(1800)  # type: ignore[attr-defined]  # the test's own attribute
             assert await sim.sync() > 0
             await asyncio.sleep(0.5)  # several publishing intervals: gives a wrong notification time to show up
             assert recorder.items == []
@@ -144,7 +143,7 @@ async def test_restart_serves_the_same_model_on_the_same_endpoint(sim: FleetSimu
     await client.connect()
     lost = _watch_connection(client)
     try:
-        sim.test_clock.advance(600)  # type: ignore[attr-defined]
+        sim.test_clock.advance(600)  # type: ignore[attr-defined]  # the test's own attribute
         await sim.restart()
         await asyncio.wait_for(lost.wait(), timeout=30)
     finally:

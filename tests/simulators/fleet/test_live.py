@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from typing import Any
 
 from asyncua import Client, Node, ua
@@ -23,42 +24,48 @@ class Recorder:
         self.items.append((node.nodeid, value, data.monitored_item.Value))
 
 
+def recorded_all(recorder: Recorder, node_ids: set[ua.NodeId]) -> Callable[[], bool]:
+    return lambda: {n for n, _, _ in recorder.items} >= node_ids
+
+
 async def test_subscription_gets_changes_stamped_with_simulated_time() -> None:
     plant = make_plant(robots=6, car_arrivals_per_hour=60.0)
     clock = FixedClock()
-    async with FleetSimulator(plant, endpoint=LOOPBACK, seed=11, clock=clock) as sim:
-        async with Client(sim.endpoint, timeout=10) as client:
-            nodes = [
-                client.get_node(sim.node_id(r.id, v.name))
-                for r in plant.fleets[0].robots
-                for v in plant.fleets[0].variables
-            ]
-            recorder = Recorder()
-            sub = await client.create_subscription(50, recorder)
-            await sub.subscribe_data_change(nodes, queuesize=100)
-            await wait_for(lambda: len(recorder.items) >= len(nodes), what="initial values")
-            initial = {node_id: value for node_id, value, _ in recorder.items}
-            assert all(dv.SourceTimestamp == dt.datetime(2030, 1, 7, 6, tzinfo=dt.UTC) for _, _, dv in recorder.items)
+    async with (
+        FleetSimulator(plant, endpoint=LOOPBACK, seed=11, clock=clock) as sim,
+        Client(sim.endpoint, timeout=10) as client,
+    ):
+        nodes = [
+            client.get_node(sim.node_id(r.id, v.name))
+            for r in plant.fleets[0].robots
+            for v in plant.fleets[0].variables
+        ]
+        recorder = Recorder()
+        sub = await client.create_subscription(50, recorder)
+        await sub.subscribe_data_change(nodes, queuesize=100)
+        await wait_for(lambda: len(recorder.items) >= len(nodes), what="initial values")
+        initial = {node_id: value for node_id, value, _ in recorder.items}
+        assert all(dv.SourceTimestamp == dt.datetime(2030, 1, 7, 6, tzinfo=dt.UTC) for _, _, dv in recorder.items)
 
-            for advance_s in (1200, 60):
-                recorder.items.clear()
-                clock.advance(advance_s)
-                expected_ts_ns = clock.now_ns()
-                assert await sim.sync() > 0
-                changed = {
-                    sim.node_id(r.robot_id, name): value
-                    for r in sim.process.robots
-                    for name, value in r.values().items()
-                    if ua.Variant(value).Value != initial[sim.node_id(r.robot_id, name)]
-                }
-                assert changed, "a busy depot changed nothing?"
-                await wait_for(lambda: {n for n, _, _ in recorder.items} >= set(changed), what="changed values")
-                for node_id, value, dv in recorder.items:
-                    assert node_id in changed, f"{node_id} was rewritten without a change"
-                    assert to_ns(dv.SourceTimestamp) == expected_ts_ns  # simulated time, not wall time
-                    assert abs(dv.ServerTimestamp - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
-                    assert value == changed[node_id] or value == ua.Variant(changed[node_id]).Value
-                initial.update(changed)
+        for advance_s in (1200, 60):
+            recorder.items.clear()
+            clock.advance(advance_s)
+            expected_ts_ns = clock.now_ns()
+            assert await sim.sync() > 0
+            changed = {
+                sim.node_id(r.robot_id, name): value
+                for r in sim.process.robots
+                for name, value in r.values().items()
+                if ua.Variant(value).Value != initial[sim.node_id(r.robot_id, name)]
+            }
+            assert changed, "a busy depot changed nothing?"
+            await wait_for(recorded_all(recorder, set(changed)), what="changed values")
+            for node_id, value, dv in recorder.items:
+                assert node_id in changed, f"{node_id} was rewritten without a change"
+                assert to_ns(dv.SourceTimestamp) == expected_ts_ns  # simulated time, not wall time
+                assert abs(dv.ServerTimestamp - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
+                assert value == changed[node_id] or value == ua.Variant(changed[node_id]).Value
+            initial.update(changed)
 
 
 async def test_time_scale_runs_simulated_time_faster() -> None:

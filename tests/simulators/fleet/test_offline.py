@@ -43,7 +43,7 @@ def run(seed: int) -> tuple[FleetProcess, list[Step], list[str]]:
     while process.now_ns < end:
         process.step()
         for i, robot in enumerate(process.robots):
-            state, soc, x, y = previous[i]
+            state, soc, _x, _y = previous[i]
             if robot.state is RobotState.OFFLINE:
                 # Switched off at its base: it neither moves, charges nor gives power, and shows no error.
                 if (robot.x_m, robot.y_m) != (robot.base_x_m, robot.base_y_m):

@@ -22,14 +22,14 @@ DAY_S = 86_400
 def day() -> FleetProcess:
     """One simulated day of the default plant's fleet, with every state transition recorded."""
     process = FleetProcess(make_plant(), seed=20261124, start_ns=SIM_START_NS)
-    process.transitions = []  # type: ignore[attr-defined]
+    process.transitions = []  # type: ignore[attr-defined]  # the test's own attribute
     previous = [r.state for r in process.robots]
     end = SIM_START_NS + DAY_S * NS_PER_S
     while process.now_ns < end:
         process.step()
         for i, robot in enumerate(process.robots):
             if robot.state is not previous[i]:
-                process.transitions.append(  # type: ignore[attr-defined]
+                process.transitions.append(  # type: ignore[attr-defined]  # the test's own attribute
                     (robot.robot_id, previous[i], robot.state, robot.soc_pct)
                 )
                 previous[i] = robot.state
@@ -46,7 +46,7 @@ def test_cars_are_served_and_energy_is_delivered(day: FleetProcess) -> None:
 
 
 def test_states_follow_the_service_cycle(day: FleetProcess) -> None:
-    seen = {(a, b) for _, a, b, _ in day.transitions}  # type: ignore[attr-defined]
+    seen = {(a, b) for _, a, b, _ in day.transitions}  # type: ignore[attr-defined]  # the test's own attribute
     S = RobotState
     for edge in [
         (S.IDLE, S.DISPATCHED),
@@ -70,10 +70,10 @@ def test_states_follow_the_service_cycle(day: FleetProcess) -> None:
         S.OFFLINE: {S.IDLE, S.SELF_CHARGING},  # back at its base, as it was switched off
     }
     # A robot that becomes idle while cars queue is dispatched in the same step: IDLE lasts zero time.
-    for before, after in allowed_next.items():
+    for after in allowed_next.values():
         if S.IDLE in after:
             after.add(S.DISPATCHED)
-    for robot_id, before, after, _ in day.transitions:  # type: ignore[attr-defined]
+    for robot_id, before, after, _ in day.transitions:  # type: ignore[attr-defined]  # the test's own attribute
         assert after in allowed_next[before], f"{robot_id}: {before.name} -> {after.name}"
 
 
@@ -90,7 +90,7 @@ def test_faults_and_failures_happen_and_are_counted(day: FleetProcess) -> None:
 def test_self_charging_happens_only_when_low(day: FleetProcess) -> None:
     assert any(r.state_ns[RobotState.SELF_CHARGING] > 0 for r in day.truth.robots)
     low = day.params.low_soc_pct
-    for robot_id, before, after, soc in day.transitions:  # type: ignore[attr-defined]
+    for robot_id, before, after, soc in day.transitions:  # type: ignore[attr-defined]  # the test's own attribute
         if after is RobotState.SELF_CHARGING:
             assert soc < low, f"{robot_id} self-charges at {soc:.1f} %"
         if before is RobotState.SELF_CHARGING and after is not RobotState.FAULT:
@@ -106,7 +106,7 @@ def test_ground_truth_is_consistent(day: FleetProcess) -> None:
     truth = day.truth
     elapsed_ns = day.now_ns - SIM_START_NS
     assert elapsed_ns == DAY_S * NS_PER_S
-    for robot, rt in zip(day.robots, truth.robots):
+    for robot, rt in zip(day.robots, truth.robots, strict=True):
         assert sum(rt.state_ns) == elapsed_ns  # exact: integer nanoseconds
         sessions = truth.sessions_of(rt.robot_id)
         assert rt.energy_delivered_kwh == pytest.approx(sum(s.energy_kwh for s in sessions), rel=1e-9, abs=1e-9)
@@ -203,7 +203,7 @@ def test_invariants_hold_for_any_plant(
     process = FleetProcess(plant, seed=seed, start_ns=0, step_s=step_s)
     process.run_until(hours * 3600 * NS_PER_S)
     truth = process.truth
-    for robot, rt in zip(process.robots, truth.robots):
+    for robot, rt in zip(process.robots, truth.robots, strict=True):
         assert sum(rt.state_ns) == process.now_ns
         sessions = truth.sessions_of(rt.robot_id)
         recount_failed = sum(

@@ -34,7 +34,8 @@ async def read_everything(client: Client, sim: FleetSimulator) -> list[tuple[str
     keys = [(r.id, v.name) for r in sim.fleet.robots for v in sim.fleet.variables]
     values: list[ua.DataValue] = await client.read_attributes([client.get_node(sim.node_id(*k)) for k in keys])
     return [
-        (robot, name, dv.Value.Value, dv.StatusCode.name, dv.SourceTimestamp) for (robot, name), dv in zip(keys, values)
+        (robot, name, dv.Value.Value, dv.StatusCode.name, dv.SourceTimestamp)
+        for (robot, name), dv in zip(keys, values, strict=True)
     ]
 
 
@@ -60,7 +61,8 @@ async def test_same_seed_serves_identical_values_at_identical_times() -> None:
     chunking: list[list[float] | None] = [None, None, SMALL_CHUNKS_S, None]
     clocks = [ManualClock(start_ns=SIM_START_NS) for _ in seeds]
     sims = [
-        FleetSimulator(plant, endpoint=LOOPBACK, port=0, seed=seed, clock=clock) for seed, clock in zip(seeds, clocks)
+        FleetSimulator(plant, endpoint=LOOPBACK, port=0, seed=seed, clock=clock)
+        for seed, clock in zip(seeds, clocks, strict=True)
     ]
     for sim in sims:
         await sim.start()
@@ -84,7 +86,7 @@ async def test_same_seed_serves_identical_values_at_identical_times() -> None:
             await sim.stop()
 
     same, again, chunked, other = served
-    for checkpoint_s, a, b, c in zip(CHECKPOINTS_S, same, again, chunked):
+    for checkpoint_s, a, b, c in zip(CHECKPOINTS_S, same, again, chunked, strict=True):
         assert a == b, f"the two runs with seed 42 differ at +{checkpoint_s} s"
         assert [item[:4] for item in a] == [item[:4] for item in c], f"chunked run differs at +{checkpoint_s} s"
         checkpoint = from_ns(SIM_START_NS + checkpoint_s * 1_000_000_000)

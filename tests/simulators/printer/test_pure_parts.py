@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -60,10 +62,10 @@ def test_overrides_are_validated_at_the_call() -> None:
     assert make_override(signal, [0x7FC0, 0]).words == (0x7FC0, 0)
     with pytest.raises(ValueError, match="needs 2 words"):
         make_override(signal, [1, 2, 3])
-    with pytest.raises(ValueError, match="0..65535"):
+    with pytest.raises(ValueError, match=r"0..65535"):
         make_override(signal, [70000, 0])
     bit = ModbusSignal.model_validate({"name": "b", "register": "coil", "address": 0, "type": "bool"})
-    with pytest.raises(ValueError, match="0..1"):
+    with pytest.raises(ValueError, match=r"0..1"):
         make_override(bit, [2])
 
 
@@ -117,7 +119,7 @@ def test_plan_segments_tile_the_window_and_mark_gaps(plant: Plant, shift_start_n
     end = shift_start_ns + 2 * 86_400 * NS_PER_S
     segments = plan_segments(calendar, plant.tz, shift_start_ns, end)
     assert segments[0].start_ns == shift_start_ns and segments[-1].end_ns == end
-    assert all(a.end_ns == b.start_ns for a, b in zip(segments, segments[1:]))
+    assert all(a.end_ns == b.start_ns for a, b in itertools.pairwise(segments))
     totals = {plan: sum(s.end_ns - s.start_ns for s in segments if s.plan is plan) / 3600e9 for plan in Plan}
     assert totals == {Plan.PRODUCE: 15.0, Plan.BREAK: 1.0, Plan.NO_SHIFT: 32.0}
     assert len(shift_instances(calendar, plant.tz, shift_start_ns, end)) == 2

@@ -14,7 +14,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from models.calendar import NS_PER_S
 from models.plant import Plant, RegisterKind
 from models.states import PrinterState
-from simulators.clock import ManualClock, SimClock
+from simulators.clock import ManualClock
 from simulators.printer.server import PrinterSimulator
 from tests.simulators.printer._wire import read_response, read_signal
 
