@@ -12,11 +12,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.app_paths import STATIC_DIR
 from api.deps import Services
+from api.errors import CatchAll, validation_failed
 from api.kpi_service import KpiService
 from api.live import LiveHub
 from api.metrics import ApiMetrics, MetricsMiddleware
@@ -113,7 +115,10 @@ def create_app(
             {"detail": f"the sample store is unavailable: {exc}"}, status_code=503, headers={"Retry-After": "5"}
         )
 
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    # Added last = outermost: CatchAll sees everything.
     app.add_middleware(MetricsMiddleware, metrics=lambda: services.metrics)
+    app.add_middleware(CatchAll)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
