@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from api.app_paths import STATIC_DIR
 from api.deps import Services
 from api.errors import CatchAll, validation_failed
+from api.guard import RequestGuard
 from api.kpi_service import KpiService
 from api.live import LiveHub
 from api.metrics import ApiMetrics, MetricsMiddleware
@@ -116,7 +117,8 @@ def create_app(
         )
 
     app.add_exception_handler(RequestValidationError, validation_failed)
-    # Added last = outermost: CatchAll sees everything.
+    # Added last = outermost: CatchAll sees everything, metrics count the guard's refusals too.
+    app.add_middleware(RequestGuard, config=cfg)
     app.add_middleware(MetricsMiddleware, metrics=lambda: services.metrics)
     app.add_middleware(CatchAll)
     for router in ROUTERS:

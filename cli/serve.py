@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -130,7 +131,7 @@ async def serve_plant(
     if generated_key is not None and not config.keys:
         key_file = write_key_file(Path(plant.storage.embedded.path).parent / "operator.key", generated_key)
         # "demo" is who the audit trail names for this key
-        config = ApiConfig(config.keys_env, parse_keys(f"demo:{generated_key}"))
+        config = dataclasses.replace(config, keys=parse_keys(f"demo:{generated_key}"))
     store = open_store(plant)
     hub = LiveHub(plant, clock_ns=clock.time_ns)
     collectors_stop = asyncio.Event()

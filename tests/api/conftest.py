@@ -43,7 +43,8 @@ def plant() -> Plant:
 
 
 def config(keys: str = KEYS, **overrides: Any) -> ApiConfig:
-    return ApiConfig("SHOPFLOOR_API_KEYS", parse_keys(keys), **overrides)
+    # fastapi's TestClient names the server "testserver": one of its names, as a plant file would say
+    return ApiConfig("SHOPFLOOR_API_KEYS", parse_keys(keys), **({"allowed_hosts": ("testserver",)} | overrides))
 
 
 @dataclass
