@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
-
 from cli.collect import report_every, run_collectors
 from collectors.tally import TallySink
 from collectors.base import Clock, SystemClock
@@ -120,6 +118,7 @@ async def serve_plant(
     """
     from api.app import create_app
     from api.live import LiveHub
+    from api.server import build_server
     from api.settings import ApiConfig, parse_keys
     from api.tee import TeeSink
     from store import open_store
@@ -141,7 +140,7 @@ async def serve_plant(
     )
     reporter = asyncio.create_task(report_every(tally, report_interval_s, collectors_stop, store), name="report")
     app = create_app(plant, store, live_hub=hub, config=config, clock_ns=clock.time_ns, kpi_config=kpi_config)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on"))
+    server = build_server(app, plant.api)  # bounded connections, timeouts and bodies (api/server.py)
     api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
     stopped = asyncio.create_task(stop.wait(), name="stop")
     exit_code = 0
