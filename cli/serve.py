@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.settings import SettingsError
 from cli.collect import report_every, run_collectors
 from collectors.tally import TallySink
 from collectors.base import Clock, SystemClock
@@ -73,9 +74,9 @@ def listen(command: str, host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise SystemExit(
-            f"shopfloor {command}: cannot listen on {host}:{port} ({exc.strerror}); "
-            "choose another with --port (0 picks a free one)"
+        raise SettingsError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another with --port (0 picks a free one)"
+            " or --host, or change [api] host/port in the plant file"
         ) from None
     sock.listen(128)
     return sock

@@ -843,9 +843,11 @@ class PlantFileError(Exception):
     def __init__(self, path: Path | str, problems: list[tuple[str, str]]):
         self.path = str(path)
         self.problems = problems
-        lines = [f"plant file {self.path} is invalid:"]
-        lines += [f"  {key}: {message}" if key else f"  {message}" for key, message in problems]
-        super().__init__("\n".join(lines))
+        lines = [f"{key}: {message}" if key else message for key, message in problems]
+        if len(lines) == 1:  # one problem, one line (what a command prints before it exits)
+            super().__init__(f"plant file {self.path} is invalid: {lines[0]}")
+        else:
+            super().__init__("\n  ".join([f"plant file {self.path} is invalid:", *lines]))
 
 
 def _describe_location(raw: Any, loc: tuple[int | str, ...]) -> str:
