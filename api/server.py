@@ -335,7 +335,7 @@ def protocol_class(limits: ServerLimits) -> type[GuardedH11Protocol]:
     )
 
 
-def _exception_handler(
+def resource_error_handler(
     events: _Events, previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None
 ) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
     """asyncio reports a failed accept() ("socket.accept() out of system resource") with a traceback, each
@@ -368,7 +368,7 @@ class GuardedServer(uvicorn.Server):
     async def serve(self, sockets: list[Any] | None = None) -> None:
         loop = asyncio.get_running_loop()
         previous = loop.get_exception_handler()
-        loop.set_exception_handler(_exception_handler(self.protocol.events, previous))
+        loop.set_exception_handler(resource_error_handler(self.protocol.events, previous))
         repeats = RepeatFilter()
         chatty = [logging.getLogger(name) for name in ("uvicorn.error", "asyncio")]
         for logger in chatty:

@@ -6,9 +6,12 @@ Synchronised on events (a response, the server closing a socket), never on sleep
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import errno
 import http.client
 import json
+import logging
 import math
 import socket
 from collections.abc import Iterator
@@ -21,6 +24,8 @@ from websockets.exceptions import InvalidStatus
 
 from api.errors import compact_errors
 from api.guard import HostPolicy
+from api.lograte import RepeatFilter
+from api.server import ServerLimits, protocol_class, resource_error_handler
 from api.settings import ApiConfig
 from tests.api.conftest import ALICE, Env, LiveServer, make_app
 
@@ -319,3 +324,40 @@ def test_host_policy() -> None:
     assert policy.origin_allowed("http://[::1]:3000", "10.1.2.3", "ws")
     assert not policy.origin_allowed("file://", "10.1.2.3", "ws")
     assert HostPolicy(ApiConfig("K", allowed_hosts=("*",))).host_allowed("anything.example.com")
+
+
+# ------------------------------------------------------------------------------------------- logging floods
+
+
+def test_accept_out_of_resources_and_library_repeats_are_one_line_per_stretch(caplog: pytest.LogCaptureFixture) -> None:
+    limits = ServerLimits(max_connections=10, request_timeout_s=1, idle_timeout_s=1, drain_bytes=1, backlog=16)
+    events = protocol_class(limits).events
+    handler = resource_error_handler(events, None)
+    loop = asyncio.new_event_loop()
+    emfile = OSError(errno.EMFILE, "Too many open files")
+    library = logging.getLogger("tests.api.chatty_library")
+    repeats = RepeatFilter()
+    library.addFilter(repeats)
+    try:
+        with caplog.at_level(logging.INFO):
+            for _ in range(10_000):  # asyncio reports each failed accept() like this, with the traceback
+                handler(loop, {"message": "socket.accept() out of system resource", "exception": emfile})
+                library.warning("Invalid HTTP request received.")
+            assert [r.getMessage() for r in caplog.records if r.name == "shopfloor.api.server"] == [
+                "accept() failed: the process is out of file descriptors or memory"
+                " (more are counted, not logged one by one)"
+            ]
+            assert [r.getMessage() for r in caplog.records if r.name == library.name] == [
+                "Invalid HTTP request received."
+            ]
+            assert not any(r.exc_info for r in caplog.records)
+            events.close()
+            repeats.close()
+            messages = [r.getMessage() for r in caplog.records]
+        assert events.out_of_resources.total == 10_000
+        assert any("out of file descriptors or memory: 9999 more" in m for m in messages), messages
+        assert any("Invalid HTTP request received. [9999 more like this" in m for m in messages), messages
+        assert len(messages) == 4
+    finally:
+        library.removeFilter(repeats)
+        loop.close()
