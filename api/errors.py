@@ -70,13 +70,39 @@ async def validation_failed(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
+class ErrorLog:
+    """Unexpected errors by (route, exception type): the first traceback of a stretch, then counts."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[tuple[str, str], Stretch] = {}
+
+    def hit(self, scope: dict[str, Any], exc: Exception) -> None:
+        method, route = scope.get("method"), getattr(scope.get("route"), "path", None) or "unmatched"
+        key = (route, type(exc).__name__)
+        stretch = self._kinds.get(key)
+        if stretch is None:
+            if len(self._kinds) >= 1000:
+                self._kinds.clear()
+            stretch = self._kinds[key] = Stretch(
+                lambda: None,
+                lambda n, s: log.error("%s %s failed with %s %d more times in %.3g s", method, route, key[1], n, s),
+            )
+        if stretch.hit():  # the first of a stretch: with its traceback; the rest are counted
+            log.error("unexpected error in %s %s (repeats are counted)", method, route, exc_info=exc)
+
+    def close(self) -> None:
+        """Log the counts still pending (at shutdown)."""
+        for stretch in list(self._kinds.values()):
+            stretch.close()
+
+
 class CatchAll:
     """Pure ASGI, outermost of the app's own middleware: an exception that escaped every handler becomes a JSON
-    500 (if nothing was sent yet), logged with its traceback once per kind and counted after that."""
+    500 (if nothing was sent yet), logged in ``errors``."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, errors: ErrorLog) -> None:
         self.app = app
-        self._kinds: dict[tuple[str, str], Stretch] = {}
+        self.errors = errors
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -93,22 +119,8 @@ class CatchAll:
         try:
             await self.app(scope, receive, watch)
         except Exception as exc:
-            self._log(scope, exc)
+            self.errors.hit(scope, exc)
             if started:
                 return  # uvicorn closes a connection whose response was cut short; nothing else can be done
             response = JSONResponse({"detail": "internal error; it was logged on the server"}, status_code=500)
             await response(scope, receive, send)
-
-    def _log(self, scope: dict[str, Any], exc: Exception) -> None:
-        method, route = scope.get("method"), getattr(scope.get("route"), "path", None) or "unmatched"
-        key = (route, type(exc).__name__)
-        stretch = self._kinds.get(key)
-        if stretch is None:
-            if len(self._kinds) >= 1000:
-                self._kinds.clear()
-            stretch = self._kinds[key] = Stretch(
-                lambda: None,
-                lambda n, s: log.error("%s %s failed with %s %d more times in %.0f s", method, route, key[1], n, s),
-            )
-        if stretch.hit():  # the first of a stretch: with its traceback; the rest are counted
-            log.error("unexpected error in %s %s (repeats are counted)", method, route, exc_info=exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ class Stretch:
         self.total = 0  # every event ever, for tests and metrics
         self._pending = 0
         self._timer: threading.Timer | None = None
+        self._window_start = 0.0
         self._lock = threading.Lock()
 
     def hit(self, n: int = 1) -> bool:
@@ -47,6 +49,7 @@ class Stretch:
         return True
 
     def _start_timer(self) -> threading.Timer:
+        self._window_start = time.monotonic()
         timer = threading.Timer(self.interval_s, self._tick)
         timer.daemon = True
         timer.start()
@@ -65,17 +68,18 @@ class Stretch:
         with self._lock:
             timer, self._timer = self._timer, None
             pending, self._pending = self._pending, 0
+            elapsed = time.monotonic() - self._window_start
         if timer is not None:
             timer.cancel()
         if pending:
-            self._more(pending, self.interval_s)
+            self._more(pending, elapsed)
 
 
 def stretch_log(logger: logging.Logger, level: int, message: str, interval_s: float = SUMMARY_INTERVAL_S) -> Stretch:
     """A Stretch that logs ``message`` once, then "``message``: N more in the last 60 s" while it goes on."""
     return Stretch(
         lambda: logger.log(level, "%s (more are counted, not logged one by one)", message),
-        lambda n, s: logger.log(level, "%s: %d more in the last %.0f s", message, n, s),
+        lambda n, s: logger.log(level, "%s: %d more in the last %.3g s", message, n, s),
         interval_s,
     )
 
@@ -112,7 +116,7 @@ class RepeatFilter(logging.Filter):
         def summary(count: int, interval_s: float) -> None:
             logger.log(
                 level,
-                "%s [%d more like this in the last %.0f s]",
+                "%s [%d more like this in the last %.3g s]",
                 message,
                 count,
                 interval_s,

@@ -361,3 +361,26 @@ def test_accept_out_of_resources_and_library_repeats_are_one_line_per_stretch(ca
     finally:
         library.removeFilter(repeats)
         loop.close()
+
+
+def test_a_bug_is_one_json_500_per_request_one_traceback_and_the_connection_stays(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(env)
+
+    async def broken() -> None:
+        raise ZeroDivisionError("a bug")
+
+    app.add_api_route("/api/v1/broken", broken)
+    with caplog.at_level(logging.INFO), LiveServer(app) as server:
+        c = Connection(server.port)
+        for _ in range(50):
+            status, data, _ = c.request("GET", "/api/v1/broken")
+            assert status == 500 and json.loads(data)["detail"].startswith("internal error"), data
+        assert c.request("GET", "/health")[0] == 200
+        c.close()
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1 and "/api/v1/broken" in tracebacks[0].getMessage()
+    assert any("failed with ZeroDivisionError 49 more times" in r.getMessage() for r in caplog.records), [
+        r.getMessage() for r in caplog.records
+    ]
