@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -221,11 +222,23 @@ def test_a_request_head_that_drips_in_is_cut_off_and_idle_connections_close(env:
     with LiveServer(make_app(env), api=api) as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=60) as slow:
             slow.sendall(b"GET /health HTTP/1.1\r\n")
-            # a byte now and then would keep uvicorn's own keep-alive timer from ever firing; the deadline holds
-            for _ in range(3):
-                with contextlib.suppress(OSError):
-                    slow.sendall(b"X")
-            assert closed_by_server(slow) == b""
+            closed = threading.Event()
+
+            def drip() -> None:
+                # a byte every 0.1 s (faster than idle_timeout_s) used to keep a connection forever
+                while not closed.wait(0.1):
+                    try:
+                        slow.sendall(b"X")
+                    except OSError:
+                        return
+
+            dripper = threading.Thread(target=drip, daemon=True)
+            dripper.start()
+            try:
+                assert closed_by_server(slow) == b""  # closed at the deadline, however many bytes dripped in
+            finally:
+                closed.set()
+                dripper.join()
         with socket.create_connection(("127.0.0.1", server.port), timeout=60) as idle:
             idle.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             answer = closed_by_server(idle)  # answered, then closed once idle
