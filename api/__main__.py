@@ -12,10 +12,10 @@ import argparse
 import logging
 import sys
 
-import uvicorn
-
 from api.app import create_app
 from api.live import LiveHub
+from api.server import build_server, check_settings
+from api.settings import ApiConfig, SettingsError
 from models.plant import PlantFileError, load_plant
 from store import open_store
 from store.base import StoreError
@@ -30,13 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         plant = load_plant(args.plant)
+        check_settings(plant)  # before the store opens: nothing is started for settings that cannot work
+        config = ApiConfig.from_env(plant)
         store = open_store(plant)
-    except (PlantFileError, StoreError) as exc:
+    except (PlantFileError, SettingsError, StoreError) as exc:
         print(f"python -m api: {exc}", file=sys.stderr)
         return 2
     try:
-        app = create_app(plant, store, live_hub=LiveHub(plant))
-        uvicorn.run(app, host=args.host or plant.api.host, port=args.port or plant.api.port, log_level="info")
+        app = create_app(plant, store, live_hub=LiveHub(plant), config=config)
+        host, port = args.host or plant.api.host, args.port or plant.api.port
+        build_server(app, plant.api, log_level="info", host=host, port=port).run()
     finally:
         store.close()
     return 0

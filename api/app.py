@@ -12,11 +12,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.app_paths import STATIC_DIR
 from api.deps import Services
+from api.errors import CatchAll, ErrorLog, validation_failed
+from api.guard import RequestGuard
 from api.kpi_service import KpiService
 from api.live import LiveHub
 from api.metrics import ApiMetrics, MetricsMiddleware
@@ -85,6 +88,7 @@ def create_app(
     )
     status_service = StatusService(plant, store, hub, clock_ns=clock_ns)
     services = Services(plant, store, hub, notes, cfg, kpi, status_service, metrics, clock_ns=clock_ns)
+    errors = ErrorLog()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,6 +107,7 @@ def create_app(
                 await task
             if annotations is None:  # opened here, so closed here; a caller's store is the caller's
                 notes.close()
+            errors.close()
 
     app = FastAPI(
         title=f"Shop-floor monitoring API - {plant.plant.name}",
@@ -124,7 +129,11 @@ def create_app(
             {"detail": f"the sample store is unavailable: {exc}"}, status_code=503, headers={"Retry-After": "5"}
         )
 
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    # Added last = outermost: CatchAll sees everything, metrics count the guard's refusals too.
+    app.add_middleware(RequestGuard, config=cfg)
     app.add_middleware(MetricsMiddleware, metrics=lambda: services.metrics)
+    app.add_middleware(CatchAll, errors=errors)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -12,11 +12,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from models.plant import Plant
 
 MAX_RANGE_DAYS = 31  # no request may ask for more: bounds memory and CPU per request
 MIN_KEY_CHARS = 8
+
+
+class SettingsError(ValueError):
+    """A setting (plant file or environment) that cannot be used; the message says which and how to fix it.
+
+    Commands turn it into one line on stderr and exit code 2, before anything starts.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +41,26 @@ class ApiConfig:
     snapshot_interval_s: float = 1.0  # live status snapshot cadence
     kpi_snapshot_interval_s: float = 2.0  # live KPI snapshot cadence (computing it reads the store)
     kpi_cache_s: float = 1.0  # a current-shift KPI result is reused this long (the display polls it often)
+    # Host names a request may name in its Host header besides IP addresses and localhost ([api] allowed_hosts)
+    allowed_hosts: tuple[str, ...] = ()
+    # Web origins besides the server's own and loopback whose pages may open the live channel
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 64 * 1024  # larger request bodies are refused with 413 before they are read
 
     @classmethod
-    def from_env(cls, plant: Plant, env: Mapping[str, str] = os.environ, **overrides: float) -> ApiConfig:
+    def from_env(cls, plant: Plant, env: Mapping[str, str] = os.environ, **overrides: Any) -> ApiConfig:
+        """The plant's [api] settings and the keys in its environment variable; SettingsError if unusable."""
         name = plant.api.api_keys_env
-        return cls(keys_env=name, keys=parse_keys(env.get(name, "")), **overrides)  # type: ignore[arg-type]  # overrides: numeric fields by name
+        try:
+            keys = parse_keys(env.get(name, ""))
+        except ValueError as exc:
+            raise SettingsError(f"environment variable {name}: {exc}") from None
+        settings: dict[str, Any] = {
+            "allowed_hosts": (*plant.api.allowed_hosts, *([plant.api.host] if plant.api.host else [])),
+            "allowed_origins": tuple(plant.api.allowed_origins),
+            "max_body_bytes": plant.api.max_body_bytes,
+        }
+        return cls(keys_env=name, keys=keys, **(settings | overrides))
 
 
 def parse_keys(raw: str) -> tuple[ApiKey, ...]:
@@ -52,6 +75,9 @@ def parse_keys(raw: str) -> tuple[ApiKey, ...]:
         label, secret = label.strip(), secret.strip()
         if len(secret) < MIN_KEY_CHARS:
             # Refuse rather than accept a guessable key; the message names the entry, not the key.
-            raise ValueError(f"API key #{n} ({label}) is shorter than {MIN_KEY_CHARS} characters")
+            raise ValueError(
+                f"API key #{n} ({label or 'unlabelled'}) is shorter than {MIN_KEY_CHARS} characters;"
+                " give every key at least that many (entries are comma-separated 'label:key')"
+            )
         out.append(ApiKey(label=label or f"key-{n}", secret=secret.encode()))
     return tuple(out)

@@ -24,9 +24,31 @@ NS_PER_S = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_S
 SHIFT_KEY = re.compile(r"^(\d{4}-\d{2}-\d{2})/([a-z0-9][a-z0-9_-]*)$")
 
+# The one bound on every time a request may name (shift dates, start/end, note and stop times): far enough
+# from the epoch that nothing is negative and from int64 nanoseconds' end (2262) that nothing overflows.
+EARLIEST = dt.datetime(1971, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+YEARS = f"{EARLIEST.year}-{LATEST.year}"
+
 
 class RangeError(ValueError):
     """A time range or shift the caller got wrong; the message says how."""
+
+
+def bounded_ns(plant: Plant, moment: dt.datetime, what: str) -> int:
+    """``moment`` (no offset = plant-local) as epoch ns; RangeError outside the years 1971-2200.
+
+    Checked on the datetime, before any arithmetic, so no input can overflow.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=plant.tz)  # plant-local wall time, as on the shop floor
+    try:
+        inside = EARLIEST <= moment <= LATEST
+    except OverflowError:  # a zone offset that pushes year 1 or 9999 past datetime's range
+        inside = False
+    if not inside:
+        raise RangeError(f"{what} is outside the years {YEARS}")
+    return to_ns(moment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +80,8 @@ def parse_shift_key(plant: Plant, key: str) -> ShiftInstance:
         date = dt.date.fromisoformat(m.group(1))
     except ValueError:
         raise RangeError(f"shift {key!r}: {m.group(1)!r} is not a calendar date") from None
+    if not EARLIEST.date() <= date < LATEST.date():
+        raise RangeError(f"shift {key!r} is outside the years {YEARS}")
     shifts = {s.id: s for s in plant.shift_calendar.shifts}
     shift = shifts.get(m.group(2))
     if shift is None:
@@ -70,11 +94,7 @@ def parse_time(plant: Plant, text: str, name: str) -> int:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise RangeError(f"{name}={text!r} is not an ISO 8601 time such as 2026-11-24T06:00:00+08:00") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=plant.tz)  # plant-local wall time, as on the shop floor
-    if not dt.datetime(1971, 1, 1, tzinfo=dt.UTC) <= moment <= dt.datetime(2200, 1, 1, tzinfo=dt.UTC):
-        raise RangeError(f"{name}={text!r} is outside the years 1971-2200")
-    return to_ns(moment)
+    return bounded_ns(plant, moment, f"{name}={text!r}")
 
 
 def resolve(

@@ -37,10 +37,9 @@ def serve(db: Path, port_file: Path, cache_s: float) -> None:
     """Child: one day of history through store.write(), then serve on a free port."""
     import socket
 
-    import uvicorn
-
     from api.app import create_app
     from api.live import LiveHub
+    from api.server import build_server
     from api.settings import ApiConfig
     from api.timerange import resolve
     from models.plant import load_plant
@@ -85,7 +84,7 @@ def serve(db: Path, port_file: Path, cache_s: float) -> None:
         "shift": rng.shift.key if rng.shift else "",
         "shift_h": (rng.end_ns - rng.start_ns) / 3600 / S,
     }
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server = build_server(app, plant.api, access_log=False)  # the server shopfloor run uses, with its limits
     port_file.write_text(json.dumps(info))
     server.run(sockets=[sock])
 

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from api.server import check_settings
 from cli.loop_thread import LoopThread
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
@@ -103,6 +104,9 @@ async def run_demo(
         if data_dir is None:
             scratch = tempfile.TemporaryDirectory(prefix="shopfloor-demo-")
             data_dir = Path(scratch.name)
+    # Settings (API keys in the environment, the open-file limit, the address) are refused before anything
+    # starts: a simulator started and then a key refused would leave a half-started plant.
+    check_settings(plant)
     sock = listen("demo", host or plant.api.host, plant.api.port if port is None else port)
     sim_clock = SimClock(start_ns=time.time_ns() // NS_PER_S * NS_PER_S, time_scale=scale)
     simulators: list[PrinterSimulator | FleetSimulator] = []

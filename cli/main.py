@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 
+from api.settings import SettingsError
 from models.plant import PlantFileError
 from store.base import StoreError
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
-    except (PlantFileError, StoreError) as exc:
+    except (PlantFileError, SettingsError, StoreError) as exc:
         # Configuration and storage problems are the user's to fix: the message, not a traceback.
         print(f"shopfloor {args.command}: {exc}", file=sys.stderr)
         return 2

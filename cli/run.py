@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from api.server import check_settings
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
 from cli.serve import ServeInfo, add_api_arguments, listen, serve_plant, with_data_dir
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     plant = with_data_dir(load_plant(args.plant), args.data_dir)
+    check_settings(plant)  # keys in the environment, the open-file limit: refused before anything starts
     endpoints = tuple(f"modbus-tcp://{p.modbus.host}:{p.modbus.port} unit {p.modbus.unit_id}" for p in plant.printers)
     endpoints += tuple(f.opcua.endpoint for f in plant.fleets)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -21,8 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
-
+from api.settings import SettingsError
 from cli.collect import build_collectors, report_every, run_collectors
 from cli.loop_thread import LoopThread
 from collectors.base import Clock, SystemClock
@@ -79,9 +79,9 @@ def listen(command: str, host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise SystemExit(
-            f"shopfloor {command}: cannot listen on {host}:{port} ({exc.strerror}); "
-            "choose another with --port (0 picks a free one)"
+        raise SettingsError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another with --port (0 picks a free one)"
+            " or --host, or change [api] host/port in the plant file"
         ) from None
     sock.listen(128)
     return sock
@@ -124,6 +124,7 @@ async def serve_plant(
     """
     from api.app import create_app
     from api.live import LiveHub
+    from api.server import build_server
     from api.settings import ApiConfig, parse_keys
     from api.tee import TeeSink
     from store import open_store
@@ -135,7 +136,7 @@ async def serve_plant(
     if generated_key is not None and not config.keys:
         key_file = write_key_file(Path(plant.storage.embedded.path).parent / "operator.key", generated_key)
         # "demo" is who the audit trail names for this key
-        config = ApiConfig(config.keys_env, parse_keys(f"demo:{generated_key}"))
+        config = dataclasses.replace(config, keys=parse_keys(f"demo:{generated_key}"))
     store = open_store(plant)
     hub = LiveHub(plant, clock_ns=clock.time_ns)  # thread-safe: written from the collectors' thread
     tally = TallySink(store)  # the periodic one-line report of what was stored, and the spool backlog
@@ -161,7 +162,7 @@ async def serve_plant(
         collectors=devices,
         samples_stored=tally.samples_by_measurement,
     )
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on"))
+    server = build_server(app, plant.api)  # bounded connections, timeouts and bodies (api/server.py)
     api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
     stopped = asyncio.create_task(stop.wait(), name="stop")
     exit_code = 0

@@ -13,6 +13,7 @@ key path and what was expected.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import itertools
 import os
 import re
@@ -24,7 +25,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from models.contract import PRINTER_FIELDS, ROBOT_FIELD_NAMES
 from models.registers import ByteOrder, DataType, integer_bits, register_count
@@ -644,11 +654,58 @@ class StorageSettings(StrictModel):
         return self
 
 
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_ORIGIN = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+
+
+def _host_name_or_address(value: str) -> str:
+    """An IP address or a DNS name (RFC 1123 labels); what a bind address or a Host header may name."""
+    try:
+        ipaddress.ip_address(value.removeprefix("[").removesuffix("]"))
+        return value.removeprefix("[").removesuffix("]")
+    except ValueError:
+        pass
+    name = value.removesuffix(".")
+    if not name or len(name) > 253 or not all(_HOST_LABEL.match(label) for label in name.split(".")):
+        raise ValueError(f"an IP address or a host name such as 'shopfloor-server.local', got {value!r}")
+    return name.lower()
+
+
+HostName = Annotated[str, AfterValidator(_host_name_or_address)]
+
+
+def _origin(value: str) -> str:
+    if not _ORIGIN.match(value):
+        raise ValueError(f"an origin such as 'http://control-room:8080' (scheme, host, optional port), got {value!r}")
+    return value.lower()
+
+
 class ApiSettings(StrictModel):
-    host: str = "127.0.0.1"
+    """The API server: where it listens, who may use it, and what it accepts (docs/api.md, "Limits")."""
+
+    host: HostName = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     # Comma-separated keys in this environment variable unlock state-changing calls.
-    api_keys_env: str = "SHOPFLOOR_API_KEYS"
+    api_keys_env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)] = (
+        "SHOPFLOOR_API_KEYS"
+    )
+    # Host names (besides IP addresses, localhost, this machine's name and `host`) clients may use to reach
+    # the API; anything else is refused (DNS rebinding). "*" turns the check off (e.g. behind a proxy).
+    allowed_hosts: list[Annotated[str, AfterValidator(lambda v: v if v == "*" else _host_name_or_address(v))]] = Field(
+        default_factory=list
+    )
+    # Web origins (besides the API's own and loopback) whose pages may open the live WebSocket.
+    allowed_origins: list[Annotated[str, AfterValidator(_origin)]] = Field(default_factory=list)
+    # Open connections (HTTP and WebSocket) at once; beyond it the oldest connection still waiting for a
+    # request is closed, or else the new one is refused. Kept well below the process's open-file limit.
+    max_connections: Annotated[int, Field(ge=8, le=100_000)] = 1000
+    # A request's headers and body must arrive within this many seconds (of connecting, or of the previous
+    # response on a kept-alive connection); else the connection is closed.
+    request_timeout_s: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)] = 10.0
+    # An idle kept-alive connection is closed after this many seconds.
+    idle_timeout_s: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)] = 5.0
+    # Largest request body; a larger Content-Length is refused with 413 before the body is read.
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 64 * 1024
 
 
 class KpiSettings(StrictModel):
@@ -792,9 +849,11 @@ class PlantFileError(Exception):
     def __init__(self, path: Path | str, problems: list[tuple[str, str]]):
         self.path = str(path)
         self.problems = problems
-        lines = [f"plant file {self.path} is invalid:"]
-        lines += [f"  {key}: {message}" if key else f"  {message}" for key, message in problems]
-        super().__init__("\n".join(lines))
+        lines = [f"{key}: {message}" if key else message for key, message in problems]
+        if len(lines) == 1:  # one problem, one line (what a command prints before it exits)
+            super().__init__(f"plant file {self.path} is invalid: {lines[0]}")
+        else:
+            super().__init__("\n  ".join([f"plant file {self.path} is invalid:", *lines]))
 
 
 def _describe_location(raw: Any, loc: tuple[int | str, ...]) -> str:

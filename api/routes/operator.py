@@ -17,16 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import UNPROCESSABLE, OperatorDep, RangeDep, Services, ServicesDep, not_found
 from api.presenters import range_json
 from api.stops import list_stops
-from api.timerange import iso
-from models.calendar import to_ns
+from api.timerange import RangeError, bounded_ns, iso
 
 router = APIRouter(prefix="/api/v1", tags=["operator input"])
 NS_PER_S = 1_000_000_000
 MAX_STOP_DAYS = 7  # a stop longer than a week is a mistake in the request, not a stop
 
 
+# Bodies: unknown keys refused; NaN and infinities refused (json.loads accepts them, no stored value may be one).
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
     operator: Annotated[str | None, Field(max_length=64, description="Name of the person, recorded as who")] = None
     comment: Annotated[str, Field(max_length=500)] = ""
 
@@ -46,7 +49,7 @@ class SplitStop(_Body):
 
 
 class AddNote(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
     equipment: str = Field(max_length=64)
     text: str = Field(min_length=1, max_length=2000)
     at: dt.datetime | None = Field(default=None, description="Moment the note is about (default: now)")
@@ -54,9 +57,11 @@ class AddNote(BaseModel):
 
 
 def _ns(services: Services, moment: dt.datetime, name: str) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=services.plant.tz)
-    ns = to_ns(moment)
+    """A body's time as epoch ns: within the years every request is bounded to, and not in the future."""
+    try:
+        ns = bounded_ns(services.plant, moment, name)
+    except RangeError as exc:
+        raise HTTPException(UNPROCESSABLE, str(exc)) from None
     if ns > services.clock_ns() + 60 * NS_PER_S:
         raise HTTPException(UNPROCESSABLE, f"{name} lies in the future")
     return ns

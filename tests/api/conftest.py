@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.deps import Services
 from api.live import LiveHub
+from api.server import build_server
 from api.settings import ApiConfig, parse_keys
 from api.timerange import current_shift
-from models.plant import Plant, load_plant
+from models.plant import ApiSettings, Plant, load_plant
 from store.annotations import AnnotationStore
 from store.duckdb_store import DuckDBStore
 from tests.api.dataset import Stop, plant_history
@@ -43,7 +43,8 @@ def plant() -> Plant:
 
 
 def config(keys: str = KEYS, **overrides: Any) -> ApiConfig:
-    return ApiConfig("SHOPFLOOR_API_KEYS", parse_keys(keys), **overrides)
+    # fastapi's TestClient names the server "testserver": one of its names, as a plant file would say
+    return ApiConfig("SHOPFLOOR_API_KEYS", parse_keys(keys), **({"allowed_hosts": ("testserver",)} | overrides))
 
 
 @dataclass
@@ -86,14 +87,16 @@ def client(env: Env) -> Iterator[TestClient]:
 class LiveServer:
     """uvicorn serving an app on 127.0.0.1:<free port> in a thread with its own event loop."""
 
-    def __init__(self, app: FastAPI, port: int = 0) -> None:
-        """``port=0``: a free port; a given port is for restarting a server where clients expect it."""
+    def __init__(self, app: FastAPI, port: int = 0, api: ApiSettings | None = None) -> None:
+        """``port=0``: a free port; a given port is for restarting a server where clients expect it.
+        ``api``: the server's [api] settings (limits), by default the plant's."""
         self.app = app
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
         self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on"))
+        # The server shopfloor run and demo use: bounded connections, request deadlines, lingering refusals.
+        self.server = build_server(app, api or app.state.services.plant.api)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     @property

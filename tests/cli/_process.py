@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -20,8 +21,14 @@ class Command:
     """``python -m cli.main ARGS`` in its own process; its output lines (stdout and the log on stderr) are
     queued as they are printed."""
 
-    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None, open_files: int | None = None) -> None:
+        """``open_files``: the process's open-file limit (soft and hard), as ``ulimit -n`` would set it."""
         full_env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})}
+
+        def limit_open_files() -> None:
+            if open_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", *args],
             cwd=cwd,
@@ -29,6 +36,7 @@ class Command:
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            preexec_fn=limit_open_files if open_files is not None else None,
         )
         self.stdout_lines: list[str] = []
         self.stderr_lines: list[str] = []
