@@ -38,6 +38,8 @@ class OutageLog:
         self._last_line = 0.0
         self._since_line = 0  # failures since the last line
         self._during = 0  # failures during the current outage
+        self._ended: float | None = None  # when the last end line was logged
+        self._told = False  # a line was logged about the current outage (a relapse may have none yet)
         self.reason: str | None = None
 
     @property
@@ -56,8 +58,11 @@ class OutageLog:
             if self._started is None:
                 self._started = self._last_line = now
                 self._since_line = 0
-                self._emit(logging.ERROR, "%s: %s%s", self.subject, reason, tail)
+                self._told = self._ended is None or now - self._ended >= self.period_s
+                if self._told:
+                    self._emit(logging.ERROR, "%s: %s%s", self.subject, reason, tail)
             elif now - self._last_line >= self.period_s:
+                self._told = True
                 self._emit(
                     logging.ERROR,
                     "%s: still failing after %.0f s (%d failed attempts in the last %.0f s): %s%s",
@@ -76,14 +81,17 @@ class OutageLog:
         with self._lock:
             if self._started is None:
                 return
-            self._emit(
-                logging.WARNING,
-                "%s: works again after %.0f s and %d failed attempts%s",
-                self.subject,
-                self._clock() - self._started,
-                self._during,
-                f"; {state}" if state else "",
-            )
+            if self._told:  # a relapse that ended before anything was said about it ends silently too
+                now = self._clock()
+                self._emit(
+                    logging.WARNING,
+                    "%s: works again after %.0f s and %d failed attempts%s",
+                    self.subject,
+                    now - self._started,
+                    self._during,
+                    f"; {state}" if state else "",
+                )
+                self._ended = now
             self._started = None
             self._during = self._since_line = 0
             self.reason = None
