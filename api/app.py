@@ -28,7 +28,7 @@ from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from models.kpi import KpiConfig
 from models.plant import Plant
 from store.annotations import AnnotationStore
-from store.base import SampleStore, StoreError
+from store.base import SampleStore, StoreError, StoreUnavailable
 
 log = logging.getLogger("shopfloor.api")
 
@@ -70,8 +70,9 @@ def create_app(
         newest_ns,
         lambda: kpi.computations,
         clock_ns,
-        (lambda: store.spool_backlog()[0]) if spooled else None,
-    )  # type: ignore[index]
+        (lambda: store.spool_backlog()[0]) if spooled else None,  # type: ignore[index]
+        store_health=store.health,
+    )
     status_service = StatusService(plant, store, hub, clock_ns=clock_ns)
     services = Services(plant, store, hub, notes, cfg, kpi, status_service, metrics, clock_ns=clock_ns)
 
@@ -107,8 +108,15 @@ def create_app(
 
     @app.exception_handler(StoreError)
     async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:
-        # e.g. InfluxDB down: a temporary condition of the server, not a bug and not the caller's fault
-        log.warning("store unavailable for %s: %s", request.url.path, exc)
+        # e.g. InfluxDB down, a full disk: a temporary condition of the server, not a bug and not the caller's
+        # fault. A StoreUnavailable is already in the log, said by the store once (and once a minute while it
+        # lasts): one line per request on top would bury it.
+        log.log(
+            logging.DEBUG if isinstance(exc, StoreUnavailable) else logging.WARNING,
+            "store unavailable for %s: %s",
+            request.url.path,
+            exc,
+        )
         return JSONResponse(
             {"detail": f"the sample store is unavailable: {exc}"}, status_code=503, headers={"Retry-After": "5"}
         )
