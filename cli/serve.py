@@ -20,10 +20,11 @@ from pathlib import Path
 import uvicorn
 
 from cli.collect import report_every, run_collectors
-from collectors.tally import TallySink
 from collectors.base import Clock, SystemClock
+from collectors.tally import TallySink
 from models.kpi import KpiConfig
 from models.plant import Plant
+from store.base import StoreError
 
 log = logging.getLogger("shopfloor.serve")
 
@@ -124,22 +125,37 @@ async def serve_plant(
     from store import open_store
 
     clock = clock or SystemClock()
-    Path(plant.storage.embedded.path).parent.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(plant.storage.embedded.path).parent
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the data folder {data_dir}: {exc.strerror}") from None
     config = ApiConfig.from_env(plant)
-    key_file = None
-    if generated_key is not None and not config.keys:
-        key_file = write_key_file(Path(plant.storage.embedded.path).parent / "operator.key", generated_key)
-        # "demo" is who the audit trail names for this key
-        config = ApiConfig(config.keys_env, parse_keys(f"demo:{generated_key}"))
+    # The store first: on a full disk or a damaged file the command stops here with one line (cli.main: exit 2),
+    # before anything else is written or started.
     store = open_store(plant)
-    hub = LiveHub(plant, clock_ns=clock.time_ns)
+    try:
+        key_file = None
+        if generated_key is not None and not config.keys:
+            try:
+                key_file = write_key_file(data_dir / "operator.key", generated_key)
+            except OSError as exc:
+                raise StoreError(f"cannot write the operator key file in {data_dir}: {exc.strerror}") from None
+            # "demo" is who the audit trail names for this key
+            config = ApiConfig(config.keys_env, parse_keys(f"demo:{generated_key}"))
+        hub = LiveHub(plant, clock_ns=clock.time_ns)
+        # Opens the annotations file beside the store: its errors, too, end the command before collection starts.
+        app = create_app(plant, store, live_hub=hub, config=config, clock_ns=clock.time_ns, kpi_config=kpi_config)
+    except BaseException:
+        with contextlib.suppress(StoreError):
+            store.close()
+        raise
     collectors_stop = asyncio.Event()
     tally = TallySink(store)  # the periodic one-line report of what was stored, and the spool backlog
     collectors = asyncio.create_task(
         run_collectors(plant, TeeSink(tally, hub), collectors_stop, clock=clock), name="collectors"
     )
     reporter = asyncio.create_task(report_every(tally, report_interval_s, collectors_stop, store), name="report")
-    app = create_app(plant, store, live_hub=hub, config=config, clock_ns=clock.time_ns, kpi_config=kpi_config)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on"))
     api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
     stopped = asyncio.create_task(stop.wait(), name="stop")
