@@ -17,6 +17,15 @@ last flush interval; ``close`` commits everything. A batch that breaks the
 data contract is refused whole (``ValueError``) and set aside, with the
 reason, in ``<file>.dead-letter.jsonl`` (:mod:`store.refused`).
 
+A full disk (docs/storage.md, "When the disk is full"): the buffer
+(:mod:`store.pending`) keeps what cannot be committed, up to a bound past
+which batches are dropped and counted; the flusher retries in pieces; each
+transaction writes a commit marker so a failure DuckDB reports after a
+durable commit is neither lost nor stored twice; a database DuckDB
+invalidated (a failed checkpoint) is reopened; the condition is logged as one
+outage and reported by :meth:`health`, and reads raise ``StoreUnavailable``
+with the reason while it lasts.
+
 Concurrency: DuckDB lets one process open a file for writing, and while it
 does, no other process can open it at all. Collectors and the API therefore
 share one store in one process; each thread reads through its own cursor
