@@ -15,7 +15,7 @@ from typing import Any
 from api.deps import Services
 from api.presenters import jsonable, printer_json, scoreboard_json
 from api.timerange import resolve
-from store.base import StoreError
+from store.base import StoreError, StoreUnavailable
 from store.outage import OutageLog
 
 log = logging.getLogger("shopfloor.api.live")
@@ -63,6 +63,8 @@ async def run_snapshots(services: Services, outage: OutageLog | None = None) -> 
                 services.last_kpi_snapshot = snapshot
                 services.hub.publish(snapshot)
             outage.recovered()
+        except StoreUnavailable:
+            pass  # the store cannot keep data (a full disk): it says so itself, once a minute
         except StoreError as exc:  # the store is away for now: retried every interval
             outage.failed(f"cannot read the store ({exc}); retrying every interval")
         except Exception:  # a bug: its traceback, but it must not end the live channel for good
