@@ -27,7 +27,7 @@ from models.kpi import KpiConfig, KpiReport, Throughput, build_report, outage_sp
 from models.plant import Plant
 from models.samples import Series
 from store.annotations import AnnotationStore, apply_reason_overrides
-from store.base import SampleStore, StoreError, StoreUnavailable
+from store.base import SampleStore, StoreError
 
 log = logging.getLogger("shopfloor.api.kpi")
 
@@ -87,9 +87,9 @@ class KpiService:
     def check_store(self) -> None:
         """503 while the store cannot keep what is collected (a full disk), even for a cached report: the
         figures would silently miss what is not being stored, and a person has to act."""
-        problem = self.store.health().problem
-        if problem is not None:
-            raise StoreUnavailable(problem)
+        error = self.store.health().error()
+        if error is not None:
+            raise error
 
     def report(self, rng: TimeRange) -> KpiReport:
         """The KPI report of ``rng`` (the running shift is computed up to now)."""

@@ -49,6 +49,13 @@ class StoreHealth:
     unsaved_age_s: float = 0.0  # how long the oldest of them has waited (0 when there are none)
     dropped_samples: int = 0  # since the store was opened: could not be kept at all (memory bound, full spool disk)
 
+    def error(self) -> StoreUnavailable | None:
+        """What to raise (the API: 503) while the store cannot keep what it is given; None when it can."""
+        if self.problem is None:
+            return None
+        dropped = f", {self.dropped_samples:,} dropped since start" if self.dropped_samples else ""
+        return StoreUnavailable(f"{self.problem}; {self.unsaved_samples:,} samples not stored yet{dropped}")
+
 
 @dataclass(frozen=True, slots=True)
 class QualityLog:

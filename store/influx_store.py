@@ -36,7 +36,7 @@ from models.contract import (
 )
 from models.samples import ConnectivityEvent, SampleBatch
 from store.assemble import assemble_series, sort_quality
-from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth, StoreUnavailable
+from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth
 from store.influx_writer import SpoolSender
 from store.influxql import SeriesResult, any_of, ident, parse_response, where
 from store.latest import LatestCache
@@ -144,9 +144,9 @@ class InfluxStore(SampleStore):
     def _check_keeping(self) -> None:
         """While the spool cannot write (disk full), reads answer 503 with the reason, as the embedded store's
         do: the server's figures miss what could not be spooled, and a person has to act."""
-        problem = self.spool.problem
-        if problem is not None:
-            raise StoreUnavailable(f"{problem}; {self.spool.dropped_lines:,} lines dropped since start")
+        error = self.health().error()
+        if error is not None:
+            raise error
 
     def close(self, timeout_s: float | None = None) -> None:
         """Deliver what can be delivered within ``timeout_s``; the rest stays spooled for the next start."""

@@ -9,7 +9,6 @@ from fastapi import APIRouter
 
 from api.deps import ServicesDep
 from api.schemas import Status
-from store.base import StoreUnavailable
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
 
@@ -18,10 +17,10 @@ router = APIRouter(prefix="/api/v1", tags=["live"])
     "/status", summary="State (and since when), speed, this shift's metres, charge, links", response_model=Status
 )
 async def status(services: ServicesDep) -> dict[str, Any]:
-    problem = services.store.health().problem
-    if problem is not None:
+    error = services.store.health().error()
+    if error is not None:
         # The store cannot keep what is collected (a full disk): a person has to act, so the status says so
         # (503 with the reason) rather than showing tiles as if all were well. The live display keeps its
         # values (they come from memory); a store that cannot *read* history still answers 200 here.
-        raise StoreUnavailable(problem)
+        raise error
     return await asyncio.to_thread(services.status.status)

@@ -99,6 +99,7 @@ def test_a_full_disk_answers_503_with_the_reason_and_loses_nothing(
             r = client.get(path)
             assert r.status_code == 503, (path, r.text)
             assert "no space left on device: cannot write DuckDB file" in r.json()["detail"], r.text
+            assert re.search(r"[\d,]+ samples (not stored yet|wait in memory)", r.json()["detail"]), r.text
             assert r.headers["retry-after"] == "5"
         r = client.post("/api/v1/notes", json=NOTE, headers=ALICE)
         assert r.status_code == 503, r.text
