@@ -9,6 +9,7 @@ which is what the demo command does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 
@@ -37,11 +38,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m api: {exc}", file=sys.stderr)
         return 2
     try:
+        # opens the annotations file beside the store: a full disk or a damaged file ends here too, in one line
         app = create_app(plant, store, live_hub=LiveHub(plant), config=config)
         host, port = args.host or plant.api.host, args.port or plant.api.port
         build_server(app, plant.api, log_level="info", host=host, port=port).run()
-    finally:
         store.close()
+    except StoreError as exc:
+        with contextlib.suppress(StoreError):
+            store.close()
+        print(f"python -m api: {exc}", file=sys.stderr)
+        return 2
+    except BaseException:
+        with contextlib.suppress(StoreError):
+            store.close()
+        raise
     return 0
 
 

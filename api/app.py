@@ -27,12 +27,12 @@ from api.routes import ROUTERS
 from api.settings import ApiConfig
 from api.snapshots import run_snapshots
 from api.status import StatusService
-from collectors.base import Collector
+from collectors.base import CollectorStatus
 from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from models.kpi import KpiConfig
 from models.plant import Plant
 from store.annotations import AnnotationStore
-from store.base import SampleStore, StoreError
+from store.base import SampleStore, StoreError, StoreUnavailable
 
 log = logging.getLogger("shopfloor.api")
 
@@ -46,7 +46,7 @@ def create_app(
     config: ApiConfig | None = None,
     clock_ns: Callable[[], int] = time.time_ns,
     kpi_config: KpiConfig | None = None,
-    collectors: Sequence[Collector] = (),
+    collectors: Callable[[], Sequence[CollectorStatus]] | None = None,
     samples_stored: Callable[[], dict[str, int]] | None = None,
 ) -> FastAPI:
     """The API over ``store``; ``live_hub`` should be the hub the collectors write to (else nothing is pushed
@@ -85,6 +85,7 @@ def create_app(
         spool_backlog_bytes if spooled else None,
         collectors=collectors,
         samples_stored=samples_stored,
+        store_health=store.health,
     )
     status_service = StatusService(plant, store, hub, clock_ns=clock_ns)
     services = Services(plant, store, hub, notes, cfg, kpi, status_service, metrics, clock_ns=clock_ns)
@@ -123,8 +124,15 @@ def create_app(
 
     @app.exception_handler(StoreError)
     async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:
-        # e.g. InfluxDB down: a temporary condition of the server, not a bug and not the caller's fault
-        log.warning("store unavailable for %s: %s", request.url.path, exc)
+        # e.g. InfluxDB down, a full disk: a temporary condition of the server, not a bug and not the caller's
+        # fault. A StoreUnavailable is already in the log, said by the store once (and once a minute while it
+        # lasts): one line per request on top would bury it.
+        log.log(
+            logging.DEBUG if isinstance(exc, StoreUnavailable) else logging.WARNING,
+            "store unavailable for %s: %s",
+            request.url.path,
+            exc,
+        )
         return JSONResponse(
             {"detail": f"the sample store is unavailable: {exc}"}, status_code=503, headers={"Retry-After": "5"}
         )

@@ -14,6 +14,7 @@ from before its own correction).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -26,7 +27,9 @@ from models.kpi import KpiConfig, KpiReport, Throughput, build_report, outage_sp
 from models.plant import Plant
 from models.samples import Series
 from store.annotations import AnnotationStore, apply_reason_overrides
-from store.base import SampleStore
+from store.base import SampleStore, StoreError
+
+log = logging.getLogger("shopfloor.api.kpi")
 
 PRINTER_KPI_FIELDS = (
     "state",
@@ -81,8 +84,16 @@ class KpiService:
         self._robot_ids = [r.id for f in plant.fleets for r in f.robots]
         self._link_ids = self._printer_ids + [f.id for f in plant.fleets]
 
+    def check_store(self) -> None:
+        """503 while the store cannot keep what is collected (a full disk), even for a cached report: the
+        figures would silently miss what is not being stored, and a person has to act."""
+        error = self.store.health().error()
+        if error is not None:
+            raise error
+
     def report(self, rng: TimeRange) -> KpiReport:
         """The KPI report of ``rng`` (the running shift is computed up to now)."""
+        self.check_store()
         key = (rng.start_ns, rng.nominal_end_ns, self.annotations.version)
         with self._lock:
             entry = self._fresh(key)
@@ -106,6 +117,7 @@ class KpiService:
     def throughput(self, printer_id: str, rng: TimeRange, period_s: float) -> Throughput:
         """Metres per bucket of ``period_s`` over ``rng`` from the stored counter (uncached: one field, one
         printer, bounded by the caller's bucket limit)."""
+        self.check_store()
         printer = self.plant.printer(printer_id)
         end_ns = min(rng.nominal_end_ns, self.clock_ns())
         with self._slots:
@@ -148,6 +160,9 @@ class KpiService:
         def run() -> None:
             try:
                 self.report(rng)
+            except StoreError as exc:
+                # Nobody awaits this refresh: the next request meets the error itself (and answers 503).
+                log.debug("background KPI refresh failed: %s", exc)
             finally:
                 with self._lock:
                     self._revalidating.discard(key)

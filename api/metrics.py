@@ -5,8 +5,19 @@
   *template* (``/api/v1/teams/{team_id}``), never the raw path, so a scanner
   cannot blow up the label cardinality;
 * ``shopfloor_live_clients`` - connected live-channel clients;
-* ``shopfloor_store_lag_seconds{equipment}`` - age of the newest stored value
-  (how far behind the data is), computed at scrape time;
+* ``shopfloor_store_lag_seconds{equipment}`` - age of the newest value the
+  store *accepted* per equipment (how far behind collection is: a device or
+  collector problem), computed at scrape time. Accepted is not committed: it
+  stays low while a full disk keeps anything from being committed;
+* ``shopfloor_store_commit_lag_seconds`` - how long the oldest accepted sample
+  not yet committed (DuckDB) or on disk (InfluxDB spool) has waited; 0 when
+  everything is. It grows while the store cannot write: alert on it;
+* ``shopfloor_store_unsaved_samples`` - how many samples wait so;
+* ``shopfloor_store_writable`` - 1, or 0 while the store cannot keep what it
+  is given (a full disk; the log and the API's 503 say why);
+* ``shopfloor_store_dropped_samples_total`` - samples the store could not keep
+  at all: the memory bound was reached (DuckDB), or the spool's disk was full
+  (InfluxDB);
 * ``shopfloor_kpi_computations_total`` - how often the KPI core really ran;
 * with collectors in the process (``shopfloor run``/``demo``):
   ``shopfloor_collector_connected{source}`` (1 while the link is up),
@@ -25,7 +36,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from collectors.base import Collector as DeviceCollector
+from collectors.base import CollectorStatus
+from store.base import StoreHealth
 
 NS_PER_S = 1_000_000_000
 
@@ -37,7 +49,9 @@ class _StoreLag(Collector):
 
     def collect(self) -> Iterable[Metric]:
         family = GaugeMetricFamily(
-            "shopfloor_store_lag_seconds", "Age of the newest stored value per equipment", labels=["equipment"]
+            "shopfloor_store_lag_seconds",
+            "Age of the newest value the store accepted per equipment (committed or not: see commit lag)",
+            labels=["equipment"],
         )
         now = self._clock_ns()
         for equipment, ts in sorted(self._newest_ns().items()):
@@ -46,9 +60,11 @@ class _StoreLag(Collector):
 
 
 class _Collection(Collector):
-    """Read at scrape time from the collectors' own counters (ints, safe to read from another thread)."""
+    """Read at scrape time from what the collectors last reported (they run in a process of their own)."""
 
-    def __init__(self, collectors: Sequence[DeviceCollector], stored: Callable[[], dict[str, int]]) -> None:
+    def __init__(
+        self, collectors: Callable[[], Sequence[CollectorStatus]], stored: Callable[[], dict[str, int]]
+    ) -> None:
         self._collectors = collectors
         self._stored = stored
 
@@ -59,7 +75,7 @@ class _Collection(Collector):
         events = CounterMetricFamily(
             "shopfloor_collector_events", "What each collector counted since start", labels=["source", "kind"]
         )
-        for c in self._collectors:
+        for c in self._collectors():
             connected.add_metric([c.source], 1.0 if c.is_connected else 0.0)
             for kind, n in sorted(c.counts().items()):
                 events.add_metric([c.source, kind], n)
@@ -71,6 +87,36 @@ class _Collection(Collector):
         yield from (connected, events, stored)
 
 
+class _StoreHealth(Collector):
+    """Whether what is collected is being kept, read from the store's memory at scrape time."""
+
+    def __init__(self, health: Callable[[], StoreHealth]) -> None:
+        self._health = health
+
+    def collect(self) -> Iterable[Metric]:
+        h = self._health()
+        yield GaugeMetricFamily(
+            "shopfloor_store_commit_lag_seconds",
+            "How long the oldest accepted sample not yet committed (or on disk) has waited; 0 when all are",
+            value=h.unsaved_age_s,
+        )
+        yield GaugeMetricFamily(
+            "shopfloor_store_unsaved_samples",
+            "Accepted samples not yet committed (or on disk)",
+            value=h.unsaved_samples,
+        )
+        yield GaugeMetricFamily(
+            "shopfloor_store_writable",
+            "1 while the store keeps what it is given, 0 while it cannot (disk full: see the log)",
+            value=0.0 if h.problem else 1.0,
+        )
+        yield CounterMetricFamily(
+            "shopfloor_store_dropped_samples",
+            "Samples the store could not keep: memory bound reached while it could not commit, or spool disk full",
+            value=h.dropped_samples,
+        )
+
+
 class ApiMetrics:
     def __init__(
         self,
@@ -79,8 +125,9 @@ class ApiMetrics:
         kpi_computations: Callable[[], int],
         clock_ns: Callable[[], int] = time.time_ns,
         spool_backlog_bytes: Callable[[], int] | None = None,
-        collectors: Sequence[DeviceCollector] = (),
+        collectors: Callable[[], Sequence[CollectorStatus]] | None = None,
         samples_stored: Callable[[], dict[str, int]] | None = None,
+        store_health: Callable[[], StoreHealth] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
@@ -100,13 +147,15 @@ class ApiMetrics:
             kpi_computations
         )
         self.registry.register(_StoreLag(newest_ns, clock_ns))
+        if store_health is not None:
+            self.registry.register(_StoreHealth(store_health))
         if spool_backlog_bytes is not None:  # InfluxDB: what waits on disk for the server (0 when it keeps up)
             Gauge(
                 "shopfloor_spool_backlog_bytes",
                 "InfluxDB spool: bytes written to disk, not yet accepted by the server",
                 registry=self.registry,
             ).set_function(spool_backlog_bytes)
-        if collectors:
+        if collectors is not None:
             self.registry.register(_Collection(collectors, samples_stored or dict))
 
 

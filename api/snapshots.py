@@ -15,6 +15,8 @@ from typing import Any
 from api.deps import Services
 from api.presenters import jsonable, printer_json, scoreboard_json
 from api.timerange import resolve
+from store.base import StoreError, StoreUnavailable
+from store.outage import OutageLog
 
 log = logging.getLogger("shopfloor.api.live")
 
@@ -44,8 +46,10 @@ def status_snapshot(services: Services) -> dict[str, Any]:
     return {"type": "status", **services.status.status()}
 
 
-async def run_snapshots(services: Services) -> None:
+async def run_snapshots(services: Services, outage: OutageLog | None = None) -> None:
     cfg = services.config
+    # The store being away fails every snapshot: said at the start, once a minute and at the end, not each time.
+    outage = outage or OutageLog(log, "live snapshots")
     next_kpi = 0.0
     while True:
         await asyncio.sleep(cfg.snapshot_interval_s)
@@ -58,5 +62,10 @@ async def run_snapshots(services: Services) -> None:
                 snapshot = await asyncio.to_thread(kpi_snapshot, services)
                 services.last_kpi_snapshot = snapshot
                 services.hub.publish(snapshot)
-        except Exception:  # a store hiccup must not end the live channel for good
+            outage.recovered()
+        except StoreUnavailable:
+            pass  # the store cannot keep data (a full disk): it says so itself, once a minute
+        except StoreError as exc:  # the store is away for now: retried every interval
+            outage.failed(f"cannot read the store ({exc}); retrying every interval")
+        except Exception:  # a bug: its traceback, but it must not end the live channel for good
             log.exception("live snapshot failed; retrying next interval")

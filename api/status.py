@@ -24,7 +24,7 @@ from models.calendar import ShiftInstance
 from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from models.plant import ObjectiveKpi, Plant
 from models.states import RobotState
-from store.base import SampleStore, StoreError
+from store.base import SampleStore, StoreError, StoreUnavailable
 
 log = logging.getLogger("shopfloor.api.status")
 
@@ -48,6 +48,7 @@ class StatusService:
         self._first: dict[tuple[str, str, str], float] = {}  # (shift key, equipment, field) -> first reading
         self._since_seeded: set[str] = set()
         self._retry_at: dict[tuple[str, str], float] = {}
+        self._history_error: str | None = None  # logged once, not on every status call that meets it
         self._printer_ids = [p.id for p in plant.printers]
         self._robot_ids = [r.id for f in plant.fleets for r in f.robots]
         self._wrap = {(p.id, s.name): s.wrap_m for p in plant.printers for s in p.signals}
@@ -155,7 +156,12 @@ class StatusService:
                 self._first_readings(shift, MEASUREMENT_ROBOT, self._robot_ids, ROBOT_COUNTERS, now)
             except StoreError as exc:
                 # The live values are in memory: show them; what needs history is filled in when the store is back.
-                log.warning("status: cannot read history yet (%s)", exc)
+                # Said once per distinct error; a StoreUnavailable (a full disk) the store says itself.
+                if str(exc) != self._history_error and not isinstance(exc, StoreUnavailable):
+                    log.warning("status: cannot read history yet (%s)", exc)
+                self._history_error = str(exc)
+            else:
+                self._history_error = None
             if len(self._first) > 4096:  # old shifts' readings are never needed again
                 self._first = {k: v for k, v in self._first.items() if k[0] == shift.key}
                 self._retry_at = {k: v for k, v in self._retry_at.items() if k[0] == shift.key}

@@ -28,17 +28,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from api.server import check_settings
-from cli.loop_thread import LoopThread
+from cli.collector_process import FieldJob
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
 from cli.serve import ServeInfo, add_api_arguments, listen, serve_plant, with_data_dir
-from cli.simulate import add_simulation_arguments, start_simulators, stop_simulators
+from cli.simulate import add_simulation_arguments
 from collectors.base import SystemClock
 from models.kpi import KpiConfig
 from models.plant import Plant, load_plant
 from simulators.clock import NS_PER_S, SimClock
-from simulators.fleet.server import FleetSimulator
-from simulators.printer.server import PrinterSimulator
 
 
 class PlantTimeClock(SystemClock):
@@ -57,22 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_simulation_arguments(parser)
     add_api_arguments(parser)
     parser.set_defaults(func=run)
-
-
-def wire_to_simulators(plant: Plant, simulators: list[PrinterSimulator | FleetSimulator]) -> Plant:
-    """The plant as the demo runs it: every endpoint pointed at its simulator."""
-    printers = list(plant.printers)
-    fleets = list(plant.fleets)
-    for sim in simulators:
-        if isinstance(sim, PrinterSimulator):
-            i = next(n for n, p in enumerate(printers) if p.id == sim.printer.id)
-            modbus = printers[i].modbus.model_copy(update={"host": sim.host, "port": sim.port})
-            printers[i] = printers[i].model_copy(update={"modbus": modbus})
-        else:
-            i = next(n for n, f in enumerate(fleets) if f.id == sim.fleet.id)
-            opcua = fleets[i].opcua.model_copy(update={"endpoint": sim.endpoint})
-            fleets[i] = fleets[i].model_copy(update={"opcua": opcua})
-    return plant.model_copy(update={"printers": printers, "fleets": fleets})
 
 
 async def run_demo(
@@ -109,22 +91,16 @@ async def run_demo(
     check_settings(plant)
     sock = listen("demo", host or plant.api.host, plant.api.port if port is None else port)
     sim_clock = SimClock(start_ns=time.time_ns() // NS_PER_S * NS_PER_S, time_scale=scale)
-    simulators: list[PrinterSimulator | FleetSimulator] = []
-    # The simulated devices get a loop of their own, as real ones would not share the server's load either.
-    devices = LoopThread("simulators")
     try:
-        simulators = await devices.run(
-            start_simulators(
-                plant, {"printer", "fleet"}, time_scale=scale, seed=seed, loopback_free_ports=True, clock=sim_clock
-            )
+        # The simulators start in the collectors' process (cli.collector_process), away from the server's
+        # load as a plant's devices would be, and the collectors read them over their sockets.
+        job = FieldJob(
+            with_data_dir(plant, data_dir), PlantTimeClock(sim_clock), simulate=True, sim_clock=sim_clock, seed=seed
         )
-        wired = with_data_dir(wire_to_simulators(plant, simulators), data_dir)
         return await serve_plant(
-            wired,
+            job,
             stop,
             sock,
-            endpoints=tuple(s.endpoint for s in simulators),
-            clock=PlantTimeClock(sim_clock),
             # Polls run every poll_interval_s of wall time, which is time_scale times longer in plant time.
             kpi_config=dataclasses.replace(KpiConfig.of(plant), max_gap_polls=plant.kpi.max_gap_polls * scale),
             # Operator input needs a key: a fresh random one per run keeps the demo usable and still closed.
@@ -133,8 +109,6 @@ async def run_demo(
             on_ready=on_ready,
         )
     finally:
-        await devices.run(stop_simulators(simulators))
-        devices.close()
         sock.close()
         if scratch is not None:
             scratch.cleanup()

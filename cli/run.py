@@ -12,9 +12,11 @@ import argparse
 import asyncio
 
 from api.server import check_settings
+from cli.collector_process import FieldJob
 from cli.plant import add_plant_argument
 from cli.runtime import run_until_stopped
 from cli.serve import ServeInfo, add_api_arguments, listen, serve_plant, with_data_dir
+from collectors.base import SystemClock
 from models.plant import load_plant
 
 
@@ -28,8 +30,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     plant = with_data_dir(load_plant(args.plant), args.data_dir)
     check_settings(plant)  # keys in the environment, the open-file limit: refused before anything starts
-    endpoints = tuple(f"modbus-tcp://{p.modbus.host}:{p.modbus.port} unit {p.modbus.unit_id}" for p in plant.printers)
-    endpoints += tuple(f.opcua.endpoint for f in plant.fleets)
 
     def show(info: ServeInfo) -> None:
         for line in info.lines("device"):
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     async def main(stop: asyncio.Event) -> int:
         sock = listen("run", args.host or plant.api.host, plant.api.port if args.port is None else args.port)
         try:
-            return await serve_plant(plant, stop, sock, endpoints=endpoints, on_ready=show)
+            return await serve_plant(FieldJob(plant, SystemClock()), stop, sock, on_ready=show)
         finally:
             sock.close()
 

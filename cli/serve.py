@@ -4,9 +4,9 @@ One process because the embedded DuckDB file has one writer: the API reads
 the store the collectors write, and the live hub sees every batch the moment
 it is collected (a change reaches the display within one poll).
 
-Two event loops: the collectors run on a thread of their own
-(:class:`cli.loop_thread.LoopThread`), the HTTP server on the main one, so
-no number or kind of clients can delay a poll (docs/api.md, "Isolation").
+Two processes: the collectors run in a child of their own
+(:mod:`cli.collector_process`), the store and the HTTP server here, so no
+number or kind of clients can delay a poll (docs/api.md, "Isolation").
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.settings import SettingsError
-from cli.collect import build_collectors, report_every, run_collectors
-from cli.loop_thread import LoopThread
-from collectors.base import Clock, SystemClock
+from cli.collect import report_every
+from cli.collector_process import CollectorProcess, CollectorProcessError, FieldJob
 from collectors.tally import TallySink
 from models.kpi import KpiConfig
 from models.plant import Plant
+from store.base import StoreError
 
 log = logging.getLogger("shopfloor.serve")
 
@@ -104,23 +104,21 @@ def describe_store(store: object, plant: Plant) -> str:
 
 
 async def serve_plant(
-    plant: Plant,
+    job: FieldJob,
     stop: asyncio.Event,
     sock: socket.socket,
     *,
-    endpoints: tuple[str, ...],
-    clock: Clock | None = None,
     kpi_config: KpiConfig | None = None,
     generated_key: str | None = None,
     store_note: str = "",
     on_ready: Callable[[ServeInfo], None] | None = None,
     report_interval_s: float = 60.0,
 ) -> int:
-    """Collect ``plant`` into its store and serve the API on ``sock`` until ``stop`` (0) or a part fails (1).
+    """Collect ``job.plant`` into its store and serve the API on ``sock`` until ``stop`` (0) or a part fails (1).
 
-    ``clock`` is the plant's time for timestamps and for the API's "now" (the
-    wall clock unless a simulation says otherwise); ``generated_key`` is an
-    operator key made for this run when none is configured (the demo's).
+    The collectors (and the demo's simulators) run in a process of their own (``job``); ``job.clock`` is
+    the plant's time, for timestamps and for the API's "now" (the wall clock unless a simulation says
+    otherwise); ``generated_key`` is an operator key made for this run when none is configured (the demo's).
     """
     from api.app import create_app
     from api.live import LiveHub
@@ -129,64 +127,78 @@ async def serve_plant(
     from api.tee import TeeSink
     from store import open_store
 
-    clock = clock or SystemClock()
-    Path(plant.storage.embedded.path).parent.mkdir(parents=True, exist_ok=True)
+    plant, clock = job.plant, job.clock
+    data_dir = Path(plant.storage.embedded.path).parent
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the data folder {data_dir}: {exc.strerror}") from None
     config = ApiConfig.from_env(plant)
-    key_file = None
-    if generated_key is not None and not config.keys:
-        key_file = write_key_file(Path(plant.storage.embedded.path).parent / "operator.key", generated_key)
-        # "demo" is who the audit trail names for this key
-        config = dataclasses.replace(config, keys=parse_keys(f"demo:{generated_key}"))
+    # The store first: on a full disk or a damaged file the command stops here with one line (cli.main: exit 2),
+    # before anything else is written or started.
     store = open_store(plant)
-    hub = LiveHub(plant, clock_ns=clock.time_ns)  # thread-safe: written from the collectors' thread
-    tally = TallySink(store)  # the periodic one-line report of what was stored, and the spool backlog
-    devices = build_collectors(plant, TeeSink(tally, hub), clock=clock)
-    collection = LoopThread("collectors")
-    collectors_stop = asyncio.Event()  # used (waited on, set) only on the collectors' loop
-
-    async def collect() -> None:
-        reporter = asyncio.create_task(report_every(tally, report_interval_s, collectors_stop, store), name="report")
-        try:
-            await run_collectors(devices, collectors_stop)
-        finally:
-            reporter.cancel()
-
-    collectors = asyncio.create_task(collection.run(collect()), name="collectors")
-    app = create_app(
-        plant,
-        store,
-        live_hub=hub,
-        config=config,
-        clock_ns=clock.time_ns,
-        kpi_config=kpi_config,
-        collectors=devices,
-        samples_stored=tally.samples_by_measurement,
-    )
-    server = build_server(app, plant.api)  # bounded connections, timeouts and bodies (api/server.py)
-    api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
-    stopped = asyncio.create_task(stop.wait(), name="stop")
+    try:
+        key_file = None
+        if generated_key is not None and not config.keys:
+            try:
+                key_file = write_key_file(data_dir / "operator.key", generated_key)
+            except OSError as exc:
+                raise StoreError(f"cannot write the operator key file in {data_dir}: {exc.strerror}") from None
+            # "demo" is who the audit trail names for this key
+            config = dataclasses.replace(config, keys=parse_keys(f"demo:{generated_key}"))
+        hub = LiveHub(plant, clock_ns=clock.time_ns)  # thread-safe: written from the collectors' reader thread
+        tally = TallySink(store)  # the periodic one-line report of what was stored, and the spool backlog
+        field = CollectorProcess(job, TeeSink(tally, hub))
+        # Opens the annotations file beside the store: its errors, too, end the command before collection starts.
+        app = create_app(
+            plant,
+            store,
+            live_hub=hub,
+            config=config,
+            clock_ns=clock.time_ns,
+            kpi_config=kpi_config,
+            collectors=lambda: field.statuses,
+            samples_stored=tally.samples_by_measurement,
+        )
+    except BaseException:
+        with contextlib.suppress(StoreError):
+            store.close()
+        raise
     exit_code = 0
     try:
-        while not server.started and not api.done():  # noqa: ASYNC110  # uvicorn offers no "started" event
-            await asyncio.sleep(0.05)  # it sets a flag within milliseconds
-        if server.started and on_ready is not None:
-            host, port = sock.getsockname()[:2]
-            shown = f"[{host}]" if ":" in host else host
-            on_ready(
-                ServeInfo(f"http://{shown}:{port}/", endpoints, describe_store(store, plant) + store_note, key_file)
-            )
-        done, _ = await asyncio.wait({stopped, api, collectors}, return_when=asyncio.FIRST_COMPLETED)
-        for task in done - {stopped}:
-            exit_code = 1
-            error = task.exception() if not task.cancelled() else None
-            log.error("%s stopped unexpectedly%s", task.get_name(), f": {error!r}" if error else "")
-    finally:
-        stopped.cancel()
-        server.should_exit = True
-        collection.call_soon(collectors_stop.set)
-        for task in (api, collectors):
+        try:
+            _, endpoints = await field.start()
+        except CollectorProcessError as exc:
+            log.error("the collectors could not start: %s", exc)
+            return 1
+        collectors = asyncio.create_task(field.wait(), name="collectors")
+        reporting = asyncio.Event()
+        reporter = asyncio.create_task(report_every(tally, report_interval_s, reporting, store), name="report")
+        server = build_server(app, plant.api)  # bounded connections, timeouts and bodies (api/server.py)
+        api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
+        stopped = asyncio.create_task(stop.wait(), name="stop")
+        try:
+            while not server.started and not api.done():  # noqa: ASYNC110  # uvicorn offers no "started" event
+                await asyncio.sleep(0.05)  # it sets a flag within milliseconds
+            if server.started and on_ready is not None:
+                host, port = sock.getsockname()[:2]
+                shown = f"[{host}]" if ":" in host else host
+                on_ready(
+                    ServeInfo(f"http://{shown}:{port}/", endpoints, describe_store(store, plant) + store_note, key_file)
+                )
+            done, _ = await asyncio.wait({stopped, api, collectors}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stopped}:
+                exit_code = 1
+                error = task.exception() if not task.cancelled() else None
+                log.error("%s stopped unexpectedly%s", task.get_name(), f": {error!r}" if error else "")
+        finally:
+            stopped.cancel()
+            server.should_exit = True
+            reporting.set()
+            reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, 15)
-        collection.close()
+                await asyncio.wait_for(api, 15)
+    finally:
+        await field.stop()  # everything the child sent is in the store before it closes
         store.close()
     return exit_code

@@ -116,6 +116,22 @@ async def start_simulators(
     return started
 
 
+def wire_to_simulators(plant: Plant, simulators: list[PrinterSimulator | FleetSimulator]) -> Plant:
+    """The plant as the demo runs it: every endpoint pointed at its simulator."""
+    printers = list(plant.printers)
+    fleets = list(plant.fleets)
+    for sim in simulators:
+        if isinstance(sim, PrinterSimulator):
+            i = next(n for n, p in enumerate(printers) if p.id == sim.printer.id)
+            modbus = printers[i].modbus.model_copy(update={"host": sim.host, "port": sim.port})
+            printers[i] = printers[i].model_copy(update={"modbus": modbus})
+        else:
+            i = next(n for n, f in enumerate(fleets) if f.id == sim.fleet.id)
+            opcua = fleets[i].opcua.model_copy(update={"endpoint": sim.endpoint})
+            fleets[i] = fleets[i].model_copy(update={"opcua": opcua})
+    return plant.model_copy(update={"printers": printers, "fleets": fleets})
+
+
 async def stop_simulators(simulators: list[PrinterSimulator | FleetSimulator]) -> None:
     for sim in reversed(simulators):
         try:

@@ -39,12 +39,13 @@ class SampleSink(Protocol):
     def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None: ...
 
 
-class Collector(Protocol):
-    """One device link's job: ``run`` until ``stop``; what it did is readable while it runs (metrics)."""
+class CollectorStatus(Protocol):
+    """What a collector tells about itself while it runs (for /metrics)."""
 
-    source: str  # e.g. "modbus:mso-cpp-1", "opcua:fleet-a"
-
-    async def run(self, stop: asyncio.Event) -> None: ...
+    @property
+    def source(self) -> str:
+        """e.g. "modbus:mso-cpp-1", "opcua:fleet-a"."""
+        ...
 
     @property
     def is_connected(self) -> bool: ...
@@ -52,6 +53,12 @@ class Collector(Protocol):
     def counts(self) -> dict[str, int]:
         """Monotonic counters by name (polls, skipped ticks, reconnects, …), for /metrics."""
         ...
+
+
+class Collector(CollectorStatus, Protocol):
+    """One device link's job: ``run`` until ``stop``."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
 
 
 class Clock(Protocol):

@@ -3,7 +3,16 @@
 Everything else uses :func:`open_store` and the :class:`SampleStore` interface.
 """
 
-from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError
+from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth, StoreUnavailable
 from store.factory import open_store
 
-__all__ = ["Latest", "QualityLog", "SampleStore", "SeriesMap", "StoreError", "open_store"]
+__all__ = [
+    "Latest",
+    "QualityLog",
+    "SampleStore",
+    "SeriesMap",
+    "StoreError",
+    "StoreHealth",
+    "StoreUnavailable",
+    "open_store",
+]

@@ -18,17 +18,24 @@ the first correction keeps the measured reason it replaced.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from models.samples import Series
+from store.base import StoreError, StoreUnavailable
+from store.diagnose import cannot_open, damaged, disk_full, is_damaged, is_disk_full, one_line
+from store.outage import DEFAULT_PERIOD_S, OutageLog
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_PATH = Path("var/annotations.sqlite3")
 
@@ -102,17 +109,37 @@ class AuditEntry:
 class AnnotationStore:
     """Thread-safe (one lock around one connection): the API calls it from a thread pool."""
 
-    def __init__(self, path: Path | str = DEFAULT_PATH, *, clock_ns: Any = time.time_ns) -> None:
+    def __init__(
+        self,
+        path: Path | str = DEFAULT_PATH,
+        *,
+        clock_ns: Any = time.time_ns,
+        outage_log_period_s: float = DEFAULT_PERIOD_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Raises StoreError with one line (the file, what is wrong, what to do) if the file cannot be used."""
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock_ns = clock_ns
         self._lock = threading.Lock()
-        # check_same_thread=False: guarded by self._lock instead.
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
         self._changes = 0  # changes made through this object
+        # Writes fail per request (a full disk): said once, once a period while it lasts, once when it ends.
+        self._outage = OutageLog(log, f"annotations file {self.path}", period_s=outage_log_period_s, clock=clock)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            # check_same_thread=False: guarded by self._lock instead.
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(cannot_open("annotations file", self.path, exc)) from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("SELECT count(*) FROM audit").fetchone()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StoreError(
+                cannot_open("annotations file", self.path, exc, also=" (with its -wal and -shm)")
+            ) from None
 
     @property
     def version(self) -> int:
@@ -153,11 +180,14 @@ class AnnotationStore:
         """
         if end_ns <= start_ns:
             raise ValueError("end must be after start")
-        with self._lock, self._tx():
+
+        def change() -> ReasonOverride:
             before = self._before(equipment, start_ns, end_ns, measured)
             row = self._insert_override(equipment, start_ns, end_ns, reason_code, operator, comment)
             self._audit(operator, "set_reason", equipment, before, [asdict(row)])
-        return row
+            return row
+
+        return self._write(change)
 
     def split_stop(
         self,
@@ -175,15 +205,18 @@ class AnnotationStore:
         """Split the stop ``[start_ns, end_ns)`` at ``split_ns`` into two stops with their own reasons."""
         if not start_ns < split_ns < end_ns:
             raise ValueError("the split time must lie strictly inside the stop")
-        with self._lock, self._tx():
+
+        def change() -> tuple[ReasonOverride, ReasonOverride]:
             before = self._before(equipment, start_ns, end_ns, measured)
             first = self._insert_override(equipment, start_ns, split_ns, reason_before, operator, comment)
             second = self._insert_override(equipment, split_ns, end_ns, reason_after, operator, comment)
             self._audit(operator, "split_stop", equipment, before, [asdict(first), asdict(second)])
-        return first, second
+            return first, second
+
+        return self._write(change)
 
     def add_note(self, equipment: str, ts_ns: int, text: str, operator: str) -> Note:
-        with self._lock, self._tx():
+        def change() -> Note:
             created = self._clock_ns()
             cur = self._db.execute(
                 "INSERT INTO note (equipment, ts_ns, text, operator, created_ns) VALUES (?, ?, ?, ?, ?)",
@@ -191,7 +224,34 @@ class AnnotationStore:
             )
             note = Note(int(cur.lastrowid or 0), equipment, ts_ns, text, operator, created)
             self._audit(operator, "add_note", equipment, None, asdict(note))
-        return note
+            return note
+
+        return self._write(change)
+
+    def _write(self, change: Callable[[], T]) -> T:
+        """``change`` and its audit row in one transaction; a full disk or a damaged file is a StoreUnavailable
+        saying so (the API answers 503), logged as an outage rather than once per request."""
+        with self._lock:
+            changes = self._changes
+            try:
+                with self._tx():
+                    result = change()
+            except sqlite3.Error as exc:
+                self._changes = changes  # rolled back: nothing changed
+                if not (is_disk_full(exc) or is_damaged(exc) or isinstance(exc, sqlite3.OperationalError)):
+                    raise
+                reason = self._problem_of(exc)
+                self._outage.failed(reason)
+                raise StoreUnavailable(reason) from None
+            self._outage.recovered()
+        return result
+
+    def _problem_of(self, exc: sqlite3.Error) -> str:
+        if is_disk_full(exc):
+            return disk_full("annotations file", self.path, exc)
+        if is_damaged(exc):
+            return damaged("annotations file", self.path, exc, also=" (with its -wal and -shm)")
+        return f"cannot write annotations file {self.path}: {one_line(exc)}"
 
     # ------------------------------------------------------------------ reads
 
@@ -283,7 +343,23 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._rollback()
+                raise
+        else:
+            self._rollback()
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (SQLITE_FULL does): a ROLLBACK then fails with "cannot rollback -
+        # no transaction is active", and raising that would hide the real error.
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                log.warning("annotations: rollback failed too (%s)", one_line(exc))
 
 
 def apply_reason_overrides(

@@ -32,6 +32,31 @@ class StoreError(RuntimeError):
     """The store cannot do what was asked (file in use, server error, bad configuration)."""
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot keep or read its data right now (disk full, damaged file); the message says why.
+
+    It says so once in the log (start, once a minute while it lasts, end) so
+    the API answers 503 with the reason without logging every request.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """Whether what was written is being kept, for /metrics and the API (all zero: everything is committed)."""
+
+    problem: str | None = None  # why the store cannot keep what it is given now; None when it can
+    unsaved_samples: int = 0  # accepted, not yet committed (DuckDB) or on disk (InfluxDB spool)
+    unsaved_age_s: float = 0.0  # how long the oldest of them has waited (0 when there are none)
+    dropped_samples: int = 0  # since the store was opened: could not be kept at all (memory bound, full spool disk)
+
+    def error(self) -> StoreUnavailable | None:
+        """What to raise (the API: 503) while the store cannot keep what it is given; None when it can."""
+        if self.problem is None:
+            return None
+        dropped = f", {self.dropped_samples:,} dropped since start" if self.dropped_samples else ""
+        return StoreUnavailable(f"{self.problem}; {self.unsaved_samples:,} samples not stored yet{dropped}")
+
+
 @dataclass(frozen=True, slots=True)
 class QualityLog:
     """Bad-quality samples, sorted by (ts_ns, equipment, field). Columns of equal length."""
@@ -67,14 +92,20 @@ class SampleStore(ABC):
     def flush(self, timeout_s: float | None = None) -> bool:
         """Make what was written durable and visible to reads; True when everything got there.
 
-        DuckDB commits (always True). InfluxDB fsyncs its spool and waits up to
-        ``timeout_s`` (None = the store's default) for the server to acknowledge;
-        False means samples are still spooled (nothing is lost).
+        DuckDB commits (True), or raises :class:`StoreUnavailable` while it cannot
+        (disk full: the samples stay in memory and are committed when it can).
+        InfluxDB fsyncs its spool and waits up to ``timeout_s`` (None = the
+        store's default) for the server to acknowledge; False means samples are
+        still spooled (nothing is lost).
         """
 
     @abstractmethod
     def close(self) -> None:
         """Stop background work. Loses nothing written: it is committed, or spooled for the next start."""
+
+    def health(self) -> StoreHealth:
+        """Cheap (memory only): what waits to be committed, and why it cannot be, if it cannot."""
+        return StoreHealth()
 
     def spool_backlog(self) -> tuple[int, Path] | None:
         """(bytes waiting on disk for the server, spool folder); None for a store that writes directly."""

@@ -17,6 +17,15 @@ last flush interval; ``close`` commits everything. A batch that breaks the
 data contract is refused whole (``ValueError``) and set aside, with the
 reason, in ``<file>.dead-letter.jsonl`` (:mod:`store.refused`).
 
+A full disk (docs/storage.md, "When the disk is full"): the buffer
+(:mod:`store.pending`) keeps what cannot be committed, up to a bound past
+which batches are dropped and counted; the flusher retries in pieces; each
+transaction writes a commit marker so a failure DuckDB reports after a
+durable commit is neither lost nor stored twice; a database DuckDB
+invalidated (a failed checkpoint) is reopened; the condition is logged as one
+outage and reported by :meth:`health`, and reads raise ``StoreUnavailable``
+with the reason while it lasts.
+
 Concurrency: DuckDB lets one process open a file for writing, and while it
 does, no other process can open it at all. Collectors and the API therefore
 share one store in one process; each thread reads through its own cursor
@@ -28,9 +37,11 @@ with ``read_only=True`` while no writer runs).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +49,14 @@ import duckdb
 import numpy as np
 
 from models.contract import MEASUREMENT_ROBOT
+from models.plant import DEFAULT_MAX_UNSAVED_SAMPLES
 from models.samples import ConnectivityEvent, SampleBatch
 from store.assemble import assemble_series, sort_quality
-from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError
+from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth, StoreUnavailable
+from store.diagnose import cannot_open, damaged, disk_full, is_damaged, is_disk_full, one_line
 from store.latest import LatestCache
+from store.outage import DEFAULT_PERIOD_S, OutageLog
+from store.pending import Columns, PendingRows, Piece
 from store.prepare import KnownFields, check_events, check_measurement, check_range, prepare_batch
 from store.refused import RefusedBatches
 from store.spool import DeadLetters
@@ -78,7 +93,6 @@ _TABLES: dict[str, tuple[str, ...]] = {
         "detail VARCHAR NOT NULL",
     ),
 }
-Columns = dict[str, np.ndarray[Any, Any]]
 
 
 class DuckDBStore(SampleStore):
@@ -89,10 +103,18 @@ class DuckDBStore(SampleStore):
         *,
         flush_interval_s: float = 1.0,
         max_buffer_rows: int = 500_000,
+        max_unsaved_samples: int = DEFAULT_MAX_UNSAVED_SAMPLES,
         read_only: bool = False,
         threads: int | None = None,
         known_fields: KnownFields | None = None,
+        outage_log_period_s: float = DEFAULT_PERIOD_S,
+        clock: Callable[[], float] = time.monotonic,
+        duckdb_config: dict[str, Any] | None = None,
     ) -> None:
+        """``max_buffer_rows``: commit early past this many rows, and at most this many per table per transaction.
+        ``max_unsaved_samples``: the memory bound while commits fail (beyond it, batches are dropped and counted).
+        ``outage_log_period_s`` and ``clock`` pace the "still failing" log line (tests shorten or drive them).
+        ``duckdb_config``: further DuckDB settings (tests make checkpoints frequent with ``checkpoint_threshold``)."""
         self.plant_id = plant_id
         self.path = Path(path)
         self.known_fields = known_fields
@@ -101,26 +123,38 @@ class DuckDBStore(SampleStore):
         self.flush_interval_s = flush_interval_s
         self.max_buffer_rows = max_buffer_rows
         self.read_only = read_only
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            config: dict[str, str | bool | int | float | list[str]] = {"threads": threads} if threads else {}
-            self._con = duckdb.connect(str(self.path), read_only=read_only, config=config)
-        except duckdb.IOException as exc:
-            raise StoreError(
-                f"cannot open DuckDB file {self.path}: {exc}. DuckDB allows one process per file while it is"
-                " written: run collectors and API in one process (shopfloor run), or use the InfluxDB backend"
-            ) from None
-        self._writer = self._con.cursor()
+        self._config: dict[str, Any] = {**({"threads": threads} if threads else {}), **(duckdb_config or {})}
+        # Commits failing (a full disk): said at the start, once a period while it lasts, and at the end.
+        self.outage = OutageLog(log, f"DuckDB file {self.path}", period_s=outage_log_period_s, clock=clock)
+        self.reopens = 0  # after DuckDB invalidated the database (a failed checkpoint), for tests and diagnosis
+        self._read_errors = OutageLog(
+            log, f"reading DuckDB file {self.path}", period_s=outage_log_period_s, clock=clock
+        )
+        self._pending = PendingRows(_TABLES, max_unsaved_samples, clock)
+        self._problem: str | None = None  # why commits fail now (None: they work)
+        self._dropping = False  # the memory bound was reached during this outage (said once)
+        self._seq = 0  # the commit marker: meta 'flush_seq' of the last transaction known committed
+        self._in_doubt: int | None = None  # marker of a piece whose commit failed in a way that may have committed
         self._db_lock = threading.Lock()  # one transaction at a time through the writer cursor
-        self._buffer_lock = threading.Lock()
-        self._buffer: dict[str, list[Columns]] = {t: [] for t in _TABLES}
-        self._buffered_rows = 0
+        self._gate = threading.Condition()  # readers in flight, so a reopen never closes a cursor in use
+        self._readers = 0
+        self._must_reopen = False
+        self._generation = 0  # bumped by a reopen: threads' cursors of an older connection are replaced
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._cursors_lock = threading.Lock()
         self._closed = False
-        self._init_schema()
+        self._created = False
+        self._con: duckdb.DuckDBPyConnection | None = self._open()
+        self._writer = self._con.cursor()
+        try:
+            self._init_schema()
+            self._verify()
+        except (duckdb.Error, StoreError) as exc:
+            self._drop_connection()
+            self._remove_if_created()
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(self._cannot_open(exc)) from None
         self._latest = LatestCache(self._seed_latest)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -133,38 +167,97 @@ class DuckDBStore(SampleStore):
 
     # ------------------------------------------------------------------ setup
 
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        if not self.read_only:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(cannot_open("DuckDB file", self.path, exc)) from None
+            self._created = not self.path.exists()
+        try:
+            return duckdb.connect(str(self.path), read_only=self.read_only, config=self._config)
+        except duckdb.Error as exc:
+            self._remove_if_created()
+            raise StoreError(self._cannot_open(exc)) from None
+
+    def _remove_if_created(self) -> None:
+        """A file this open began (on a full disk, say) would read as damaged next time: it is ours, remove it."""
+        if self._created:
+            for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+
+    def _cannot_open(self, exc: BaseException) -> str:
+        return cannot_open("DuckDB file", self.path, exc, also=" (with its .wal, if any)")
+
     def _init_schema(self) -> None:
-        with self._db_lock:
-            cur = self._writer
-            if not self.read_only:
-                cur.execute("CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
-                for table, columns in _TABLES.items():
-                    cur.execute(f"CREATE TABLE IF NOT EXISTS {table}({', '.join(columns)})")
-                cur.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('plant_id', ?), ('schema_version', ?)",
-                    [self.plant_id, SCHEMA_VERSION],
-                )
-            rows = dict(cur.execute("SELECT key, value FROM meta").fetchall())
+        cur = self._writer
+        if not self.read_only:
+            cur.execute("CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+            for table, columns in _TABLES.items():
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {table}({', '.join(columns)})")
+            cur.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('plant_id', ?), ('schema_version', ?), ('flush_seq', '0')",
+                [self.plant_id, SCHEMA_VERSION],
+            )
+        rows = dict(cur.execute("SELECT key, value FROM meta").fetchall())
         if rows.get("plant_id") != self.plant_id:
-            self._con.close()
             raise StoreError(f"DuckDB file {self.path} holds plant {rows.get('plant_id')!r}, not {self.plant_id!r}")
         if rows.get("schema_version") != SCHEMA_VERSION:
-            self._con.close()
             raise StoreError(
                 f"DuckDB file {self.path} has schema {rows.get('schema_version')!r}, this code reads {SCHEMA_VERSION!r}"
             )
+        self._seq = int(rows.get("flush_seq", 0))
+        if not self.read_only:
+            # A real commit at start: on a full disk the command stops here with one clear line, instead of
+            # starting and failing on its first flush.
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('opened_ns', ?)", [str(time.time_ns())])
+
+    def _verify(self) -> None:
+        """Read every block once: DuckDB checks each block's checksum as it loads it, so damage anywhere in the
+        file stops the start with a clear line instead of failing the first query that reaches it."""
+        for table, columns in _TABLES.items():
+            names = ", ".join(c.split()[0] for c in columns)
+            self._writer.execute(f"SELECT count(*), bit_xor(hash({names})) FROM {table}").fetchall()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own cursor (DuckDB connections are not shared between threads)."""
         if self._closed:
             raise StoreError("store is closed")
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
+        mine = getattr(self._local, "cursor", None)
+        if mine is None or mine[0] != self._generation:
+            assert self._con is not None  # _reading() checked, under the gate
             cur = self._con.cursor()
-            self._local.cursor = cur
-            with self._cursors_lock:
-                self._cursors.append(cur)
-        return cur
+            self._local.cursor = (self._generation, cur)
+            self._cursors.append(cur)
+            return cur
+        return mine[1]
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for one read; DuckDB's errors about the file become a StoreUnavailable saying what to do."""
+        with self._gate:
+            if self._con is None or self._must_reopen:
+                raise StoreUnavailable(self._unavailable(self._problem or f"DuckDB file {self.path} is being reopened"))
+            self._readers += 1
+            try:
+                cur = self._cursor()
+            except BaseException:
+                self._readers -= 1
+                raise
+        try:
+            yield cur
+        except duckdb.Error as exc:
+            if isinstance(exc, duckdb.FatalException):
+                self._must_reopen = True  # DuckDB invalidated the database; the flusher reopens it
+            elif not (is_damaged(exc) or is_disk_full(exc) or isinstance(exc, duckdb.IOException)):
+                raise  # a bug in a query, not the file: a 500 with its traceback
+            reason = self._problem_of(exc)
+            self._read_errors.failed(reason)
+            raise StoreUnavailable(reason) from None
+        finally:
+            with self._gate:
+                self._readers -= 1
+                self._gate.notify_all()
 
     # ------------------------------------------------------------------ writes
 
@@ -178,7 +271,11 @@ class DuckDBStore(SampleStore):
         if len(p.ts_ns):
             cols: Columns = {"ts_ns": p.ts_ns}
             if p.measurement == MEASUREMENT_ROBOT:
-                cols["fleet"] = np.full(len(p.ts_ns), p.fleet, dtype=object)
+                # fill(), not np.full(): np.full makes a str object per row (~57 bytes each) where fill()
+                # repeats one reference, which matters for what an outage keeps in memory.
+                fleet = np.empty(len(p.ts_ns), dtype=object)
+                fleet.fill(p.fleet)
+                cols["fleet"] = fleet
             cols.update(equipment=p.equipment, field=p.field, value=p.value)
             chunks.append((p.measurement, cols))
         if len(p.q_ts_ns):
@@ -195,6 +292,7 @@ class DuckDBStore(SampleStore):
                 )
             )
         self._append(chunks)
+        # The live value stands even if the batch was dropped: the display shows what the machine does now.
         self._latest.update(p.measurement, p.equipment, p.field, p.ts_ns, p.value)
 
     def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None:
@@ -220,61 +318,183 @@ class DuckDBStore(SampleStore):
     def _append(self, chunks: list[tuple[str, Columns]]) -> None:
         if not chunks:
             return
-        with self._buffer_lock:
-            for table, cols in chunks:
-                self._buffer[table].append(cols)
-                self._buffered_rows += len(cols["ts_ns"])
-            full = self._buffered_rows >= self.max_buffer_rows
-        if full:
+        if not self._pending.add(chunks):
+            # Dropped, not raised: the collectors and the live display go on; the count is on /metrics.
+            if not self._dropping:
+                self._dropping = True
+                log.error(
+                    "DuckDB file %s: %s samples wait in memory, the bound ([storage.embedded] max_unsaved_samples):"
+                    " new samples are dropped and counted until commits work again",
+                    self.path,
+                    f"{self._pending.rows:,}",
+                )
+            return
+        if self._pending.rows >= self.max_buffer_rows and self._problem is None:
             self._wake.set()
 
     def flush(self, timeout_s: float | None = None) -> bool:
         if self.read_only or self._closed:
             return True
-        with self._db_lock:
-            with self._buffer_lock:
-                taken, self._buffer = self._buffer, {t: [] for t in _TABLES}
-                self._buffered_rows = 0
-            if not any(taken.values()):
-                return True
-            try:
-                self._insert(taken)
-            except Exception:
-                # Put it back in front, so the next flush retries in order; nothing is dropped.
-                with self._buffer_lock:
-                    for table, chunks in taken.items():
-                        self._buffer[table][:0] = chunks
-                        self._buffered_rows += sum(len(c["ts_ns"]) for c in chunks)
-                raise
+        problem = self._problem
+        if problem is not None:
+            # The flusher retries every interval; a read does not pile another attempt on top.
+            raise StoreUnavailable(self._unavailable(problem))
+        self._commit_pending()
         return True
 
-    def _insert(self, taken: dict[str, list[Columns]]) -> None:
+    def health(self) -> StoreHealth:
+        return StoreHealth(
+            problem=self._problem,
+            unsaved_samples=self._pending.rows,
+            unsaved_age_s=self._pending.oldest_age_s(),
+            dropped_samples=self._pending.dropped,
+        )
+
+    def _state(self) -> str:
+        dropped = self._pending.dropped
+        return f"{self._pending.rows:,} samples wait in memory (at most {self._pending.max_rows:,})" + (
+            f", {dropped:,} dropped since start" if dropped else ""
+        )
+
+    def _unavailable(self, problem: str) -> str:
+        return f"{problem}; {self._state()}, committed when it works again"
+
+    def _commit_pending(self) -> None:
+        """Commit what is pending now, oldest first, a piece (at most ``max_buffer_rows`` rows per table) per
+        transaction, so a retry after a long outage neither copies the whole buffer at once nor fails whole."""
+        with self._db_lock:
+            try:
+                self._recover()
+                todo = self._pending.rows
+                while todo > 0:
+                    piece = self._pending.take(self.max_buffer_rows)
+                    if piece is None:
+                        break
+                    self._commit_piece(piece)
+                    todo -= piece.rows
+            except StoreUnavailable as exc:
+                self._problem = str(exc)
+                self.outage.failed(self._problem, self._state())
+                raise StoreUnavailable(self._unavailable(self._problem)) from None
+            except Exception as exc:  # a bug, not the file: said once with its traceback, retried like the rest
+                self._problem = f"cannot commit to DuckDB file {self.path}: {type(exc).__name__}: {one_line(exc)}"
+                if not self.outage.active:
+                    log.exception("unexpected error committing to DuckDB file %s", self.path)
+                self.outage.failed(self._problem, self._state())
+                raise StoreUnavailable(self._unavailable(self._problem)) from exc
+            if self._problem is not None:
+                self._problem = None
+                self._dropping = False
+                self.outage.recovered(f"what waited is committed; {self._state()}")
+
+    def _commit_piece(self, piece: Piece) -> None:
+        seq = self._seq + 1
+        try:
+            self._insert(piece, seq)
+        except duckdb.Error as exc:
+            # Settled below: DuckDB may report a failed autocheckpoint after the commit itself was durable
+            # ("COMMIT succeeded and is durable, but the autocheckpoint failed"); putting that piece back would
+            # store it twice. The marker written in the same transaction tells which it was.
+            self._in_doubt = seq
+            if isinstance(exc, duckdb.FatalException):
+                self._must_reopen = True
+            # If the file cannot be read yet, the piece stays out and is settled at the next attempt.
+            with contextlib.suppress(StoreUnavailable):
+                if self._recover():
+                    return  # it was committed after all (and the store reopened): go on with the next piece
+            raise StoreUnavailable(self._problem_of(exc)) from None
+        except BaseException:
+            self._pending.restore()
+            raise
+        self._seq = seq
+        self._pending.committed()
+
+    def _insert(self, piece: Piece, seq: int) -> None:
         cur = self._writer
         cur.execute("BEGIN TRANSACTION")
         try:
-            for table, chunks in taken.items():
-                if not chunks:
+            for table in _TABLES:
+                columns = piece.columns(table)
+                if columns is None:
                     continue
-                columns = {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
                 view = f"_incoming_{table}"
                 cur.register(view, columns)
                 try:
                     cur.execute(f"INSERT INTO {table} SELECT * FROM {view}")
                 finally:
-                    cur.unregister(view)
+                    with contextlib.suppress(duckdb.Error):
+                        cur.unregister(view)
+            cur.execute("UPDATE meta SET value = ? WHERE key = 'flush_seq'", [str(seq)])
             cur.execute("COMMIT")
-        except Exception:
-            cur.execute("ROLLBACK")
+        except BaseException:
+            # DuckDB ends a transaction whose COMMIT failed by itself; a ROLLBACK then fails with "no transaction
+            # is active", and raising that would hide the real error (e.g. "No space left on device").
+            with contextlib.suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
             raise
+
+    def _recover(self) -> bool:
+        """Before an attempt: reopen a database DuckDB invalidated, and settle a piece whose commit is in doubt
+        (True when that piece turned out to be committed)."""
+        if self._must_reopen or self._con is None:
+            self._drop_connection()
+            try:
+                con = duckdb.connect(str(self.path), config=self._config)
+            except duckdb.Error as exc:
+                raise StoreUnavailable(self._problem_of(exc)) from None
+            with self._gate:
+                self._con, self._writer = con, con.cursor()
+                self._generation += 1
+                self._must_reopen = False
+                self.reopens += 1
+            # During an outage every attempt may need this; the outage lines already say what is going on.
+            log.log(logging.DEBUG if self.outage.active else logging.INFO, "DuckDB file %s reopened", self.path)
+        if self._in_doubt is not None:
+            try:
+                row = self._writer.execute("SELECT value FROM meta WHERE key = 'flush_seq'").fetchone()
+            except duckdb.Error as exc:
+                self._must_reopen = isinstance(exc, duckdb.FatalException)
+                raise StoreUnavailable(self._problem_of(exc)) from None
+            marker = int(row[0]) if row else 0
+            committed = marker >= self._in_doubt
+            if committed:
+                self._seq = marker
+                self._pending.committed()
+            else:
+                self._pending.restore()
+            self._in_doubt = None
+            return committed
+        return False
+
+    def _drop_connection(self) -> None:
+        """Close every cursor and the connection: DuckDB reopens a file afresh only once all of them are closed
+        (until then ``connect`` hands back the same, invalidated, database)."""
+        with self._gate:
+            self._must_reopen = self._must_reopen or self._con is not None
+            while self._readers:
+                self._gate.wait()
+            for cur in [*self._cursors, self._writer, self._con]:
+                if cur is not None:
+                    with contextlib.suppress(duckdb.Error):
+                        cur.close()
+            self._cursors.clear()
+            self._con = None
+
+    def _problem_of(self, exc: BaseException) -> str:
+        if is_disk_full(exc):
+            return disk_full("DuckDB file", self.path, exc)
+        if is_damaged(exc):
+            return damaged("DuckDB file", self.path, exc, also=" (with its .wal, if any)")
+        if isinstance(exc, duckdb.FatalException):
+            return f"DuckDB file {self.path} must be reopened after a fatal error ({one_line(exc)})"
+        return f"cannot use DuckDB file {self.path}: {one_line(exc)}"
 
     def _flush_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.flush_interval_s)
             self._wake.clear()
-            try:
-                self.flush()
-            except Exception:
-                log.exception("DuckDB flush to %s failed; samples stay buffered and are retried", self.path)
+            with contextlib.suppress(StoreUnavailable):  # said by the outage log: once, then once a minute
+                self._commit_pending()
 
     def close(self) -> None:
         if self._closed:
@@ -283,14 +503,16 @@ class DuckDBStore(SampleStore):
         self._wake.set()
         if self._flusher is not None:
             self._flusher.join()
-        self.flush()  # the flusher may have stopped between a write and its next pass
+        failure: StoreUnavailable | None = None
+        if not self.read_only:
+            try:
+                self._commit_pending()  # the flusher may have stopped between a write and its next pass
+            except StoreUnavailable as exc:
+                failure = exc
         self._closed = True
-        with self._cursors_lock:
-            for cur in self._cursors:
-                cur.close()
-            self._cursors.clear()
-        self._writer.close()
-        self._con.close()
+        self._drop_connection()
+        if failure is not None:
+            raise StoreUnavailable(f"closed with samples not committed, they are lost: {failure}")
 
     # ------------------------------------------------------------------ reads
 
@@ -315,7 +537,8 @@ class DuckDBStore(SampleStore):
             sql += " AND field IN (SELECT unnest(?))"
             params.append(fields)
         # rowid keeps write order among equal timestamps (last written wins)
-        data = self._cursor().execute(sql + " ORDER BY equipment, field, ts_ns, rowid", params).fetchnumpy()
+        with self._reading() as cur:
+            data = cur.execute(sql + " ORDER BY equipment, field, ts_ns, rowid", params).fetchnumpy()
         return assemble_series(
             equipment_ids,
             fields,
@@ -342,7 +565,8 @@ class DuckDBStore(SampleStore):
         if fields is not None:
             sql += " AND field IN (SELECT unnest(?))"
             params.append(list(fields))
-        d = self._cursor().execute(sql + " ORDER BY rowid", params).fetchnumpy()
+        with self._reading() as cur:
+            d = cur.execute(sql + " ORDER BY rowid", params).fetchnumpy()
         return sort_quality(
             d["ts_ns"].astype(np.int64, copy=False), d["equipment"], d["field"], d["code"].astype(np.uint8), d["detail"]
         )
@@ -350,16 +574,13 @@ class DuckDBStore(SampleStore):
     def read_connectivity(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[ConnectivityEvent]:
         check_range(start_ns, end_ns)
         self.flush()
-        rows = (
-            self._cursor()
-            .execute(
+        with self._reading() as cur:
+            rows = cur.execute(
                 "SELECT ts_ns, equipment, source, connected, detail FROM connectivity"
                 " WHERE ts_ns >= ? AND ts_ns < ? AND equipment IN (SELECT unnest(?))"
                 " ORDER BY ts_ns, equipment, source, rowid",
                 [start_ns, end_ns, list(equipment_ids)],
-            )
-            .fetchall()
-        )
+            ).fetchall()
         # one event per (ts, equipment, source): the last written, as in InfluxDB
         unique: dict[tuple[int, str, str], ConnectivityEvent] = {}
         for ts, equipment, source, connected, detail in rows:
@@ -371,13 +592,10 @@ class DuckDBStore(SampleStore):
         return self._latest.get(measurement, list(equipment_ids))
 
     def _seed_latest(self, measurement: str, equipment_ids: Sequence[str]) -> list[tuple[str, str, int, float]]:
-        rows = (
-            self._cursor()
-            .execute(
+        with self._reading() as cur:
+            rows = cur.execute(
                 f"SELECT equipment, field, max(ts_ns), arg_max(value, ts_ns) FROM {measurement}"
                 " WHERE equipment IN (SELECT unnest(?)) GROUP BY equipment, field",
                 [list(equipment_ids)],
-            )
-            .fetchall()
-        )
+            ).fetchall()
         return [(e, f, int(ts), float(v)) for e, f, ts, v in rows]

@@ -75,6 +75,7 @@ def open_store(plant: Plant, *, env: Mapping[str, str] = os.environ, read_only: 
         embedded.path,
         plant.plant.id,
         flush_interval_s=embedded.flush_interval_ms / 1000,
+        max_unsaved_samples=embedded.max_unsaved_samples,
         read_only=read_only,
         known_fields=plant_fields(plant),
     )

@@ -36,7 +36,7 @@ from models.contract import (
 )
 from models.samples import ConnectivityEvent, SampleBatch
 from store.assemble import assemble_series, sort_quality
-from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError
+from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth
 from store.influx_writer import SpoolSender
 from store.influxql import SeriesResult, any_of, ident, parse_response, where
 from store.latest import LatestCache
@@ -140,6 +140,17 @@ class InfluxStore(SampleStore):
     def spool_backlog(self) -> tuple[int, Path] | None:
         return self.spool.backlog_bytes(), self.spool.directory
 
+    def health(self) -> StoreHealth:
+        lines, age_s = self.spool.unsynced()
+        return StoreHealth(self.spool.problem, lines, age_s, self.spool.dropped_lines)
+
+    def _check_keeping(self) -> None:
+        """While the spool cannot write (disk full), reads answer 503 with the reason, as the embedded store's
+        do: the server's figures miss what could not be spooled, and a person has to act."""
+        error = self.health().error()
+        if error is not None:
+            raise error
+
     def close(self, timeout_s: float | None = None) -> None:
         """Deliver what can be delivered within ``timeout_s``; the rest stays spooled for the next start."""
         if self._closed:
@@ -191,6 +202,7 @@ class InfluxStore(SampleStore):
         start_ns: int,
         end_ns: int,
     ) -> SeriesMap:
+        self._check_keeping()
         check_measurement(measurement)
         check_range(start_ns, end_ns)
         equipment_ids, fields = list(equipment_ids), None if fields is None else list(fields)
@@ -225,6 +237,7 @@ class InfluxStore(SampleStore):
         end_ns: int,
         fields: Sequence[str] | None = None,
     ) -> QualityLog:
+        self._check_keeping()
         check_range(start_ns, end_ns)
         equipment_ids = list(equipment_ids)
         if not equipment_ids or start_ns == end_ns or fields == []:
@@ -252,6 +265,7 @@ class InfluxStore(SampleStore):
         return sort_quality(*(np.concatenate(c) for c in zip(*parts, strict=True)))
 
     def read_connectivity(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[ConnectivityEvent]:
+        self._check_keeping()
         check_range(start_ns, end_ns)
         equipment_ids = list(equipment_ids)
         if not equipment_ids or start_ns == end_ns:

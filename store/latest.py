@@ -30,6 +30,7 @@ class LatestCache:
         self._lock = threading.Lock()
         self._values: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
         self._seeded: set[tuple[str, str]] = set()
+        self._failing: str | None = None  # the seeding error last logged (each scrape and status call retries)
 
     def update(
         self,
@@ -67,10 +68,14 @@ class LatestCache:
             try:
                 rows = self._seeder(measurement, unseeded)  # outside the lock: it may do I/O
             except StoreError as exc:
-                # The display still gets what this process wrote; seeding is retried next call.
-                log.warning("latest(): cannot read stored values yet (%s)", exc)
+                # The display still gets what this process wrote; seeding is retried next call, and a lasting
+                # failure is logged once, not on every call.
+                if str(exc) != self._failing:
+                    self._failing = str(exc)
+                    log.warning("latest(): cannot read stored values yet (%s)", exc)
                 rows = None
         if unseeded and rows is not None:
+            self._failing = None
             with self._lock:
                 for e, f, ts, v in rows:
                     self._merge(measurement, e, f, ts, v)

@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from store.base import StoreError
+from store.diagnose import disk_full, is_disk_full, one_line
+from store.outage import OutageLog
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +191,13 @@ class Spool:
         self._durable_end = 0  # bytes of the active segment known to be on disk
         self._written = 0  # bytes appended to the active segment
         self._appended_records = 0
+        # A full disk: appends that do not fit are dropped and counted, fsyncs retried; said as an outage
+        # (start, once a minute, end), never a traceback per attempt.
+        self.problem: str | None = None
+        self.dropped_lines = 0
+        self._unsynced_lines = 0  # appended, not yet fsynced
+        self._unsynced_since: float | None = None  # monotonic time of the oldest of them
+        self._outage = OutageLog(log, f"InfluxDB spool {self.directory}")
         if self._ack.segment not in self._closed_segments:
             self._ack = Position(self._closed_segments[0] if self._closed_segments else self._active_seq, 0)
         self.closed = False
@@ -206,21 +215,65 @@ class Spool:
         with self._lock:
             if self.closed:
                 raise StoreError("spool is closed")
-            self._active.write(record)
+            try:
+                self._active.write(record)
+            except OSError as exc:
+                self._append_failed(exc, lines)
+                return
             self._written += len(record)
             self._appended_records += 1
+            self._unsynced_lines += lines
+            if self._unsynced_since is None:
+                self._unsynced_since = time.monotonic()
+
+    def _append_failed(self, exc: OSError, lines: int) -> None:
+        """The record did not fit (disk full): dropped and counted, and the segment kept whole.
+
+        The file buffer either failed to pass on older, accepted bytes (they stay
+        buffered, in order: nothing torn) or wrote part of this record itself;
+        that part is cut off again, so the segment holds whole records only.
+        """
+        size = os.fstat(self._active.fileno()).st_size
+        if size > self._written:
+            os.ftruncate(
+                self._active.fileno(), self._written
+            )  # the segment is opened O_APPEND: writes go on at the end
+        self.dropped_lines += lines
+        self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        reason = (
+            disk_full("spool", self.directory, exc) if is_disk_full(exc) else f"spool {self.directory}: {one_line(exc)}"
+        )
+        self.problem = reason
+        self._outage.failed(reason, f"{self.dropped_lines:,} lines dropped since start")
 
     def sync(self) -> bool:
         """Flush and fsync what was appended; True if anything new became durable."""
         with self._lock:
             if self.closed or self._written == self._durable_end:
                 return False
-            self._active.flush()
-            os.fsync(self._active.fileno())
+            try:
+                self._active.flush()
+                os.fsync(self._active.fileno())
+            except OSError as exc:  # what was appended stays in the file buffer, in order, for the next sync
+                self._failed(exc)
+                return False
             self._durable_end = self._written
+            self._unsynced_lines = 0
+            self._unsynced_since = None
+            if self.problem is not None:
+                self.problem = None
+                self._outage.recovered(f"{self.dropped_lines:,} lines dropped since start")
             if self._written >= self.segment_max_bytes:
                 self._rotate()
             return True
+
+    def unsynced(self) -> tuple[int, float]:
+        """Lines appended and not yet on disk, and how long the oldest of them has waited (s)."""
+        with self._lock:
+            since = self._unsynced_since
+            return self._unsynced_lines, 0.0 if since is None else max(0.0, time.monotonic() - since)
 
     def _rotate(self) -> None:
         self._active.close()
@@ -279,9 +332,15 @@ class Spool:
             gone = [s for s in self._closed_segments if s < chunk.end.segment]
             self._closed_segments = [s for s in self._closed_segments if s >= chunk.end.segment]
         tmp = self._ack_path.with_suffix(".tmp")
-        tmp.write_text(f"{chunk.end.segment} {chunk.end.offset}\n")
-        os.replace(tmp, self._ack_path)
-        for seq in gone:
+        try:
+            tmp.write_text(f"{chunk.end.segment} {chunk.end.offset}\n")
+            os.replace(tmp, self._ack_path)
+        except OSError as exc:
+            # A full disk must not stop the sender. The position is kept in memory and written with the next
+            # ack; a restart before that re-sends from the older position (re-sent points overwrite themselves).
+            with self._lock:
+                self._failed(exc)
+        for seq in gone:  # deleting what was delivered frees space: all the more on a full disk
             self._segment_path(seq).unlink(missing_ok=True)
 
     def _read_ack(self, existing: list[int]) -> Position:
