@@ -32,9 +32,10 @@ import queue
 import signal
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from cli.logs import configure_logging
 from collectors.base import Clock, GuardedSink, SampleSink
 from models.plant import Plant
 from models.samples import ConnectivityEvent, SampleBatch
@@ -56,7 +57,8 @@ class FieldJob:
     simulate: bool = False
     sim_clock: SimClock | None = None
     seed: int | None = None
-    log_level: int = logging.INFO
+    # the main process's (``shopfloor --log-level``), read when the job is made
+    log_level: str = field(default_factory=lambda: logging.getLevelName(logging.getLogger().level))
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +229,7 @@ def _child_main(
 ) -> None:
     # Ctrl-C reaches the whole process group; the main process decides when the collectors stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=job.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(job.log_level)
     try:
         asyncio.run(_child(job, data, control))
     finally:

@@ -95,7 +95,11 @@ async def run_demo(
         # The simulators start in the collectors' process (cli.collector_process), away from the server's
         # load as a plant's devices would be, and the collectors read them over their sockets.
         job = FieldJob(
-            with_data_dir(plant, data_dir), PlantTimeClock(sim_clock), simulate=True, sim_clock=sim_clock, seed=seed
+            with_data_dir(plant, data_dir),
+            PlantTimeClock(sim_clock),
+            simulate=True,
+            sim_clock=sim_clock,
+            seed=seed,
         )
         return await serve_plant(
             job,

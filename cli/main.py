@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 from api.settings import SettingsError
+from cli.logs import configure_logging
 from models.plant import PlantFileError
 from store.base import StoreError
 
@@ -31,11 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.log_level != "DEBUG":
-        # asyncua logs every request at INFO; our collectors log one line per link change instead.
-        for chatty in ("asyncua", "pymodbus"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(args.log_level)
     try:
         return int(args.func(args) or 0)
     except (PlantFileError, SettingsError, StoreError) as exc:

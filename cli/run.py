@@ -39,7 +39,12 @@ def run(args: argparse.Namespace) -> int:
     async def main(stop: asyncio.Event) -> int:
         sock = listen("run", args.host or plant.api.host, plant.api.port if args.port is None else args.port)
         try:
-            return await serve_plant(FieldJob(plant, SystemClock()), stop, sock, on_ready=show)
+            return await serve_plant(
+                FieldJob(plant, SystemClock()),
+                stop,
+                sock,
+                on_ready=show,
+            )
         finally:
             sock.close()
 
