@@ -19,7 +19,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from asyncua import Client, ua
+from asyncua.client.ua_client import UASocketProtocol
+from asyncua.common.utils import Buffer
 from asyncua.crypto import security_policies
+from asyncua.ua.ua_binary import nodeid_from_binary, struct_from_binary
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -51,6 +54,71 @@ class _RedactSessionActivation(logging.Filter):
 
 _REDACTOR = _RedactSessionActivation()
 logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(_REDACTOR)
+
+# Attribute marking the status error we raise for a ServiceFault answering OpenSecureChannel.
+_REFUSAL_MARK = "shopfloor_refused_secure_channel"
+# asyncua's log record of it (format string, as asyncua 2.1 writes it).
+_ERROR_STATUS = "Got error status from server: %s"
+
+
+class _RefusalReportedByTheCollector(logging.Filter):
+    """asyncua logs an error for a refused secure channel on every reconnect attempt; the collector
+    reports it itself, once per state change (explain() below). It stays available at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if record.msg == _ERROR_STATUS and args and getattr(args[0], _REFUSAL_MARK, False):
+            log.debug("asyncua: %s", record.getMessage())
+            return False
+        return True
+
+
+logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(_RefusalReportedByTheCollector())
+
+
+def _service_fault_status(body: Buffer) -> ua.StatusCode | None:
+    """The status of a ServiceFault message body; None for any other message."""
+    if nodeid_from_binary(body) != ua.FourByteNodeId(ua.ObjectIds.ServiceFault_Encoding_DefaultBinary):
+        return None
+    header = struct_from_binary(ua.ResponseHeader, body)
+    return header.ServiceResult if not header.ServiceResult.is_good() else None
+
+
+def _read_refusals_of_the_secure_channel(protocol: UASocketProtocol) -> None:
+    """Make ``protocol`` raise the status of a ServiceFault that answers OpenSecureChannel.
+
+    A server that refuses the channel after checking our certificate answers
+    with a ServiceFault in place of the OpenSecureChannelResponse (OPC UA
+    Part 6, 6.7.4; node-opcua, .NET and others do). asyncua 2.1 parses the
+    fault as a response: it logs a NotEnoughData traceback and its
+    open_secure_channel ends in a bare AssertionError, so the status (e.g.
+    BadSecurityChecksFailed) is lost. Raised from here instead, asyncua's
+    own handling fails the pending OpenSecureChannel with that status and
+    closes the socket. asyncua offers no hook for this, hence the wrapped
+    private method, on this connection's protocol only.
+    """
+    process = protocol._process_received_message  # noqa: SLF001
+
+    def process_checking_refusal(msg: ua.Message | ua.Acknowledge | ua.ErrorMessage | None) -> None:
+        # OpenSecureChannel answers are the only messages secured with the asymmetric header.
+        if isinstance(msg, ua.Message) and isinstance(msg.SecurityHeader(), ua.AsymmetricAlgorithmHeader):
+            status = _service_fault_status(msg.body())
+            if status is not None:
+                refusal = ua.UaStatusCodeError(status.value)
+                setattr(refusal, _REFUSAL_MARK, True)
+                raise refusal
+        process(msg)
+
+    protocol._process_received_message = process_checking_refusal  # type: ignore[method-assign]  # noqa: SLF001
+
+
+class _CollectorClient(Client):
+    """asyncua's Client, reading a refusal of the secure channel (see _read_refusals_of_the_secure_channel)."""
+
+    async def connect_socket(self) -> None:
+        await super().connect_socket()
+        if self.uaclient.protocol is not None:
+            _read_refusals_of_the_secure_channel(self.uaclient.protocol)
 
 
 class ConnectError(Exception):
@@ -243,7 +311,7 @@ async def open_client(endpoint: OpcUaEndpoint, on_lost: Callable[[Exception], Aw
     can record the gap and rebuild the subscription from the plant model.
     ``on_lost`` is called by asyncua's health probe when the link dies.
     """
-    client = Client(
+    client = _CollectorClient(
         endpoint.endpoint, timeout=endpoint.timeout_s, watchdog_intervall=endpoint.timeout_s, auto_reconnect=False
     )
     client.session_timeout = SESSION_TIMEOUT_MS
@@ -255,7 +323,9 @@ async def open_client(endpoint: OpcUaEndpoint, on_lost: Callable[[Exception], Aw
         await asyncio.wait_for(_configure_and_connect(client, endpoint), timeout=4 * endpoint.timeout_s)
     except BaseException as exc:
         # asyncua already closed the socket of a failed connect; only a cancelled one can be left open.
-        if client.uaclient.protocol is not None:
+        # (It keeps the protocol of a socket the server closed: closing that again would only log warnings.)
+        protocol = client.uaclient.protocol
+        if protocol is not None and not protocol.is_closed:
             await close_client(client, graceful=False, timeout_s=endpoint.timeout_s)
         if isinstance(exc, asyncio.CancelledError):
             raise

@@ -9,13 +9,18 @@
 // automatically: an unknown one is put under <pki folder>/rejected and its
 // OpenSecureChannel is answered with a ServiceFault (BadSecurityChecksFailed,
 // OPC UA Part 6 6.7.4), as a standards-conforming server does. A certificate
-// given as the third argument is trusted.
+// given as the third argument is trusted from the start; the line
+// "trust <certificate>" on stdin trusts one while running, as an
+// administrator would (through the certificate manager, which moves it out of
+// the rejected folder). Certificates are DER files.
 //
 // Prints "listening <url>" on stdout once it accepts connections (the test
-// fixture waits for that line), and "stopped" when SIGTERM has shut it down.
+// fixture waits for that line), "trusted <certificate>" once a trust command
+// is done, and "stopped" when SIGTERM has shut it down.
 
 import process from "node:process";
 import { readFile } from "node:fs/promises";
+import { createInterface } from "node:readline";
 
 import {
     DataType,
@@ -96,6 +101,16 @@ for (const [browseName, { dataType, value }] of Object.entries(VALUES)) {
 
 await server.start();
 process.stdout.write(`listening ${server.getEndpointUrl()}\n`);
+
+createInterface({ input: process.stdin }).on("line", async (line) => {
+    const path = /^trust (.+)$/.exec(line.trim())?.[1];
+    if (path) {
+        await serverCertificateManager.trustCertificate(await readFile(path));
+        process.stdout.write(`trusted ${path}\n`);
+    } else {
+        process.stderr.write(`unknown command: ${line}\n`);
+    }
+});
 
 let stopping = false;
 process.on("SIGTERM", async () => {
