@@ -8,14 +8,21 @@ file names. The password is never logged nor put into an error message.
 Failures raise :class:`ConnectError`, whose ``kind`` tells the collector what
 happened (``unreachable``, ``timeout``, ``credentials``, ``certificate``,
 ``config``, ``server``) and whose message says what to fix.
+
+The collector logs one line per change of link state. asyncua logs its own
+view of the same failures (a traceback per failed publish, a complaint when a
+dead link is closed); :func:`failures_reported_to` hands those to the
+collector instead, for the tasks of one link only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from asyncua import Client, ua
@@ -55,25 +62,96 @@ class _RedactSessionActivation(logging.Filter):
 _REDACTOR = _RedactSessionActivation()
 logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(_REDACTOR)
 
+# ------------------------------------------------------------------ failures the collector reports itself
+
+# Set by the collector around one link; asyncua's tasks started meanwhile (the publish loop) inherit it.
+_LINK_FAILED: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "shopfloor_opcua_link_failed", default=None
+)
 # Attribute marking the status error we raise for a ServiceFault answering OpenSecureChannel.
 _REFUSAL_MARK = "shopfloor_refused_secure_channel"
-# asyncua's log record of it (format string, as asyncua 2.1 writes it).
+
+# asyncua's log records (format strings, as asyncua 2.1 writes them) that the collector reports in its own words.
+_PUBLISH_CRASHED = "Publish iteration crashed; retrying in 1s"
+_SERVICE_FAULT = "ServiceFault (%s, diagnostics: %s) from server received %s"
 _ERROR_STATUS = "Got error status from server: %s"
+_CLOSING_A_CLOSED_LINK = frozenset(
+    {
+        "close_session was called but connection is closed",
+        "close_session but connection wasn't established",
+        "close_secure_channel was called but connection is closed",
+    }
+)
 
 
-class _RefusalReportedByTheCollector(logging.Filter):
-    """asyncua logs an error for a refused secure channel on every reconnect attempt; the collector
-    reports it itself, once per state change (explain() below). It stays available at DEBUG."""
+@contextlib.contextmanager
+def failures_reported_to(on_failure: Callable[[str], None]) -> Iterator[None]:
+    """asyncua's failures on the link opened inside this block go to ``on_failure(reason)``, not to its log.
+
+    The block must hold the whole link (connect, serve, close): the publish loop
+    asyncua starts in it keeps reporting to ``on_failure`` until it is cancelled.
+    """
+    token = _LINK_FAILED.set(on_failure)
+    try:
+        yield
+    finally:
+        _LINK_FAILED.reset(token)
+
+
+def describe_loss(exc: BaseException | None, during: str) -> str:
+    """Why a live link ended, in the same words whichever watcher (publish loop, health probe) saw it first."""
+    if isinstance(exc, ua.UaStatusCodeError) and exc.code is not None:
+        return f"the server answered {during} with {ua.StatusCode(exc.code).name}"
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return f"no answer to {during} within the timeout"
+    if exc is None or isinstance(exc, ConnectionError | OSError):
+        return "connection closed"
+    return f"{during} failed: {type(exc).__name__}: {exc}"
+
+
+class _ReportedByTheCollector(logging.Filter):
+    """Hands asyncua's records of link failures to the collector, which logs one line per state change.
+
+    Without it a server going away mid-publish logs asyncua's "Publish iteration
+    crashed" traceback once a second until the link is torn down, plus a
+    warning for each step of closing a link that is already closed; a refused
+    secure channel logs an error on every reconnect attempt. Only records of
+    a collector's own link are taken (asyncua used elsewhere in the process
+    logs as usual), and they stay available at DEBUG. The log record is the
+    only word asyncua gives of a failed publish; where its logger is silenced
+    the loss is still caught by the socket close, the health probe or the
+    stall watchdog, only later.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(record.msg, str):
+            return True  # asyncua also logs messages as objects (at DEBUG): none of those is ours to take
         args = record.args if isinstance(record.args, tuple) else ()
         if record.msg == _ERROR_STATUS and args and getattr(args[0], _REFUSAL_MARK, False):
+            # explain() turns it into the ConnectError the collector records.
+            log.debug("asyncua: %s", record.getMessage())
+            return False
+        on_failure = _LINK_FAILED.get()
+        if on_failure is None:
+            return True
+        if record.msg == _PUBLISH_CRASHED:
+            # asyncua would retry every second on a link that is gone: the collector opens a new one instead.
+            exc = record.exc_info[1] if record.exc_info else None
+            log.debug("asyncua's publish loop failed: %r", exc)
+            on_failure(describe_loss(exc, "Publish"))
+            return False
+        if (record.msg == _SERVICE_FAULT and args and args[-1] == " in response to PublishRequest") or (
+            record.msg in _CLOSING_A_CLOSED_LINK
+        ):
             log.debug("asyncua: %s", record.getMessage())
             return False
         return True
 
 
-logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(_RefusalReportedByTheCollector())
+_REPORTED = _ReportedByTheCollector()
+for _name in ("UASocketProtocol", "UaClient"):
+    logging.getLogger(f"asyncua.client.ua_client.{_name}").addFilter(_REPORTED)
+logging.getLogger("asyncua.client.ua_session.UaSession").addFilter(_REPORTED)
 
 
 def _service_fault_status(body: Buffer) -> ua.StatusCode | None:

@@ -1,6 +1,6 @@
-"""Against a third-party server (node-opcua): a refused client certificate.
+"""Against a third-party server (node-opcua): a refused client certificate and a shutdown mid-publish.
 
-It must read as one log line per change of link state, in the words of
+Both must read as one log line per change of link state, in the words of
 docs/collectors-opcua.md, and never as asyncua's tracebacks.
 """
 
@@ -44,6 +44,14 @@ def client_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def untrusting_peer(tmp_path: Path) -> Iterator[NodeOpcuaServer]:
     """node-opcua that has never seen the collector's certificate."""
     peer = start_or_skip(tmp_path)
+    yield peer
+    peer.close()
+
+
+@pytest.fixture
+def trusting_peer(tmp_path: Path, client_cert: tuple[Path, Path]) -> Iterator[NodeOpcuaServer]:
+    """node-opcua that trusts the collector's certificate."""
+    peer = start_or_skip(tmp_path, trust=client_cert[0])
     yield peer
     peer.close()
 
@@ -103,6 +111,34 @@ async def test_a_server_that_does_not_trust_our_certificate_is_one_clear_line(
     assert [line[:2] for line in lines[1:]] == [(LOGGER, logging.WARNING)]
     assert lines[1][2].startswith(f"opcua:{fleet.id}: recovered link to {fleet.id} after ")
     assert_no_traceback(caplog)
+
+
+async def test_a_server_shutting_down_mid_publish_is_one_line(
+    trusting_peer: NodeOpcuaServer,
+    client_cert: tuple[Path, Path],
+    sink: RecordingSink,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fleet = peer_fleet(trusting_peer.url, client_cert)
+    # No reconnect before the test stops the collector: the log then holds what the loss itself caused.
+    collector = OpcUaFleetCollector(fleet, sink, reconnect_initial_s=3600, reconnect_max_s=3600)
+    async with running(collector):
+        await wait_until(lambda: sink.good_keys() == all_keys(fleet), "values over the subscription")
+        # The publish answered with those values was followed at once by the next one, which the server now holds.
+        caplog.clear()
+        caplog.set_level(logging.INFO)
+        await asyncio.to_thread(trusting_peer.shutdown)
+        await wait_until(lambda: [e.connected for e in sink.events] == [True, False], "the loss to be recorded")
+    assert sink.events[1].detail == "the server answered Publish with BadSessionClosed"
+    assert warnings_and_worse(caplog) == [
+        (
+            LOGGER,
+            logging.WARNING,
+            f"opcua:{fleet.id}: lost link to {fleet.id}: the server answered Publish with BadSessionClosed",
+        )
+    ]
+    assert_no_traceback(caplog)
+    assert "Publish iteration crashed" not in caplog.text
 
 
 def test_missing_node_skips_with_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
