@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from collectors.base import SystemClock
 from collectors.opcua import OpcUaFleetCollector
 from models.plant import Fleet
 from simulators.fleet.certs import generate_certificate
@@ -70,6 +71,30 @@ def peer_fleet(url: str, client_cert: tuple[Path, Path]) -> Fleet:
     return Fleet.model_validate(data)
 
 
+class GatedClock(SystemClock):
+    """Real time, but a backoff wait begun while the gate is closed lasts until it opens.
+
+    The test decides when the next connection attempt happens: node-opcua
+    checks a certificate, then files it as rejected; an attempt in flight
+    while the certificate is being trusted would file it back as rejected.
+    """
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.waiting = asyncio.Event()  # set when a backoff wait begins
+
+    async def sleep(self, seconds: float) -> None:
+        self.waiting.set()
+        await asyncio.gather(super().sleep(seconds), self.gate.wait())
+
+    async def hold(self) -> None:
+        """Close the gate and return once the collector waits behind it (no attempt in flight)."""
+        self.gate.clear()
+        self.waiting.clear()
+        await wait_until(self.waiting.is_set, "the collector to wait for its next attempt")
+
+
 def warnings_and_worse(caplog: pytest.LogCaptureFixture) -> list[tuple[str, int, str]]:
     return [(r.name, r.levelno, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING]
 
@@ -88,7 +113,8 @@ async def test_a_server_that_does_not_trust_our_certificate_is_one_clear_line(
 ) -> None:
     caplog.set_level(logging.INFO)
     fleet = peer_fleet(untrusting_peer.url, client_cert)
-    collector = OpcUaFleetCollector(fleet, sink, reconnect_initial_s=0.1, reconnect_max_s=0.5)
+    clock = GatedClock()
+    collector = OpcUaFleetCollector(fleet, sink, clock=clock, reconnect_initial_s=0.1, reconnect_max_s=0.5)
     refused = (
         f"{untrusting_peer.url} refused the secure channel (BadSecurityChecksFailed): make the server trust"
         f" client certificate '{client_cert[0]}', and check security_policy/security_mode"
@@ -103,7 +129,10 @@ async def test_a_server_that_does_not_trust_our_certificate_is_one_clear_line(
         ]
         assert len(list(rejected.iterdir())) == 1  # the server keeps the certificate it refused, for its operator
         # What the message asks for, done on the server: trust the collector's certificate.
+        await clock.hold()
         await asyncio.to_thread(untrusting_peer.trust_certificate, client_cert[0])
+        assert list(rejected.iterdir()) == []
+        clock.gate.set()
         await wait_until(lambda: sink.good_keys() == all_keys(fleet), "values once the server trusts the collector")
     assert [e.connected for e in sink.events] == [False, True]
     lines = warnings_and_worse(caplog)
