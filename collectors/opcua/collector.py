@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from asyncua import Client, ua
 
@@ -34,7 +34,7 @@ from collectors.base import Backoff, Clock, ConnectivityTracker, GuardedSink, Sa
 from collectors.opcua.browse import translate_browse_paths
 from collectors.opcua.plan import FleetPlan, plan_fleet, resolve_node_ids
 from collectors.opcua.polling import FleetPoller
-from collectors.opcua.session import ConnectError, close_client, open_client
+from collectors.opcua.session import ConnectError, close_client, describe_loss, failures_reported_to, open_client
 from collectors.opcua.stats import CollectorStats, Mode
 from collectors.opcua.subscription import FleetSubscription, SubscriptionUnavailable
 from models.plant import Fleet
@@ -101,27 +101,28 @@ class OpcUaFleetCollector:
         """Collect until ``stop`` is set. Never raises for device or network trouble."""
         while not stop.is_set():
             self.stats.attempts += 1
-            try:
-                client = await open_client(self.endpoint, on_lost=self._asyncua_lost)
-            except ConnectError as exc:
-                self._down(str(exc))
-                await self._wait(stop, self.backoff.next_delay())
-                continue
-            self.stats.connects += 1
-            if self.stats.connects > 1:
-                self.stats.reconnects += 1
-            reason = None
-            try:
-                reason = await self._serve(client, stop)
-            except (TimeoutError, ConnectionError, OSError, ua.UaError) as exc:
-                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            except Exception as exc:  # e.g. a sink refusing a batch: log it, start a new link
-                log.exception("%s: unexpected error, reconnecting", self.source)
-                reason = f"internal error: {type(exc).__name__}: {exc}"
-            finally:
-                self.ready.clear()
-                self.stats.mode = "idle"
-                await close_client(client, graceful=stop.is_set(), timeout_s=self.endpoint.timeout_s)
+            with failures_reported_to(self._link_failed_callback(self.stats.attempts)):
+                try:
+                    client = await open_client(self.endpoint, on_lost=self._asyncua_lost)
+                except ConnectError as exc:
+                    self._down(str(exc))
+                    await self._wait(stop, self.backoff.next_delay())
+                    continue
+                self.stats.connects += 1
+                if self.stats.connects > 1:
+                    self.stats.reconnects += 1
+                reason = None
+                try:
+                    reason = await self._serve(client, stop)
+                except (ConnectionError, OSError, TimeoutError, ua.UaError) as exc:
+                    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                except Exception as exc:  # e.g. a sink refusing a batch: log it, start a new link
+                    log.exception("%s: unexpected error, reconnecting", self.source)
+                    reason = f"internal error: {type(exc).__name__}: {exc}"
+                finally:
+                    self.ready.clear()
+                    self.stats.mode = "idle"
+                    await close_client(client, graceful=stop.is_set(), timeout_s=self.endpoint.timeout_s)
             if stop.is_set():
                 break
             self._down(reason or "link lost")
@@ -234,7 +235,17 @@ class OpcUaFleetCollector:
             self._lost.set()
 
     async def _asyncua_lost(self, exc: Exception) -> None:
-        self._mark_lost(f"connection lost: {exc!r}")
+        """asyncua's health probe failed, or it saw the socket close."""
+        self._mark_lost(describe_loss(exc, "the health probe"))
+
+    def _link_failed_callback(self, attempt: int) -> Callable[[str], None]:
+        """What asyncua's tasks of link ``attempt`` call when they fail (its publish loop, see session.py)."""
+
+        def failed(reason: str) -> None:
+            if attempt == self.stats.attempts:  # not a late word from a link already replaced
+                self._mark_lost(reason)
+
+        return failed
 
     # ------------------------------------------------------------------ waiting
 

@@ -8,19 +8,29 @@ file names. The password is never logged nor put into an error message.
 Failures raise :class:`ConnectError`, whose ``kind`` tells the collector what
 happened (``unreachable``, ``timeout``, ``credentials``, ``certificate``,
 ``config``, ``server``) and whose message says what to fix.
+
+The collector logs one line per change of link state. asyncua logs its own
+view of the same failures (a traceback per failed publish, a complaint when a
+dead link is closed); :func:`failures_reported_to` hands those to the
+collector instead, for the tasks of one link only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import hashlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 from asyncua import Client, ua
+from asyncua.client.ua_client import UASocketProtocol
+from asyncua.common.utils import Buffer
 from asyncua.crypto import security_policies
+from asyncua.ua.ua_binary import nodeid_from_binary, struct_from_binary
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -52,6 +62,143 @@ class _RedactSessionActivation(logging.Filter):
 
 _REDACTOR = _RedactSessionActivation()
 logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(_REDACTOR)
+
+# ------------------------------------------------------------------ failures the collector reports itself
+
+# Set by the collector around one link; asyncua's tasks started meanwhile (the publish loop) inherit it.
+_LINK_FAILED: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "shopfloor_opcua_link_failed", default=None
+)
+# Attribute marking the status error we raise for a ServiceFault answering OpenSecureChannel.
+_REFUSAL_MARK = "shopfloor_refused_secure_channel"
+
+# asyncua's log records (format strings, as asyncua 2.1 writes them) that the collector reports in its own words.
+_PUBLISH_CRASHED = "Publish iteration crashed; retrying in 1s"
+_SERVICE_FAULT = "ServiceFault (%s, diagnostics: %s) from server received %s"
+_ERROR_STATUS = "Got error status from server: %s"
+_CLOSING_A_CLOSED_LINK = frozenset(
+    {
+        "close_session was called but connection is closed",
+        "close_session but connection wasn't established",
+        "close_secure_channel was called but connection is closed",
+    }
+)
+
+
+@contextlib.contextmanager
+def failures_reported_to(on_failure: Callable[[str], None]) -> Iterator[None]:
+    """asyncua's failures on the link opened inside this block go to ``on_failure(reason)``, not to its log.
+
+    The block must hold the whole link (connect, serve, close): the publish loop
+    asyncua starts in it keeps reporting to ``on_failure`` until it is cancelled.
+    """
+    token = _LINK_FAILED.set(on_failure)
+    try:
+        yield
+    finally:
+        _LINK_FAILED.reset(token)
+
+
+def describe_loss(exc: BaseException | None, during: str) -> str:
+    """Why a live link ended, in the same words whichever watcher (publish loop, health probe) saw it first."""
+    if isinstance(exc, ua.UaStatusCodeError) and exc.code is not None:
+        return f"the server answered {during} with {ua.StatusCode(exc.code).name}"
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return f"no answer to {during} within the timeout"
+    if exc is None or isinstance(exc, ConnectionError | OSError):
+        return "connection closed"
+    return f"{during} failed: {type(exc).__name__}: {exc}"
+
+
+class _ReportedByTheCollector(logging.Filter):
+    """Hands asyncua's records of link failures to the collector, which logs one line per state change.
+
+    Without it a server going away mid-publish logs asyncua's "Publish iteration
+    crashed" traceback once a second until the link is torn down, plus a
+    warning for each step of closing a link that is already closed; a refused
+    secure channel logs an error on every reconnect attempt. Only records of
+    a collector's own link are taken (asyncua used elsewhere in the process
+    logs as usual), and they stay available at DEBUG. The log record is the
+    only word asyncua gives of a failed publish; where its logger is silenced
+    the loss is still caught by the socket close, the health probe or the
+    stall watchdog, only later.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(record.msg, str):
+            return True  # asyncua also logs messages as objects (at DEBUG): none of those is ours to take
+        args = record.args if isinstance(record.args, tuple) else ()
+        if record.msg == _ERROR_STATUS and args and getattr(args[0], _REFUSAL_MARK, False):
+            # explain() turns it into the ConnectError the collector records.
+            log.debug("asyncua: %s", record.getMessage())
+            return False
+        on_failure = _LINK_FAILED.get()
+        if on_failure is None:
+            return True
+        if record.msg == _PUBLISH_CRASHED:
+            # asyncua would retry every second on a link that is gone: the collector opens a new one instead.
+            exc = record.exc_info[1] if record.exc_info else None
+            log.debug("asyncua's publish loop failed: %r", exc)
+            on_failure(describe_loss(exc, "Publish"))
+            return False
+        if (record.msg == _SERVICE_FAULT and args and args[-1] == " in response to PublishRequest") or (
+            record.msg in _CLOSING_A_CLOSED_LINK
+        ):
+            log.debug("asyncua: %s", record.getMessage())
+            return False
+        return True
+
+
+_REPORTED = _ReportedByTheCollector()
+for _name in ("UASocketProtocol", "UaClient"):
+    logging.getLogger(f"asyncua.client.ua_client.{_name}").addFilter(_REPORTED)
+logging.getLogger("asyncua.client.ua_session.UaSession").addFilter(_REPORTED)
+
+
+def _service_fault_status(body: Buffer) -> ua.StatusCode | None:
+    """The status of a ServiceFault message body; None for any other message."""
+    fault = ua.FourByteNodeId(ua.ObjectIds.ServiceFault_Encoding_DefaultBinary)  # type: ignore[arg-type]  # asyncua's ua.Int32 marker stands for a plain int
+    if nodeid_from_binary(body) != fault:
+        return None
+    header = struct_from_binary(ua.ResponseHeader, body)
+    return header.ServiceResult if not header.ServiceResult.is_good() else None
+
+
+def _read_refusals_of_the_secure_channel(protocol: UASocketProtocol) -> None:
+    """Make ``protocol`` raise the status of a ServiceFault that answers OpenSecureChannel.
+
+    A server that refuses the channel after checking our certificate answers
+    with a ServiceFault in place of the OpenSecureChannelResponse (OPC UA
+    Part 6, 6.7.4; node-opcua, .NET and others do). asyncua 2.1 parses the
+    fault as a response: it logs a NotEnoughData traceback and its
+    open_secure_channel ends in a bare AssertionError, so the status (e.g.
+    BadSecurityChecksFailed) is lost. Raised from here instead, asyncua's
+    own handling fails the pending OpenSecureChannel with that status and
+    closes the socket. asyncua offers no hook for this, hence the wrapped
+    private method, on this connection's protocol only.
+    """
+    process = protocol._process_received_message
+
+    def process_checking_refusal(msg: ua.Message | ua.Acknowledge | ua.ErrorMessage | None) -> None:
+        # OpenSecureChannel answers are the only messages secured with the asymmetric header.
+        if isinstance(msg, ua.Message) and isinstance(msg.SecurityHeader(), ua.AsymmetricAlgorithmHeader):
+            status = _service_fault_status(msg.body())
+            if status is not None:
+                refusal = ua.UaStatusCodeError(status.value)
+                setattr(refusal, _REFUSAL_MARK, True)
+                raise refusal
+        process(msg)
+
+    protocol._process_received_message = process_checking_refusal  # type: ignore[method-assign]
+
+
+class _CollectorClient(Client):
+    """asyncua's Client, reading a refusal of the secure channel (see _read_refusals_of_the_secure_channel)."""
+
+    async def connect_socket(self) -> None:
+        await super().connect_socket()
+        if self.uaclient.protocol is not None:
+            _read_refusals_of_the_secure_channel(self.uaclient.protocol)
 
 
 class ConnectError(Exception):
@@ -247,7 +394,7 @@ async def open_client(
     can record the gap and rebuild the subscription from the plant model.
     ``on_lost`` is called by asyncua's health probe when the link dies.
     """
-    client = Client(
+    client = _CollectorClient(
         endpoint.endpoint, timeout=endpoint.timeout_s, watchdog_intervall=endpoint.timeout_s, auto_reconnect=False
     )
     client.session_timeout = SESSION_TIMEOUT_MS
@@ -259,7 +406,9 @@ async def open_client(
         await asyncio.wait_for(_configure_and_connect(client, endpoint), timeout=4 * endpoint.timeout_s)
     except BaseException as exc:
         # asyncua already closed the socket of a failed connect; only a cancelled one can be left open.
-        if client.uaclient.protocol is not None:
+        # (It keeps the protocol of a socket the server closed: closing that again would only log warnings.)
+        protocol = client.uaclient.protocol
+        if protocol is not None and not protocol.is_closed:
             await close_client(client, graceful=False, timeout_s=endpoint.timeout_s)
         if isinstance(exc, asyncio.CancelledError):
             raise

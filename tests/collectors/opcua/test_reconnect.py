@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import socket
 from pathlib import Path
+
+import pytest
 
 from collectors.opcua import OpcUaFleetCollector
 from models.states import Quality
@@ -62,9 +65,13 @@ async def test_server_restart_is_a_gap_then_values_flow_and_unknown_nodes_are_re
         await wait_until(lambda: connectivity(sink) == [True, False, True], "the reconnection")
         others = {k for k in all_keys(fleet) if k[0] != "r002"}
         await wait_until(lambda: others <= sink.good_keys(mark), "values of the other robots after the restart")
-        refused = {(r, f): (q, d) for _, r, f, _, q, d in sink.rows(mark) if r == "r002"}
-        assert set(refused) == {k for k in all_keys(fleet) if k[0] == "r002"}
-        assert all(q == Quality.BAD_STATUS and "BadNodeIdUnknown" in d for q, d in refused.values())
+
+        def refused() -> dict[tuple[str, str], tuple[int, str]]:
+            return {(r, f): (q, d) for _, r, f, _, q, d in sink.rows(mark) if r == "r002"}
+
+        # Refused items are written once the whole batch is answered; values may arrive before that.
+        await wait_until(lambda: set(refused()) == {k for k in all_keys(fleet) if k[0] == "r002"}, "r002 refused")
+        assert all(q == Quality.BAD_STATUS and "BadNodeIdUnknown" in d for q, d in refused().values())
         await server.add_robot("r002")
         await wait_until(lambda: all_keys(fleet) <= sink.good_keys(mark), "r002 once its nodes exist")
         assert collector.stats.pending_items == 0
@@ -75,6 +82,29 @@ async def test_server_restart_is_a_gap_then_values_flow_and_unknown_nodes_are_re
     assert no_value_unless_good(sink)
     lost = sink.events[1]
     assert lost.equipment == fleet.id and lost.source == f"opcua:{fleet.id}" and lost.detail
+
+
+async def test_a_server_stopped_mid_subscription_is_one_log_line(
+    server: FleetServer, sink: RecordingSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No reconnect before the test stops the collector: the log then holds what the loss itself caused.
+    collector = OpcUaFleetCollector(
+        at_endpoint(server.fleet, server.url), sink, reconnect_initial_s=3600, reconnect_max_s=3600
+    )
+    fleet = collector.fleet
+    async with running(collector):
+        await wait_until(lambda: sink.good_keys() == all_keys(fleet), "every variable")
+        caplog.clear()
+        caplog.set_level(logging.INFO)
+        await server.stop()  # closes every socket, the one asyncua's publish loop waits on included
+        await wait_until(lambda: connectivity(sink) == [True, False], "the loss to be recorded")
+    assert sink.events[1].detail == "connection closed"
+    warnings = [(r.name, r.levelno, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        ("shopfloor.collectors.opcua", logging.WARNING, f"opcua:{fleet.id}: lost link to {fleet.id}: connection closed")
+    ]
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+    assert "Traceback" not in caplog.text and "Publish iteration crashed" not in caplog.text
 
 
 async def test_dropped_connections_reconnect_and_resubscribe(server: FleetServer, sink: RecordingSink) -> None:
