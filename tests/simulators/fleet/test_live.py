@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from typing import Any
 
+import pytest
 from asyncua import Client, Node, ua
 
 from models.calendar import NS_PER_S, to_ns
+from simulators.clock import ManualClock
+from simulators.fleet import server as fleet_server
 from simulators.fleet.server import FleetSimulator
 from tests.simulators.fleet._helpers import LOOPBACK, SIM_START_NS, FixedClock, make_plant, wait_for
 
@@ -97,3 +101,24 @@ async def test_time_scale_runs_simulated_time_faster() -> None:
 def test_start_of_simulated_time_is_far_from_now() -> None:
     # Guards the assertion above that tells simulated from wall timestamps apart.
     assert abs(SIM_START_NS - time.time_ns()) > 100 * 86_400 * NS_PER_S
+
+
+async def test_a_long_catch_up_leaves_the_server_answering(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six simulated hours to step through at once: clients are answered meanwhile, not only afterwards.
+
+    Stepping shares the event loop with the OPC UA server; a catch-up done in one go would leave every
+    request unanswered (and a client's one-second health probe failing) for as long as it takes, which
+    on a loaded machine is seconds. The slice is set to zero here so the test does not depend on speed.
+    """
+    monkeypatch.setattr(fleet_server, "CATCHUP_SLICE_S", 0.0)
+    clock = ManualClock(start_ns=SIM_START_NS)
+    async with FleetSimulator(make_plant(robots=6), endpoint=LOOPBACK, seed=4, clock=clock) as sim:
+        async with Client(sim.endpoint, timeout=10) as client:
+            node = client.get_node(sim.node_id("r01", "soc_pct"))
+            before = await node.read_value()
+            target_ns = clock.advance(6 * 3600)
+            syncing = asyncio.create_task(sim.sync())
+            assert await node.read_value() == before  # answered while stepping: nothing published yet
+            assert sim.process.now_ns < target_ns, "the read waited for the whole catch-up"
+            await syncing
+            assert sim.process.now_ns == target_ns
