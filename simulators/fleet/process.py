@@ -172,10 +172,10 @@ class FleetProcess:
         self._dispatch()
         self._set_powers()
 
-    def run_until(self, t_ns: int) -> int:
-        """Step while a whole step fits before ``t_ns``; return the number of steps taken."""
+    def run_until(self, t_ns: int, max_steps: int | None = None) -> int:
+        """Step while a whole step fits before ``t_ns`` (at most ``max_steps``); return the number of steps taken."""
         steps = 0
-        while self.now_ns + self.step_ns <= t_ns:
+        while self.now_ns + self.step_ns <= t_ns and (max_steps is None or steps < max_steps):
             self.step()
             steps += 1
         return steps

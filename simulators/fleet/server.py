@@ -35,6 +35,10 @@ from simulators.fleet.security import FleetSecurity, apply_security, ensure_serv
 log = logging.getLogger("shopfloor.simulators.fleet")
 
 DEFAULT_UPDATE_INTERVAL_S = 0.1  # wall seconds between catch-ups with the clock
+# A long catch-up (a fast clock after a stall, a manual clock moved by hours) steps the model in slices and lets
+# the event loop run between them, so the server it shares the loop with keeps answering its clients.
+CATCHUP_SLICE_S = 0.02  # wall seconds of stepping before yielding
+CATCHUP_CHUNK_STEPS = 100  # steps between looks at the wall clock
 _UNSIGNED_LIMITS = {ua.VariantType.UInt16: 0xFFFF, ua.VariantType.UInt32: 0xFFFFFFFF}
 
 
@@ -238,10 +242,27 @@ class FleetSimulator:
     async def sync(self) -> int:
         """Step the model up to the clock and publish what changed; return the number of steps taken."""
         async with self._lock:
-            steps = self._process.run_until(self.clock.now_ns())
+            steps = await self._catch_up(self.clock.now_ns())
             if self._server is not None and not self._faults.stalled:
                 await self._publish()
             return steps
+
+    async def _catch_up(self, t_ns: int) -> int:
+        """Step the model up to ``t_ns``, yielding to the event loop every ``CATCHUP_SLICE_S`` of stepping.
+
+        Only the moments of the yields depend on the machine's speed: the steps are the same fixed
+        steps, and nothing is published before the model has reached ``t_ns``.
+        """
+        steps = 0
+        slice_start = time.monotonic()
+        while True:
+            taken = self._process.run_until(t_ns, max_steps=CATCHUP_CHUNK_STEPS)
+            steps += taken
+            if taken < CATCHUP_CHUNK_STEPS:
+                return steps
+            if time.monotonic() - slice_start >= CATCHUP_SLICE_S:
+                await asyncio.sleep(0)
+                slice_start = time.monotonic()
 
     async def _run(self) -> None:
         while True:

@@ -9,6 +9,7 @@ from models.contract import MEASUREMENT_ROBOT
 from models.plant import Plant
 from models.samples import ConnectivityEvent, SampleBatch
 from models.states import Quality, RobotState
+from tests.fixtures.waiting import DEADLINE_S
 
 
 def robot(rows: list[tuple[int, str, str, float | None]]) -> SampleBatch:
@@ -20,7 +21,8 @@ def robot(rows: list[tuple[int, str, str, float | None]]) -> SampleBatch:
 
 
 async def drain(sub, n: int) -> list[dict]:  # type: ignore[no-untyped-def]  # sub: the hub's subscription, duck-typed
-    return [await asyncio.wait_for(sub.get(), 1) for _ in range(n)]
+    """The next ``n`` messages; the deadline only stops a hang (what arrives, and in what order, is the test)."""
+    return [await asyncio.wait_for(sub.get(), DEADLINE_S) for _ in range(n)]
 
 
 async def test_every_transition_in_a_batch_is_pushed_in_time_order(plant: Plant) -> None:

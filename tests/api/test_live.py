@@ -1,17 +1,20 @@
-"""The live channel over a real uvicorn server: pushes within 1 s, from the hub and from the simulator."""
+"""The live channel over a real uvicorn server: pushes within 1 s, from the hub and from the simulator.
+
+The 1 s is the product's requirement, on the wall clock; it is measured from
+the moment of the change to the moment the message arrives at a client that
+stamps it on arrival (tests/api/_live_client.py), so that the test's own
+event loop being slow to look does not count. Waiting has a generous deadline.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
-import websockets
 
 from api.live import LiveHub
 from api.tee import TeeSink
@@ -22,20 +25,10 @@ from models.plant import Fleet
 from models.samples import SampleBatch
 from models.states import PRINTER_STATE_LABELS, PrinterState, Quality, RobotState
 from simulators.fleet import FleetSimulator
+from tests.api._live_client import LiveClient
 from tests.api.conftest import Env, LiveServer, async_wait_until, make_app
 
 PUSH_LIMIT_S = 1.0
-
-
-async def next_of(ws: Any, kind: str, timeout_s: float, where: Any = lambda m: True) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"no {kind!r} message within {timeout_s} s")
-        msg = json.loads(await asyncio.wait_for(ws.recv(), remaining))
-        if msg["type"] == kind and where(msg):
-            return msg
 
 
 def printer_state(ts_ns: int, state: PrinterState, reason: int = 0) -> SampleBatch:
@@ -50,12 +43,12 @@ def printer_state(ts_ns: int, state: PrinterState, reason: int = 0) -> SampleBat
 
 async def test_a_state_written_to_the_hub_reaches_a_websocket_client_within_1_s(server: LiveServer) -> None:
     hub = server.services.hub
-    async with websockets.connect(f"{server.ws_url}/api/v1/live") as ws:
-        hello = await next_of(ws, "hello", 5)
+    async with LiveClient(f"{server.ws_url}/api/v1/live") as live:
+        hello, _ = await live.next_of("hello")
         assert hello["printer_states"]["6"] == {"en": "Fault", "zh": "故障"}
-        status = await next_of(ws, "status", 10)
+        status, _ = await live.next_of("status")
         assert status["printers"][0]["id"] == "mso-cpp-1"
-        kpi = await next_of(ws, "kpi", 20)
+        kpi, _ = await live.next_of("kpi")
         assert {t["team"] for t in kpi["scoreboard"]["teams"]} == {
             "gravure",
             "charging-robots",
@@ -69,23 +62,29 @@ async def test_a_state_written_to_the_hub_reaches_a_websocket_client_within_1_s(
         current = hub.state("mso-cpp-1")  # seeded from the stored history by the status service
         first = PrinterState.HELD if current and current.code != PrinterState.HELD else PrinterState.FAULT
         for state in (first, PrinterState.RUNNING, PrinterState.SETUP):
-            written = time.monotonic()
-            await asyncio.to_thread(hub.write, printer_state(time.time_ns(), state, 23 if state != 3 else 0))
-            msg = await next_of(ws, "state", PUSH_LIMIT_S, lambda m: m["equipment"] == "mso-cpp-1")
-            latency = time.monotonic() - written
-            assert msg["state"] == state and latency < PUSH_LIMIT_S
+            batch = printer_state(time.time_ns(), state, 23 if state != 3 else 0)
+
+            def write(batch: SampleBatch = batch) -> float:
+                written = time.monotonic()  # in the writing thread: handing the call over to it does not count
+                hub.write(batch)
+                return written
+
+            written = await asyncio.to_thread(write)
+            msg, arrived = await live.next_of("state", lambda m: m["equipment"] == "mso-cpp-1")
+            assert msg["state"] == state
+            assert arrived - written < PUSH_LIMIT_S, f"pushed {arrived - written:.3f} s after the write"
             assert (msg["label_en"], msg["label_zh"]) == PRINTER_STATE_LABELS[state]
         # the next status snapshot agrees with the pushed change
-        status = await next_of(ws, "status", 5, lambda m: m["printers"][0]["state"] == PrinterState.SETUP)
+        status, _ = await live.next_of("status", lambda m: m["printers"][0]["state"] == PrinterState.SETUP)
         assert status["printers"][0]["state_label_zh"] == "换版调机"
 
 
 async def test_the_live_channel_survives_a_client_leaving(server: LiveServer) -> None:
-    async with websockets.connect(f"{server.ws_url}/api/v1/live") as ws:
-        await next_of(ws, "hello", 5)
+    async with LiveClient(f"{server.ws_url}/api/v1/live") as live:
+        await live.next_of("hello")
     await async_wait_until(lambda: server.services.hub.clients == 0, "the hub to drop the closed client")
-    async with websockets.connect(f"{server.ws_url}/api/v1/live") as ws:
-        await next_of(ws, "status", 10)
+    async with LiveClient(f"{server.ws_url}/api/v1/live") as live:
+        await live.next_of("status")
 
 
 # ---------------------------------------------------------------------- live data from the real fleet simulator
@@ -129,16 +128,14 @@ async def test_a_state_changed_in_the_fleet_simulator_reaches_the_client_within_
             robots = {r["id"]: r for r in body["fleets"][0]["robots"]}
             assert robots["r05"]["state"] == hub.state("r05").code
             assert body["fleets"][0]["link"]["connected"] is True
-            async with websockets.connect(f"{server.ws_url}/api/v1/live") as ws:
-                await next_of(ws, "status", 10)
+            async with LiveClient(f"{server.ws_url}/api/v1/live") as live:
+                await live.next_of("status")
                 current = hub.state("r05").code
                 target = RobotState.MAINTENANCE if current != RobotState.MAINTENANCE else RobotState.FAULT
                 changed = time.monotonic()
                 await sim.inject_value("r05", "state", int(target))
-                msg = await next_of(
-                    ws, "state", PUSH_LIMIT_S, lambda m: m["equipment"] == "r05" and m["state"] == target
-                )
-                assert time.monotonic() - changed < PUSH_LIMIT_S
+                msg, arrived = await live.next_of("state", lambda m: m["equipment"] == "r05" and m["state"] == target)
+                assert arrived - changed < PUSH_LIMIT_S, f"pushed {arrived - changed:.3f} s after the change"
                 assert msg["kind"] == "robot" and msg["label_zh"] in {"计划维护", "故障"}
         # what the collector wrote is in the store too: the KPI endpoints see the fleet
         env.store.flush()

@@ -15,14 +15,12 @@ import contextlib
 import copy
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import websockets
 
 from api.app import create_app
 from api.live import LiveHub
@@ -36,8 +34,9 @@ from simulators.fleet import FleetSimulator
 from simulators.printer.server import PrinterSimulator
 from store.annotations import AnnotationStore
 from store.duckdb_store import DuckDBStore
+from tests.api._live_client import LiveClient
 from tests.api.conftest import LiveServer, async_wait_until, config
-from tests.api.test_live import next_of
+from tests.api.test_live import PUSH_LIMIT_S
 from tests.models.kpi._plants import default_raw
 
 S = 1_000_000_000
@@ -146,21 +145,19 @@ async def test_live_data_from_the_simulators_through_the_api(tmp_path: Path) -> 
             assert fleet["total"]["availability_pct"] is not None
 
 
-def state_message(equipment: str, state: PrinterState) -> Callable[[dict[str, Any]], bool]:
-    return lambda m: m["equipment"] == equipment and m["state"] == state
-
-
 async def test_a_state_set_in_the_printer_simulator_reaches_the_client_within_1_s(tmp_path: Path) -> None:
     async with plant_running(tmp_path) as run:
         await async_wait_until(lambda: run.hub.state("mso-cpp-1"), "the first printer poll")
-        async with websockets.connect(f"{run.server.ws_url}/api/v1/live") as ws:
-            await next_of(ws, "status", 10)
+        async with LiveClient(f"{run.server.ws_url}/api/v1/live") as live:
+            await live.next_of("status")
             for target in (PrinterState.MAINTENANCE, PrinterState.FAULT):
                 if run.hub.state("mso-cpp-1").code == target:
                     continue
                 changed = time.monotonic()
                 run.printer_sim.set_override("state", float(target))
-                msg: dict[str, Any] = await next_of(ws, "state", 1.0, state_message("mso-cpp-1", target))
-                assert time.monotonic() - changed < 1.0
+                msg, arrived = await live.next_of(
+                    "state", lambda m, target=target: m["equipment"] == "mso-cpp-1" and m["state"] == target
+                )
+                assert arrived - changed < PUSH_LIMIT_S, f"pushed {arrived - changed:.3f} s after the change"
                 assert (msg["label_en"], msg["label_zh"]) == PRINTER_STATE_LABELS[target]
         json.dumps(msg)  # what was pushed is plain JSON

@@ -44,6 +44,35 @@ class ListSink:
         return [b for b in self.batches if b.good.all()]
 
 
+class StepClock:
+    """The poller's clock, moved only by the poller's own sleeps and by polls said to take time (``spend``).
+
+    The cadence tests check the schedule the poller computes - deadlines on a grid, backoff between
+    deadlines, ticks skipped after an overrun - so they read it on this clock, exactly, instead of on
+    the wall clock, where a loaded machine adds its own delays. The reads still go over the socket.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time_ns(self) -> int:
+        return 1_767_600_000_000_000_000 + round(self.now * 1e9)
+
+    def spend(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+def poll_times_s(batches: list[SampleBatch]) -> np.ndarray:
+    return np.array([int(b.ts_ns[0]) for b in batches], dtype=np.int64) / 1e9
+
+
 def tuned(printer: Printer, **modbus: float) -> Printer:
     return printer.model_copy(update={"modbus": printer.modbus.model_copy(update=modbus)})
 
@@ -208,53 +237,48 @@ async def test_unreachable_device_retries_with_capped_exponential_backoff() -> N
         port = s.getsockname()[1]
     printer = tuned(load_plant().printers[0], port=port, poll_interval_s=0.05, timeout_s=0.5)
     sink = ListSink()
-    poller = ModbusPoller(printer, sink, backoff_max_s=0.4)
+    poller = ModbusPoller(printer, sink, backoff_max_s=0.4, clock=StepClock())
     async with Running(poller):
         await wait_for(lambda: len(sink.batches) >= 7, "seven connection attempts")
-    ts = np.array([b.ts_ns[0] for b in sink.batches[:7]]) / 1e9
-    gaps = np.diff(ts)
-    expected = np.array([0.05, 0.1, 0.2, 0.4, 0.4, 0.4])
-    # Attempts run on the poll grid, so each gap is the backoff delay (plus scheduling jitter under load).
-    assert (gaps > expected - 0.03).all(), gaps
-    assert (gaps < expected + 0.25).all(), gaps
+    gaps = np.diff(poll_times_s(sink.batches[:7]))
+    # Attempts run on the poll grid, so each gap is exactly the backoff delay.
+    assert gaps == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.4, 0.4], abs=1e-6), gaps
     assert len(sink.events) == 1 and not sink.events[0].connected
     assert poller.counters.offline_ticks >= 1 + 3 + 7 + 7 + 7
 
 
 async def test_cadence_has_no_drift_even_when_each_poll_takes_time(plc: TestPlc, printer: Printer) -> None:
     interval_s = 0.2
-    # A sink that takes 40 ms per batch: a scheduler sleeping "interval after the poll" would slip 40 ms a tick.
-    sink = ListSink(on_write=lambda _b: time.sleep(0.04))
-    poller = ModbusPoller(tuned(printer, poll_interval_s=interval_s), sink)
+    clock = StepClock()
+    # Each poll takes 40 ms: a scheduler sleeping "interval after the poll" would slip 40 ms a tick.
+    sink = ListSink(on_write=lambda _b: clock.spend(0.04))
+    poller = ModbusPoller(tuned(printer, poll_interval_s=interval_s), sink, clock=clock)
     async with Running(poller):
         await wait_for(lambda: len(sink.batches) >= 16, "sixteen polls")
-    ts = np.array([b.ts_ns[0] for b in sink.batches], dtype=np.int64)
-    elapsed = (ts - ts[0]) / 1e9
-    k = np.round(elapsed / interval_s).astype(int)
-    residual = elapsed - k * interval_s
-    assert np.abs(residual).max() < 0.07, residual
-    assert (np.diff(k) >= 1).all()
-    # Any tick not polled was counted as skipped (a drifting loop would skip silently).
-    assert int((np.diff(k) - 1).sum()) <= poller.counters.skipped_ticks
+    elapsed = poll_times_s(sink.batches) - poll_times_s(sink.batches[:1])
+    # every poll on its deadline t0 + k * interval, none skipped
+    assert elapsed == pytest.approx(interval_s * np.arange(len(elapsed)), abs=1e-6), elapsed
+    assert poller.counters.skipped_ticks == 0
     assert all(b.good.all() for b in sink.batches)
 
 
 async def test_an_overrunning_poll_skips_ticks_instead_of_bursting(plc: TestPlc, printer: Printer) -> None:
     interval_s = 0.1
-    slow_on = {3}
+    clock = StepClock()
 
     def slow_sink(_batch: SampleBatch) -> None:
-        if len(sink.batches) in slow_on:
-            time.sleep(0.35)  # this poll overruns three and a half intervals
+        if len(sink.batches) == 4:
+            clock.spend(0.35)  # the fourth poll (t0 + 0.3 s) overruns three and a half intervals
 
     sink = ListSink(on_write=slow_sink)
-    poller = ModbusPoller(tuned(printer, poll_interval_s=interval_s), sink)
+    poller = ModbusPoller(tuned(printer, poll_interval_s=interval_s), sink, clock=clock)
     async with Running(poller):
         await wait_for(lambda: len(sink.batches) >= 8, "eight polls")
-    assert poller.counters.skipped_ticks >= 3
-    ts = np.array([b.ts_ns[0] for b in sink.batches]) / 1e9
-    # No catch-up burst: polls stay at least most of an interval apart.
-    assert np.diff(ts).min() > interval_s * 0.5, np.diff(ts)
+    # It ends at t0 + 0.65 s: the ticks at 0.4, 0.5 and 0.6 are skipped and counted, the next poll is at
+    # 0.7, on the grid, and none is run to catch up (no burst).
+    elapsed = poll_times_s(sink.batches[:8]) - poll_times_s(sink.batches[:1])
+    assert elapsed == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 1.0], abs=1e-6), elapsed
+    assert poller.counters.skipped_ticks == 3
 
 
 async def test_stop_closes_the_link_and_says_so(plc: TestPlc, printer: Printer) -> None:

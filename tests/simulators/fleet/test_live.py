@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from asyncua import Client, Node, ua
 
 from models.calendar import NS_PER_S, to_ns
+from simulators.clock import ManualClock
+from simulators.fleet import server as fleet_server
 from simulators.fleet.server import FleetSimulator
 from tests.simulators.fleet._helpers import LOOPBACK, SIM_START_NS, FixedClock, make_plant, wait_for
 
@@ -71,7 +75,9 @@ async def test_subscription_gets_changes_stamped_with_simulated_time() -> None:
 async def test_time_scale_runs_simulated_time_faster() -> None:
     plant = make_plant(robots=4, car_arrivals_per_hour=60.0)
     before = time.monotonic()
-    async with FleetSimulator(plant, endpoint=LOOPBACK, seed=2, time_scale=600) as sim:
+    sim = FleetSimulator(plant, endpoint=LOOPBACK, seed=2, time_scale=600)  # its clock starts here
+    constructed = time.monotonic()
+    async with sim:
         start_ns = sim.process.truth.start_ns
         async with Client(sim.endpoint, timeout=10) as client:
             recorder = Recorder()
@@ -93,9 +99,11 @@ async def test_time_scale_runs_simulated_time_faster() -> None:
         await sim.sync()
         after = time.monotonic()
         elapsed_s = sim.process.elapsed_s
-    # Simulated time is 600x wall time (bounded by the wall time around it, no tight tolerance).
-    assert elapsed_s <= 600 * (after - before)
-    assert elapsed_s >= 600 * (sync_started - before) - 600 * 2  # the clock started before the server did
+    # Simulated time is 600x wall time, bounded by wall stamps on either side of the clock's start and of
+    # the last sync (which steps to within one step of the clock): true however late the stamps are.
+    step_s = sim.process.step_ns / NS_PER_S
+    assert elapsed_s <= 600 * (after - before) + step_s
+    assert elapsed_s >= 600 * (sync_started - constructed) - step_s
     # Still fixed steps: every published timestamp lies on the step grid.
     for *_, dv in recorder.items:
         assert (to_ns(dv.SourceTimestamp) - start_ns) % sim.process.step_ns == 0
@@ -104,3 +112,27 @@ async def test_time_scale_runs_simulated_time_faster() -> None:
 def test_start_of_simulated_time_is_far_from_now() -> None:
     # Guards the assertion above that tells simulated from wall timestamps apart.
     assert abs(SIM_START_NS - time.time_ns()) > 100 * 86_400 * NS_PER_S
+
+
+async def test_a_long_catch_up_leaves_the_server_answering(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six simulated hours to step through at once: clients are answered meanwhile, not only afterwards.
+
+    Stepping shares the event loop with the OPC UA server; a catch-up done in one go would leave every
+    request unanswered (and a client's one-second health probe failing) for as long as it takes, which
+    on a loaded machine is seconds. The slice is set to zero here so the test does not depend on speed.
+    """
+    monkeypatch.setattr(fleet_server, "CATCHUP_SLICE_S", 0.0)
+    clock = ManualClock(start_ns=SIM_START_NS)
+    plant = make_plant(robots=6)
+    async with (
+        FleetSimulator(plant, endpoint=LOOPBACK, seed=4, clock=clock) as sim,
+        Client(sim.endpoint, timeout=10) as client,
+    ):
+        node = client.get_node(sim.node_id("r01", "soc_pct"))
+        before = await node.read_value()
+        target_ns = clock.advance(6 * 3600)
+        syncing = asyncio.create_task(sim.sync())
+        assert await node.read_value() == before  # answered while stepping: nothing published yet
+        assert sim.process.now_ns < target_ns, "the read waited for the whole catch-up"
+        await syncing
+        assert sim.process.now_ns == target_ns
