@@ -176,7 +176,7 @@ class GuardedH11Protocol(H11Protocol):
 
     # -- connection
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn types it as BaseTransport; TCP gives a Transport
         if len(self.connections) >= self.limits.max_connections and not self._evict_oldest_waiting():
             self._refused = True
             self.transport = transport

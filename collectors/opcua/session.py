@@ -189,7 +189,7 @@ def _read_refusals_of_the_secure_channel(protocol: UASocketProtocol) -> None:
                 raise refusal
         process(msg)
 
-    protocol._process_received_message = process_checking_refusal  # type: ignore[method-assign]
+    protocol._process_received_message = process_checking_refusal  # type: ignore[method-assign]  # see the docstring
 
 
 class _CollectorClient(Client):

@@ -24,7 +24,7 @@ from store.influx_store import InfluxConnection, InfluxStore
 from tests.api.conftest import ALICE, config
 from tests.api.dataset import plant_history
 from tests.fixtures.clock import ManualClock
-from tests.fixtures.tmpfs import fill, free, tiny_fs  # noqa: F401 - the fixture
+from tests.fixtures.tmpfs import fill, free
 from tests.fixtures.waiting import wait_until
 
 S = 1_000_000_000
@@ -63,7 +63,7 @@ class Poller:
 
 
 @pytest.fixture
-def embedded(plant: Plant, tiny_fs: Path) -> Iterator[tuple[DuckDBStore, AnnotationStore, ManualClock]]:  # noqa: F811
+def embedded(plant: Plant, tiny_fs: Path) -> Iterator[tuple[DuckDBStore, AnnotationStore, ManualClock]]:
     clock = ManualClock()
     store = DuckDBStore(tiny_fs / "shopfloor.duckdb", plant.plant.id, flush_interval_s=0.05, clock=clock)
     notes = AnnotationStore(tiny_fs / "annotations.sqlite3", clock=clock)
@@ -78,7 +78,7 @@ def embedded(plant: Plant, tiny_fs: Path) -> Iterator[tuple[DuckDBStore, Annotat
 
 def test_a_full_disk_answers_503_with_the_reason_and_loses_nothing(
     plant: Plant,
-    tiny_fs: Path,  # noqa: F811
+    tiny_fs: Path,
     embedded: tuple[DuckDBStore, AnnotationStore, ManualClock],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -151,7 +151,7 @@ def unused_port() -> int:
 
 def test_influxdb_spool_on_a_full_disk_says_so_and_counts_what_it_drops(
     plant: Plant,
-    tiny_fs: Path,  # noqa: F811
+    tiny_fs: Path,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -16,7 +16,7 @@ from store.duckdb_store import DuckDBStore
 from tests.cli._process import REPO
 from tests.cli.test_simulate_collect import DEFAULT_PLANT, free_port
 from tests.fixtures.damaged import DAMAGES, damaged_copy, history_file
-from tests.fixtures.tmpfs import fill, tiny_fs  # noqa: F401 - the fixture
+from tests.fixtures.tmpfs import fill
 
 DEADLINE_S = 180  # only a bound for a hung command: each one exits as soon as its store refuses to open
 COMMANDS = ("collect", "run", "demo", "python -m api")
@@ -103,7 +103,7 @@ def test_a_damaged_store_file_ends_every_command_with_one_line(good_file: Path, 
 
 def test_a_full_disk_ends_every_command_with_one_line(
     plant: Plant,
-    tiny_fs: Path,  # noqa: F811
+    tiny_fs: Path,
     tmp_path: Path,
 ) -> None:
     data_dirs = {c: tiny_fs / c.replace(" ", "-") for c in COMMANDS}

@@ -19,7 +19,7 @@ import pytest
 from store import StoreUnavailable
 from store.duckdb_store import DuckDBStore
 from tests.fixtures.clock import ManualClock
-from tests.fixtures.tmpfs import fill, free, tiny_fs  # noqa: F401 - the fixture
+from tests.fixtures.tmpfs import fill, free
 from tests.fixtures.waiting import wait_until
 from tests.store._batches import T0, good
 
@@ -72,7 +72,7 @@ def records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 def test_a_full_disk_keeps_samples_and_commits_them_when_space_returns(
-    tiny_fs: Path,  # noqa: F811
+    tiny_fs: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
@@ -107,7 +107,7 @@ def test_a_full_disk_keeps_samples_and_commits_them_when_space_returns(
 
 
 def test_a_lasting_failure_is_logged_at_its_start_once_a_period_and_at_its_end(
-    tiny_fs: Path,  # noqa: F811
+    tiny_fs: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
@@ -123,11 +123,11 @@ def test_a_lasting_failure_is_logged_at_its_start_once_a_period_and_at_its_end(
         for period in range(1, periods + 1):
             # many failed attempts within a period: no more lines
             seen = store.outage.failures
-            wait_until(lambda: store.outage.failures >= seen + 5, "more failed attempts")  # noqa: B023
+            wait_until(lambda: store.outage.failures >= seen + 5, "more failed attempts")  # noqa: B023  # waited on at once, inside the loop
             assert store.outage.lines == period
             clock.advance(61)
             seen = store.outage.failures
-            wait_until(lambda: store.outage.failures > seen, "the next failed attempt")  # noqa: B023
+            wait_until(lambda: store.outage.failures > seen, "the next failed attempt")  # noqa: B023  # waited on at once, inside the loop
             assert store.outage.lines == period + 1
         # the commit lag is the age of the oldest sample not committed: the clock moved 3 x 61 s since
         assert store.health().unsaved_age_s >= periods * 61
@@ -145,7 +145,7 @@ def test_a_lasting_failure_is_logged_at_its_start_once_a_period_and_at_its_end(
 
 
 def test_memory_is_bounded_and_what_does_not_fit_is_counted(
-    tiny_fs: Path,  # noqa: F811
+    tiny_fs: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
@@ -173,7 +173,7 @@ def test_memory_is_bounded_and_what_does_not_fit_is_counted(
 
 
 def test_a_failed_checkpoint_reopens_the_file_and_neither_loses_nor_doubles_a_sample(
-    tiny_fs: Path,  # noqa: F811
+    tiny_fs: Path,
 ) -> None:
     """DuckDB 2.x invalidates the database when a checkpoint fails, even one that follows a commit it reports
     as durable; the store reopens the file and tells from its commit marker whether the piece got in."""

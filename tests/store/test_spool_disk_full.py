@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from store.spool import Spool
-from tests.fixtures.tmpfs import fill, free, tiny_fs  # noqa: F401 - the fixture
+from tests.fixtures.tmpfs import fill, free
 
 
 def payload(i: int, size: int) -> bytes:
@@ -21,7 +21,7 @@ def payload(i: int, size: int) -> bytes:
 
 
 def test_a_full_disk_drops_and_counts_what_does_not_fit_and_keeps_the_segment_whole(
-    tiny_fs: Path,  # noqa: F811
+    tiny_fs: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="store.spool")
@@ -62,7 +62,7 @@ def test_a_full_disk_drops_and_counts_what_does_not_fit_and_keeps_the_segment_wh
     assert all(r.exc_info is None for r in caplog.records)
 
 
-def test_an_ack_on_a_full_disk_does_not_raise_and_still_frees_space(tiny_fs: Path) -> None:  # noqa: F811
+def test_an_ack_on_a_full_disk_does_not_raise_and_still_frees_space(tiny_fs: Path) -> None:
     spool = Spool(tiny_fs / "spool", segment_max_bytes=4096)
     for i in range(20):
         spool.append(payload(i, 1000), 1)

@@ -12,7 +12,7 @@ from store import StoreError
 from store.annotations import AnnotationStore
 from store.duckdb_store import DuckDBStore
 from tests.fixtures.damaged import DAMAGES, damaged_copy, history_file
-from tests.fixtures.tmpfs import fill, tiny_fs  # noqa: F401 - the fixture
+from tests.fixtures.tmpfs import fill
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_a_damaged_file_is_named_with_what_to_do(plant: Plant, good_file: Path, 
     assert path.stat().st_size > 0  # the file is the person's to restore or move: never deleted
 
 
-def test_a_full_disk_at_start_says_so_for_an_existing_file(plant: Plant, tiny_fs: Path) -> None:  # noqa: F811
+def test_a_full_disk_at_start_says_so_for_an_existing_file(plant: Plant, tiny_fs: Path) -> None:
     path = tiny_fs / "shopfloor.duckdb"
     DuckDBStore(path, plant.plant.id).close()
     fill(tiny_fs)
@@ -50,7 +50,7 @@ def test_a_full_disk_at_start_says_so_for_an_existing_file(plant: Plant, tiny_fs
     )
 
 
-def test_a_full_disk_at_start_leaves_no_half_made_file(plant: Plant, tiny_fs: Path) -> None:  # noqa: F811
+def test_a_full_disk_at_start_leaves_no_half_made_file(plant: Plant, tiny_fs: Path) -> None:
     fill(tiny_fs)
     path = tiny_fs / "new.duckdb"
     with pytest.raises(StoreError, match=r"^no space left on device: cannot write DuckDB file"):
@@ -58,7 +58,7 @@ def test_a_full_disk_at_start_leaves_no_half_made_file(plant: Plant, tiny_fs: Pa
     assert not path.exists()  # it would read as damaged on the next start
 
 
-def test_annotations_on_a_full_disk_or_damaged(tiny_fs: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_annotations_on_a_full_disk_or_damaged(tiny_fs: Path, tmp_path: Path) -> None:
     fill(tiny_fs)
     with pytest.raises(StoreError, match=r"^no space left on device: cannot write annotations file"):
         AnnotationStore(tiny_fs / "annotations.sqlite3")

@@ -37,8 +37,12 @@ class NodeOpcuaUnavailable(RuntimeError):
 
 def missing() -> str | None:
     """Why the peer cannot run here, or None."""
-    if shutil.which("node") is None:
+    node = shutil.which("node")
+    if node is None:
         return "node is not installed (Node.js 20 or newer)"
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
+    if int(version.lstrip("v").split(".")[0] or 0) < 20:
+        return f"node {version} is too old: node-opcua 2.182 needs Node.js 20 or newer"
     if not (PEER_DIR / "node_modules" / "node-opcua").is_dir():
         return f"{PEER_DIR / 'node_modules'} is missing (run: {INSTALL_COMMAND})"
     return None
