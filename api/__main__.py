@@ -40,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # opens the annotations file beside the store: a full disk or a damaged file ends here too, in one line
         app = create_app(plant, store, live_hub=LiveHub(plant), config=config)
-        host, port = args.host or plant.api.host, args.port or plant.api.port
-        build_server(app, plant.api, log_level="info", host=host, port=port).run()
+        host = args.host or plant.api.host
+        port = plant.api.port if args.port is None else args.port  # 0 picks a free one
+        # warnings only from uvicorn (no line per request), as in `shopfloor run`; our own INFO lines stay
+        build_server(app, plant.api, host=host, port=port).run()
         store.close()
     except StoreError as exc:
         with contextlib.suppress(StoreError):

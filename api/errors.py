@@ -30,6 +30,11 @@ MAX_INPUT_CHARS = 80  # what is shown of a wrong input
 MAX_MSG_CHARS = 300
 
 
+def _printable(text: str) -> str:
+    """``text`` that JSON can carry: a lone surrogate (``"\\ud800"`` in a body) shown escaped, not raised on."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _excerpt(value: Any) -> Any:
     """A JSON-safe, short stand-in for an input: scalars as they are (finite numbers), strings cut, the rest
     named by type (a whole body or list is what the client sent: it has it)."""
@@ -38,13 +43,13 @@ def _excerpt(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, str | bytes):
-        text = value if isinstance(value, str) else value.decode("utf-8", "replace")
+        text = _printable(value) if isinstance(value, str) else value.decode("utf-8", "replace")
         return text if len(text) <= MAX_INPUT_CHARS else f"{text[:MAX_INPUT_CHARS]}… ({len(text)} characters)"
     return f"<{type(value).__name__}>"
 
 
 def _loc_part(part: Any) -> str | int:
-    return part if isinstance(part, int) else str(part)[:MAX_INPUT_CHARS]
+    return part if isinstance(part, int) else _printable(str(part))[:MAX_INPUT_CHARS]
 
 
 def compact_errors(errors: Any) -> list[dict[str, Any]]:
@@ -53,7 +58,7 @@ def compact_errors(errors: Any) -> list[dict[str, Any]]:
         item: dict[str, Any] = {
             "type": str(error.get("type", "")),
             "loc": [_loc_part(p) for p in error.get("loc", ())][:10],
-            "msg": str(error.get("msg", ""))[:MAX_MSG_CHARS],
+            "msg": _printable(str(error.get("msg", "")))[:MAX_MSG_CHARS],
         }
         if "input" in error:
             item["input"] = _excerpt(error["input"])

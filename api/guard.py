@@ -200,9 +200,8 @@ class RequestGuard:
         response = JSONResponse({"detail": detail}, status_code=status, headers=dict(headers or {}))
         if scope["type"] == "http":
             await response(scope, receive, send)  # the body, if any, is never read
-        elif "websocket.http.response" in (scope.get("extensions") or {}):
-            # Refused before the handshake completes, with a reason a person can read.
-            await send({"type": "websocket.http.response.start", "status": status, "headers": response.raw_headers})
-            await send({"type": "websocket.http.response.body", "body": response.body})
         else:
+            # A close before the handshake is a plain 403. (A "websocket.http.response" with the reason in a
+            # body would be nicer, but uvicorn 0.54 then logs "ASGI callable returned without completing
+            # handshake" as an ERROR for every refusal: a correct refusal must not look like a fault.)
             await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})

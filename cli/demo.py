@@ -1,7 +1,8 @@
-"""``shopfloor demo``: the whole system in one process on its embedded defaults.
+"""``shopfloor demo``: the whole system in one command on its embedded defaults.
 
 The printer simulator (Modbus TCP) and the robot-fleet simulator (OPC UA) are
-served on loopback ports the OS picks; the real collectors read them over
+served on loopback ports the OS picks, in the collectors' process (away from
+the server's load, as real devices would be); the real collectors read them over
 those sockets into the embedded store (or InfluxDB, if configured) and the
 live hub; the API and the control-room display serve both. Nothing here is a
 shortcut around a protocol: pointing the same system at a real plant is a
@@ -10,8 +11,9 @@ change of the plant file (``shopfloor run --plant FILE``).
 Faster than real time (``--time-scale``), the whole system runs on the
 simulation's clock: the simulators, the collectors' timestamps and the API's
 "now" (current shift, range ends, the display's clock) all read one
-``SimClock``, so a shift passes in minutes and every rate (speed, OEE
-performance, energy per metre) stays true to the simulated plant. At scale 1
+``SimClock`` (the collectors' process gets a copy: both read the system-wide
+monotonic clock, so they agree), so a shift passes in minutes and every rate
+(speed, OEE performance, energy per metre) stays true to the simulated plant. At scale 1
 that clock is the wall clock.
 """
 

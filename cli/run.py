@@ -1,6 +1,7 @@
 """``shopfloor run``: the production job — collectors, store and API for the plant file's real devices.
 
-The same process as the demo without the simulators: every printer and fleet
+The same two processes as the demo (collectors in a child, store and API in
+the main one) without the simulators: every printer and fleet
 the plant file declares is read over its endpoint, and the API and display
 serve what is collected. Operator input stays closed until keys are set in
 the environment variable the plant file names (``SHOPFLOOR_API_KEYS``).

@@ -1,12 +1,11 @@
-"""Collectors, store, live hub and API in one process: what ``shopfloor run`` and ``shopfloor demo`` share.
-
-One process because the embedded DuckDB file has one writer: the API reads
-the store the collectors write, and the live hub sees every batch the moment
-it is collected (a change reaches the display within one poll).
+"""Collectors, store, live hub and API: what ``shopfloor run`` and ``shopfloor demo`` share.
 
 Two processes: the collectors run in a child of their own
-(:mod:`cli.collector_process`), the store and the HTTP server here, so no
-number or kind of clients can delay a poll (docs/api.md, "Isolation").
+(:mod:`cli.collector_process`), so no number or kind of clients can delay a
+poll (docs/api.md, "Isolation"); the store, the live hub and the HTTP server
+run here, together, because the embedded DuckDB file admits one process. The
+hub sees every batch the moment the child sends it (a change reaches the
+display within one poll).
 """
 
 from __future__ import annotations

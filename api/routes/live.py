@@ -17,6 +17,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from api.deps import Services, ws_services
 from api.snapshots import kpi_snapshot, status_snapshot
 from models.states import PRINTER_STATE_LABELS, ROBOT_STATE_LABELS
+from store.base import StoreError
 
 router = APIRouter(tags=["live"])
 
@@ -45,9 +46,13 @@ async def live(websocket: WebSocket) -> None:
     reader = asyncio.create_task(drain_client())
     try:
         await websocket.send_json(_hello(services))
-        await websocket.send_json(await asyncio.to_thread(status_snapshot, services))
-        snapshot = services.last_kpi_snapshot or await asyncio.to_thread(kpi_snapshot, services)
-        await websocket.send_json(snapshot)
+        try:
+            await websocket.send_json(await asyncio.to_thread(status_snapshot, services))
+            snapshot = services.last_kpi_snapshot or await asyncio.to_thread(kpi_snapshot, services)
+            await websocket.send_json(snapshot)
+        except StoreError as exc:
+            # A full disk or a store away: the client is told why, and the live changes still flow.
+            await websocket.send_json({"type": "store_unavailable", "detail": str(exc)})
         while True:
             getter = asyncio.ensure_future(sub.get())
             done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)

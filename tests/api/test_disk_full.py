@@ -105,6 +105,12 @@ def test_a_full_disk_answers_503_with_the_reason_and_loses_nothing(
         assert r.status_code == 503, r.text
         assert "no space left on device: cannot write annotations file" in r.json()["detail"]
         assert client.get("/health").status_code == 200  # the API itself is fine
+        with client.websocket_connect("/api/v1/live") as live:  # the live channel says why, and stays
+            assert live.receive_json()["type"] == "hello"
+            said = [live.receive_json() for _ in range(2)]  # status (from memory), then what the KPIs need
+            assert said[-1]["type"] == "store_unavailable", said
+            assert "no space left on device" in said[-1]["detail"], said
+            live.send_text("still there?")  # the channel only listens; a closed one would fail here
 
         clock.advance(30)  # /metrics tells the truth: nothing commits, and for how long
         assert metric(client, "shopfloor_store_writable") == 0
