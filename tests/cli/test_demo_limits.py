@@ -8,10 +8,12 @@ own pace is whatever the machine gives it.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import re
 import resource
+import socket
 import time
 from collections.abc import Iterator
 from importlib import resources
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from models.plant import load_plant
@@ -225,6 +228,59 @@ def test_a_300_mb_body_is_refused_after_its_head_and_never_read(demo: tuple[Comm
     assert grown_mib < 64, f"the demo's peak memory grew by {grown_mib:.0f} MiB"
     output = "\n".join(process.all_lines)
     assert "Traceback" not in output, process.describe()
+
+
+def test_bad_times_numbers_and_foreign_pages_are_4xx_from_the_demo_on_a_connection_that_serves_on(
+    demo: tuple[Command, str],
+) -> None:
+    process, url = demo
+    since = len(process.all_lines)
+    host, port = url.split("//")[1].strip("/").split(":")
+    key = next(line for line in process.stdout_lines if line.startswith("operator key")).rsplit(" is in ", 1)[1]
+    json_headers = {"X-API-Key": Path(key).read_text().strip(), "Content-Type": "application/json"}
+    conn = http.client.HTTPConnection(host, int(port), timeout=DEADLINE_S)
+    conn.connect()
+    socket_before = conn.sock
+    asked = [
+        ("GET", "/api/v1/kpis?shift=9999-12-31/night", None),
+        ("GET", "/api/v1/teams/scoreboard?shift=1677-09-21/early", None),
+        ("GET", "/api/v1/savings?shift=0001-01-01/early", None),
+        ("GET", "/api/v1/kpis?start=0001-01-01T00:00:00&end=0001-01-02T00:00:00", None),
+        ("POST", "/api/v1/notes", '{"equipment": "mso-cpp-1", "text": "x", "at": "1969-07-20T20:17:00Z"}'),
+        ("POST", "/api/v1/notes", '{"equipment": "mso-cpp-1", "text": "x", "at": "1600-01-01T00:00:00"}'),
+        (
+            "POST",
+            "/api/v1/printers/mso-cpp-1/stops/reason",
+            '{"start": "2026-01-01T00:00:00", "end": "2026-01-01T01:00:00", "reason_code": NaN}',
+        ),
+        ("POST", "/api/v1/notes", '{"equipment": "mso-cpp-1", "text": "\\ud800"}'),
+    ]
+    for method, path, body in asked:
+        conn.request(method, path, body=body, headers=json_headers if body else {})
+        response = conn.getresponse()
+        data = response.read()
+        assert 400 <= response.status < 500, (path, body, response.status, data[:300])
+        json.loads(data)  # a small, strict JSON answer
+        assert response.getheader("connection") != "close", path
+    conn.request("GET", "/health")
+    assert conn.getresponse().status == 200
+    assert conn.sock is socket_before, "every error was answered on the same kept-alive connection"
+    conn.close()
+    # a page of another site, or a name that is not this server's, gets no live data
+    ws_url = url.replace("http", "ws") + "api/v1/live"
+    with pytest.raises(InvalidStatus) as refused:
+        ws_connect(ws_url, additional_headers={"Origin": "https://evil.example.com"}, open_timeout=DEADLINE_S)
+    assert refused.value.response.status_code == 403
+    with socket.create_connection((host, int(port)), timeout=DEADLINE_S) as raw:  # DNS rebinding: a foreign name
+        raw.sendall(
+            b"GET /api/v1/live HTTP/1.1\r\nHost: attacker.example.com\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert raw.recv(64).split(b" ")[1] == b"403"
+    with ws_connect(ws_url, origin=url.rstrip("/"), open_timeout=DEADLINE_S) as live:  # the display's own page
+        assert json.loads(live.recv(timeout=DEADLINE_S))["type"] == "hello"
+    output = "\n".join(process.all_lines[since:])
+    assert "Traceback" not in output and " ERROR " not in output, output[-3000:]
 
 
 def plant_file_with(tmp_path: Path, old: str, new: str) -> Path:
