@@ -9,6 +9,7 @@ address to show the simulator is a plain Modbus server.
 
 from __future__ import annotations
 
+import datetime
 import socket
 import time
 from pathlib import Path
@@ -148,3 +149,41 @@ def test_collect_fills_influxdb_when_it_is_configured(tmp_path: Path, influx_ser
     body = influx_server.query(f'SELECT count("state") FROM "{MEASUREMENT_ROBOT}" GROUP BY "equipment"', db=bucket)
     counted = {s["tags"]["equipment"]: s["values"][0][1] for s in body["results"][0].get("series", [])}
     assert sorted(counted) == robots and all(n >= 1 for n in counted.values()), counted
+
+
+def log_time(line: str) -> datetime.datetime:
+    """The time stamp our log lines start with (``2026-12-01 01:43:05,123``)."""
+    return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+
+
+def test_collect_reads_devices_again_within_2_s_after_the_simulator_was_killed(tmp_path: Path) -> None:
+    """The issue's case: the simulator process killed, started again later; both collectors back within 2 s.
+
+    Measured between two lines the system logs itself, on one clock: the restarted simulator's "serving"
+    and the collector's "recovered link"."""
+    plant_file = plant_file_on_free_ports(tmp_path)
+    plant = load_plant(plant_file)
+    printer, fleet = plant.printers[0].id, plant.fleets[0].id
+    simulate = Command("simulate", "--plant", str(plant_file), cwd=tmp_path)
+    collect = None
+    try:
+        simulate.wait_for_line(r"serving opc\.tcp://")
+        collect = Command("collect", "--plant", str(plant_file), cwd=tmp_path)
+        collect.wait_for_line(rf"connected to {printer}")
+        collect.wait_for_line(rf"connected to {fleet} \(subscription")
+        simulate.kill()
+        collect.wait_for_line(rf"(lost link to|cannot reach) {printer}")
+        collect.wait_for_line(rf"(lost link to|cannot reach) {fleet}")
+        time.sleep(8)  # the outage: long enough for the reconnect backoff to reach its cap
+        simulate = Command("simulate", "--plant", str(plant_file), cwd=tmp_path)
+        modbus_back = simulate.wait_for_line(r"printer simulator serving modbus-tcp://").string
+        opcua_back = simulate.wait_for_line(r"fleet \S+: \d+ robots served on opc\.tcp://").string
+        printer_again = collect.wait_for_line(rf"recovered link to {printer} after").string
+        fleet_again = collect.wait_for_line(rf"recovered link to {fleet} after").string
+        for back, again in ((modbus_back, printer_again), (opcua_back, fleet_again)):
+            assert (log_time(again) - log_time(back)).total_seconds() <= 2.0, (back, again)
+        assert collect.interrupt() == 0, collect.describe()
+    finally:
+        if collect is not None:
+            collect.kill()
+        simulate.kill()
