@@ -26,6 +26,7 @@ from websockets.sync.client import connect as ws_connect
 
 from models.plant import load_plant
 from tests.cli._process import Command
+from tests.fixtures.tmpfs import fill, free, mounted_tmpfs
 from tests.fixtures.waiting import wait_until
 
 DEADLINE_S = 60.0
@@ -330,3 +331,40 @@ def test_settings_that_cannot_work_stop_the_demo_before_anything_starts(
     )
     assert "k3y!" not in process.stderr_lines[0], "a key is never printed"
     assert not (tmp_path / "data").exists(), "no store, no key file: nothing started"
+
+
+def test_a_full_disk_under_the_running_demo_is_503_with_the_reason_and_nothing_lost(tmp_path: Path) -> None:
+    """The data folder fills up while the demo runs: the API says why (503), the log says it once per
+    stretch, and when space returns every sample collected meanwhile is committed."""
+    with mounted_tmpfs(tmp_path / "tiny", size="32m") as data:
+        process = Command("demo", "--port", "0", "--data-dir", str(data), cwd=tmp_path, env={"SHOPFLOOR_API_KEYS": ""})
+        try:
+            url = process.wait_for_line(r"^display\s+(http://127\.0\.0\.1:\d+/)$").group(1)
+            with httpx.Client(base_url=url, timeout=DEADLINE_S) as http:
+
+                def metric(name: str) -> float:
+                    found = re.search(rf"^{name} ([0-9.e+-]+)$", http.get("/metrics").text, re.M)
+                    assert found, name
+                    return float(found.group(1))
+
+                wait_until(lambda: http.get("/api/v1/status").status_code == 200, "the demo's first status")
+                since = len(process.all_lines)
+                filler = fill(data)
+                wait_until(lambda: metric("shopfloor_store_writable") == 0, "the store to notice the full disk")
+                for path in ("/api/v1/status", "/api/v1/kpis", "/api/v1/teams/scoreboard"):
+                    r = http.get(path)
+                    assert r.status_code == 503 and "no space left on device" in r.json()["detail"], (path, r.text)
+                stored_meanwhile = collection(url)["printer_samples"]
+                wait_until(lambda: collection(url)["printer_samples"] >= stored_meanwhile + 32, "polls go on")
+                assert metric("shopfloor_store_unsaved_samples") > 0
+                free(filler)
+                wait_until(lambda: metric("shopfloor_store_writable") == 1, "recovery")
+                wait_until(lambda: metric("shopfloor_store_unsaved_samples") == 0, "everything committed")
+                assert http.get("/api/v1/kpis").status_code == 200
+                assert metric("shopfloor_store_dropped_samples_total") == 0
+            said = process.all_lines[since:]
+            assert not [line for line in said if "Traceback" in line], "\n".join(said)
+            assert len([line for line in said if "no space left on device" in line]) <= 3, "\n".join(said)
+        finally:
+            code = process.interrupt()
+        assert code == 0, process.describe()
