@@ -21,7 +21,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from models.plant import load_plant
+from shopfloor.models.plant import load_plant
 from tests.cli._process import Command
 from tests.fixtures.waiting import wait_until
 
@@ -221,7 +221,7 @@ def test_a_300_mb_body_is_refused_after_its_head_and_never_read(demo: tuple[Comm
 
 
 def plant_file_with(tmp_path: Path, old: str, new: str) -> Path:
-    text = resources.files("models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8")
+    text = resources.files("shopfloor.models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8")
     assert old in text
     path = tmp_path / "plant.toml"
     path.write_text(text.replace(old, new), encoding="utf-8")
