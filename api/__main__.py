@@ -1,4 +1,4 @@
-"""``python -m api [--plant FILE]``: serve the API and display over the plant's store.
+"""``python -m shopfloor.api [--plant FILE]``: serve the API and display over the plant's store.
 
 Binds ``[api] host``/``port`` of the plant file (127.0.0.1:8080 by default).
 This serves what is stored; to see live pushes, run the collectors in the
@@ -13,17 +13,17 @@ import contextlib
 import logging
 import sys
 
-from api.app import create_app
-from api.live import LiveHub
-from api.server import build_server, check_settings
-from api.settings import ApiConfig, SettingsError
-from models.plant import PlantFileError, load_plant
-from store import open_store
-from store.base import StoreError
+from shopfloor.api.app import create_app
+from shopfloor.api.live import LiveHub
+from shopfloor.api.server import build_server, check_settings
+from shopfloor.api.settings import ApiConfig, SettingsError
+from shopfloor.models.plant import PlantFileError, load_plant
+from shopfloor.store import open_store
+from shopfloor.store.base import StoreError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m api", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m shopfloor.api", description=__doc__.splitlines()[0])
     parser.add_argument("--plant", help="plant file (default: the built-in MSO-CPP plant)")
     parser.add_argument("--host", help="bind address (default: [api] host of the plant file)")
     parser.add_argument("--port", type=int, help="port (default: [api] port of the plant file)")
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         config = ApiConfig.from_env(plant)
         store = open_store(plant)
     except (PlantFileError, SettingsError, StoreError) as exc:
-        print(f"python -m api: {exc}", file=sys.stderr)
+        print(f"python -m shopfloor.api: {exc}", file=sys.stderr)
         return 2
     try:
         # opens the annotations file beside the store: a full disk or a damaged file ends here too, in one line
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as exc:
         with contextlib.suppress(StoreError):
             store.close()
-        print(f"python -m api: {exc}", file=sys.stderr)
+        print(f"python -m shopfloor.api: {exc}", file=sys.stderr)
         return 2
     except BaseException:
         with contextlib.suppress(StoreError):

@@ -16,23 +16,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.app_paths import STATIC_DIR
-from api.deps import Services
-from api.errors import CatchAll, ErrorLog, validation_failed
-from api.guard import RequestGuard
-from api.kpi_service import KpiService
-from api.live import LiveHub
-from api.metrics import ApiMetrics, MetricsMiddleware
-from api.routes import ROUTERS
-from api.settings import ApiConfig
-from api.snapshots import run_snapshots
-from api.status import StatusService
-from collectors.base import CollectorStatus
-from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
-from models.kpi import KpiConfig
-from models.plant import Plant
-from store.annotations import AnnotationStore
-from store.base import SampleStore, StoreError, StoreUnavailable
+from shopfloor.api.app_paths import STATIC_DIR
+from shopfloor.api.deps import Services
+from shopfloor.api.errors import CatchAll, ErrorLog, validation_failed
+from shopfloor.api.guard import RequestGuard
+from shopfloor.api.kpi_service import KpiService
+from shopfloor.api.live import LiveHub
+from shopfloor.api.metrics import ApiMetrics, MetricsMiddleware
+from shopfloor.api.routes import ROUTERS
+from shopfloor.api.settings import ApiConfig
+from shopfloor.api.snapshots import run_snapshots
+from shopfloor.api.status import StatusService
+from shopfloor.collectors.base import CollectorStatus
+from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from shopfloor.models.kpi import KpiConfig
+from shopfloor.models.plant import Plant
+from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.base import SampleStore, StoreError, StoreUnavailable
 
 log = logging.getLogger("shopfloor.api")
 

@@ -15,7 +15,7 @@ import hmac
 
 from fastapi import HTTPException, status
 
-from api.settings import ApiConfig
+from shopfloor.api.settings import ApiConfig
 
 
 def check_key(config: ApiConfig, presented: str | None) -> str:

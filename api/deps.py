@@ -14,16 +14,16 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request, Security, WebSocket, status
 from fastapi.security import APIKeyHeader
 
-from api.auth import check_key
-from api.kpi_service import KpiService
-from api.live import LiveHub
-from api.metrics import ApiMetrics
-from api.settings import ApiConfig
-from api.status import StatusService
-from api.timerange import RangeError, TimeRange, resolve
-from models.plant import Plant
-from store.annotations import AnnotationStore
-from store.base import SampleStore
+from shopfloor.api.auth import check_key
+from shopfloor.api.kpi_service import KpiService
+from shopfloor.api.live import LiveHub
+from shopfloor.api.metrics import ApiMetrics
+from shopfloor.api.settings import ApiConfig
+from shopfloor.api.status import StatusService
+from shopfloor.api.timerange import RangeError, TimeRange, resolve
+from shopfloor.models.plant import Plant
+from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.base import SampleStore
 
 UNPROCESSABLE = 422  # Unprocessable Content: the request is well-formed but names something wrong
 

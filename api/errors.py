@@ -21,7 +21,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.lograte import Stretch
+from shopfloor.api.lograte import Stretch
 
 log = logging.getLogger("shopfloor.api")
 

@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 
-from api.auth import check_key
-from api.settings import ApiConfig
+from shopfloor.api.auth import check_key
+from shopfloor.api.settings import ApiConfig
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

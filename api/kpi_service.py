@@ -21,13 +21,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from api.timerange import TimeRange
-from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
-from models.kpi import KpiConfig, KpiReport, Throughput, build_report, outage_spans, printer_throughput
-from models.plant import Plant
-from models.samples import Series
-from store.annotations import AnnotationStore, apply_reason_overrides
-from store.base import SampleStore, StoreError
+from shopfloor.api.timerange import TimeRange
+from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from shopfloor.models.kpi import KpiConfig, KpiReport, Throughput, build_report, outage_spans, printer_throughput
+from shopfloor.models.plant import Plant
+from shopfloor.models.samples import Series
+from shopfloor.store.annotations import AnnotationStore, apply_reason_overrides
+from shopfloor.store.base import SampleStore, StoreError
 
 log = logging.getLogger("shopfloor.api.kpi")
 

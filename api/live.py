@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from models.plant import Plant
-from models.samples import ConnectivityEvent, SampleBatch
-from models.states import PRINTER_STATE_LABELS, ROBOT_STATE_LABELS, PrinterState, RobotState
+from shopfloor.models.plant import Plant
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.states import PRINTER_STATE_LABELS, ROBOT_STATE_LABELS, PrinterState, RobotState
 
 Message = dict[str, Any]
 

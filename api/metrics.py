@@ -36,8 +36,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from collectors.base import CollectorStatus
-from store.base import StoreHealth
+from shopfloor.collectors.base import CollectorStatus
+from shopfloor.store.base import StoreHealth
 
 NS_PER_S = 1_000_000_000
 

@@ -11,10 +11,10 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from api.timerange import TimeRange, iso
-from models.kpi import EnergyKpis, KpiReport, PrinterKpis, energy_kpis
-from models.kpi.report import ShiftReport, TeamReport
-from models.plant import Plant, Team, TeamKind
+from shopfloor.api.timerange import TimeRange, iso
+from shopfloor.models.kpi import EnergyKpis, KpiReport, PrinterKpis, energy_kpis
+from shopfloor.models.kpi.report import ShiftReport, TeamReport
+from shopfloor.models.plant import Plant, Team, TeamKind
 
 OBJECTIVE_LABELS: dict[str, tuple[str, str, str]] = {
     # kpi -> (English, Chinese, unit)

@@ -43,9 +43,9 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from api.lograte import RepeatFilter, stretch_log
-from api.settings import ApiConfig, SettingsError
-from models.plant import ApiSettings, Plant
+from shopfloor.api.lograte import RepeatFilter, stretch_log
+from shopfloor.api.settings import ApiConfig, SettingsError
+from shopfloor.models.plant import ApiSettings, Plant
 
 log = logging.getLogger("shopfloor.api.server")
 

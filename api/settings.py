@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.plant import Plant
+from shopfloor.models.plant import Plant
 
 MAX_RANGE_DAYS = 31  # no request may ask for more: bounds memory and CPU per request
 MIN_KEY_CHARS = 8

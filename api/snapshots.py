@@ -12,11 +12,11 @@ import logging
 import time
 from typing import Any
 
-from api.deps import Services
-from api.presenters import jsonable, printer_json, scoreboard_json
-from api.timerange import resolve
-from store.base import StoreError, StoreUnavailable
-from store.outage import OutageLog
+from shopfloor.api.deps import Services
+from shopfloor.api.presenters import jsonable, printer_json, scoreboard_json
+from shopfloor.api.timerange import resolve
+from shopfloor.store.base import StoreError, StoreUnavailable
+from shopfloor.store.outage import OutageLog
 
 log = logging.getLogger("shopfloor.api.live")
 

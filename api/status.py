@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from api.live import LiveHub, StateInfo, state_labels
-from api.timerange import current_shift, iso
-from models.calendar import ShiftInstance
-from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
-from models.plant import ObjectiveKpi, Plant
-from models.states import RobotState
-from store.base import SampleStore, StoreError, StoreUnavailable
+from shopfloor.api.live import LiveHub, StateInfo, state_labels
+from shopfloor.api.timerange import current_shift, iso
+from shopfloor.models.calendar import ShiftInstance
+from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from shopfloor.models.plant import ObjectiveKpi, Plant
+from shopfloor.models.states import RobotState
+from shopfloor.store.base import SampleStore, StoreError, StoreUnavailable
 
 log = logging.getLogger("shopfloor.api.status")
 

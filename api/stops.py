@@ -20,18 +20,18 @@ from typing import Any
 
 import numpy as np
 
-from api.timerange import iso
-from models.calendar import ShiftInstance, shift_instances
-from models.contract import MEASUREMENT_PRINTER
-from models.kpi import NO_DATA, KpiConfig, outage_spans
-from models.kpi.downtime import StopEvents
-from models.kpi.intervals import Intervals
-from models.kpi.pipeline import printer_stop_events
-from models.kpi.time_model import Element
-from models.plant import Plant
-from models.samples import Series
-from store.annotations import AnnotationStore, apply_reason_overrides
-from store.base import SampleStore
+from shopfloor.api.timerange import iso
+from shopfloor.models.calendar import ShiftInstance, shift_instances
+from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.kpi import NO_DATA, KpiConfig, outage_spans
+from shopfloor.models.kpi.downtime import StopEvents
+from shopfloor.models.kpi.intervals import Intervals
+from shopfloor.models.kpi.pipeline import printer_stop_events
+from shopfloor.models.kpi.time_model import Element
+from shopfloor.models.plant import Plant
+from shopfloor.models.samples import Series
+from shopfloor.store.annotations import AnnotationStore, apply_reason_overrides
+from shopfloor.store.base import SampleStore
 
 NS_PER_S = 1_000_000_000
 MAX_STOPS = 500  # per response: a day has tens of stops; more means the range is too wide

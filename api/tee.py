@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from collectors.base import SampleSink
-from models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.collectors.base import SampleSink
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 
 
 class TeeSink:

@@ -17,8 +17,8 @@ import re
 import time
 from dataclasses import dataclass
 
-from models.calendar import ShiftInstance, from_ns, instance_of, shift_at, shift_instances, to_ns
-from models.plant import Plant
+from shopfloor.models.calendar import ShiftInstance, from_ns, instance_of, shift_at, shift_instances, to_ns
+from shopfloor.models.plant import Plant
 
 NS_PER_S = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_S

@@ -37,14 +37,14 @@ def serve(db: Path, port_file: Path, cache_s: float) -> None:
     """Child: one day of history through store.write(), then serve on a free port."""
     import socket
 
-    from api.app import create_app
-    from api.live import LiveHub
-    from api.server import build_server
-    from api.settings import ApiConfig
-    from api.timerange import resolve
-    from models.plant import load_plant
-    from store.annotations import AnnotationStore
-    from store.duckdb_store import DuckDBStore
+    from shopfloor.api.app import create_app
+    from shopfloor.api.live import LiveHub
+    from shopfloor.api.server import build_server
+    from shopfloor.api.settings import ApiConfig
+    from shopfloor.api.timerange import resolve
+    from shopfloor.models.plant import load_plant
+    from shopfloor.store.annotations import AnnotationStore
+    from shopfloor.store.duckdb_store import DuckDBStore
     from tests.api.dataset import plant_history
 
     plant = load_plant()

@@ -31,11 +31,11 @@ import numpy as np
 from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
-from models.samples import SampleBatch
-from store.duckdb_store import DuckDBStore
-from store.influx_store import InfluxConnection, InfluxStore
-from store.line_protocol import encode_values
-from store.prepare import prepare_batch
+from shopfloor.models.samples import SampleBatch
+from shopfloor.store.duckdb_store import DuckDBStore
+from shopfloor.store.influx_store import InfluxConnection, InfluxStore
+from shopfloor.store.line_protocol import encode_values
+from shopfloor.store.prepare import prepare_batch
 from tests.fixtures.influx import InfluxServer, free_port
 
 PLANT = "bench-plant"

@@ -21,14 +21,14 @@ import numpy as np
 import numpy.typing as npt
 
 from bench._timing import median_s, ratio_line, time_line
-from models.calendar import shift_instances, to_ns
-from models.kpi import build_report
-from models.kpi import reference as ref
-from models.kpi.pipeline import KpiConfig
-from models.plant import Fleet, Plant, Robot, load_plant
-from models.samples import Series
-from models.states import PrinterState as P
-from models.states import RobotState as R
+from shopfloor.models.calendar import shift_instances, to_ns
+from shopfloor.models.kpi import build_report
+from shopfloor.models.kpi import reference as ref
+from shopfloor.models.kpi.pipeline import KpiConfig
+from shopfloor.models.plant import Fleet, Plant, Robot, load_plant
+from shopfloor.models.samples import Series
+from shopfloor.models.states import PrinterState as P
+from shopfloor.models.states import RobotState as R
 
 NS = 1_000_000_000
 DAY_S = 86_400

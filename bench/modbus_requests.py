@@ -25,10 +25,10 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
-from collectors.modbus.plan import PlanLimits, ReadRequest, plan_printer
-from collectors.modbus.poller import ModbusPoller
-from models.plant import Plant, Printer, load_plant
-from models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.collectors.modbus.plan import PlanLimits, ReadRequest, plan_printer
+from shopfloor.collectors.modbus.poller import ModbusPoller
+from shopfloor.models.plant import Plant, Printer, load_plant
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from tests.collectors.modbus._plc import TestPlc
 from tests.collectors.modbus._reference import min_requests
 
@@ -66,7 +66,7 @@ async def polls_per_second(poller: ModbusPoller, seconds: float) -> float:
 
 async def start_server(plant: Plant, printer: Printer) -> tuple[Stoppable, Printer, str]:
     try:
-        from simulators.printer.server import PrinterSimulator
+        from shopfloor.simulators.printer.server import PrinterSimulator
     except ImportError:
         plc = await TestPlc(printer).start()
         return plc, plc.endpoint_printer, "plain pymodbus server (tests/collectors/modbus/_plc.py)"

@@ -39,15 +39,15 @@ from typing import Any
 import numpy as np
 from asyncua import Client, ua
 
-from collectors.opcua import OpcUaFleetCollector
-from models.plant import DEFAULT_PLANT_RESOURCE, Plant, plant_from_dict
-from models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.collectors.opcua import OpcUaFleetCollector
+from shopfloor.models.plant import DEFAULT_PLANT_RESOURCE, Plant, plant_from_dict
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 
 WARMUP_S = 3.0
 
 
 def bench_plant(n_robots: int) -> Plant:
-    raw = tomllib.loads(resources.files("models.plants").joinpath(DEFAULT_PLANT_RESOURCE).read_text("utf-8"))
+    raw = tomllib.loads(resources.files("shopfloor.models.plants").joinpath(DEFAULT_PLANT_RESOURCE).read_text("utf-8"))
     fleet = raw["fleets"][0]
     fleet["robots"] = [
         {"id": f"r{i:03d}", "name": f"Robot {i}", "name_zh": f"机器人 {i}"} for i in range(1, n_robots + 1)
@@ -60,7 +60,7 @@ def bench_plant(n_robots: int) -> Plant:
 
 
 async def serve(n_robots: int, churn: bool) -> None:
-    from simulators.fleet import FleetSimulator
+    from shopfloor.simulators.fleet import FleetSimulator
 
     plant = bench_plant(n_robots)
     sim = FleetSimulator(plant, endpoint="opc.tcp://127.0.0.1:0/fleet", port=0, time_scale=1.0)

@@ -38,7 +38,7 @@ import httpx
 import numpy as np
 import websockets
 
-from models.plant import load_plant
+from shopfloor.models.plant import load_plant
 
 ENDPOINTS = (
     "/health",
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="shopfloor-soak-") as tmp:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         demo = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "demo", "--port", "0", "--data-dir", tmp],
+            [sys.executable, "-m", "shopfloor.cli.main", "demo", "--port", "0", "--data-dir", tmp],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -9,12 +9,12 @@ import logging
 import shutil
 from collections.abc import Sequence
 
-from cli.plant import add_plant_argument
-from cli.runtime import run_until_stopped
-from collectors.base import Clock, Collector, SampleSink
-from collectors.tally import TallySink
-from models.plant import Plant, load_plant
-from store.base import SampleStore
+from shopfloor.cli.plant import add_plant_argument
+from shopfloor.cli.runtime import run_until_stopped
+from shopfloor.collectors.base import Clock, Collector, SampleSink
+from shopfloor.collectors.tally import TallySink
+from shopfloor.models.plant import Plant, load_plant
+from shopfloor.store.base import SampleStore
 
 log = logging.getLogger("shopfloor.collect")
 
@@ -33,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def build_collectors(plant: Plant, sink: SampleSink, clock: Clock | None = None) -> list[Collector]:
     """One Modbus poller per printer and one OPC UA collector per fleet, writing to ``sink``."""
-    from collectors.modbus.poller import ModbusPoller
-    from collectors.opcua.collector import OpcUaFleetCollector
+    from shopfloor.collectors.modbus.poller import ModbusPoller
+    from shopfloor.collectors.opcua.collector import OpcUaFleetCollector
 
     collectors: list[Collector] = [ModbusPoller(printer, sink, clock=clock) for printer in plant.printers]
     collectors += [OpcUaFleetCollector(fleet, sink, clock=clock) for fleet in plant.fleets]
@@ -89,7 +89,7 @@ async def report_every(
 
 
 def run(args: argparse.Namespace) -> int:
-    from store import open_store
+    from shopfloor.store import open_store
 
     plant = load_plant(args.plant)
 

@@ -35,11 +35,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cli.logs import configure_logging
-from collectors.base import Clock, GuardedSink, SampleSink
-from models.plant import Plant
-from models.samples import ConnectivityEvent, SampleBatch
-from simulators.clock import SimClock
+from shopfloor.cli.logs import configure_logging
+from shopfloor.collectors.base import Clock, GuardedSink, SampleSink
+from shopfloor.models.plant import Plant
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.simulators.clock import SimClock
 
 log = logging.getLogger("shopfloor.collectors.process")
 
@@ -239,8 +239,8 @@ def _child_main(
 async def _child(
     job: FieldJob, data: multiprocessing.connection.Connection, control: multiprocessing.connection.Connection
 ) -> None:
-    from cli.collect import build_collectors, run_collectors
-    from cli.simulate import start_simulators, stop_simulators, wire_to_simulators
+    from shopfloor.cli.collect import build_collectors, run_collectors
+    from shopfloor.cli.simulate import start_simulators, stop_simulators, wire_to_simulators
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

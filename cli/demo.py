@@ -29,16 +29,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from api.server import check_settings
-from cli.collector_process import FieldJob
-from cli.plant import add_plant_argument
-from cli.runtime import run_until_stopped
-from cli.serve import ServeInfo, add_api_arguments, listen, serve_plant, with_data_dir
-from cli.simulate import add_simulation_arguments
-from collectors.base import SystemClock
-from models.kpi import KpiConfig
-from models.plant import Plant, load_plant
-from simulators.clock import NS_PER_S, SimClock
+from shopfloor.api.server import check_settings
+from shopfloor.cli.collector_process import FieldJob
+from shopfloor.cli.plant import add_plant_argument
+from shopfloor.cli.runtime import run_until_stopped
+from shopfloor.cli.serve import ServeInfo, add_api_arguments, listen, serve_plant, with_data_dir
+from shopfloor.cli.simulate import add_simulation_arguments
+from shopfloor.collectors.base import SystemClock
+from shopfloor.models.kpi import KpiConfig
+from shopfloor.models.plant import Plant, load_plant
+from shopfloor.simulators.clock import NS_PER_S, SimClock
 
 
 class PlantTimeClock(SystemClock):
@@ -71,7 +71,7 @@ async def run_demo(
     on_ready: Callable[[ServeInfo], None] | None = None,
 ) -> int:
     """Run the simulated plant and the whole system until ``stop`` is set or a part fails (then 1)."""
-    from store.factory import influx_connection
+    from shopfloor.store.factory import influx_connection
 
     scale = plant.simulation.time_scale if time_scale is None else time_scale
     if not (math.isfinite(scale) and scale > 0):

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from simulators.control import KEY_ENV
+from shopfloor.simulators.control import KEY_ENV
 
 URL_ENV = "SHOPFLOOR_CONTROL_URL"
 

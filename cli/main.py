@@ -11,13 +11,20 @@ import argparse
 import importlib
 import sys
 
-from api.settings import SettingsError
-from cli.logs import configure_logging
-from models.plant import PlantFileError
-from store.base import StoreError
+from shopfloor.api.settings import SettingsError
+from shopfloor.cli.logs import configure_logging
+from shopfloor.models.plant import PlantFileError
+from shopfloor.store.base import StoreError
 
 # Sub-command modules, in the order `shopfloor --help` lists them.
-COMMAND_MODULES = ("cli.demo", "cli.run", "cli.simulate", "cli.inject", "cli.collect", "cli.plant")
+COMMAND_MODULES = (
+    "shopfloor.cli.demo",
+    "shopfloor.cli.run",
+    "shopfloor.cli.simulate",
+    "shopfloor.cli.inject",
+    "shopfloor.cli.collect",
+    "shopfloor.cli.plant",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

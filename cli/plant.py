@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from models.plant import load_plant
+from shopfloor.models.plant import load_plant
 
 
 def add_plant_argument(parser: argparse.ArgumentParser) -> None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from api.server import check_settings
-from cli.collector_process import FieldJob
-from cli.plant import add_plant_argument
-from cli.runtime import run_until_stopped
-from cli.serve import ServeInfo, add_api_arguments, listen, serve_plant, with_data_dir
-from collectors.base import SystemClock
-from models.plant import load_plant
+from shopfloor.api.server import check_settings
+from shopfloor.cli.collector_process import FieldJob
+from shopfloor.cli.plant import add_plant_argument
+from shopfloor.cli.runtime import run_until_stopped
+from shopfloor.cli.serve import ServeInfo, add_api_arguments, listen, serve_plant, with_data_dir
+from shopfloor.collectors.base import SystemClock
+from shopfloor.models.plant import load_plant
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -21,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.settings import SettingsError
-from cli.collect import report_every
-from cli.collector_process import CollectorProcess, CollectorProcessError, FieldJob
-from collectors.tally import TallySink
-from models.kpi import KpiConfig
-from models.plant import Plant
-from store.base import StoreError
+from shopfloor.api.settings import SettingsError
+from shopfloor.cli.collect import report_every
+from shopfloor.cli.collector_process import CollectorProcess, CollectorProcessError, FieldJob
+from shopfloor.collectors.tally import TallySink
+from shopfloor.models.kpi import KpiConfig
+from shopfloor.models.plant import Plant
+from shopfloor.store.base import StoreError
 
 log = logging.getLogger("shopfloor.serve")
 
@@ -119,12 +119,12 @@ async def serve_plant(
     the plant's time, for timestamps and for the API's "now" (the wall clock unless a simulation says
     otherwise); ``generated_key`` is an operator key made for this run when none is configured (the demo's).
     """
-    from api.app import create_app
-    from api.live import LiveHub
-    from api.server import build_server
-    from api.settings import ApiConfig, parse_keys
-    from api.tee import TeeSink
-    from store import open_store
+    from shopfloor.api.app import create_app
+    from shopfloor.api.live import LiveHub
+    from shopfloor.api.server import build_server
+    from shopfloor.api.settings import ApiConfig, parse_keys
+    from shopfloor.api.tee import TeeSink
+    from shopfloor.store import open_store
 
     plant, clock = job.plant, job.clock
     data_dir = Path(plant.storage.embedded.path).parent

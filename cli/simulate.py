@@ -16,13 +16,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlparse
 
-from cli.plant import add_plant_argument
-from cli.runtime import run_until_stopped
-from models.plant import Plant, load_plant
-from simulators.clock import NS_PER_S, SimClock
-from simulators.control import KEY_ENV, MIN_KEY_LENGTH, create_control_app
-from simulators.fleet.server import FleetSimulator
-from simulators.printer.server import PrinterSimulator
+from shopfloor.cli.plant import add_plant_argument
+from shopfloor.cli.runtime import run_until_stopped
+from shopfloor.models.plant import Plant, load_plant
+from shopfloor.simulators.clock import NS_PER_S, SimClock
+from shopfloor.simulators.control import KEY_ENV, MIN_KEY_LENGTH, create_control_app
+from shopfloor.simulators.fleet.server import FleetSimulator
+from shopfloor.simulators.printer.server import PrinterSimulator
 
 log = logging.getLogger("shopfloor.simulate")
 

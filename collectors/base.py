@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 
 
 @runtime_checkable

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from collectors.base import SampleSink
-from models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.collectors.base import SampleSink
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 
 
 @dataclass

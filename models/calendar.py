@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-from models.plant import Shift, ShiftCalendar
+from shopfloor.models.plant import Shift, ShiftCalendar
 
 NS_PER_S = 1_000_000_000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -36,8 +36,8 @@ from pydantic import (
     model_validator,
 )
 
-from models.contract import PRINTER_FIELDS, ROBOT_FIELD_NAMES
-from models.registers import ByteOrder, DataType, integer_bits, register_count
+from shopfloor.models.contract import PRINTER_FIELDS, ROBOT_FIELD_NAMES
+from shopfloor.models.registers import ByteOrder, DataType, integer_bits, register_count
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -921,7 +921,7 @@ def plant_from_dict(raw: dict[str, Any], source: Path | str = "<dict>") -> Plant
 def load_plant(path: Path | str | None = None) -> Plant:
     """Load and validate a plant file; ``None`` loads the default plant shipped with the project."""
     if path is None:
-        text = resources.files("models.plants").joinpath(DEFAULT_PLANT_RESOURCE).read_text(encoding="utf-8")
+        text = resources.files("shopfloor.models.plants").joinpath(DEFAULT_PLANT_RESOURCE).read_text(encoding="utf-8")
         source: Path | str = f"<built-in {DEFAULT_PLANT_RESOURCE}>"
     else:
         source = Path(path)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models.states import Quality
+from shopfloor.models.states import Quality
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,8 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from simulators.fleet.server import FleetSimulator
-from simulators.printer.server import PrinterSimulator
+from shopfloor.simulators.fleet.server import FleetSimulator
+from shopfloor.simulators.printer.server import PrinterSimulator
 
 log = logging.getLogger("shopfloor.simulators.control")
 

@@ -3,8 +3,8 @@
 Everything else uses :func:`open_store` and the :class:`SampleStore` interface.
 """
 
-from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth, StoreUnavailable
-from store.factory import open_store
+from shopfloor.store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth, StoreUnavailable
+from shopfloor.store.factory import open_store
 
 __all__ = [
     "Latest",

@@ -29,10 +29,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from models.samples import Series
-from store.base import StoreError, StoreUnavailable
-from store.diagnose import cannot_open, damaged, disk_full, is_damaged, is_disk_full, one_line
-from store.outage import DEFAULT_PERIOD_S, OutageLog
+from shopfloor.models.samples import Series
+from shopfloor.store.base import StoreError, StoreUnavailable
+from shopfloor.store.diagnose import cannot_open, damaged, disk_full, is_damaged, is_disk_full, one_line
+from shopfloor.store.outage import DEFAULT_PERIOD_S, OutageLog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from models.samples import Series
-from store.base import QualityLog, SeriesMap
+from shopfloor.models.samples import Series
+from shopfloor.store.base import QualityLog, SeriesMap
 
 _EMPTY_TS = np.empty(0, dtype=np.int64)
 _EMPTY_VALUE = np.empty(0, dtype=np.float64)

@@ -20,7 +20,7 @@ from types import TracebackType
 import numpy as np
 import numpy.typing as npt
 
-from models.samples import ConnectivityEvent, SampleBatch, Series
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch, Series
 
 # equipment -> field -> (ts_ns, value)
 Latest = dict[str, dict[str, tuple[int, float]]]

@@ -48,18 +48,18 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from models.contract import MEASUREMENT_ROBOT
-from models.plant import DEFAULT_MAX_UNSAVED_SAMPLES
-from models.samples import ConnectivityEvent, SampleBatch
-from store.assemble import assemble_series, sort_quality
-from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth, StoreUnavailable
-from store.diagnose import cannot_open, damaged, disk_full, is_damaged, is_disk_full, one_line
-from store.latest import LatestCache
-from store.outage import DEFAULT_PERIOD_S, OutageLog
-from store.pending import Columns, PendingRows, Piece
-from store.prepare import KnownFields, check_events, check_measurement, check_range, prepare_batch
-from store.refused import RefusedBatches
-from store.spool import DeadLetters
+from shopfloor.models.contract import MEASUREMENT_ROBOT
+from shopfloor.models.plant import DEFAULT_MAX_UNSAVED_SAMPLES
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.store.assemble import assemble_series, sort_quality
+from shopfloor.store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth, StoreUnavailable
+from shopfloor.store.diagnose import cannot_open, damaged, disk_full, is_damaged, is_disk_full, one_line
+from shopfloor.store.latest import LatestCache
+from shopfloor.store.outage import DEFAULT_PERIOD_S, OutageLog
+from shopfloor.store.pending import Columns, PendingRows, Piece
+from shopfloor.store.prepare import KnownFields, check_events, check_measurement, check_range, prepare_batch
+from shopfloor.store.refused import RefusedBatches
+from shopfloor.store.spool import DeadLetters
 
 log = logging.getLogger(__name__)
 

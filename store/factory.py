@@ -16,11 +16,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
-from models.plant import InfluxSettings, Plant
-from store.base import SampleStore, StoreError
-from store.duckdb_store import DuckDBStore
-from store.influx_store import InfluxConnection, InfluxStore
+from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from shopfloor.models.plant import InfluxSettings, Plant
+from shopfloor.store.base import SampleStore, StoreError
+from shopfloor.store.duckdb_store import DuckDBStore
+from shopfloor.store.influx_store import InfluxConnection, InfluxStore
 
 DEFAULT_TOKEN_ENV = "INFLUX_TOKEN"
 

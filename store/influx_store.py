@@ -23,7 +23,7 @@ import numpy as np
 from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
-from models.contract import (
+from shopfloor.models.contract import (
     CONNECTIVITY_FIELD_CONNECTED,
     CONNECTIVITY_FIELD_DETAIL,
     MEASUREMENT_CONNECTIVITY,
@@ -34,16 +34,16 @@ from models.contract import (
     TAG_FIELD,
     TAG_SOURCE,
 )
-from models.samples import ConnectivityEvent, SampleBatch
-from store.assemble import assemble_series, sort_quality
-from store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth
-from store.influx_writer import SpoolSender
-from store.influxql import SeriesResult, any_of, ident, parse_response, where
-from store.latest import LatestCache
-from store.line_protocol import encode_connectivity, encode_quality, encode_values, join_chunks
-from store.prepare import KnownFields, check_events, check_measurement, check_range, prepare_batch
-from store.refused import RefusedBatches
-from store.spool import Spool
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.store.assemble import assemble_series, sort_quality
+from shopfloor.store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth
+from shopfloor.store.influx_writer import SpoolSender
+from shopfloor.store.influxql import SeriesResult, any_of, ident, parse_response, where
+from shopfloor.store.latest import LatestCache
+from shopfloor.store.line_protocol import encode_connectivity, encode_quality, encode_values, join_chunks
+from shopfloor.store.prepare import KnownFields, check_events, check_measurement, check_range, prepare_batch
+from shopfloor.store.refused import RefusedBatches
+from shopfloor.store.spool import Spool
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from store.base import StoreError
+from shopfloor.store.base import StoreError
 
 
 def ident(name: str) -> str:

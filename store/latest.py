@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from store.assemble import factorize
-from store.base import Latest, StoreError
+from shopfloor.store.assemble import factorize
+from shopfloor.store.base import Latest, StoreError
 
 log = logging.getLogger(__name__)
 

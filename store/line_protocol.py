@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from models.contract import (
+from shopfloor.models.contract import (
     CONNECTIVITY_FIELD_CONNECTED,
     CONNECTIVITY_FIELD_DETAIL,
     MEASUREMENT_CONNECTIVITY,
@@ -34,9 +34,9 @@ from models.contract import (
     TAG_PLANT,
     TAG_SOURCE,
 )
-from models.samples import ConnectivityEvent
-from store.assemble import factorize
-from store.prepare import PreparedBatch
+from shopfloor.models.samples import ConnectivityEvent
+from shopfloor.store.assemble import factorize
+from shopfloor.store.prepare import PreparedBatch
 
 _STR = np.dtypes.StringDType()
 

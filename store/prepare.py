@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
-from models.samples import ConnectivityEvent, SampleBatch
-from models.states import Quality
+from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.states import Quality
 
 VALUE_MEASUREMENTS = (MEASUREMENT_PRINTER, MEASUREMENT_ROBOT)
 # The same patterns the plant model enforces for ids and field names: what is

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from models.samples import SampleBatch
-from store.spool import DeadLetters
+from shopfloor.models.samples import SampleBatch
+from shopfloor.store.spool import DeadLetters
 
 
 def batch_rows(batch: SampleBatch) -> list[list[Any]]:

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from store.base import StoreError
-from store.diagnose import disk_full, is_disk_full, one_line
-from store.outage import OutageLog
+from shopfloor.store.base import StoreError
+from shopfloor.store.diagnose import disk_full, is_disk_full, one_line
+from shopfloor.store.outage import OutageLog
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """One router per resource; ROUTERS is the order the app includes them."""
 
-from api.routes import display, health, kpis, live, operator, plant, reports, status, teams
+from shopfloor.api.routes import display, health, kpis, live, operator, plant, reports, status, teams
 
 ROUTERS = [
     health.router,

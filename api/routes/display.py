@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from api.app_paths import STATIC_DIR
+from shopfloor.api.app_paths import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import ServicesDep
-from api.schemas import Health
+from shopfloor.api.deps import ServicesDep
+from shopfloor.api.schemas import Health
 
 router = APIRouter(tags=["health"])
 

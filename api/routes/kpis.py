@@ -11,12 +11,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from api.deps import UNPROCESSABLE, RangeDep, ServicesDep, not_found
-from api.presenters import baseline_json, jsonable, merged_energy, printer_json, range_json
-from api.timerange import TimeRange, iso
-from models.calendar import from_ns, to_ns
-from models.kpi.teams import kpi_value
-from models.plant import ObjectiveKpi
+from shopfloor.api.deps import UNPROCESSABLE, RangeDep, ServicesDep, not_found
+from shopfloor.api.presenters import baseline_json, jsonable, merged_energy, printer_json, range_json
+from shopfloor.api.timerange import TimeRange, iso
+from shopfloor.models.calendar import from_ns, to_ns
+from shopfloor.models.kpi.teams import kpi_value
+from shopfloor.models.plant import ObjectiveKpi
 
 router = APIRouter(prefix="/api/v1", tags=["kpis"])
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from api.deps import Services, ws_services
-from api.snapshots import kpi_snapshot, status_snapshot
-from models.states import PRINTER_STATE_LABELS, ROBOT_STATE_LABELS
-from store.base import StoreError
+from shopfloor.api.deps import Services, ws_services
+from shopfloor.api.snapshots import kpi_snapshot, status_snapshot
+from shopfloor.models.states import PRINTER_STATE_LABELS, ROBOT_STATE_LABELS
+from shopfloor.store.base import StoreError
 
 router = APIRouter(tags=["live"])
 

@@ -14,10 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import UNPROCESSABLE, OperatorDep, RangeDep, Services, ServicesDep, not_found
-from api.presenters import range_json
-from api.stops import list_stops
-from api.timerange import RangeError, bounded_ns, iso
+from shopfloor.api.deps import UNPROCESSABLE, OperatorDep, RangeDep, Services, ServicesDep, not_found
+from shopfloor.api.presenters import range_json
+from shopfloor.api.stops import list_stops
+from shopfloor.api.timerange import RangeError, bounded_ns, iso
 
 router = APIRouter(prefix="/api/v1", tags=["operator input"])
 NS_PER_S = 1_000_000_000

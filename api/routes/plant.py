@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import ServicesDep
-from api.presenters import OBJECTIVE_LABELS, baseline_json
-from models.states import PRINTER_STATE_LABELS, ROBOT_STATE_LABELS
+from shopfloor.api.deps import ServicesDep
+from shopfloor.api.presenters import OBJECTIVE_LABELS, baseline_json
+from shopfloor.models.states import PRINTER_STATE_LABELS, ROBOT_STATE_LABELS
 
 router = APIRouter(prefix="/api/v1", tags=["plant"])
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import RangeDep, ServicesDep, not_found
-from api.presenters import team_report_json
+from shopfloor.api.deps import RangeDep, ServicesDep, not_found
+from shopfloor.api.presenters import team_report_json
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import ServicesDep
-from api.schemas import Status
+from shopfloor.api.deps import ServicesDep
+from shopfloor.api.schemas import Status
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import RangeDep, ServicesDep, not_found
-from api.presenters import jsonable, range_json, scoreboard_json, team_json
-from api.schemas import Scoreboard
+from shopfloor.api.deps import RangeDep, ServicesDep, not_found
+from shopfloor.api.presenters import jsonable, range_json, scoreboard_json, team_json
+from shopfloor.api.schemas import Scoreboard
 
 router = APIRouter(prefix="/api/v1/teams", tags=["teams"])
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collectors.modbus.plan import ReadRequest
-from models.contract import MEASUREMENT_PRINTER
-from models.plant import ModbusSignal
-from models.registers import RegisterDecodeError, decode
-from models.samples import SampleBatch
-from models.states import Quality
+from shopfloor.collectors.modbus.plan import ReadRequest
+from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.plant import ModbusSignal
+from shopfloor.models.registers import RegisterDecodeError, decode
+from shopfloor.models.samples import SampleBatch
+from shopfloor.models.states import Quality
 
 # Modbus exception codes (Modbus Application Protocol v1.1b3, section 7).
 EXCEPTION_NAMES: dict[int, str] = {

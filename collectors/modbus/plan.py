@@ -44,7 +44,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from models.plant import ModbusEndpoint, ModbusSignal, Printer, RegisterKind
+from shopfloor.models.plant import ModbusEndpoint, ModbusSignal, Printer, RegisterKind
 
 FUNCTION_CODES: dict[RegisterKind, int] = {
     RegisterKind.COIL: 1,

@@ -38,18 +38,26 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
-from collectors.base import Backoff, Clock, ConnectivityTracker, GuardedSink, SampleSink, SystemClock, next_tick
-from collectors.modbus.decode import (
+from shopfloor.collectors.base import (
+    Backoff,
+    Clock,
+    ConnectivityTracker,
+    GuardedSink,
+    SampleSink,
+    SystemClock,
+    next_tick,
+)
+from shopfloor.collectors.modbus.decode import (
     Reading,
     decode_response,
     exception_detail,
     fail_request,
     readings_to_batch,
 )
-from collectors.modbus.plan import ReadRequest, plan_printer
-from models.plant import Printer, RegisterKind
-from models.samples import ConnectivityEvent, SampleBatch
-from models.states import Quality
+from shopfloor.collectors.modbus.plan import ReadRequest, plan_printer
+from shopfloor.models.plant import Printer, RegisterKind
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.states import Quality
 
 log = logging.getLogger("shopfloor.collectors.modbus")
 

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 from asyncua import Client, ua
 
-from collectors.opcua.decode import status_name
-from collectors.opcua.plan import FleetPlan, MonitoredVariable, batches
-from models.plant import BrowseName
+from shopfloor.collectors.opcua.decode import status_name
+from shopfloor.collectors.opcua.plan import FleetPlan, MonitoredVariable, batches
+from shopfloor.models.plant import BrowseName
 
 # RemainingPathIndex of a target the server followed to the end of the path.
 _WHOLE_PATH = 0xFFFFFFFF

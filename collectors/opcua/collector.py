@@ -30,14 +30,28 @@ from collections.abc import Callable, Sequence
 
 from asyncua import Client, ua
 
-from collectors.base import Backoff, Clock, ConnectivityTracker, GuardedSink, SampleSink, SystemClock, next_tick
-from collectors.opcua.browse import translate_browse_paths
-from collectors.opcua.plan import FleetPlan, plan_fleet, resolve_node_ids
-from collectors.opcua.polling import FleetPoller
-from collectors.opcua.session import ConnectError, close_client, describe_loss, failures_reported_to, open_client
-from collectors.opcua.stats import CollectorStats, Mode
-from collectors.opcua.subscription import FleetSubscription, SubscriptionUnavailable
-from models.plant import Fleet
+from shopfloor.collectors.base import (
+    Backoff,
+    Clock,
+    ConnectivityTracker,
+    GuardedSink,
+    SampleSink,
+    SystemClock,
+    next_tick,
+)
+from shopfloor.collectors.opcua.browse import translate_browse_paths
+from shopfloor.collectors.opcua.plan import FleetPlan, plan_fleet, resolve_node_ids
+from shopfloor.collectors.opcua.polling import FleetPoller
+from shopfloor.collectors.opcua.session import (
+    ConnectError,
+    close_client,
+    describe_loss,
+    failures_reported_to,
+    open_client,
+)
+from shopfloor.collectors.opcua.stats import CollectorStats, Mode
+from shopfloor.collectors.opcua.subscription import FleetSubscription, SubscriptionUnavailable
+from shopfloor.models.plant import Fleet
 
 log = logging.getLogger("shopfloor.collectors.opcua")
 

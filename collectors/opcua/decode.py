@@ -29,11 +29,11 @@ import numpy as np
 from asyncua import ua
 from asyncua.ua import status_codes
 
-from collectors.opcua.plan import FleetPlan
-from models.calendar import to_ns
-from models.contract import MEASUREMENT_ROBOT
-from models.samples import SampleBatch
-from models.states import Quality
+from shopfloor.collectors.opcua.plan import FleetPlan
+from shopfloor.models.calendar import to_ns
+from shopfloor.models.contract import MEASUREMENT_ROBOT
+from shopfloor.models.samples import SampleBatch
+from shopfloor.models.states import Quality
 
 _SEVERITY_MASK = 0xC000_0000
 _SEVERITY_GOOD = 0x0000_0000

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from asyncua import ua
 
-from models.plant import BrowseName, Fleet, OpcUaEndpoint
+from shopfloor.models.plant import BrowseName, Fleet, OpcUaEndpoint
 
 # Keep-alive: the server answers an empty publish after this many publishing
 # intervals, so silence longer than a few of those means the link is dead.

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 
 from asyncua import Client, ua
 
-from collectors.base import Clock, SampleSink
-from collectors.opcua.decode import bad_samples, decode_values
-from collectors.opcua.plan import FleetPlan, batches
-from collectors.opcua.stats import CollectorStats
-from models.plant import OpcUaEndpoint
-from models.samples import SampleBatch
-from models.states import Quality
+from shopfloor.collectors.base import Clock, SampleSink
+from shopfloor.collectors.opcua.decode import bad_samples, decode_values
+from shopfloor.collectors.opcua.plan import FleetPlan, batches
+from shopfloor.collectors.opcua.stats import CollectorStats
+from shopfloor.models.plant import OpcUaEndpoint
+from shopfloor.models.samples import SampleBatch
+from shopfloor.models.states import Quality
 
 
 class FleetPoller:

@@ -34,7 +34,7 @@ from asyncua.ua.ua_binary import nodeid_from_binary, struct_from_binary
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from models.plant import OpcUaEndpoint, SecurityMode, SecurityPolicy
+from shopfloor.models.plant import OpcUaEndpoint, SecurityMode, SecurityPolicy
 
 log = logging.getLogger("shopfloor.collectors.opcua")
 

@@ -18,12 +18,12 @@ from collections.abc import Callable, Sequence
 
 from asyncua import Client, ua
 
-from collectors.base import Clock, SampleSink
-from collectors.opcua.decode import bad_samples, decode_values, status_name
-from collectors.opcua.plan import FleetPlan, Timing, batches, timing
-from collectors.opcua.stats import CollectorStats
-from models.plant import OpcUaEndpoint
-from models.states import Quality
+from shopfloor.collectors.base import Clock, SampleSink
+from shopfloor.collectors.opcua.decode import bad_samples, decode_values, status_name
+from shopfloor.collectors.opcua.plan import FleetPlan, Timing, batches, timing
+from shopfloor.collectors.opcua.stats import CollectorStats
+from shopfloor.models.plant import OpcUaEndpoint
+from shopfloor.models.states import Quality
 
 log = logging.getLogger("shopfloor.collectors.opcua")
 

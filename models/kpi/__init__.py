@@ -5,22 +5,22 @@ micro-stops, fleet availability, team scores). ``reference`` holds the
 plain-Python twins used only by tests and the benchmark.
 """
 
-from models.kpi.counters import Increments, Throughput, bucket_sum, increments, throughput
-from models.kpi.energy import EnergyKpis, energy_kpis
-from models.kpi.fleet import FleetKpis, FleetTotals, fleet_kpis, responses
-from models.kpi.intervals import NO_DATA, Intervals, Runs, runs, state_intervals
-from models.kpi.oee import OeeResult, TimeTotals, oee_result
-from models.kpi.outages import outage_spans
-from models.kpi.pipeline import (
+from shopfloor.models.kpi.counters import Increments, Throughput, bucket_sum, increments, throughput
+from shopfloor.models.kpi.energy import EnergyKpis, energy_kpis
+from shopfloor.models.kpi.fleet import FleetKpis, FleetTotals, fleet_kpis, responses
+from shopfloor.models.kpi.intervals import NO_DATA, Intervals, Runs, runs, state_intervals
+from shopfloor.models.kpi.oee import OeeResult, TimeTotals, oee_result
+from shopfloor.models.kpi.outages import outage_spans
+from shopfloor.models.kpi.pipeline import (
     KpiConfig,
     printer_shift_totals,
     printer_stop_events,
     printer_throughput,
     robot_shift_totals,
 )
-from models.kpi.printer import PrinterKpis, PrinterTotals, printer_kpis
-from models.kpi.report import KpiReport, build_report
-from models.kpi.time_model import Element, classify
+from shopfloor.models.kpi.printer import PrinterKpis, PrinterTotals, printer_kpis
+from shopfloor.models.kpi.report import KpiReport, build_report
+from shopfloor.models.kpi.time_model import Element, classify
 
 __all__ = [
     "NO_DATA",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from models.samples import Series
+from shopfloor.models.samples import Series
 
 NS_PER_S = 1_000_000_000
 EMPTY_TS = np.empty(0, dtype=np.int64)

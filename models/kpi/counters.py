@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models.kpi.outages import NO_SPANS, Spans, overlaps
+from shopfloor.models.kpi.outages import NO_SPANS, Spans, overlaps
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models.kpi.intervals import NO_DATA, Intervals
-from models.kpi.oee import TimeTotals
-from models.kpi.time_model import N_ELEMENTS, Element
-from models.states import PrinterState
+from shopfloor.models.kpi.intervals import NO_DATA, Intervals
+from shopfloor.models.kpi.oee import TimeTotals
+from shopfloor.models.kpi.time_model import N_ELEMENTS, Element
+from shopfloor.models.states import PrinterState
 
 NS_PER_S = 1_000_000_000
 STOP_ELEMENTS = (Element.ADOT, Element.ADET)  # events of these can be micro-stops

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.kpi.oee import ratio
-from models.plant import Baseline
+from shopfloor.models.kpi.oee import ratio
+from shopfloor.models.plant import Baseline
 
 
 @dataclass(frozen=True, slots=True)

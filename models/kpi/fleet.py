@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from models.kpi.intervals import NO_DATA, Intervals, Runs
-from models.kpi.oee import ratio
-from models.kpi.outages import NO_SPANS, Spans, overlaps
-from models.states import RobotState
+from shopfloor.models.kpi.intervals import NO_DATA, Intervals, Runs
+from shopfloor.models.kpi.oee import ratio
+from shopfloor.models.kpi.outages import NO_SPANS, Spans, overlaps
+from shopfloor.models.states import RobotState
 
 NS_PER_S = 1_000_000_000
 N_ROBOT_STATES = max(RobotState) + 1

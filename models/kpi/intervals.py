@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models.calendar import ShiftInstance, assign_instances, in_planned_break
-from models.kpi.outages import NO_SPANS, Spans, covered
+from shopfloor.models.calendar import ShiftInstance, assign_instances, in_planned_break
+from shopfloor.models.kpi.outages import NO_SPANS, Spans, covered
 
 NO_DATA = -1  # state of an interval nobody knows anything about
 

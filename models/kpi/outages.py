@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
-from models.samples import ConnectivityEvent
+from shopfloor.models.samples import ConnectivityEvent
 
 Spans = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]  # (starts, ends), sorted, disjoint
 

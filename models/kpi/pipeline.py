@@ -12,18 +12,18 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models.calendar import ShiftInstance, assign_instances
-from models.kpi.clean import NS_PER_S, clean_series
-from models.kpi.counters import Increments, Throughput, increments, throughput
-from models.kpi.downtime import StopEvents, shift_downtime, stop_events
-from models.kpi.fleet import N_ROBOT_STATES, FleetTotals, responses, state_seconds
-from models.kpi.intervals import Intervals, runs, state_intervals
-from models.kpi.oee import TimeTotals
-from models.kpi.outages import NO_SPANS, Spans
-from models.kpi.printer import PrinterTotals
-from models.kpi.time_model import classify
-from models.plant import Fleet, Plant, Printer, StopReason
-from models.samples import Series
+from shopfloor.models.calendar import ShiftInstance, assign_instances
+from shopfloor.models.kpi.clean import NS_PER_S, clean_series
+from shopfloor.models.kpi.counters import Increments, Throughput, increments, throughput
+from shopfloor.models.kpi.downtime import StopEvents, shift_downtime, stop_events
+from shopfloor.models.kpi.fleet import N_ROBOT_STATES, FleetTotals, responses, state_seconds
+from shopfloor.models.kpi.intervals import Intervals, runs, state_intervals
+from shopfloor.models.kpi.oee import TimeTotals
+from shopfloor.models.kpi.outages import NO_SPANS, Spans
+from shopfloor.models.kpi.printer import PrinterTotals
+from shopfloor.models.kpi.time_model import classify
+from shopfloor.models.plant import Fleet, Plant, Printer, StopReason
+from shopfloor.models.samples import Series
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from models.kpi.energy import EnergyKpis, energy_kpis
-from models.kpi.oee import OeeResult, TimeTotals, availability, mtbf_s, mttr_s, oee, quality, ratio
-from models.plant import Baseline, StopReason
+from shopfloor.models.kpi.energy import EnergyKpis, energy_kpis
+from shopfloor.models.kpi.oee import OeeResult, TimeTotals, availability, mtbf_s, mttr_s, oee, quality, ratio
+from shopfloor.models.plant import Baseline, StopReason
 
 N = TypeVar("N", int, float)
 

@@ -16,15 +16,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from models.calendar import ShiftInstance
-from models.kpi.fleet import FleetTotals
-from models.kpi.oee import TimeTotals
-from models.kpi.pipeline import KpiConfig, robot_wrap_span
-from models.kpi.printer import PrinterTotals
-from models.kpi.time_model import CATEGORY_ELEMENT, DEFAULT_ELEMENT, Element
-from models.plant import Fleet, Printer, StopReason
-from models.samples import Series
-from models.states import PrinterState, RobotState
+from shopfloor.models.calendar import ShiftInstance
+from shopfloor.models.kpi.fleet import FleetTotals
+from shopfloor.models.kpi.oee import TimeTotals
+from shopfloor.models.kpi.pipeline import KpiConfig, robot_wrap_span
+from shopfloor.models.kpi.printer import PrinterTotals
+from shopfloor.models.kpi.time_model import CATEGORY_ELEMENT, DEFAULT_ELEMENT, Element
+from shopfloor.models.plant import Fleet, Printer, StopReason
+from shopfloor.models.samples import Series
+from shopfloor.models.states import PrinterState, RobotState
 
 NS = 1_000_000_000
 NO_DATA = -1

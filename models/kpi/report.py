@@ -14,14 +14,14 @@ from dataclasses import asdict, dataclass
 from functools import reduce
 from typing import Any
 
-from models.calendar import ShiftInstance, shift_instances
-from models.kpi.fleet import FleetKpis, FleetTotals, fleet_kpis
-from models.kpi.outages import outage_spans
-from models.kpi.pipeline import KpiConfig, printer_shift_totals, printer_throughput, robot_shift_totals
-from models.kpi.printer import PrinterKpis, PrinterTotals, printer_kpis
-from models.kpi.teams import Score, ranked, score
-from models.plant import Plant, Team, TeamKind
-from models.samples import ConnectivityEvent, Series
+from shopfloor.models.calendar import ShiftInstance, shift_instances
+from shopfloor.models.kpi.fleet import FleetKpis, FleetTotals, fleet_kpis
+from shopfloor.models.kpi.outages import outage_spans
+from shopfloor.models.kpi.pipeline import KpiConfig, printer_shift_totals, printer_throughput, robot_shift_totals
+from shopfloor.models.kpi.printer import PrinterKpis, PrinterTotals, printer_kpis
+from shopfloor.models.kpi.teams import Score, ranked, score
+from shopfloor.models.plant import Plant, Team, TeamKind
+from shopfloor.models.samples import ConnectivityEvent, Series
 
 SeriesMap = Mapping[str, Mapping[str, Series]]
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.kpi.fleet import FleetKpis
-from models.kpi.printer import PrinterKpis
-from models.plant import Direction, Objective, ObjectiveKpi
+from shopfloor.models.kpi.fleet import FleetKpis
+from shopfloor.models.kpi.printer import PrinterKpis
+from shopfloor.models.plant import Direction, Objective, ObjectiveKpi
 
 EXTENSIVE = frozenset(
     {

@@ -26,9 +26,9 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
-from models.kpi.intervals import NO_DATA, Intervals
-from models.plant import StopCategory, StopReason
-from models.states import PrinterState
+from shopfloor.models.kpi.intervals import NO_DATA, Intervals
+from shopfloor.models.plant import StopCategory, StopReason
+from shopfloor.models.states import PrinterState
 
 
 class Element(IntEnum):

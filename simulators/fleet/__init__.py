@@ -1,10 +1,10 @@
 """Simulated fleet of mobile EV-charging robots served over OPC UA (see docs/simulators-fleet.md)."""
 
-from simulators.fleet.certs import generate_certificate
-from simulators.fleet.process import FleetProcess
-from simulators.fleet.security import FleetSecurity
-from simulators.fleet.server import FleetSimulator
-from simulators.fleet.truth import FleetTruth, RobotTruth, SessionOutcome, SessionRecord
+from shopfloor.simulators.fleet.certs import generate_certificate
+from shopfloor.simulators.fleet.process import FleetProcess
+from shopfloor.simulators.fleet.security import FleetSecurity
+from shopfloor.simulators.fleet.server import FleetSimulator
+from shopfloor.simulators.fleet.truth import FleetTruth, RobotTruth, SessionOutcome, SessionRecord
 
 __all__ = [
     "FleetProcess",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from asyncua import Node, Server, ua
 
-from models.plant import Fleet, Robot, RobotVariable
+from shopfloor.models.plant import Fleet, Robot, RobotVariable
 
 DI_NAMESPACE_URI = "http://opcfoundation.org/UA/DI/"
 UNECE_NAMESPACE_URI = "http://www.opcfoundation.org/UA/units/un/cefact"

@@ -18,11 +18,11 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from models.calendar import NS_PER_S
-from models.plant import Fleet, FleetSimulation, Plant
-from models.states import RobotState
-from simulators.fleet.demand import Car, CarArrivals
-from simulators.fleet.truth import FleetTruth, RobotTruth, SessionOutcome, SessionRecord
+from shopfloor.models.calendar import NS_PER_S
+from shopfloor.models.plant import Fleet, FleetSimulation, Plant
+from shopfloor.models.states import RobotState
+from shopfloor.simulators.fleet.demand import Car, CarArrivals
+from shopfloor.simulators.fleet.truth import FleetTruth, RobotTruth, SessionOutcome, SessionRecord
 
 # Process constants the plant file does not carry (they shape the demo, not any KPI).
 DISPATCH_S = 10.0  # undocking and route planning before the robot moves

@@ -21,8 +21,8 @@ from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from asyncua.server.user_managers import UserManager
 
-from models.plant import OpcUaEndpoint, SecurityMode, SecurityPolicy
-from simulators.fleet.certs import generate_certificate
+from shopfloor.models.plant import OpcUaEndpoint, SecurityMode, SecurityPolicy
+from shopfloor.simulators.fleet.certs import generate_certificate
 
 if TYPE_CHECKING:
     from asyncua.server.internal_server import InternalServer

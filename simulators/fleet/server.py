@@ -24,13 +24,13 @@ from urllib.parse import urlparse
 
 from asyncua import Server, ua
 
-from models.calendar import NS_PER_S, from_ns
-from models.plant import Fleet, Plant
-from simulators.clock import SimClock
-from simulators.fleet.address_space import RobotNodes, build_address_space, to_variant
-from simulators.fleet.faults import FaultState, Key, status_code_from_name
-from simulators.fleet.process import FleetProcess
-from simulators.fleet.security import FleetSecurity, apply_security, ensure_server_certificate
+from shopfloor.models.calendar import NS_PER_S, from_ns
+from shopfloor.models.plant import Fleet, Plant
+from shopfloor.simulators.clock import SimClock
+from shopfloor.simulators.fleet.address_space import RobotNodes, build_address_space, to_variant
+from shopfloor.simulators.fleet.faults import FaultState, Key, status_code_from_name
+from shopfloor.simulators.fleet.process import FleetProcess
+from shopfloor.simulators.fleet.security import FleetSecurity, apply_security, ensure_server_certificate
 
 log = logging.getLogger("shopfloor.simulators.fleet")
 

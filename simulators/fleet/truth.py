@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from models.calendar import NS_PER_S
-from models.states import RobotState
+from shopfloor.models.calendar import NS_PER_S
+from shopfloor.models.states import RobotState
 
 
 class SessionOutcome(StrEnum):

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from pymodbus.constants import ExcCodes
 
-from models.plant import ModbusSignal
-from simulators.printer.registers import Override
+from shopfloor.models.plant import ModbusSignal
+from shopfloor.simulators.printer.registers import Override
 
 
 @dataclass(frozen=True, slots=True)

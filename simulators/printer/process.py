@@ -35,11 +35,11 @@ import math
 import random
 from dataclasses import dataclass
 
-from models.calendar import NS_PER_S
-from models.plant import Plant, Printer, StopCategory, StopReason
-from models.states import PrinterState
-from simulators.printer.schedule import Plan, PlanLookup
-from simulators.printer.truth import PrinterTruth, StopEvent
+from shopfloor.models.calendar import NS_PER_S
+from shopfloor.models.plant import Plant, Printer, StopCategory, StopReason
+from shopfloor.models.states import PrinterState
+from shopfloor.simulators.printer.schedule import Plan, PlanLookup
+from shopfloor.simulators.printer.truth import PrinterTruth, StopEvent
 
 log = logging.getLogger("shopfloor.simulators.printer")
 

@@ -16,8 +16,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from models.plant import ModbusSignal, Printer, RegisterKind
-from models.registers import (
+from shopfloor.models.plant import ModbusSignal, Printer, RegisterKind
+from shopfloor.models.registers import (
     FLOAT_TYPES,
     DataType,
     encode,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import Enum
 from zoneinfo import ZoneInfo
 
-from models.calendar import NS_PER_S, shift_instances
-from models.plant import ShiftCalendar
+from shopfloor.models.calendar import NS_PER_S, shift_instances
+from shopfloor.models.plant import ShiftCalendar
 
 _DAY_NS = 86_400 * NS_PER_S
 

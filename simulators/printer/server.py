@@ -22,12 +22,12 @@ from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusTcpServer
 
-from models.calendar import NS_PER_S
-from models.plant import Plant, Printer
-from simulators.clock import Clock, SimClock, run_fixed_steps
-from simulators.printer.faults import ExceptionRule, FaultState, exception_code
-from simulators.printer.process import MODEL_SIGNALS, PrinterProcess
-from simulators.printer.registers import READ_FUNCTION_TABLES, Override, RegisterTables, make_override
+from shopfloor.models.calendar import NS_PER_S
+from shopfloor.models.plant import Plant, Printer
+from shopfloor.simulators.clock import Clock, SimClock, run_fixed_steps
+from shopfloor.simulators.printer.faults import ExceptionRule, FaultState, exception_code
+from shopfloor.simulators.printer.process import MODEL_SIGNALS, PrinterProcess
+from shopfloor.simulators.printer.registers import READ_FUNCTION_TABLES, Override, RegisterTables, make_override
 
 log = logging.getLogger("shopfloor.simulators.printer")
 

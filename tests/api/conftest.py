@@ -19,15 +19,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.deps import Services
-from api.live import LiveHub
-from api.server import build_server
-from api.settings import ApiConfig, parse_keys
-from api.timerange import current_shift
-from models.plant import ApiSettings, Plant, load_plant
-from store.annotations import AnnotationStore
-from store.duckdb_store import DuckDBStore
+from shopfloor.api.app import create_app
+from shopfloor.api.deps import Services
+from shopfloor.api.live import LiveHub
+from shopfloor.api.server import build_server
+from shopfloor.api.settings import ApiConfig, parse_keys
+from shopfloor.api.timerange import current_shift
+from shopfloor.models.plant import ApiSettings, Plant, load_plant
+from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.duckdb_store import DuckDBStore
 from tests.api.dataset import Stop, plant_history
 from tests.fixtures.waiting import async_wait_until, wait_until  # noqa: F401  # re-exported for the API tests
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
-from models.plant import Plant
-from models.samples import SampleBatch
-from models.states import PrinterState, RobotState
-from store.base import SampleStore
+from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from shopfloor.models.plant import Plant
+from shopfloor.models.samples import SampleBatch
+from shopfloor.models.states import PrinterState, RobotState
+from shopfloor.store.base import SampleStore
 
 S = 1_000_000_000
 STOP_REASONS = (20, 21, 22, 23, 10, 11, 30)  # web break, ink, dryer, drive, cylinder, colour, fabric starved

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.samples import Series
-from store.annotations import AnnotationStore, ReasonOverride, apply_reason_overrides
+from shopfloor.models.samples import Series
+from shopfloor.store.annotations import AnnotationStore, ReasonOverride, apply_reason_overrides
 
 
 def series(points: list[tuple[int, float]]) -> Series:

@@ -22,22 +22,22 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from api.app import create_app
-from collectors.base import SystemClock
-from collectors.modbus.poller import ModbusPoller
-from collectors.opcua.plan import plan_fleet, resolve_node_ids
-from collectors.opcua.polling import FleetPoller
-from collectors.opcua.session import close_client, open_client
-from collectors.opcua.stats import CollectorStats
-from models.kpi import KpiConfig
-from models.plant import Plant, load_plant
-from simulators.clock import ManualClock
-from simulators.fleet.server import FleetSimulator
-from simulators.fleet.truth import FleetTruth
-from simulators.printer.server import PrinterSimulator
-from simulators.printer.truth import PrinterTruth
-from store.annotations import AnnotationStore
-from store.duckdb_store import DuckDBStore
+from shopfloor.api.app import create_app
+from shopfloor.collectors.base import SystemClock
+from shopfloor.collectors.modbus.poller import ModbusPoller
+from shopfloor.collectors.opcua.plan import plan_fleet, resolve_node_ids
+from shopfloor.collectors.opcua.polling import FleetPoller
+from shopfloor.collectors.opcua.session import close_client, open_client
+from shopfloor.collectors.opcua.stats import CollectorStats
+from shopfloor.models.kpi import KpiConfig
+from shopfloor.models.plant import Plant, load_plant
+from shopfloor.simulators.clock import ManualClock
+from shopfloor.simulators.fleet.server import FleetSimulator
+from shopfloor.simulators.fleet.truth import FleetTruth
+from shopfloor.simulators.printer.server import PrinterSimulator
+from shopfloor.simulators.printer.truth import PrinterTruth
+from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.duckdb_store import DuckDBStore
 from tests.api.conftest import ALICE, config
 
 S = 1_000_000_000

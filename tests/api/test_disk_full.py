@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from models.contract import MEASUREMENT_PRINTER
-from models.plant import Plant
-from models.samples import SampleBatch
-from models.states import Quality
-from store.annotations import AnnotationStore
-from store.duckdb_store import DuckDBStore
-from store.influx_store import InfluxConnection, InfluxStore
+from shopfloor.api.app import create_app
+from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.plant import Plant
+from shopfloor.models.samples import SampleBatch
+from shopfloor.models.states import Quality
+from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.duckdb_store import DuckDBStore
+from shopfloor.store.influx_store import InfluxConnection, InfluxStore
 from tests.api.conftest import ALICE, config
 from tests.api.dataset import plant_history
 from tests.fixtures.clock import ManualClock
@@ -139,10 +139,14 @@ def test_a_full_disk_answers_503_with_the_reason_and_loses_nothing(
 
     assert all(r.exc_info is None for r in caplog.records), "no tracebacks"
     by_logger = {
-        name: [r for r in caplog.records if r.name == name] for name in ("store.duckdb_store", "store.annotations")
+        name: [r for r in caplog.records if r.name == name]
+        for name in (
+            "shopfloor.store.duckdb_store",
+            "shopfloor.store.annotations",
+        )
     }
-    assert [r.levelno for r in by_logger["store.duckdb_store"]] == [logging.ERROR, logging.WARNING]
-    assert [r.levelno for r in by_logger["store.annotations"]] == [logging.ERROR, logging.WARNING]
+    assert [r.levelno for r in by_logger["shopfloor.store.duckdb_store"]] == [logging.ERROR, logging.WARNING]
+    assert [r.levelno for r in by_logger["shopfloor.store.annotations"]] == [logging.ERROR, logging.WARNING]
     per_request = [
         r for r in caplog.records if r.levelno >= logging.WARNING and "store unavailable for" in r.getMessage()
     ]
@@ -193,7 +197,7 @@ def test_influxdb_spool_on_a_full_disk_says_so_and_counts_what_it_drops(
         notes.close()
         store.close(timeout_s=0.1)
     assert all(r.exc_info is None for r in caplog.records), "no tracebacks"
-    spool_lines = [r for r in caplog.records if r.name == "store.spool" and "spool" in r.getMessage()]
+    spool_lines = [r for r in caplog.records if r.name == "shopfloor.store.spool" and "spool" in r.getMessage()]
     assert [r.levelno for r in spool_lines if "no space" in r.getMessage() or "works again" in r.getMessage()] == [
         logging.ERROR,
         logging.WARNING,

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from api.live import LiveHub
-from models.contract import MEASUREMENT_PRINTER
-from models.samples import SampleBatch
-from models.states import PRINTER_STATE_LABELS, PrinterState, Quality
+from shopfloor.api.live import LiveHub
+from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.samples import SampleBatch
+from shopfloor.models.states import PRINTER_STATE_LABELS, PrinterState, Quality
 from tests.api.conftest import Env, LiveServer, make_app
 
 CHROMIUM = "/usr/bin/chromium"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from api.live import LiveHub
-from models.contract import MEASUREMENT_ROBOT
-from models.plant import Plant
-from models.samples import ConnectivityEvent, SampleBatch
-from models.states import Quality, RobotState
+from shopfloor.api.live import LiveHub
+from shopfloor.models.contract import MEASUREMENT_ROBOT
+from shopfloor.models.plant import Plant
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.states import Quality, RobotState
 from tests.fixtures.waiting import DEADLINE_S
 
 

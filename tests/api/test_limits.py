@@ -23,11 +23,11 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from api.errors import compact_errors
-from api.guard import HostPolicy
-from api.lograte import RepeatFilter
-from api.server import ServerLimits, protocol_class, resource_error_handler
-from api.settings import ApiConfig
+from shopfloor.api.errors import compact_errors
+from shopfloor.api.guard import HostPolicy
+from shopfloor.api.lograte import RepeatFilter
+from shopfloor.api.server import ServerLimits, protocol_class, resource_error_handler
+from shopfloor.api.settings import ApiConfig
 from tests.api.conftest import ALICE, Env, LiveServer, make_app
 
 BAD_RANGES = [

@@ -16,15 +16,15 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from api.live import LiveHub
-from api.tee import TeeSink
-from collectors.base import SampleSink
-from collectors.opcua import OpcUaFleetCollector
-from models.contract import MEASUREMENT_PRINTER
-from models.plant import Fleet
-from models.samples import SampleBatch
-from models.states import PRINTER_STATE_LABELS, PrinterState, Quality, RobotState
-from simulators.fleet import FleetSimulator
+from shopfloor.api.live import LiveHub
+from shopfloor.api.tee import TeeSink
+from shopfloor.collectors.base import SampleSink
+from shopfloor.collectors.opcua import OpcUaFleetCollector
+from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.plant import Fleet
+from shopfloor.models.samples import SampleBatch
+from shopfloor.models.states import PRINTER_STATE_LABELS, PrinterState, Quality, RobotState
+from shopfloor.simulators.fleet import FleetSimulator
 from tests.api._live_client import LiveClient
 from tests.api.conftest import Env, LiveServer, async_wait_until, make_app
 

@@ -22,18 +22,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.app import create_app
-from api.live import LiveHub
-from api.tee import TeeSink
-from collectors.modbus.poller import ModbusPoller
-from collectors.opcua import OpcUaFleetCollector
-from models.contract import MEASUREMENT_PRINTER
-from models.plant import Fleet, Plant, Printer, plant_from_dict
-from models.states import PRINTER_STATE_LABELS, PrinterState
-from simulators.fleet import FleetSimulator
-from simulators.printer.server import PrinterSimulator
-from store.annotations import AnnotationStore
-from store.duckdb_store import DuckDBStore
+from shopfloor.api.app import create_app
+from shopfloor.api.live import LiveHub
+from shopfloor.api.tee import TeeSink
+from shopfloor.collectors.modbus.poller import ModbusPoller
+from shopfloor.collectors.opcua import OpcUaFleetCollector
+from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.plant import Fleet, Plant, Printer, plant_from_dict
+from shopfloor.models.states import PRINTER_STATE_LABELS, PrinterState
+from shopfloor.simulators.fleet import FleetSimulator
+from shopfloor.simulators.printer.server import PrinterSimulator
+from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.duckdb_store import DuckDBStore
 from tests.api._live_client import LiveClient
 from tests.api.conftest import LiveServer, async_wait_until, config
 from tests.api.test_live import PUSH_LIMIT_S

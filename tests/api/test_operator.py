@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.timerange import iso
-from models.kpi import KpiConfig
-from store.annotations import AnnotationStore
+from shopfloor.api.app import create_app
+from shopfloor.api.timerange import iso
+from shopfloor.models.kpi import KpiConfig
+from shopfloor.store.annotations import AnnotationStore
 from tests.api.conftest import ALICE, Env, config, make_app
 
 S = 1_000_000_000

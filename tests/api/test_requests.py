@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api.timerange import current_shift
-from models.calendar import shift_instances
-from models.contract import MEASUREMENT_PRINTER
-from models.states import PRINTER_STATE_LABELS, ROBOT_STATE_LABELS, PrinterState, RobotState
+from shopfloor.api.timerange import current_shift
+from shopfloor.models.calendar import shift_instances
+from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.states import PRINTER_STATE_LABELS, ROBOT_STATE_LABELS, PrinterState, RobotState
 from tests.api.conftest import Env
 
 S = 1_000_000_000

@@ -16,10 +16,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from api.app import create_app
-from models.plant import load_plant
-from store.annotations import AnnotationStore
-from store.duckdb_store import DuckDBStore
+from shopfloor.api.app import create_app
+from shopfloor.models.plant import load_plant
+from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.duckdb_store import DuckDBStore
 from tests.api.conftest import ALICE, config
 from tests.api.dataset import plant_history
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from models.contract import MEASUREMENT_PRINTER
-from models.plant import Plant
-from models.samples import SampleBatch
-from models.states import Quality
-from store.annotations import AnnotationStore
-from store.influx_store import InfluxConnection, InfluxStore
+from shopfloor.api.app import create_app
+from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.plant import Plant
+from shopfloor.models.samples import SampleBatch
+from shopfloor.models.states import Quality
+from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.influx_store import InfluxConnection, InfluxStore
 from tests.api.conftest import config
 
 

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Command:
-    """``python -m cli.main ARGS`` in its own process; its output lines (stdout and the log on stderr) are
+    """``python -m shopfloor.cli.main ARGS`` in its own process; its output lines (stdout and the log on stderr) are
     queued as they are printed."""
 
     def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None, open_files: int | None = None) -> None:
@@ -30,7 +30,7 @@ class Command:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *args],
+            [sys.executable, "-m", "shopfloor.cli.main", *args],
             cwd=cwd,
             env=full_env,
             text=True,

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from models.contract import MEASUREMENT_PRINTER
-from models.plant import load_plant
+from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.plant import load_plant
 from tests.cli._process import Command
 from tests.cli.test_simulate_collect import influx_env, plant_file_on_free_ports
 

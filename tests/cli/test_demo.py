@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 
-from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
-from models.plant import load_plant
-from store.duckdb_store import DuckDBStore
+from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from shopfloor.models.plant import load_plant
+from shopfloor.store.duckdb_store import DuckDBStore
 from tests.cli._process import Command
 
 DEADLINE_S = 60.0

@@ -24,7 +24,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from models.plant import load_plant
+from shopfloor.models.plant import load_plant
 from tests.cli._process import Command
 from tests.fixtures.tmpfs import fill, free, mounted_tmpfs
 from tests.fixtures.waiting import wait_until
@@ -285,7 +285,7 @@ def test_bad_times_numbers_and_foreign_pages_are_4xx_from_the_demo_on_a_connecti
 
 
 def plant_file_with(tmp_path: Path, old: str, new: str) -> Path:
-    text = resources.files("models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8")
+    text = resources.files("shopfloor.models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8")
     assert old in text
     path = tmp_path / "plant.toml"
     path.write_text(text.replace(old, new), encoding="utf-8")

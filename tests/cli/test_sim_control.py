@@ -1,8 +1,8 @@
 """``shopfloor simulate`` as a process: fault injection on command, one simulator alone, --seed, --time-scale.
 
 Everything goes over real sockets: the simulators run in their own process
-(``python -m cli.main simulate``), faults are injected with the real client
-command (``python -m cli.main inject``) over the control API, and their effect
+(``python -m shopfloor.cli.main simulate``), faults are injected with the real client
+command (``python -m shopfloor.cli.main inject``) over the control API, and their effect
 is observed with independent clients (pymodbus, asyncua) on the endpoints the
 plant file names.
 """
@@ -24,8 +24,8 @@ from asyncua import Client, ua
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 
-from models.plant import Fleet, Plant, load_plant
-from models.registers import decode
+from shopfloor.models.plant import Fleet, Plant, load_plant
+from shopfloor.models.registers import decode
 from tests.cli._process import REPO, Command
 from tests.cli.test_simulate_collect import plant_file_on_free_ports
 
@@ -36,7 +36,7 @@ async def inject(
     *args: str, control: str, key_file: Path | None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``shopfloor inject ARGS`` as its own process (in a thread: the test's clients keep their event loop)."""
-    command = [sys.executable, "-m", "cli.main", "inject", *args, "--control", control]
+    command = [sys.executable, "-m", "shopfloor.cli.main", "inject", *args, "--control", control]
     if key_file is not None:
         command += ["--key-file", str(key_file)]
     # An empty $SHOPFLOOR_CONTROL_KEY counts as unset: only the key file (or the test's env) gives the key.

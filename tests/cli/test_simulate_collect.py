@@ -16,9 +16,9 @@ from pathlib import Path
 
 from pymodbus.client import ModbusTcpClient
 
-from models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
-from models.plant import load_plant
-from store.duckdb_store import DuckDBStore
+from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from shopfloor.models.plant import load_plant
+from shopfloor.store.duckdb_store import DuckDBStore
 from tests.cli._process import Command
 
 DEFAULT_PLANT = Path(__file__).resolve().parents[2] / "models" / "plants" / "mso_cpp_plant.toml"

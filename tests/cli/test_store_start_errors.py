@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from models.plant import Plant, load_plant
-from store.duckdb_store import DuckDBStore
+from shopfloor.models.plant import Plant, load_plant
+from shopfloor.store.duckdb_store import DuckDBStore
 from tests.cli._process import REPO
 from tests.cli.test_simulate_collect import DEFAULT_PLANT, free_port
 from tests.fixtures.damaged import DAMAGES, damaged_copy, history_file
 from tests.fixtures.tmpfs import fill
 
 DEADLINE_S = 180  # only a bound for a hung command: each one exits as soon as its store refuses to open
-COMMANDS = ("collect", "run", "demo", "python -m api")
+COMMANDS = ("collect", "run", "demo", "python -m shopfloor.api")
 
 
 def plant_file(data_dir: Path, folder: Path) -> Path:
@@ -36,10 +36,18 @@ def plant_file(data_dir: Path, folder: Path) -> Path:
 def argv(command: str, data_dir: Path, folder: Path) -> tuple[list[str], str]:
     """The command line, and the prefix of the line it prints."""
     plant = str(plant_file(data_dir, folder))
-    if command == "python -m api":
-        return [sys.executable, "-m", "api", "--plant", plant, "--port", str(free_port())], "python -m api: "
+    if command == "python -m shopfloor.api":
+        return [
+            sys.executable,
+            "-m",
+            "shopfloor.api",
+            "--plant",
+            plant,
+            "--port",
+            str(free_port()),
+        ], "python -m shopfloor.api: "
     extra = [] if command == "collect" else ["--data-dir", str(data_dir), "--port", "0"]
-    return [sys.executable, "-m", "cli.main", command, "--plant", plant, *extra], f"shopfloor {command}: "
+    return [sys.executable, "-m", "shopfloor.cli.main", command, "--plant", plant, *extra], f"shopfloor {command}: "
 
 
 def run_all(data_dirs: dict[str, Path], folder: Path) -> dict[str, tuple[int, list[str], str]]:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import duckdb
 
-from models.plant import Plant, load_plant
-from store.duckdb_store import DuckDBStore
+from shopfloor.models.plant import Plant, load_plant
+from shopfloor.store.duckdb_store import DuckDBStore
 from tests.cli._process import Command
 from tests.cli.test_simulate_collect import plant_file_on_free_ports
 

@@ -19,12 +19,12 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from collectors.modbus.poller import ModbusPoller
-from collectors.opcua import OpcUaFleetCollector
-from models.plant import Plant, load_plant
-from models.samples import ConnectivityEvent, SampleBatch
-from simulators.fleet.server import FleetSimulator
-from simulators.printer.server import PrinterSimulator
+from shopfloor.collectors.modbus.poller import ModbusPoller
+from shopfloor.collectors.opcua import OpcUaFleetCollector
+from shopfloor.models.plant import Plant, load_plant
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.simulators.fleet.server import FleetSimulator
+from shopfloor.simulators.printer.server import PrinterSimulator
 from tests.fixtures.waiting import async_wait_until
 
 BACK_WITHIN_S = 2.0

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from models.calendar import assign_instances, from_ns, in_planned_break, shift_at, shift_instances, to_ns
-from models.plant import Plant, load_plant
+from shopfloor.models.calendar import assign_instances, from_ns, in_planned_break, shift_at, shift_instances, to_ns
+from shopfloor.models.plant import Plant, load_plant
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -94,9 +94,9 @@ def test_gap_between_shifts_is_unassigned() -> None:
     import tomllib
     from importlib import resources
 
-    from models.plant import plant_from_dict
+    from shopfloor.models.plant import plant_from_dict
 
-    raw = tomllib.loads(resources.files("models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8"))
+    raw = tomllib.loads(resources.files("shopfloor.models.plants").joinpath("mso_cpp_plant.toml").read_text("utf-8"))
     raw["shift_calendar"]["shifts"] = raw["shift_calendar"]["shifts"][:2]  # no night shift
     plant = plant_from_dict(raw)
     at_midnight = local_ns(2026, 11, 25, 0, 0)
@@ -110,9 +110,9 @@ def test_dst_zone_gives_a_shorter_night_shift() -> None:
     import tomllib
     from importlib import resources
 
-    from models.plant import plant_from_dict
+    from shopfloor.models.plant import plant_from_dict
 
-    raw = tomllib.loads(resources.files("models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8"))
+    raw = tomllib.loads(resources.files("shopfloor.models.plants").joinpath("mso_cpp_plant.toml").read_text("utf-8"))
     raw["plant"]["timezone"] = "Europe/Berlin"
     plant = plant_from_dict(raw)
     berlin = ZoneInfo("Europe/Berlin")

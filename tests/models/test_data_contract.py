@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from models.contract import PRINTER_FIELDS, ROBOT_FIELDS
-from models.states import PrinterState, Quality, RobotState
+from shopfloor.models.contract import PRINTER_FIELDS, ROBOT_FIELDS
+from shopfloor.models.states import PrinterState, Quality, RobotState
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "data-contract.md").read_text(encoding="utf-8")
 

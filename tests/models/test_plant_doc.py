@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from models import plant as plant_module
+from shopfloor.models import plant as plant_module
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "plant-file.md").read_text(encoding="utf-8")
 

@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from models.contract import PRINTER_FIELDS, ROBOT_FIELD_NAMES
-from models.plant import BrowseName, Plant, PlantFileError, load_plant, plant_from_dict
-from models.registers import DataType
+from shopfloor.models.contract import PRINTER_FIELDS, ROBOT_FIELD_NAMES
+from shopfloor.models.plant import BrowseName, Plant, PlantFileError, load_plant, plant_from_dict
+from shopfloor.models.registers import DataType
 
 
 @pytest.fixture(scope="module")
 def default_raw() -> dict[str, Any]:
-    text = resources.files("models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8")
+    text = resources.files("shopfloor.models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
 
 
@@ -238,7 +238,7 @@ def test_all_problems_are_reported_at_once(default_raw: dict[str, Any]) -> None:
 def test_cli_reports_a_bad_file_without_a_traceback(default_raw: dict[str, Any], tmp_path: Path) -> None:
     path = write_plant(tmp_path, mutate(default_raw, "printers.0.signals.2.type", "float"))
     result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "check-plant", "--plant", str(path)],
+        [sys.executable, "-m", "shopfloor.cli.main", "check-plant", "--plant", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.registers import (
+from shopfloor.models.registers import (
     ByteOrder,
     DataType,
     RegisterDecodeError,

@@ -21,13 +21,13 @@ import pytest
 from asyncua import Client
 from pymodbus.client import AsyncModbusTcpClient
 
-from cli.main import main as shopfloor
-from cli.simulate import _listen_loopback, serve_control
-from models.plant import load_plant
-from simulators.clock import ManualClock
-from simulators.control import create_control_app
-from simulators.fleet.server import FleetSimulator
-from simulators.printer.server import PrinterSimulator
+from shopfloor.cli.main import main as shopfloor
+from shopfloor.cli.simulate import _listen_loopback, serve_control
+from shopfloor.models.plant import load_plant
+from shopfloor.simulators.clock import ManualClock
+from shopfloor.simulators.control import create_control_app
+from shopfloor.simulators.fleet.server import FleetSimulator
+from shopfloor.simulators.printer.server import PrinterSimulator
 from tests.simulators.fleet._helpers import LOOPBACK, SIM_START_NS
 from tests.simulators.printer._wire import read_signal, read_words
 

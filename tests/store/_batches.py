@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from models.samples import SampleBatch, Series
-from models.states import Quality
+from shopfloor.models.samples import SampleBatch, Series
+from shopfloor.models.states import Quality
 
 T0 = 1_790_000_000_000_000_000  # 2026-09-21, inside one InfluxDB shard group with the rest of a test
 S = 1_000_000_000

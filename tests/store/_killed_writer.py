@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.samples import SampleBatch
-from store.duckdb_store import DuckDBStore
-from store.influx_store import InfluxConnection, InfluxStore
+from shopfloor.models.samples import SampleBatch
+from shopfloor.store.duckdb_store import DuckDBStore
+from shopfloor.store.influx_store import InfluxConnection, InfluxStore
 
 T0 = 1_790_000_000_000_000_000
 PER_BATCH = 50

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from models.plant import EmbeddedStoreSettings, InfluxSettings, Plant, StorageSettings, load_plant
-from store import SampleStore, open_store
+from shopfloor.models.plant import EmbeddedStoreSettings, InfluxSettings, Plant, StorageSettings, load_plant
+from shopfloor.store import SampleStore, open_store
 from tests.fixtures.influx import InfluxServer, influx_server, private_influx_server  # noqa: F401  # pytest fixtures
 
 StoreFactory = Callable[[], SampleStore]

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from store.assemble import assemble_series, sort_quality
+from shopfloor.store.assemble import assemble_series, sort_quality
 
 rows = st.lists(
     st.tuples(

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from store import StoreUnavailable
-from store.duckdb_store import DuckDBStore
+from shopfloor.store import StoreUnavailable
+from shopfloor.store.duckdb_store import DuckDBStore
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.tmpfs import fill, free
 from tests.fixtures.waiting import wait_until
@@ -25,7 +25,7 @@ from tests.store._batches import T0, good
 
 PLANT = "shanghai-1"
 PER_BATCH = 20
-LOGGER = "store.duckdb_store"
+LOGGER = "shopfloor.store.duckdb_store"
 
 
 class Writer:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from store import StoreError
-from store.duckdb_store import DuckDBStore
+from shopfloor.store import StoreError
+from shopfloor.store.duckdb_store import DuckDBStore
 from tests.store import _killed_writer
 from tests.store._batches import T0, S, as_dict, good
 

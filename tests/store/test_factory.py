@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from models.plant import InfluxSettings, Plant, StorageSettings
-from store import open_store
-from store.duckdb_store import DuckDBStore
-from store.factory import influx_connection
-from store.influx_store import InfluxStore
+from shopfloor.models.plant import InfluxSettings, Plant, StorageSettings
+from shopfloor.store import open_store
+from shopfloor.store.duckdb_store import DuckDBStore
+from shopfloor.store.factory import influx_connection
+from shopfloor.store.influx_store import InfluxStore
 from tests.store.conftest import duckdb_plant, plant_with_storage
 
 

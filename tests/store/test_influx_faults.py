@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.plant import Plant
-from models.samples import ConnectivityEvent, SampleBatch
-from models.states import Quality
-from store import open_store
-from store.influx_store import InfluxStore
+from shopfloor.models.plant import Plant
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.states import Quality
+from shopfloor.store import open_store
+from shopfloor.store.influx_store import InfluxStore
 from tests.fixtures.influx import InfluxServer, free_port
 from tests.fixtures.waiting import wait_until
 from tests.store import _killed_writer

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from influxdb_client import Point, WritePrecision
 
-from models.samples import ConnectivityEvent, SampleBatch
-from models.states import Quality
-from store.line_protocol import encode_connectivity, encode_quality, encode_values
-from store.prepare import prepare_batch
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.states import Quality
+from shopfloor.store.line_protocol import encode_connectivity, encode_quality, encode_values
+from shopfloor.store.prepare import prepare_batch
 
 ids = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,12}", fullmatch=True)
 fields = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from store.outage import OutageLog
+from shopfloor.store.outage import OutageLog
 from tests.fixtures.clock import ManualClock
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from models.samples import SampleBatch
-from models.states import Quality
-from store.duckdb_store import DuckDBStore
-from store.influx_store import InfluxStore
+from shopfloor.models.samples import SampleBatch
+from shopfloor.models.states import Quality
+from shopfloor.store.duckdb_store import DuckDBStore
+from shopfloor.store.influx_store import InfluxStore
 from tests.store._batches import T0, S, as_dict, batch, good
 from tests.store.conftest import StoreFactory
 

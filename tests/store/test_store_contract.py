@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.samples import ConnectivityEvent, SampleBatch
-from models.states import Quality
-from store import StoreError
-from store.prepare import NON_FINITE_DETAIL
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.states import Quality
+from shopfloor.store import StoreError
+from shopfloor.store.prepare import NON_FINITE_DETAIL
 from tests.store._batches import T0, S, as_dict, batch, good, poll_batch, reference_series
 from tests.store.conftest import StoreFactory
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from models.plant import Plant, load_plant
-from store import StoreError
-from store.annotations import AnnotationStore
-from store.duckdb_store import DuckDBStore
+from shopfloor.models.plant import Plant, load_plant
+from shopfloor.store import StoreError
+from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.duckdb_store import DuckDBStore
 from tests.fixtures.damaged import DAMAGES, damaged_copy, history_file
 from tests.fixtures.tmpfs import fill
 

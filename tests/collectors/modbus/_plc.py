@@ -23,9 +23,9 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
-from collectors.modbus.plan import FUNCTION_CODES
-from models.plant import ModbusSignal, Printer, RegisterKind
-from models.registers import DataType, encode
+from shopfloor.collectors.modbus.plan import FUNCTION_CODES
+from shopfloor.models.plant import ModbusSignal, Printer, RegisterKind
+from shopfloor.models.registers import DataType, encode
 
 TABLE_SIZE = 256  # addresses 0..255 exist in every table; beyond that the server answers "illegal address"
 

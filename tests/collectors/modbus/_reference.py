@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from collectors.modbus.plan import PlanLimits, ReadRequest
-from models.plant import ModbusSignal, RegisterKind
+from shopfloor.collectors.modbus.plan import PlanLimits, ReadRequest
+from shopfloor.models.plant import ModbusSignal, RegisterKind
 
 
 def _by_table(signals: Sequence[ModbusSignal]) -> dict[RegisterKind, list[ModbusSignal]]:

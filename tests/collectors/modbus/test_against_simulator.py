@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from collectors.modbus.poller import ModbusPoller
-from models.plant import Plant, Printer, load_plant
-from models.registers import DataType
-from models.states import Quality
-from simulators.clock import ManualClock
-from simulators.printer.server import PrinterSimulator
+from shopfloor.collectors.modbus.poller import ModbusPoller
+from shopfloor.models.plant import Plant, Printer, load_plant
+from shopfloor.models.registers import DataType
+from shopfloor.models.states import Quality
+from shopfloor.simulators.clock import ManualClock
+from shopfloor.simulators.printer.server import PrinterSimulator
 from tests.collectors.modbus.test_poller import ListSink, Running, tuned, values_of, wait_for
 
 S = 1_000_000_000

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.modbus.decode import (
+from shopfloor.collectors.modbus.decode import (
     Reading,
     decode_response,
     decode_signal,
@@ -19,11 +19,11 @@ from collectors.modbus.decode import (
     fail_request,
     readings_to_batch,
 )
-from collectors.modbus.plan import PlanLimits, plan_printer, plan_requests
-from models.contract import MEASUREMENT_PRINTER
-from models.plant import ModbusSignal, load_plant
-from models.registers import ByteOrder, DataType, encode, integer_range
-from models.states import Quality
+from shopfloor.collectors.modbus.plan import PlanLimits, plan_printer, plan_requests
+from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.plant import ModbusSignal, load_plant
+from shopfloor.models.registers import ByteOrder, DataType, encode, integer_range
+from shopfloor.models.states import Quality
 
 
 def signal(**raw: Any) -> ModbusSignal:

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.modbus.plan import PlanError, PlanLimits, plan_printer, plan_requests
-from models.plant import ModbusSignal, RegisterKind, load_plant
-from models.registers import DataType, register_count
+from shopfloor.collectors.modbus.plan import PlanError, PlanLimits, plan_printer, plan_requests
+from shopfloor.models.plant import ModbusSignal, RegisterKind, load_plant
+from shopfloor.models.registers import DataType, register_count
 from tests.collectors.modbus._reference import check_plan, min_requests
 
 CASES = Path(__file__).parent / "testcases"

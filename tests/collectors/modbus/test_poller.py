@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import numpy as np
 import pytest
 
-from collectors.base import SampleSink
-from collectors.modbus.plan import PlanLimits, plan_printer
-from collectors.modbus.poller import ModbusPoller
-from models.plant import Printer, load_plant
-from models.samples import ConnectivityEvent, SampleBatch
-from models.states import Quality
+from shopfloor.collectors.base import SampleSink
+from shopfloor.collectors.modbus.plan import PlanLimits, plan_printer
+from shopfloor.collectors.modbus.poller import ModbusPoller
+from shopfloor.models.plant import Printer, load_plant
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.states import Quality
 from tests.collectors.modbus._plc import TestPlc
 from tests.collectors.modbus._reference import min_requests
 from tests.fixtures.waiting import async_wait_until as wait_for

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from collectors.modbus.poller import ModbusPoller
-from models.contract import MEASUREMENT_PRINTER
-from models.plant import Plant, load_plant
-from simulators.clock import ManualClock
-from simulators.printer.server import PrinterSimulator
-from store import open_store
-from store.duckdb_store import DuckDBStore
-from store.factory import plant_fields
-from store.influx_store import InfluxStore
+from shopfloor.collectors.modbus.poller import ModbusPoller
+from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.plant import Plant, load_plant
+from shopfloor.simulators.clock import ManualClock
+from shopfloor.simulators.printer.server import PrinterSimulator
+from shopfloor.store import open_store
+from shopfloor.store.duckdb_store import DuckDBStore
+from shopfloor.store.factory import plant_fields
+from shopfloor.store.influx_store import InfluxStore
 from tests.collectors.modbus.test_against_simulator import pointed_at
 from tests.collectors.modbus.test_poller import Running, wait_for
 from tests.fixtures import influx as influx_fixtures

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from collectors.opcua import OpcUaFleetCollector
-from models.plant import DEFAULT_PLANT_RESOURCE, Fleet, Plant, plant_from_dict
-from models.samples import ConnectivityEvent, SampleBatch
-from models.states import Quality
+from shopfloor.collectors.opcua import OpcUaFleetCollector
+from shopfloor.models.plant import DEFAULT_PLANT_RESOURCE, Fleet, Plant, plant_from_dict
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.states import Quality
 from tests.fixtures.waiting import async_wait_until as wait_until  # noqa: F401  # shared by the OPC UA tests
 
 # Generous: two cores shared with other test suites.
@@ -39,7 +39,7 @@ def fleet_variant(n_robots: int = 3, **opcua: Any) -> Fleet:
 
 def plant_variant(n_robots: int = 3, **opcua: Any) -> Plant:
     """The default plant whose fleet has ``n_robots`` robots and endpoint settings overridden."""
-    raw = tomllib.loads(resources.files("models.plants").joinpath(DEFAULT_PLANT_RESOURCE).read_text("utf-8"))
+    raw = tomllib.loads(resources.files("shopfloor.models.plants").joinpath(DEFAULT_PLANT_RESOURCE).read_text("utf-8"))
     fleet = raw["fleets"][0]
     fleet["robots"] = [
         {"id": f"r{i:03d}", "name": f"Robot {i}", "name_zh": f"机器人 {i}"} for i in range(1, n_robots + 1)

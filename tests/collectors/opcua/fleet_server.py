@@ -15,9 +15,9 @@ from typing import Any
 from asyncua import Node, Server, ua
 from asyncua.common.utils import ServiceError
 
-from models.plant import Fleet, Robot
-from simulators.fleet.address_space import VARIANT_TYPES
-from simulators.fleet.security import FleetSecurity, apply_security, ensure_server_certificate
+from shopfloor.models.plant import Fleet, Robot
+from shopfloor.simulators.fleet.address_space import VARIANT_TYPES
+from shopfloor.simulators.fleet.security import FleetSecurity, apply_security, ensure_server_certificate
 
 
 def expected_value(fleet: Fleet, robot_index: int, field: str) -> float:

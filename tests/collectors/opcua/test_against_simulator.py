@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from asyncua import ua
 
-from collectors.opcua import OpcUaFleetCollector
-from models.calendar import to_ns
-from models.plant import SecurityMode
-from models.states import Quality
-from simulators.fleet import FleetSecurity, FleetSimulator, generate_certificate
+from shopfloor.collectors.opcua import OpcUaFleetCollector
+from shopfloor.models.calendar import to_ns
+from shopfloor.models.plant import SecurityMode
+from shopfloor.models.states import Quality
+from shopfloor.simulators.fleet import FleetSecurity, FleetSimulator, generate_certificate
 from tests.collectors.opcua.conftest import (
     RecordingSink,
     all_keys,

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from collectors.opcua import OpcUaFleetCollector
-from models.calendar import to_ns
-from models.plant import DEFAULT_PLANT_RESOURCE, Plant, plant_from_dict
-from models.states import Quality
-from simulators.fleet import FleetSimulator
+from shopfloor.collectors.opcua import OpcUaFleetCollector
+from shopfloor.models.calendar import to_ns
+from shopfloor.models.plant import DEFAULT_PLANT_RESOURCE, Plant, plant_from_dict
+from shopfloor.models.states import Quality
+from shopfloor.simulators.fleet import FleetSimulator
 from tests.collectors.opcua.conftest import (
     FAST_OPCUA,
     RecordingSink,
@@ -44,7 +44,7 @@ class FrozenClock:
 
 def browse_plant(n_robots: int, robots: dict[str, dict[str, Any]] | None = None, **fleet_keys: Any) -> Plant:
     """The default plant whose fleet has ``n_robots`` robots, fast cadences and ``fleet_keys`` set."""
-    raw = tomllib.loads(resources.files("models.plants").joinpath(DEFAULT_PLANT_RESOURCE).read_text("utf-8"))
+    raw = tomllib.loads(resources.files("shopfloor.models.plants").joinpath(DEFAULT_PLANT_RESOURCE).read_text("utf-8"))
     fleet = raw["fleets"][0]
     fleet["robots"] = [
         {"id": f"r{i:03d}", "name": f"Robot {i}", "name_zh": f"机器人 {i}", **(robots or {}).get(f"r{i:03d}", {})}

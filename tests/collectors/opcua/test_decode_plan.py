@@ -8,12 +8,12 @@ import math
 import pytest
 from asyncua import ua
 
-from collectors.opcua.browse import path_text
-from collectors.opcua.decode import decode_values, status_name
-from collectors.opcua.plan import NOT_TRANSLATED, PlanError, batches, plan_fleet, resolve_node_ids, timing
-from models.calendar import to_ns
-from models.plant import Fleet
-from models.states import Quality
+from shopfloor.collectors.opcua.browse import path_text
+from shopfloor.collectors.opcua.decode import decode_values, status_name
+from shopfloor.collectors.opcua.plan import NOT_TRANSLATED, PlanError, batches, plan_fleet, resolve_node_ids, timing
+from shopfloor.models.calendar import to_ns
+from shopfloor.models.plant import Fleet
+from shopfloor.models.states import Quality
 from tests.collectors.opcua.conftest import fleet_variant
 
 SOURCE = dt.datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)

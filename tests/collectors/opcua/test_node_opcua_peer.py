@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors.base import SystemClock
-from collectors.opcua import OpcUaFleetCollector
-from models.plant import Fleet
-from simulators.fleet.certs import generate_certificate
+from shopfloor.collectors.base import SystemClock
+from shopfloor.collectors.opcua import OpcUaFleetCollector
+from shopfloor.models.plant import Fleet
+from shopfloor.simulators.fleet.certs import generate_certificate
 from tests.collectors.opcua import node_opcua_peer
 from tests.collectors.opcua.conftest import RecordingSink, all_keys, fleet_variant, running, wait_until
 from tests.collectors.opcua.node_opcua_peer import NodeOpcuaServer, start_or_skip

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.opcua import OpcUaFleetCollector
-from models.states import Quality
+from shopfloor.collectors.opcua import OpcUaFleetCollector
+from shopfloor.models.states import Quality
 from tests.collectors.opcua.conftest import (
     RecordingSink,
     all_keys,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors.opcua import OpcUaFleetCollector
-from models.plant import SecurityMode
-from simulators.fleet.certs import generate_certificate
-from simulators.fleet.security import FleetSecurity
+from shopfloor.collectors.opcua import OpcUaFleetCollector
+from shopfloor.models.plant import SecurityMode
+from shopfloor.simulators.fleet.certs import generate_certificate
+from shopfloor.simulators.fleet.security import FleetSecurity
 from tests.collectors.opcua.conftest import RecordingSink, all_keys, at_endpoint, fleet_variant, running, wait_until
 from tests.collectors.opcua.fleet_server import FleetServer
 

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from collectors.opcua import OpcUaFleetCollector
-from models.samples import SampleBatch
+from shopfloor.collectors.opcua import OpcUaFleetCollector
+from shopfloor.models.samples import SampleBatch
 from tests.collectors.opcua.conftest import RecordingSink, at_endpoint, running, wait_until
 from tests.collectors.opcua.fleet_server import FleetServer
 

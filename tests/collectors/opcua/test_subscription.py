@@ -6,9 +6,9 @@ import datetime as dt
 import math
 from pathlib import Path
 
-from collectors.opcua import OpcUaFleetCollector
-from models.calendar import to_ns
-from models.states import Quality
+from shopfloor.collectors.opcua import OpcUaFleetCollector
+from shopfloor.models.calendar import to_ns
+from shopfloor.models.states import Quality
 from tests.collectors.opcua.conftest import (
     RecordingSink,
     all_keys,

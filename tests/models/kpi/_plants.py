@@ -7,11 +7,11 @@ import tomllib
 from importlib import resources
 from typing import Any
 
-from models.plant import Plant, plant_from_dict
+from shopfloor.models.plant import Plant, plant_from_dict
 
 
 def default_raw() -> dict[str, Any]:
-    text = resources.files("models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8")
+    text = resources.files("shopfloor.models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
 
 

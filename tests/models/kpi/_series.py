@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.samples import Series
-from models.states import PrinterState
+from shopfloor.models.samples import Series
+from shopfloor.models.states import PrinterState
 
 NS = 1_000_000_000
 

@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 from hypothesis import strategies as st
 
-from models.calendar import ShiftInstance
-from models.samples import Series
+from shopfloor.models.calendar import ShiftInstance
+from shopfloor.models.samples import Series
 
 NS = 1_000_000_000
 T0 = 1_790_000_000 * NS  # late 2026

@@ -7,12 +7,12 @@ import datetime as dt
 
 import pytest
 
-from models.calendar import shift_instances, to_ns
-from models.kpi import KpiConfig, build_report, printer_kpis, printer_shift_totals
-from models.kpi.pipeline import printer_stop_events
-from models.kpi.time_model import Element
-from models.plant import load_plant
-from models.states import PrinterState as S
+from shopfloor.models.calendar import shift_instances, to_ns
+from shopfloor.models.kpi import KpiConfig, build_report, printer_kpis, printer_shift_totals
+from shopfloor.models.kpi.pipeline import printer_stop_events
+from shopfloor.models.kpi.time_model import Element
+from shopfloor.models.plant import load_plant
+from shopfloor.models.states import PrinterState as S
 from tests.models.kpi._plants import two_printer_plant
 from tests.models.kpi._series import printer_fields
 

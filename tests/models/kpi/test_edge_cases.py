@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from models.calendar import shift_instances, to_ns
-from models.kpi import (
+from shopfloor.models.calendar import shift_instances, to_ns
+from shopfloor.models.kpi import (
     KpiConfig,
     build_report,
     energy_kpis,
@@ -20,16 +20,16 @@ from models.kpi import (
     printer_shift_totals,
     throughput,
 )
-from models.kpi.clean import clean_series
-from models.kpi.fleet import FleetTotals
-from models.kpi.oee import TimeTotals
-from models.kpi.pipeline import printer_gap_ns
-from models.kpi.printer import PrinterTotals
-from models.kpi.teams import attainment, score
-from models.plant import Direction, Objective, ObjectiveKpi, load_plant
-from models.samples import ConnectivityEvent, Series
-from models.states import PrinterState as S
-from models.states import RobotState as R
+from shopfloor.models.kpi.clean import clean_series
+from shopfloor.models.kpi.fleet import FleetTotals
+from shopfloor.models.kpi.oee import TimeTotals
+from shopfloor.models.kpi.pipeline import printer_gap_ns
+from shopfloor.models.kpi.printer import PrinterTotals
+from shopfloor.models.kpi.teams import attainment, score
+from shopfloor.models.plant import Direction, Objective, ObjectiveKpi, load_plant
+from shopfloor.models.samples import ConnectivityEvent, Series
+from shopfloor.models.states import PrinterState as S
+from shopfloor.models.states import RobotState as R
 from tests.models.kpi._series import printer_fields
 
 PLANT = load_plant()

@@ -21,19 +21,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collectors.base import SystemClock
-from collectors.modbus.poller import ModbusPoller
-from models.calendar import NS_PER_S, to_ns
-from models.contract import MEASUREMENT_PRINTER, PRINTER_FIELDS, ROBOT_FIELDS
-from models.kpi import KpiConfig, KpiReport, build_report
-from models.plant import Plant, load_plant
-from models.samples import Series
-from models.states import PrinterState, RobotState
-from simulators.clock import ManualClock
-from simulators.fleet.process import FleetProcess
-from simulators.printer.server import PrinterSimulator
-from simulators.printer.truth import PrinterTruth
-from store.duckdb_store import DuckDBStore
+from shopfloor.collectors.base import SystemClock
+from shopfloor.collectors.modbus.poller import ModbusPoller
+from shopfloor.models.calendar import NS_PER_S, to_ns
+from shopfloor.models.contract import MEASUREMENT_PRINTER, PRINTER_FIELDS, ROBOT_FIELDS
+from shopfloor.models.kpi import KpiConfig, KpiReport, build_report
+from shopfloor.models.plant import Plant, load_plant
+from shopfloor.models.samples import Series
+from shopfloor.models.states import PrinterState, RobotState
+from shopfloor.simulators.clock import ManualClock
+from shopfloor.simulators.fleet.process import FleetProcess
+from shopfloor.simulators.printer.server import PrinterSimulator
+from shopfloor.simulators.printer.truth import PrinterTruth
+from shopfloor.store.duckdb_store import DuckDBStore
 
 POLL_S = 10
 SHIFT_S = 8 * 3600

@@ -10,10 +10,10 @@ import datetime as dt
 
 import pytest
 
-from models.calendar import shift_instances, to_ns
-from models.kpi import KpiConfig, printer_kpis, printer_shift_totals
-from models.kpi.outages import NO_SPANS
-from models.states import PrinterState as S
+from shopfloor.models.calendar import shift_instances, to_ns
+from shopfloor.models.kpi import KpiConfig, printer_kpis, printer_shift_totals
+from shopfloor.models.kpi.outages import NO_SPANS
+from shopfloor.models.states import PrinterState as S
 from tests.models.kpi._plants import plant_with
 from tests.models.kpi._series import printer_fields
 

@@ -7,17 +7,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.kpi import reference as ref
-from models.kpi.clean import clean, clean_series
-from models.kpi.counters import bucket_sum, increments, throughput
-from models.kpi.downtime import shift_downtime, stop_events
-from models.kpi.fleet import p90, responses
-from models.kpi.intervals import runs, state_intervals
-from models.kpi.pipeline import KpiConfig, printer_shift_totals, robot_shift_totals
-from models.kpi.time_model import classify
-from models.plant import load_plant
-from models.samples import Series
-from models.states import PrinterState, RobotState
+from shopfloor.models.kpi import reference as ref
+from shopfloor.models.kpi.clean import clean, clean_series
+from shopfloor.models.kpi.counters import bucket_sum, increments, throughput
+from shopfloor.models.kpi.downtime import shift_downtime, stop_events
+from shopfloor.models.kpi.fleet import p90, responses
+from shopfloor.models.kpi.intervals import runs, state_intervals
+from shopfloor.models.kpi.pipeline import KpiConfig, printer_shift_totals, robot_shift_totals
+from shopfloor.models.kpi.time_model import classify
+from shopfloor.models.plant import load_plant
+from shopfloor.models.samples import Series
+from shopfloor.models.states import PrinterState, RobotState
 from tests.models.kpi._strategies import (
     HORIZON_S,
     NS,

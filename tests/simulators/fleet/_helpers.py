@@ -8,8 +8,8 @@ import tomllib
 from importlib import resources
 from typing import Any
 
-from models.calendar import to_ns
-from models.plant import Plant, plant_from_dict
+from shopfloor.models.calendar import to_ns
+from shopfloor.models.plant import Plant, plant_from_dict
 from tests.fixtures.waiting import async_wait_until as wait_for  # noqa: F401  # the fleet tests import it here
 
 # Simulated time starts far from the wall clock, so a source timestamp in
@@ -19,7 +19,7 @@ LOOPBACK = "opc.tcp://127.0.0.1:0/shopfloor/fleet"  # port 0: the OS picks a fre
 
 
 def _default_raw() -> dict[str, Any]:
-    text = resources.files("models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8")
+    text = resources.files("shopfloor.models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
 
 

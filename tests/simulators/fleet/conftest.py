@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators.fleet.certs import generate_certificate
+from shopfloor.simulators.fleet.certs import generate_certificate
 
 
 @pytest.fixture(scope="session")

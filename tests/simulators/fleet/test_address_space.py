@@ -8,9 +8,9 @@ import pytest
 import pytest_asyncio
 from asyncua import Client, ua
 
-from models.plant import Plant
-from simulators.fleet.address_space import DI_NAMESPACE_URI, VARIANT_TYPES, unece_unit_id
-from simulators.fleet.server import FleetSimulator
+from shopfloor.models.plant import Plant
+from shopfloor.simulators.fleet.address_space import DI_NAMESPACE_URI, VARIANT_TYPES, unece_unit_id
+from shopfloor.simulators.fleet.server import FleetSimulator
 from tests.simulators.fleet._helpers import LOOPBACK, FixedClock, make_plant
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -111,7 +111,7 @@ async def test_absolute_node_ids_from_the_plant_are_honoured() -> None:
     plant = make_plant(robots=2)
     raw = plant.model_dump(mode="json", by_alias=True)
     raw["fleets"][0]["robots"][1]["node_ids"] = {"soc_pct": "nsu=urn:vendor:legacy;i=4711"}
-    from models.plant import plant_from_dict
+    from shopfloor.models.plant import plant_from_dict
 
     custom = plant_from_dict(raw)
     async with (

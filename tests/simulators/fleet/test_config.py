@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from models.plant import SecurityMode
-from simulators.fleet.certs import certificate_application_uris, generate_certificate
-from simulators.fleet.faults import status_code_from_name
-from simulators.fleet.security import FleetSecurity
-from simulators.fleet.server import FleetSimulator
+from shopfloor.models.plant import SecurityMode
+from shopfloor.simulators.fleet.certs import certificate_application_uris, generate_certificate
+from shopfloor.simulators.fleet.faults import status_code_from_name
+from shopfloor.simulators.fleet.security import FleetSecurity
+from shopfloor.simulators.fleet.server import FleetSimulator
 from tests.simulators.fleet._helpers import LOOPBACK, make_plant
 
 
@@ -61,7 +61,7 @@ def test_generated_certificate_names_the_application(tmp_path: Path, suffix: str
 
 
 def test_security_from_the_plant_endpoint(monkeypatch: pytest.MonkeyPatch, certificates: dict[str, Path]) -> None:
-    from models.plant import OpcUaEndpoint
+    from shopfloor.models.plant import OpcUaEndpoint
 
     endpoint = OpcUaEndpoint(
         endpoint="opc.tcp://127.0.0.1:4840/x",

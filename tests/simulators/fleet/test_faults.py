@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from asyncua import Client, ua
 
-from simulators.fleet.server import FleetSimulator
+from shopfloor.simulators.fleet.server import FleetSimulator
 from tests.simulators.fleet._helpers import LOOPBACK, FixedClock, make_plant, wait_for
 
 from .test_live import Recorder

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from asyncua import Client, Node, ua
 
-from models.calendar import NS_PER_S, to_ns
-from simulators.clock import ManualClock
-from simulators.fleet import server as fleet_server
-from simulators.fleet.server import FleetSimulator
+from shopfloor.models.calendar import NS_PER_S, to_ns
+from shopfloor.simulators.clock import ManualClock
+from shopfloor.simulators.fleet import server as fleet_server
+from shopfloor.simulators.fleet.server import FleetSimulator
 from tests.simulators.fleet._helpers import LOOPBACK, SIM_START_NS, FixedClock, make_plant, wait_for
 
 

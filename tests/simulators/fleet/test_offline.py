@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from models.calendar import NS_PER_S
-from models.states import RobotState
-from simulators.fleet.process import MIN_OFFLINE_S, FleetProcess
+from shopfloor.models.calendar import NS_PER_S
+from shopfloor.models.states import RobotState
+from shopfloor.simulators.fleet.process import MIN_OFFLINE_S, FleetProcess
 from tests.simulators.fleet._helpers import SIM_START_NS, make_plant
 
 DAYS = 4

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.calendar import NS_PER_S
-from models.contract import ROBOT_FIELD_NAMES
-from models.states import RobotState
-from simulators.fleet.process import FleetProcess
-from simulators.fleet.truth import SessionOutcome
+from shopfloor.models.calendar import NS_PER_S
+from shopfloor.models.contract import ROBOT_FIELD_NAMES
+from shopfloor.models.states import RobotState
+from shopfloor.simulators.fleet.process import FleetProcess
+from shopfloor.simulators.fleet.truth import SessionOutcome
 from tests.simulators.fleet._helpers import SIM_START_NS, make_plant
 
 DAY_S = 86_400

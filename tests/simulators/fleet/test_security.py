@@ -10,9 +10,9 @@ import pytest_asyncio
 from asyncua import Client, ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
-from models.plant import SecurityMode
-from simulators.fleet.security import FleetSecurity
-from simulators.fleet.server import FleetSimulator
+from shopfloor.models.plant import SecurityMode
+from shopfloor.simulators.fleet.security import FleetSecurity
+from shopfloor.simulators.fleet.server import FleetSimulator
 from tests.simulators.fleet._helpers import LOOPBACK, FixedClock, make_plant
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -19,10 +19,10 @@ from typing import Any
 
 from asyncua import Client, ua
 
-from models.calendar import from_ns
-from models.states import RobotState
-from simulators.clock import ManualClock
-from simulators.fleet.server import FleetSimulator
+from shopfloor.models.calendar import from_ns
+from shopfloor.models.states import RobotState
+from shopfloor.simulators.clock import ManualClock
+from shopfloor.simulators.fleet.server import FleetSimulator
 from tests.simulators.fleet._helpers import LOOPBACK, SIM_START_NS, make_plant
 
 CHECKPOINTS_S = [0, 1, 45, 600, 3599, 3600, 2 * 3600, 5 * 3600 + 17, 9 * 3600, 14 * 3600, 20 * 3600, 24 * 3600]

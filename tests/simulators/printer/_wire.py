@@ -6,8 +6,8 @@ from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
 
-from models.plant import ModbusSignal, RegisterKind
-from models.registers import decode
+from shopfloor.models.plant import ModbusSignal, RegisterKind
+from shopfloor.models.registers import decode
 
 _READERS = {
     RegisterKind.HOLDING: "read_holding_registers",

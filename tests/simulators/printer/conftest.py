@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
-from models.calendar import to_ns
-from models.plant import Plant, load_plant
-from simulators.clock import ManualClock
-from simulators.printer.server import PrinterSimulator
+from shopfloor.models.calendar import to_ns
+from shopfloor.models.plant import Plant, load_plant
+from shopfloor.simulators.clock import ManualClock
+from shopfloor.simulators.printer.server import PrinterSimulator
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.calendar import NS_PER_S, in_planned_break, shift_at, shift_instances
-from models.plant import ModbusSignal, Plant
-from models.registers import decode
-from simulators.printer.faults import ExceptionRule, FaultState, exception_code
-from simulators.printer.registers import RegisterTables, encode_signal, make_override
-from simulators.printer.schedule import Plan, PlanLookup, plan_segments
+from shopfloor.models.calendar import NS_PER_S, in_planned_break, shift_at, shift_instances
+from shopfloor.models.plant import ModbusSignal, Plant
+from shopfloor.models.registers import decode
+from shopfloor.simulators.printer.faults import ExceptionRule, FaultState, exception_code
+from shopfloor.simulators.printer.registers import RegisterTables, encode_signal, make_override
+from shopfloor.simulators.printer.schedule import Plan, PlanLookup, plan_segments
 
 
 def _signal(**kw: object) -> ModbusSignal:

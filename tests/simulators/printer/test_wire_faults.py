@@ -10,11 +10,11 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 
-from models.plant import Plant, RegisterKind
-from models.registers import RegisterDecodeError
-from models.states import PrinterState
-from simulators.clock import ManualClock
-from simulators.printer.server import PrinterSimulator
+from shopfloor.models.plant import Plant, RegisterKind
+from shopfloor.models.registers import RegisterDecodeError
+from shopfloor.models.states import PrinterState
+from shopfloor.simulators.clock import ManualClock
+from shopfloor.simulators.printer.server import PrinterSimulator
 from tests.fixtures.waiting import async_wait_until as until
 from tests.simulators.printer._wire import read_response, read_signal, read_words
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
-from models.plant import Plant, plant_from_dict
-from models.registers import DataType
-from simulators.clock import ManualClock
-from simulators.printer.server import PrinterSimulator
+from shopfloor.models.plant import Plant, plant_from_dict
+from shopfloor.models.registers import DataType
+from shopfloor.simulators.clock import ManualClock
+from shopfloor.simulators.printer.server import PrinterSimulator
 from tests.simulators.printer._wire import read_signal, read_words
 
 ORDERS = {"ABCD": ("big", "big"), "CDAB": ("little", "big"), "BADC": ("big", "little"), "DCBA": ("little", "little")}
@@ -32,7 +32,7 @@ RAW = {
 
 
 def default_raw() -> dict[str, Any]:
-    text = importlib.resources.files("models.plants").joinpath("mso_cpp_plant.toml").read_text(encoding="utf-8")
+    text = importlib.resources.files("shopfloor.models.plants").joinpath("mso_cpp_plant.toml").read_text("utf-8")
     return tomllib.loads(text)
 
 
