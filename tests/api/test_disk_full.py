@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from shopfloor.store.influx_store import InfluxConnection, InfluxStore
 from tests.api.conftest import ALICE, config
 from tests.api.dataset import plant_history
 from tests.fixtures.clock import ManualClock
+from tests.fixtures.ports import free_port
 from tests.fixtures.tmpfs import fill, free
 from tests.fixtures.waiting import wait_until
 
@@ -153,12 +153,6 @@ def test_a_full_disk_answers_503_with_the_reason_and_loses_nothing(
     assert per_request == []  # the stores said it; not once more per request
 
 
-def unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_influxdb_spool_on_a_full_disk_says_so_and_counts_what_it_drops(
     plant: Plant,
     tiny_fs: Path,
@@ -169,7 +163,7 @@ def test_influxdb_spool_on_a_full_disk_says_so_and_counts_what_it_drops(
     answers 503 with the reason, and logs it as one outage - never a traceback per fsync."""
     caplog.set_level(logging.INFO)
     connection = InfluxConnection(
-        url=f"http://127.0.0.1:{unused_port()}",  # no server: everything stays in the spool
+        url=f"http://127.0.0.1:{free_port()}",  # no server: everything stays in the spool
         org="o",
         bucket="b",
         token="t",

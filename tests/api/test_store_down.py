@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,18 +18,13 @@ from shopfloor.models.states import Quality
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.influx_store import InfluxConnection, InfluxStore
 from tests.api.conftest import config
-
-
-def unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.fixtures.ports import free_port
 
 
 @pytest.fixture
 def down_client(plant: Plant, tmp_path: Path) -> Iterator[TestClient]:
     connection = InfluxConnection(
-        url=f"http://127.0.0.1:{unused_port()}",
+        url=f"http://127.0.0.1:{free_port()}",
         org="o",
         bucket="b",
         token="t",

@@ -10,7 +10,6 @@ address to show the simulator is a plain Modbus server.
 from __future__ import annotations
 
 import datetime
-import socket
 import time
 from pathlib import Path
 
@@ -20,14 +19,9 @@ from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.plant import load_plant
 from shopfloor.store.duckdb_store import DuckDBStore
 from tests.cli._process import Command
+from tests.fixtures.ports import free_port
 
 DEFAULT_PLANT = Path(__file__).resolve().parents[2] / "models" / "plants" / "mso_cpp_plant.toml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def plant_file_on_free_ports(folder: Path) -> Path:

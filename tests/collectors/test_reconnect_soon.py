@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -25,6 +24,7 @@ from shopfloor.models.plant import Plant, load_plant
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.simulators.fleet.server import FleetSimulator
 from shopfloor.simulators.printer.server import PrinterSimulator
+from tests.fixtures.ports import free_port
 from tests.fixtures.waiting import async_wait_until
 
 BACK_WITHIN_S = 2.0
@@ -44,12 +44,6 @@ class Events:
 
     def states(self) -> list[bool]:
         return [e.connected for e in self.link]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

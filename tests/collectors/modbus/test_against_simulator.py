@@ -9,7 +9,6 @@ connections, a restart), seen through the collector.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -22,6 +21,7 @@ from shopfloor.models.states import Quality
 from shopfloor.simulators.clock import ManualClock
 from shopfloor.simulators.printer.server import PrinterSimulator
 from tests.collectors.modbus.test_poller import ListSink, Running, tuned, values_of, wait_for
+from tests.fixtures.ports import free_port
 
 S = 1_000_000_000
 
@@ -29,12 +29,6 @@ S = 1_000_000_000
 @pytest.fixture(scope="module")
 def plant() -> Plant:
     return load_plant()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
