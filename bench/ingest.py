@@ -36,7 +36,8 @@ from shopfloor.store.duckdb_store import DuckDBStore
 from shopfloor.store.influx_store import InfluxConnection, InfluxStore
 from shopfloor.store.line_protocol import encode_values
 from shopfloor.store.prepare import prepare_batch
-from tests.fixtures.influx import InfluxServer, free_port
+from tests.fixtures.influx import InfluxServer
+from tests.fixtures.ports import free_port
 
 PLANT = "bench-plant"
 DUCKDB_TARGET = 200_000
