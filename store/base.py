@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +76,12 @@ class SampleStore(ABC):
     """Where samples go and where KPIs read them from."""
 
     plant_id: str
+    # How log lines name the backend ("collecting … into DuckDBStore"); callers ask the store, never its class.
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for people: which backend, and where its data is (the start-up banner shows it)."""
 
     @abstractmethod
     def write(self, batch: SampleBatch) -> None:

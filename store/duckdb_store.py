@@ -96,6 +96,8 @@ _TABLES: dict[str, tuple[str, ...]] = {
 
 
 class DuckDBStore(SampleStore):
+    kind = "DuckDBStore"
+
     def __init__(
         self,
         path: Path | str,
@@ -164,6 +166,9 @@ class DuckDBStore(SampleStore):
                 target=self._flush_loop, name=f"duckdb-flush:{self.path.name}", daemon=True
             )
             self._flusher.start()
+
+    def describe(self) -> str:
+        return f"embedded DuckDB {self.path.resolve()}"
 
     # ------------------------------------------------------------------ setup
 

@@ -69,6 +69,8 @@ class InfluxConnection:
 
 
 class InfluxStore(SampleStore):
+    kind = "InfluxStore"
+
     def __init__(self, connection: InfluxConnection, plant_id: str, *, known_fields: KnownFields | None = None) -> None:
         self.plant_id = plant_id
         self.connection = connection
@@ -105,6 +107,9 @@ class InfluxStore(SampleStore):
             max_retries=connection.max_retries,
             name=f"influx:{connection.bucket}",
         )
+
+    def describe(self) -> str:
+        return f"InfluxDB ({self.kind})"
 
     # ------------------------------------------------------------------ writes
 
