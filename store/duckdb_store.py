@@ -53,13 +53,13 @@ from shopfloor.models.plant import DEFAULT_MAX_UNSAVED_SAMPLES
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.store.assemble import assemble_series, sort_quality
 from shopfloor.store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth, StoreUnavailable
+from shopfloor.store.dead_letters import DeadLetters
 from shopfloor.store.diagnose import cannot_open, damaged, disk_full, is_damaged, is_disk_full, one_line
 from shopfloor.store.latest import LatestCache
 from shopfloor.store.outage import DEFAULT_PERIOD_S, OutageLog
 from shopfloor.store.pending import Columns, PendingRows, Piece
 from shopfloor.store.prepare import KnownFields, check_events, check_measurement, check_range, prepare_batch
 from shopfloor.store.refused import RefusedBatches
-from shopfloor.store.spool import DeadLetters
 
 log = logging.getLogger(__name__)
 
