@@ -10,7 +10,7 @@ from shopfloor.models.plant import InfluxSettings, Plant, StorageSettings
 from shopfloor.store import open_store
 from shopfloor.store.duckdb_store import DuckDBStore
 from shopfloor.store.factory import influx_connection
-from shopfloor.store.influx_store import InfluxStore
+from shopfloor.store.influx import InfluxStore
 from tests.store.conftest import duckdb_plant, plant_with_storage
 
 

@@ -1,7 +1,7 @@
 """InfluxDB backend: vectorised line protocol → durable spool → influxdb-client → ``/api/v2/write``.
 
 ``write`` encodes the batch and appends it to the spool (local disk only; no
-network). :class:`store.influx_writer.SpoolSender` does the rest in the
+network). :class:`store.influx.writer.SpoolSender` does the rest in the
 background. Reads are InfluxQL over ``/query`` and see what the server has
 acknowledged; ``flush()`` first for read-your-writes. ``latest`` is served
 from memory (this process's writes, merged with the server's newest values
@@ -37,13 +37,13 @@ from shopfloor.models.contract import (
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.store.assemble import assemble_series, sort_quality
 from shopfloor.store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth
-from shopfloor.store.influx_writer import SpoolSender
-from shopfloor.store.influxql import SeriesResult, any_of, ident, parse_response, where
+from shopfloor.store.influx.influxql import SeriesResult, any_of, ident, parse_response, where
+from shopfloor.store.influx.line_protocol import encode_connectivity, encode_quality, encode_values, join_chunks
+from shopfloor.store.influx.spool import Spool
+from shopfloor.store.influx.writer import SpoolSender
 from shopfloor.store.latest import LatestCache
-from shopfloor.store.line_protocol import encode_connectivity, encode_quality, encode_values, join_chunks
 from shopfloor.store.prepare import KnownFields, check_events, check_measurement, check_range, prepare_batch
 from shopfloor.store.refused import RefusedBatches
-from shopfloor.store.spool import Spool
 
 log = logging.getLogger(__name__)
 
