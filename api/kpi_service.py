@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from shopfloor.api.timerange import TimeRange
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.kpi import KpiConfig, KpiReport, Throughput, build_report, outage_spans, printer_throughput
+from shopfloor.models.kpi.overrides import apply_reason_overrides
 from shopfloor.models.plant import Plant
 from shopfloor.models.samples import Series
-from shopfloor.store.annotations import AnnotationStore, apply_reason_overrides
+from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.base import SampleStore, StoreError
 
 log = logging.getLogger("shopfloor.api.kpi")

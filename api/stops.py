@@ -26,11 +26,12 @@ from shopfloor.models.contract import MEASUREMENT_PRINTER
 from shopfloor.models.kpi import NO_DATA, KpiConfig, outage_spans
 from shopfloor.models.kpi.downtime import StopEvents
 from shopfloor.models.kpi.intervals import Intervals
+from shopfloor.models.kpi.overrides import apply_reason_overrides
 from shopfloor.models.kpi.pipeline import printer_stop_events
 from shopfloor.models.kpi.time_model import Element
 from shopfloor.models.plant import Plant
 from shopfloor.models.samples import Series
-from shopfloor.store.annotations import AnnotationStore, apply_reason_overrides
+from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.base import SampleStore
 
 NS_PER_S = 1_000_000_000

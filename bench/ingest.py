@@ -33,8 +33,8 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 from shopfloor.models.samples import SampleBatch
 from shopfloor.store.duckdb_store import DuckDBStore
-from shopfloor.store.influx_store import InfluxConnection, InfluxStore
-from shopfloor.store.line_protocol import encode_values
+from shopfloor.store.influx import InfluxConnection, InfluxStore
+from shopfloor.store.influx.line_protocol import encode_values
 from shopfloor.store.prepare import prepare_batch
 from tests.fixtures.influx import InfluxServer
 from tests.fixtures.ports import free_port

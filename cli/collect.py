@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             "collecting %d printer(s) and %d fleet(s) into %s",
             len(plant.printers),
             len(plant.fleets),
-            type(store).__name__,
+            store.kind,
         )
         sink = TallySink(store)
         reporter = asyncio.create_task(report_every(sink, args.report_interval_s, stop, store))

@@ -27,7 +27,7 @@ from shopfloor.cli.collector_process import CollectorProcess, CollectorProcessEr
 from shopfloor.collectors.tally import TallySink
 from shopfloor.models.kpi import KpiConfig
 from shopfloor.models.plant import Plant
-from shopfloor.store.base import StoreError
+from shopfloor.store.base import SampleStore, StoreError
 
 log = logging.getLogger("shopfloor.serve")
 
@@ -96,10 +96,8 @@ def write_key_file(path: Path, key: str) -> Path:
     return path.resolve()
 
 
-def describe_store(store: object, plant: Plant) -> str:
-    if type(store).__name__ == "DuckDBStore":
-        return f"embedded DuckDB {Path(plant.storage.embedded.path).resolve()}"
-    return f"InfluxDB ({type(store).__name__})"
+def describe_store(store: SampleStore, plant: Plant) -> str:
+    return store.describe()
 
 
 async def serve_plant(

@@ -1,4 +1,4 @@
-"""Turn long (equipment, field, ts, value) columns from any backend into the read results.
+"""The read results (:data:`SeriesMap`, :class:`QualityLog`) and how long columns from any backend become them.
 
 Pure and vectorised; both stores end their reads here so they return the same
 shapes and the same tie rule: two values of one field at the same timestamp
@@ -9,15 +9,32 @@ DuckDB too).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from shopfloor.models.samples import Series
-from shopfloor.store.base import QualityLog, SeriesMap
+
+# equipment -> field -> Series
+SeriesMap = dict[str, dict[str, Series]]
 
 _EMPTY_TS = np.empty(0, dtype=np.int64)
 _EMPTY_VALUE = np.empty(0, dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class QualityLog:
+    """Bad-quality samples, sorted by (ts_ns, equipment, field). Columns of equal length."""
+
+    ts_ns: npt.NDArray[np.int64]
+    equipment: npt.NDArray[np.object_]
+    field: npt.NDArray[np.object_]
+    code: npt.NDArray[np.uint8]  # models.states.Quality, never GOOD
+    detail: npt.NDArray[np.object_]
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
 
 
 def empty_series() -> Series:

@@ -6,26 +6,45 @@ The KPI layer calls the ``read_*`` methods; the live display calls
 :meth:`~SampleStore.latest`, which is served from memory.
 
 Range reads are half-open, ``start_ns <= ts < end_ns`` (UTC epoch ns), so
-consecutive shifts never count a sample twice.
+consecutive shifts never count a sample twice. The base class does every
+step of a read the backends share (argument checks, the empty case, dtypes,
+sorting and de-duplication); a backend supplies only its query.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from shopfloor.models.samples import ConnectivityEvent, SampleBatch, Series
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.store.assemble import QualityLog as QualityLog
+from shopfloor.store.assemble import SeriesMap as SeriesMap
+from shopfloor.store.assemble import assemble_series, sort_quality
+from shopfloor.store.prepare import check_measurement, check_range
+
+if TYPE_CHECKING:
+    # latest.py imports this module at run time; here only the attribute's type is needed
+    from shopfloor.store.latest import LatestCache
 
 # equipment -> field -> (ts_ns, value)
 Latest = dict[str, dict[str, tuple[int, float]]]
-# equipment -> field -> Series
-SeriesMap = dict[str, dict[str, Series]]
+
+# What a backend's range query hands the base class, rows in write order (dtypes as the backend has them):
+# (equipment, field, ts_ns, value) columns
+SeriesRows = tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], npt.NDArray[Any], npt.NDArray[Any]]
+# (ts_ns, equipment, field, code, detail) columns
+QualityRows = tuple[
+    npt.NDArray[Any], npt.NDArray[np.object_], npt.NDArray[np.object_], npt.NDArray[Any], npt.NDArray[np.object_]
+]
+# (ts_ns, equipment, source, connected, detail) per event
+ConnectivityRows = Iterable[tuple[Any, Any, Any, Any, Any]]
 
 
 class StoreError(RuntimeError):
@@ -57,24 +76,17 @@ class StoreHealth:
         return StoreUnavailable(f"{self.problem}; {self.unsaved_samples:,} samples not stored yet{dropped}")
 
 
-@dataclass(frozen=True, slots=True)
-class QualityLog:
-    """Bad-quality samples, sorted by (ts_ns, equipment, field). Columns of equal length."""
-
-    ts_ns: npt.NDArray[np.int64]
-    equipment: npt.NDArray[np.object_]
-    field: npt.NDArray[np.object_]
-    code: npt.NDArray[np.uint8]  # models.states.Quality, never GOOD
-    detail: npt.NDArray[np.object_]
-
-    def __len__(self) -> int:
-        return len(self.ts_ns)
-
-
 class SampleStore(ABC):
     """Where samples go and where KPIs read them from."""
 
     plant_id: str
+    _latest: LatestCache  # this process's writes, seeded from the backend: what latest() answers from
+    # How log lines name the backend ("collecting … into DuckDBStore"); callers ask the store, never its class.
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for people: which backend, and where its data is (the start-up banner shows it)."""
 
     @abstractmethod
     def write(self, batch: SampleBatch) -> None:
@@ -111,7 +123,10 @@ class SampleStore(ABC):
         """(bytes waiting on disk for the server, spool folder); None for a store that writes directly."""
         return None
 
-    @abstractmethod
+    # ------------------------------------------------------------------ reads
+    # The backends differ only in their queries: the checks, the short cut for an empty range and the conversion
+    # to the read results are here, once, so both answer alike.
+
     def read_series(
         self,
         measurement: str,
@@ -126,8 +141,22 @@ class SampleStore(ABC):
         requested field is a key of it (an empty Series when there is no data);
         with ``fields=None`` the fields that have data are returned.
         """
+        check_measurement(measurement)
+        check_range(start_ns, end_ns)
+        equipment_ids, fields = list(equipment_ids), None if fields is None else list(fields)
+        self._before_read()
+        if not equipment_ids or fields == [] or start_ns == end_ns:
+            return assemble_series(equipment_ids, fields, *empty_series_rows())
+        equipment, field, ts_ns, value = self._query_series(measurement, equipment_ids, fields, start_ns, end_ns)
+        return assemble_series(
+            equipment_ids,
+            fields,
+            equipment,
+            field,
+            ts_ns.astype(np.int64, copy=False),
+            value.astype(np.float64, copy=False),
+        )
 
-    @abstractmethod
     def read_quality(
         self,
         equipment_ids: Sequence[str],
@@ -136,14 +165,53 @@ class SampleStore(ABC):
         fields: Sequence[str] | None = None,
     ) -> QualityLog:
         """Bad-quality records in ``[start_ns, end_ns)``."""
+        check_range(start_ns, end_ns)
+        equipment_ids, fields = list(equipment_ids), None if fields is None else list(fields)
+        self._before_read()
+        if not equipment_ids or fields == [] or start_ns == end_ns:
+            return sort_quality(*empty_quality_rows())
+        ts_ns, equipment, field, code, detail = self._query_quality(equipment_ids, fields, start_ns, end_ns)
+        return sort_quality(ts_ns.astype(np.int64, copy=False), equipment, field, code.astype(np.uint8), detail)
 
-    @abstractmethod
     def read_connectivity(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[ConnectivityEvent]:
         """Connectivity events in ``[start_ns, end_ns)``, sorted by (ts_ns, equipment, source)."""
+        check_range(start_ns, end_ns)
+        equipment_ids = list(equipment_ids)
+        self._before_read()
+        if not equipment_ids or start_ns == end_ns:
+            return []
+        # one event per (ts, equipment, source): the last written, InfluxDB's rule, applied to DuckDB too
+        unique: dict[tuple[int, str, str], ConnectivityEvent] = {}
+        for ts_ns, equipment, source, connected, detail in self._query_connectivity(equipment_ids, start_ns, end_ns):
+            key = (int(ts_ns), equipment, source)
+            unique[key] = ConnectivityEvent(*key, bool(connected), detail or "")
+        return sorted(unique.values(), key=lambda e: (e.ts_ns, e.equipment, e.source))
 
-    @abstractmethod
     def latest(self, measurement: str, equipment_ids: Sequence[str]) -> Latest:
         """Newest GOOD value of every field of each equipment (an empty dict when it has none)."""
+        check_measurement(measurement)
+        return self._latest.get(measurement, list(equipment_ids))
+
+    @abstractmethod
+    def _before_read(self) -> None:
+        """Ready the store for a read, once the arguments check out: DuckDB commits what was written (a read sees
+        it); either raises :class:`StoreUnavailable` while it cannot keep what it is given (a 503 with the reason)."""
+
+    @abstractmethod
+    def _query_series(
+        self, measurement: str, equipment_ids: list[str], fields: list[str] | None, start_ns: int, end_ns: int
+    ) -> SeriesRows:
+        """The backend's query for :meth:`read_series`, on checked arguments that can match something."""
+
+    @abstractmethod
+    def _query_quality(
+        self, equipment_ids: list[str], fields: list[str] | None, start_ns: int, end_ns: int
+    ) -> QualityRows:
+        """The backend's query for :meth:`read_quality`, on checked arguments that can match something."""
+
+    @abstractmethod
+    def _query_connectivity(self, equipment_ids: list[str], start_ns: int, end_ns: int) -> ConnectivityRows:
+        """The backend's query for :meth:`read_connectivity`, on checked arguments that can match something."""
 
     def __enter__(self) -> SampleStore:
         return self
@@ -152,3 +220,11 @@ class SampleStore(ABC):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def empty_series_rows() -> SeriesRows:
+    return (np.empty(0, object), np.empty(0, object), np.empty(0, np.int64), np.empty(0, np.float64))
+
+
+def empty_quality_rows() -> QualityRows:
+    return (np.empty(0, np.int64), np.empty(0, object), np.empty(0, object), np.empty(0, np.uint8), np.empty(0, object))

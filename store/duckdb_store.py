@@ -51,15 +51,22 @@ import numpy as np
 from shopfloor.models.contract import MEASUREMENT_ROBOT
 from shopfloor.models.plant import DEFAULT_MAX_UNSAVED_SAMPLES
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
-from shopfloor.store.assemble import assemble_series, sort_quality
-from shopfloor.store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth, StoreUnavailable
+from shopfloor.store.base import (
+    ConnectivityRows,
+    QualityRows,
+    SampleStore,
+    SeriesRows,
+    StoreError,
+    StoreHealth,
+    StoreUnavailable,
+)
+from shopfloor.store.dead_letters import DeadLetters
 from shopfloor.store.diagnose import cannot_open, damaged, disk_full, is_damaged, is_disk_full, one_line
 from shopfloor.store.latest import LatestCache
 from shopfloor.store.outage import DEFAULT_PERIOD_S, OutageLog
 from shopfloor.store.pending import Columns, PendingRows, Piece
-from shopfloor.store.prepare import KnownFields, check_events, check_measurement, check_range, prepare_batch
+from shopfloor.store.prepare import KnownFields, check_events, prepare_batch
 from shopfloor.store.refused import RefusedBatches
-from shopfloor.store.spool import DeadLetters
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +103,8 @@ _TABLES: dict[str, tuple[str, ...]] = {
 
 
 class DuckDBStore(SampleStore):
+    kind = "DuckDBStore"
+
     def __init__(
         self,
         path: Path | str,
@@ -164,6 +173,9 @@ class DuckDBStore(SampleStore):
                 target=self._flush_loop, name=f"duckdb-flush:{self.path.name}", daemon=True
             )
             self._flusher.start()
+
+    def describe(self) -> str:
+        return f"embedded DuckDB {self.path.resolve()}"
 
     # ------------------------------------------------------------------ setup
 
@@ -516,18 +528,12 @@ class DuckDBStore(SampleStore):
 
     # ------------------------------------------------------------------ reads
 
-    def read_series(
-        self,
-        measurement: str,
-        equipment_ids: Sequence[str],
-        fields: Sequence[str] | None,
-        start_ns: int,
-        end_ns: int,
-    ) -> SeriesMap:
-        check_measurement(measurement)
-        check_range(start_ns, end_ns)
-        equipment_ids, fields = list(equipment_ids), None if fields is None else list(fields)
+    def _before_read(self) -> None:
         self.flush()  # read-your-writes: what the caller wrote is in the result
+
+    def _query_series(
+        self, measurement: str, equipment_ids: list[str], fields: list[str] | None, start_ns: int, end_ns: int
+    ) -> SeriesRows:
         sql = (
             f"SELECT equipment, field, ts_ns, value FROM {measurement}"
             " WHERE ts_ns >= ? AND ts_ns < ? AND equipment IN (SELECT unnest(?))"
@@ -539,57 +545,31 @@ class DuckDBStore(SampleStore):
         # rowid keeps write order among equal timestamps (last written wins)
         with self._reading() as cur:
             data = cur.execute(sql + " ORDER BY equipment, field, ts_ns, rowid", params).fetchnumpy()
-        return assemble_series(
-            equipment_ids,
-            fields,
-            data["equipment"],
-            data["field"],
-            data["ts_ns"].astype(np.int64, copy=False),
-            data["value"].astype(np.float64),
-        )
+        return data["equipment"], data["field"], data["ts_ns"], data["value"]
 
-    def read_quality(
-        self,
-        equipment_ids: Sequence[str],
-        start_ns: int,
-        end_ns: int,
-        fields: Sequence[str] | None = None,
-    ) -> QualityLog:
-        check_range(start_ns, end_ns)
-        self.flush()
+    def _query_quality(
+        self, equipment_ids: list[str], fields: list[str] | None, start_ns: int, end_ns: int
+    ) -> QualityRows:
         sql = (
             "SELECT ts_ns, equipment, field, code, detail FROM quality"
             " WHERE ts_ns >= ? AND ts_ns < ? AND equipment IN (SELECT unnest(?))"
         )
-        params: list[Any] = [start_ns, end_ns, list(equipment_ids)]
+        params: list[Any] = [start_ns, end_ns, equipment_ids]
         if fields is not None:
             sql += " AND field IN (SELECT unnest(?))"
-            params.append(list(fields))
+            params.append(fields)
         with self._reading() as cur:
             d = cur.execute(sql + " ORDER BY rowid", params).fetchnumpy()
-        return sort_quality(
-            d["ts_ns"].astype(np.int64, copy=False), d["equipment"], d["field"], d["code"].astype(np.uint8), d["detail"]
-        )
+        return d["ts_ns"], d["equipment"], d["field"], d["code"], d["detail"]
 
-    def read_connectivity(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[ConnectivityEvent]:
-        check_range(start_ns, end_ns)
-        self.flush()
+    def _query_connectivity(self, equipment_ids: list[str], start_ns: int, end_ns: int) -> ConnectivityRows:
         with self._reading() as cur:
-            rows = cur.execute(
+            return cur.execute(
                 "SELECT ts_ns, equipment, source, connected, detail FROM connectivity"
                 " WHERE ts_ns >= ? AND ts_ns < ? AND equipment IN (SELECT unnest(?))"
                 " ORDER BY ts_ns, equipment, source, rowid",
-                [start_ns, end_ns, list(equipment_ids)],
+                [start_ns, end_ns, equipment_ids],
             ).fetchall()
-        # one event per (ts, equipment, source): the last written, as in InfluxDB
-        unique: dict[tuple[int, str, str], ConnectivityEvent] = {}
-        for ts, equipment, source, connected, detail in rows:
-            unique[(ts, equipment, source)] = ConnectivityEvent(int(ts), equipment, source, bool(connected), detail)
-        return list(unique.values())
-
-    def latest(self, measurement: str, equipment_ids: Sequence[str]) -> Latest:
-        check_measurement(measurement)
-        return self._latest.get(measurement, list(equipment_ids))
 
     def _seed_latest(self, measurement: str, equipment_ids: Sequence[str]) -> list[tuple[str, str, int, float]]:
         with self._reading() as cur:

@@ -20,7 +20,7 @@ from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.plant import InfluxSettings, Plant
 from shopfloor.store.base import SampleStore, StoreError
 from shopfloor.store.duckdb_store import DuckDBStore
-from shopfloor.store.influx_store import InfluxConnection, InfluxStore
+from shopfloor.store.influx import InfluxConnection, InfluxStore
 
 DEFAULT_TOKEN_ENV = "INFLUX_TOKEN"
 

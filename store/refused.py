@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from shopfloor.models.samples import SampleBatch
-from shopfloor.store.spool import DeadLetters
+from shopfloor.store.dead_letters import DeadLetters
 
 
 def batch_rows(batch: SampleBatch) -> list[list[Any]]:

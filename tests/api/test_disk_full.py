@@ -19,7 +19,7 @@ from shopfloor.models.samples import SampleBatch
 from shopfloor.models.states import Quality
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.duckdb_store import DuckDBStore
-from shopfloor.store.influx_store import InfluxConnection, InfluxStore
+from shopfloor.store.influx import InfluxConnection, InfluxStore
 from tests.api.conftest import ALICE, config
 from tests.api.dataset import plant_history
 from tests.fixtures.clock import ManualClock
@@ -191,7 +191,7 @@ def test_influxdb_spool_on_a_full_disk_says_so_and_counts_what_it_drops(
         notes.close()
         store.close(timeout_s=0.1)
     assert all(r.exc_info is None for r in caplog.records), "no tracebacks"
-    spool_lines = [r for r in caplog.records if r.name == "shopfloor.store.spool" and "spool" in r.getMessage()]
+    spool_lines = [r for r in caplog.records if r.name == "shopfloor.store.influx.spool" and "spool" in r.getMessage()]
     assert [r.levelno for r in spool_lines if "no space" in r.getMessage() or "works again" in r.getMessage()] == [
         logging.ERROR,
         logging.WARNING,

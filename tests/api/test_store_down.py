@@ -16,7 +16,7 @@ from shopfloor.models.plant import Plant
 from shopfloor.models.samples import SampleBatch
 from shopfloor.models.states import Quality
 from shopfloor.store.annotations import AnnotationStore
-from shopfloor.store.influx_store import InfluxConnection, InfluxStore
+from shopfloor.store.influx import InfluxConnection, InfluxStore
 from tests.api.conftest import config
 from tests.fixtures.ports import free_port
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from shopfloor.models.samples import SampleBatch
 from shopfloor.store.duckdb_store import DuckDBStore
-from shopfloor.store.influx_store import InfluxConnection, InfluxStore
+from shopfloor.store.influx import InfluxConnection, InfluxStore
 
 T0 = 1_790_000_000_000_000_000
 PER_BATCH = 50

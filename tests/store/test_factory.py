@@ -10,7 +10,7 @@ from shopfloor.models.plant import InfluxSettings, Plant, StorageSettings
 from shopfloor.store import open_store
 from shopfloor.store.duckdb_store import DuckDBStore
 from shopfloor.store.factory import influx_connection
-from shopfloor.store.influx_store import InfluxStore
+from shopfloor.store.influx import InfluxStore
 from tests.store.conftest import duckdb_plant, plant_with_storage
 
 
@@ -20,6 +20,9 @@ def test_default_plant_is_embedded(base_plant: Plant, tmp_path: Path) -> None:
     try:
         assert isinstance(store, DuckDBStore) and store.plant_id == "shanghai-1"
         assert (tmp_path / "a" / "x.duckdb").exists()
+        # what the start-up lines say: callers ask the store, not its class
+        assert store.describe() == f"embedded DuckDB {(tmp_path / 'a' / 'x.duckdb').resolve()}"
+        assert store.kind == "DuckDBStore"
     finally:
         store.close()
 
@@ -36,6 +39,7 @@ def test_influx_url_in_env_switches_backend_and_env_wins(
     try:
         assert isinstance(store, InfluxStore)
         assert (tmp_path / "var" / "spool").is_dir()
+        assert (store.describe(), store.kind) == ("InfluxDB (InfluxStore)", "InfluxStore")
     finally:
         store.close(timeout_s=0)
 

@@ -17,7 +17,7 @@ from shopfloor.models.plant import Plant
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.models.states import Quality
 from shopfloor.store import open_store
-from shopfloor.store.influx_store import InfluxStore
+from shopfloor.store.influx import InfluxStore
 from tests.fixtures.influx import InfluxServer, free_port
 from tests.fixtures.waiting import wait_until
 from tests.store import _killed_writer

@@ -11,7 +11,7 @@ from influxdb_client import Point, WritePrecision
 
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.models.states import Quality
-from shopfloor.store.line_protocol import encode_connectivity, encode_quality, encode_values
+from shopfloor.store.influx.line_protocol import encode_connectivity, encode_quality, encode_values
 from shopfloor.store.prepare import prepare_batch
 
 ids = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,12}", fullmatch=True)

@@ -15,7 +15,7 @@ import pytest
 from shopfloor.models.samples import SampleBatch
 from shopfloor.models.states import Quality
 from shopfloor.store.duckdb_store import DuckDBStore
-from shopfloor.store.influx_store import InfluxStore
+from shopfloor.store.influx import InfluxStore
 from tests.store._batches import T0, S, as_dict, batch, good
 from tests.store.conftest import StoreFactory
 

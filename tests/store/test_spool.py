@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shopfloor.store import StoreError
-from shopfloor.store.spool import HEADER_SIZE, Spool, encode_record, parse_records
+from shopfloor.store.influx.spool import HEADER_SIZE, Spool, encode_record, parse_records
 
 
 def payload(i: int, lines: int = 1) -> bytes:

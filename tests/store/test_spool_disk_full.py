@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shopfloor.store.spool import Spool
+from shopfloor.store.influx.spool import Spool
 from tests.fixtures.tmpfs import fill, free
 
 
@@ -24,7 +24,7 @@ def test_a_full_disk_drops_and_counts_what_does_not_fit_and_keeps_the_segment_wh
     tiny_fs: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="shopfloor.store.spool")
+    caplog.set_level(logging.INFO, logger="shopfloor.store.influx.spool")
     spool = Spool(tiny_fs / "spool")
     rng = random.Random(3)
     accepted: list[int] = []

@@ -27,7 +27,7 @@ from shopfloor.simulators.printer.server import PrinterSimulator
 from shopfloor.store import open_store
 from shopfloor.store.duckdb_store import DuckDBStore
 from shopfloor.store.factory import plant_fields
-from shopfloor.store.influx_store import InfluxStore
+from shopfloor.store.influx import InfluxStore
 from tests.collectors.modbus.test_against_simulator import pointed_at
 from tests.collectors.modbus.test_poller import Running, wait_for
 from tests.fixtures import influx as influx_fixtures

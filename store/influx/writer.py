@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from shopfloor.store.spool import Chunk, Position, Spool
+from shopfloor.store.influx.spool import Chunk, Position, Spool
 
 log = logging.getLogger(__name__)
 

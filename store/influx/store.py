@@ -1,7 +1,7 @@
 """InfluxDB backend: vectorised line protocol → durable spool → influxdb-client → ``/api/v2/write``.
 
 ``write`` encodes the batch and appends it to the spool (local disk only; no
-network). :class:`store.influx_writer.SpoolSender` does the rest in the
+network). :class:`store.influx.writer.SpoolSender` does the rest in the
 background. Reads are InfluxQL over ``/query`` and see what the server has
 acknowledged; ``flush()`` first for read-your-writes. ``latest`` is served
 from memory (this process's writes, merged with the server's newest values
@@ -35,15 +35,23 @@ from shopfloor.models.contract import (
     TAG_SOURCE,
 )
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
-from shopfloor.store.assemble import assemble_series, sort_quality
-from shopfloor.store.base import Latest, QualityLog, SampleStore, SeriesMap, StoreError, StoreHealth
-from shopfloor.store.influx_writer import SpoolSender
-from shopfloor.store.influxql import SeriesResult, any_of, ident, parse_response, where
+from shopfloor.store.base import (
+    ConnectivityRows,
+    QualityRows,
+    SampleStore,
+    SeriesRows,
+    StoreError,
+    StoreHealth,
+    empty_quality_rows,
+    empty_series_rows,
+)
+from shopfloor.store.influx.influxql import SeriesResult, any_of, ident, parse_response, where
+from shopfloor.store.influx.line_protocol import encode_connectivity, encode_quality, encode_values, join_chunks
+from shopfloor.store.influx.spool import Spool
+from shopfloor.store.influx.writer import SpoolSender
 from shopfloor.store.latest import LatestCache
-from shopfloor.store.line_protocol import encode_connectivity, encode_quality, encode_values, join_chunks
-from shopfloor.store.prepare import KnownFields, check_events, check_measurement, check_range, prepare_batch
+from shopfloor.store.prepare import KnownFields, check_events, prepare_batch
 from shopfloor.store.refused import RefusedBatches
-from shopfloor.store.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +77,8 @@ class InfluxConnection:
 
 
 class InfluxStore(SampleStore):
+    kind = "InfluxStore"
+
     def __init__(self, connection: InfluxConnection, plant_id: str, *, known_fields: KnownFields | None = None) -> None:
         self.plant_id = plant_id
         self.connection = connection
@@ -105,6 +115,9 @@ class InfluxStore(SampleStore):
             max_retries=connection.max_retries,
             name=f"influx:{connection.bucket}",
         )
+
+    def describe(self) -> str:
+        return f"InfluxDB ({self.kind})"
 
     # ------------------------------------------------------------------ writes
 
@@ -144,7 +157,7 @@ class InfluxStore(SampleStore):
         lines, age_s = self.spool.unsynced()
         return StoreHealth(self.spool.problem, lines, age_s, self.spool.dropped_lines)
 
-    def _check_keeping(self) -> None:
+    def _before_read(self) -> None:
         """While the spool cannot write (disk full), reads answer 503 with the reason, as the embedded store's
         do: the server's figures miss what could not be spooled, and a person has to act."""
         error = self.health().error()
@@ -194,20 +207,9 @@ class InfluxStore(SampleStore):
             raise StoreError(f"InfluxDB query at {self.connection.url} failed: {detail}") from None
         return parse_response(response.data)
 
-    def read_series(
-        self,
-        measurement: str,
-        equipment_ids: Sequence[str],
-        fields: Sequence[str] | None,
-        start_ns: int,
-        end_ns: int,
-    ) -> SeriesMap:
-        self._check_keeping()
-        check_measurement(measurement)
-        check_range(start_ns, end_ns)
-        equipment_ids, fields = list(equipment_ids), None if fields is None else list(fields)
-        if not equipment_ids or fields == [] or start_ns == end_ns:
-            return assemble_series(equipment_ids, fields, *_empty_long())
+    def _query_series(
+        self, measurement: str, equipment_ids: list[str], fields: list[str] | None, start_ns: int, end_ns: int
+    ) -> SeriesRows:
         select = "*::field" if fields is None else ", ".join(ident(f) for f in fields)
         q = (
             f"SELECT {select} FROM {ident(measurement)}"
@@ -225,24 +227,13 @@ class InfluxStore(SampleStore):
                 ts.append(times[present])
                 vals.append(column[present])
         if not ts:
-            return assemble_series(equipment_ids, fields, *_empty_long())
-        return assemble_series(
-            equipment_ids, fields, np.concatenate(eq), np.concatenate(fl), np.concatenate(ts), np.concatenate(vals)
-        )
+            return empty_series_rows()
+        return np.concatenate(eq), np.concatenate(fl), np.concatenate(ts), np.concatenate(vals)
 
-    def read_quality(
-        self,
-        equipment_ids: Sequence[str],
-        start_ns: int,
-        end_ns: int,
-        fields: Sequence[str] | None = None,
-    ) -> QualityLog:
-        self._check_keeping()
-        check_range(start_ns, end_ns)
-        equipment_ids = list(equipment_ids)
-        if not equipment_ids or start_ns == end_ns or fields == []:
-            return sort_quality(*_empty_quality())
-        extra = any_of(TAG_FIELD, list(fields)) if fields is not None else ""
+    def _query_quality(
+        self, equipment_ids: list[str], fields: list[str] | None, start_ns: int, end_ns: int
+    ) -> QualityRows:
+        extra = any_of(TAG_FIELD, fields) if fields is not None else ""
         q = (
             f"SELECT {ident(QUALITY_FIELD_CODE)}, {ident(QUALITY_FIELD_DETAIL)} FROM {ident(MEASUREMENT_QUALITY)}"
             f"{where(self.plant_id, equipment_ids, start_ns, end_ns, extra)}"
@@ -256,26 +247,22 @@ class InfluxStore(SampleStore):
                     s.times(),
                     np.full(n, s.tags[TAG_EQUIPMENT], dtype=object),
                     np.full(n, s.tags[TAG_FIELD], dtype=object),
-                    s.floats(QUALITY_FIELD_CODE).astype(np.uint8),
+                    s.floats(QUALITY_FIELD_CODE),
                     np.array([d or "" for d in s.column(QUALITY_FIELD_DETAIL)], dtype=object),
                 )
             )
         if not parts:
-            return sort_quality(*_empty_quality())
-        return sort_quality(*(np.concatenate(c) for c in zip(*parts, strict=True)))
+            return empty_quality_rows()
+        ts_ns, equipment, field, code, detail = (np.concatenate(c) for c in zip(*parts, strict=True))
+        return ts_ns, equipment, field, code, detail
 
-    def read_connectivity(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[ConnectivityEvent]:
-        self._check_keeping()
-        check_range(start_ns, end_ns)
-        equipment_ids = list(equipment_ids)
-        if not equipment_ids or start_ns == end_ns:
-            return []
+    def _query_connectivity(self, equipment_ids: list[str], start_ns: int, end_ns: int) -> ConnectivityRows:
         q = (
             f"SELECT {ident(CONNECTIVITY_FIELD_CONNECTED)}, {ident(CONNECTIVITY_FIELD_DETAIL)}"
             f" FROM {ident(MEASUREMENT_CONNECTIVITY)}{where(self.plant_id, equipment_ids, start_ns, end_ns)}"
             f" GROUP BY {ident(TAG_EQUIPMENT)}, {ident(TAG_SOURCE)}"
         )
-        events = []
+        rows = []
         for s in _first(self.query(q)):
             for ts, connected, detail in zip(
                 s.column("time"),
@@ -283,15 +270,8 @@ class InfluxStore(SampleStore):
                 s.column(CONNECTIVITY_FIELD_DETAIL),
                 strict=True,
             ):
-                events.append(
-                    ConnectivityEvent(int(ts), s.tags[TAG_EQUIPMENT], s.tags[TAG_SOURCE], bool(connected), detail or "")
-                )
-        events.sort(key=lambda e: (e.ts_ns, e.equipment, e.source))
-        return events
-
-    def latest(self, measurement: str, equipment_ids: Sequence[str]) -> Latest:
-        check_measurement(measurement)
-        return self._latest.get(measurement, list(equipment_ids))
+                rows.append((ts, s.tags[TAG_EQUIPMENT], s.tags[TAG_SOURCE], connected, detail))
+        return rows
 
     def _seed_latest(self, measurement: str, equipment_ids: Sequence[str]) -> list[tuple[str, str, int, float]]:
         if not equipment_ids:
@@ -317,11 +297,3 @@ class InfluxStore(SampleStore):
 
 def _first(statements: list[list[SeriesResult]]) -> list[SeriesResult]:
     return statements[0] if statements else []
-
-
-def _empty_long() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    return (np.empty(0, object), np.empty(0, object), np.empty(0, np.int64), np.empty(0, np.float64))
-
-
-def _empty_quality() -> tuple[np.ndarray, ...]:
-    return (np.empty(0, np.int64), np.empty(0, object), np.empty(0, object), np.empty(0, np.uint8), np.empty(0, object))
