@@ -38,7 +38,8 @@ from shopfloor.cli.simulate import add_simulation_arguments
 from shopfloor.collectors.base import SystemClock
 from shopfloor.models.kpi import KpiConfig
 from shopfloor.models.plant import Plant, load_plant
-from shopfloor.simulators.clock import NS_PER_S, SimClock
+from shopfloor.models.timebase import NS_PER_S
+from shopfloor.simulators.clock import SimClock
 
 
 class PlantTimeClock(SystemClock):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.timebase import NS_PER_S
 
 
 @runtime_checkable
@@ -252,7 +253,7 @@ class ConnectivityTracker:
             self.log.info("%s: connected to %s%s", self.source, self.equipment, f" ({detail})" if detail else "")
             detail = detail or "connected"
         else:
-            down_s = (ts_ns - self._lost_since_ns) / 1e9 if self._lost_since_ns is not None else float("nan")
+            down_s = (ts_ns - self._lost_since_ns) / NS_PER_S if self._lost_since_ns is not None else float("nan")
             self.log.warning("%s: recovered link to %s after %.1f s", self.source, self.equipment, down_s)
             detail = detail or f"recovered after {down_s:.1f} s"
         return self._change(ts_ns, True, detail)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-NS_PER_S = 1_000_000_000
+from shopfloor.models.timebase import NS_PER_S
 
 
 class Clock(Protocol):

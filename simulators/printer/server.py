@@ -22,8 +22,8 @@ from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusTcpServer
 
-from shopfloor.models.calendar import NS_PER_S
 from shopfloor.models.plant import Plant, Printer
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.clock import Clock, SimClock, run_fixed_steps
 from shopfloor.simulators.printer.faults import ExceptionRule, FaultState, exception_code
 from shopfloor.simulators.printer.process import MODEL_SIGNALS, PrinterProcess

@@ -23,12 +23,13 @@ import pytest
 
 from shopfloor.collectors.base import SystemClock
 from shopfloor.collectors.modbus.poller import ModbusPoller
-from shopfloor.models.calendar import NS_PER_S, to_ns
+from shopfloor.models.calendar import to_ns
 from shopfloor.models.contract import MEASUREMENT_PRINTER, PRINTER_FIELDS, ROBOT_FIELDS
 from shopfloor.models.kpi import KpiConfig, KpiReport, build_report
 from shopfloor.models.plant import Plant, load_plant
 from shopfloor.models.samples import Series
 from shopfloor.models.states import PrinterState, RobotState
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.clock import ManualClock
 from shopfloor.simulators.fleet.process import FleetProcess
 from shopfloor.simulators.printer.server import PrinterSimulator

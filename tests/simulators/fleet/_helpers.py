@@ -10,6 +10,7 @@ from typing import Any
 
 from shopfloor.models.calendar import to_ns
 from shopfloor.models.plant import Plant, plant_from_dict
+from shopfloor.models.timebase import NS_PER_S
 from tests.fixtures.waiting import async_wait_until as wait_for  # noqa: F401  # the fleet tests import it here
 
 # Simulated time starts far from the wall clock, so a source timestamp in
@@ -54,4 +55,4 @@ class FixedClock:
         return self.t_ns
 
     def advance(self, seconds: float) -> None:
-        self.t_ns += round(seconds * 1e9)
+        self.t_ns += round(seconds * NS_PER_S)
