@@ -1,10 +1,9 @@
-"""What every collector shares: where samples go, a clock, a cadence, backoff and link state.
+"""What every collector shares: a clock, a cadence, backoff and link state.
 
 Kept free of any protocol so the Modbus poller and the OPC UA collector use
-the same pieces:
+the same pieces. Where samples go (:class:`~models.samples.SampleSink`)
+belongs to the models, so the sinks need not import collectors.
 
-* :class:`SampleSink` — the two calls a collector makes (a store, the live
-  hub, or a list in a test all satisfy it).
 * :class:`Clock` / :class:`SystemClock` — monotonic time for scheduling, UTC
   epoch ns for timestamps; injectable so a test or a simulation can drive it.
 * :func:`next_tick` — fixed-cadence scheduling on absolute deadlines
@@ -25,19 +24,10 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
-from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch, SampleSink
 from shopfloor.models.timebase import NS_PER_S
-
-
-@runtime_checkable
-class SampleSink(Protocol):
-    """Where a collector hands its output. Both calls must not block on the network."""
-
-    def write(self, batch: SampleBatch) -> None: ...
-
-    def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None: ...
 
 
 class CollectorStatus(Protocol):

@@ -43,7 +43,6 @@ from shopfloor.collectors.base import (
     Clock,
     ConnectivityTracker,
     GuardedSink,
-    SampleSink,
     SystemClock,
     next_tick,
 )
@@ -56,7 +55,7 @@ from shopfloor.collectors.modbus.decode import (
 )
 from shopfloor.collectors.modbus.plan import ReadRequest, plan_printer
 from shopfloor.models.plant import Printer, RegisterKind
-from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch, SampleSink
 from shopfloor.models.states import Quality
 
 log = logging.getLogger("shopfloor.collectors.modbus")

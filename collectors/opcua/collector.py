@@ -35,7 +35,6 @@ from shopfloor.collectors.base import (
     Clock,
     ConnectivityTracker,
     GuardedSink,
-    SampleSink,
     SystemClock,
     next_tick,
 )
@@ -52,6 +51,7 @@ from shopfloor.collectors.opcua.session import (
 from shopfloor.collectors.opcua.stats import CollectorStats, Mode
 from shopfloor.collectors.opcua.subscription import FleetSubscription, SubscriptionUnavailable
 from shopfloor.models.plant import Fleet
+from shopfloor.models.samples import SampleSink
 
 log = logging.getLogger("shopfloor.collectors.opcua")
 

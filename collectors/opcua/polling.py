@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 from asyncua import Client, ua
 
-from shopfloor.collectors.base import Clock, SampleSink
+from shopfloor.collectors.base import Clock
 from shopfloor.collectors.opcua.decode import bad_samples, decode_values
 from shopfloor.collectors.opcua.plan import FleetPlan, batches
 from shopfloor.collectors.opcua.stats import CollectorStats
 from shopfloor.models.plant import OpcUaEndpoint
-from shopfloor.models.samples import SampleBatch
+from shopfloor.models.samples import SampleBatch, SampleSink
 from shopfloor.models.states import Quality
 
 

@@ -18,11 +18,12 @@ from collections.abc import Callable, Sequence
 
 from asyncua import Client, ua
 
-from shopfloor.collectors.base import Clock, SampleSink
+from shopfloor.collectors.base import Clock
 from shopfloor.collectors.opcua.decode import bad_samples, decode_values, status_name
 from shopfloor.collectors.opcua.plan import FleetPlan, Timing, batches, timing
 from shopfloor.collectors.opcua.stats import CollectorStats
 from shopfloor.models.plant import OpcUaEndpoint
+from shopfloor.models.samples import SampleSink
 from shopfloor.models.states import Quality
 
 log = logging.getLogger("shopfloor.collectors.opcua")

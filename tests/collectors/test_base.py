@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopfloor.collectors.base import Backoff, ConnectivityTracker, SampleSink, SystemClock, next_tick
-from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.collectors.base import Backoff, ConnectivityTracker, SystemClock, next_tick
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch, SampleSink
 
 # --------------------------------------------------------------------------- cadence
 
