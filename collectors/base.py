@@ -1,11 +1,10 @@
-"""What every collector shares: a clock, a cadence, backoff and link state.
+"""What every collector shares: a cadence, backoff and link state.
 
 Kept free of any protocol so the Modbus poller and the OPC UA collector use
-the same pieces. Where samples go (:class:`~models.samples.SampleSink`)
-belongs to the models, so the sinks need not import collectors.
+the same pieces. Where samples go (:class:`~models.samples.SampleSink`) and
+the clock a collector runs on (:class:`~models.timebase.Clock`) belong to the
+models, so the sinks and the clocks' other users need not import collectors.
 
-* :class:`Clock` / :class:`SystemClock` — monotonic time for scheduling, UTC
-  epoch ns for timestamps; injectable so a test or a simulation can drive it.
 * :func:`next_tick` — fixed-cadence scheduling on absolute deadlines
   ``t0 + k * interval`` (no drift; an overrun skips ticks instead of bursting).
 * :class:`Backoff` — capped exponential delay between reconnect attempts.
@@ -21,7 +20,6 @@ import asyncio
 import logging
 import math
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,33 +48,6 @@ class Collector(CollectorStatus, Protocol):
     """One device link's job: ``run`` until ``stop``."""
 
     async def run(self, stop: asyncio.Event) -> None: ...
-
-
-class Clock(Protocol):
-    """Time as a collector sees it."""
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never jumps (scheduling)."""
-        ...
-
-    def time_ns(self) -> int:
-        """UTC epoch nanoseconds (timestamps of samples and events)."""
-        ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clocks of the machine."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def time_ns(self) -> int:
-        return time.time_ns()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
 
 
 # --------------------------------------------------------------------------- cadence

@@ -57,7 +57,7 @@ class StepClock:
     def monotonic(self) -> float:
         return self.now
 
-    def time_ns(self) -> int:
+    def now_ns(self) -> int:
         return 1_767_600_000_000_000_000 + round(self.now * 1e9)
 
     def spend(self, seconds: float) -> None:
