@@ -27,6 +27,7 @@ from shopfloor.models.kpi import KpiConfig, KpiReport, Throughput, build_report,
 from shopfloor.models.kpi.overrides import apply_reason_overrides
 from shopfloor.models.plant import Plant
 from shopfloor.models.samples import Series
+from shopfloor.models.timebase import NS_PER_DAY
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.base import SampleStore, StoreError
 
@@ -46,7 +47,7 @@ CACHE_ENTRIES = 32
 # At most this many KPI computations at once (one per core): a burst of distinct 31-day requests queues
 # instead of holding 31 days of arrays each in memory at the same time.
 MAX_CONCURRENT_COMPUTATIONS = 2
-CONNECTIVITY_LOOKBACK_NS = 7 * 86_400 * 1_000_000_000
+CONNECTIVITY_LOOKBACK_NS = 7 * NS_PER_DAY
 COMPLETED_RANGE_TTL_FACTOR = 30  # a range that has ended changes only with late data or annotations
 STALE_FACTOR = 5  # an expired report this many lifetimes old is still served while it is recomputed
 

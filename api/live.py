@@ -1,7 +1,7 @@
 """The in-process live hub: a SampleSink that pushes state changes to connected clients.
 
 The demo tees collector output into the store *and* this hub (both implement
-``collectors.base.SampleSink``). The hub keeps, per equipment, the newest value
+``models.samples.SampleSink``). The hub keeps, per equipment, the newest value
 of each field, the current state and since when, and the link state. A state
 change is pushed to every subscriber the moment ``write()`` sees it; periodic
 snapshots (status, KPIs) are published by the app's snapshot task through

@@ -37,9 +37,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from shopfloor.collectors.base import CollectorStatus
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.store.base import StoreHealth
-
-NS_PER_S = 1_000_000_000
 
 
 class _StoreLag(Collector):

@@ -24,11 +24,11 @@ from shopfloor.models.calendar import ShiftInstance
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.plant import ObjectiveKpi, Plant
 from shopfloor.models.states import RobotState
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.store.base import SampleStore, StoreError, StoreUnavailable
 
 log = logging.getLogger("shopfloor.api.status")
 
-NS_PER_S = 1_000_000_000
 SINCE_LOOKBACK_NS = 12 * 3600 * NS_PER_S  # how far back "in this state since" is searched at start-up
 PRINTER_COUNTERS = ("printed_m_total", "energy_kwh_total", "water_l_total")
 BASELINE_LOOKBACK_NS = 6 * 3600 * NS_PER_S  # how far before a shift start its counters' readings are looked for

@@ -31,13 +31,13 @@ from shopfloor.models.kpi.pipeline import printer_stop_events
 from shopfloor.models.kpi.time_model import Element
 from shopfloor.models.plant import Plant
 from shopfloor.models.samples import Series
+from shopfloor.models.timebase import NS_PER_DAY, NS_PER_S
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.base import SampleStore
 
-NS_PER_S = 1_000_000_000
 MAX_STOPS = 500  # per response: a day has tens of stops; more means the range is too wide
 # Same look-back as the KPI service (api/kpi_service.py): an outage that began before the range still counts.
-CONNECTIVITY_LOOKBACK_NS = 7 * 86_400 * NS_PER_S
+CONNECTIVITY_LOOKBACK_NS = 7 * NS_PER_DAY
 
 
 def list_stops(

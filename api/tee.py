@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shopfloor.collectors.base import SampleSink
-from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch, SampleSink
 
 
 class TeeSink:

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 from shopfloor.models.calendar import ShiftInstance, from_ns, instance_of, shift_at, shift_instances, to_ns
 from shopfloor.models.plant import Plant
+from shopfloor.models.timebase import NS_PER_DAY
 
-NS_PER_S = 1_000_000_000
-NS_PER_DAY = 86_400 * NS_PER_S
 SHIFT_KEY = re.compile(r"^(\d{4}-\d{2}-\d{2})/([a-z0-9][a-z0-9_-]*)$")
 
 # The one bound on every time a request may name (shift dates, start/end, note and stop times): far enough

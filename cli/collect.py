@@ -11,9 +11,11 @@ from collections.abc import Sequence
 
 from shopfloor.cli.plant import add_plant_argument
 from shopfloor.cli.runtime import run_until_stopped
-from shopfloor.collectors.base import Clock, Collector, SampleSink
+from shopfloor.collectors.base import Collector
 from shopfloor.collectors.tally import TallySink
 from shopfloor.models.plant import Plant, load_plant
+from shopfloor.models.samples import SampleSink
+from shopfloor.models.timebase import Clock
 from shopfloor.store.base import SampleStore
 
 log = logging.getLogger("shopfloor.collect")

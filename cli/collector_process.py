@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shopfloor.cli.logs import configure_logging
-from shopfloor.collectors.base import Clock, GuardedSink, SampleSink
+from shopfloor.collectors.base import GuardedSink
 from shopfloor.models.plant import Plant
-from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch, SampleSink
+from shopfloor.models.timebase import Clock
 from shopfloor.simulators.clock import SimClock
 
 log = logging.getLogger("shopfloor.collectors.process")

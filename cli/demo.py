@@ -35,20 +35,10 @@ from shopfloor.cli.plant import add_plant_argument
 from shopfloor.cli.runtime import run_until_stopped
 from shopfloor.cli.serve import ServeInfo, add_api_arguments, listen, serve_plant, with_data_dir
 from shopfloor.cli.simulate import add_simulation_arguments
-from shopfloor.collectors.base import SystemClock
 from shopfloor.models.kpi import KpiConfig
 from shopfloor.models.plant import Plant, load_plant
-from shopfloor.simulators.clock import NS_PER_S, SimClock
-
-
-class PlantTimeClock(SystemClock):
-    """The collectors' and the API's clock in the demo: simulated time; scheduling on the real monotonic clock."""
-
-    def __init__(self, sim_clock: SimClock) -> None:
-        self.sim_clock = sim_clock
-
-    def time_ns(self) -> int:
-        return self.sim_clock.now_ns()
+from shopfloor.models.timebase import NS_PER_S
+from shopfloor.simulators.clock import SimClock
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -98,7 +88,7 @@ async def run_demo(
         # load as a plant's devices would be, and the collectors read them over their sockets.
         job = FieldJob(
             with_data_dir(plant, data_dir),
-            PlantTimeClock(sim_clock),
+            sim_clock,  # the collectors' and the API's "now" too; their waits stay on the real clocks
             simulate=True,
             sim_clock=sim_clock,
             seed=seed,

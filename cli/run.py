@@ -17,8 +17,8 @@ from shopfloor.cli.collector_process import FieldJob
 from shopfloor.cli.plant import add_plant_argument
 from shopfloor.cli.runtime import run_until_stopped
 from shopfloor.cli.serve import ServeInfo, add_api_arguments, listen, serve_plant, with_data_dir
-from shopfloor.collectors.base import SystemClock
 from shopfloor.models.plant import load_plant
+from shopfloor.models.timebase import SystemClock
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -143,7 +143,7 @@ async def serve_plant(
                 raise StoreError(f"cannot write the operator key file in {data_dir}: {exc.strerror}") from None
             # "demo" is who the audit trail names for this key
             config = dataclasses.replace(config, keys=parse_keys(f"demo:{generated_key}"))
-        hub = LiveHub(plant, clock_ns=clock.time_ns)  # thread-safe: written from the collectors' reader thread
+        hub = LiveHub(plant, clock_ns=clock.now_ns)  # thread-safe: written from the collectors' reader thread
         tally = TallySink(store)  # the periodic one-line report of what was stored, and the spool backlog
         field = CollectorProcess(job, TeeSink(tally, hub))
         # Opens the annotations file beside the store: its errors, too, end the command before collection starts.
@@ -152,7 +152,7 @@ async def serve_plant(
             store,
             live_hub=hub,
             config=config,
-            clock_ns=clock.time_ns,
+            clock_ns=clock.now_ns,
             kpi_config=kpi_config,
             collectors=lambda: field.statuses,
             samples_stored=tally.samples_by_measurement,

@@ -19,7 +19,8 @@ from urllib.parse import urlparse
 from shopfloor.cli.plant import add_plant_argument
 from shopfloor.cli.runtime import run_until_stopped
 from shopfloor.models.plant import Plant, load_plant
-from shopfloor.simulators.clock import NS_PER_S, SimClock
+from shopfloor.models.timebase import NS_PER_S
+from shopfloor.simulators.clock import SimClock
 from shopfloor.simulators.control import KEY_ENV, MIN_KEY_LENGTH, create_control_app
 from shopfloor.simulators.fleet.server import FleetSimulator
 from shopfloor.simulators.printer.server import PrinterSimulator

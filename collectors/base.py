@@ -1,12 +1,10 @@
-"""What every collector shares: where samples go, a clock, a cadence, backoff and link state.
+"""What every collector shares: a cadence, backoff and link state.
 
 Kept free of any protocol so the Modbus poller and the OPC UA collector use
-the same pieces:
+the same pieces. Where samples go (:class:`~models.samples.SampleSink`) and
+the clock a collector runs on (:class:`~models.timebase.Clock`) belong to the
+models, so the sinks and the clocks' other users need not import collectors.
 
-* :class:`SampleSink` — the two calls a collector makes (a store, the live
-  hub, or a list in a test all satisfy it).
-* :class:`Clock` / :class:`SystemClock` — monotonic time for scheduling, UTC
-  epoch ns for timestamps; injectable so a test or a simulation can drive it.
 * :func:`next_tick` — fixed-cadence scheduling on absolute deadlines
   ``t0 + k * interval`` (no drift; an overrun skips ticks instead of bursting).
 * :class:`Backoff` — capped exponential delay between reconnect attempts.
@@ -22,21 +20,12 @@ import asyncio
 import logging
 import math
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
-from shopfloor.models.samples import ConnectivityEvent, SampleBatch
-
-
-@runtime_checkable
-class SampleSink(Protocol):
-    """Where a collector hands its output. Both calls must not block on the network."""
-
-    def write(self, batch: SampleBatch) -> None: ...
-
-    def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None: ...
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch, SampleSink
+from shopfloor.models.timebase import NS_PER_S
 
 
 class CollectorStatus(Protocol):
@@ -59,33 +48,6 @@ class Collector(CollectorStatus, Protocol):
     """One device link's job: ``run`` until ``stop``."""
 
     async def run(self, stop: asyncio.Event) -> None: ...
-
-
-class Clock(Protocol):
-    """Time as a collector sees it."""
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never jumps (scheduling)."""
-        ...
-
-    def time_ns(self) -> int:
-        """UTC epoch nanoseconds (timestamps of samples and events)."""
-        ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clocks of the machine."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def time_ns(self) -> int:
-        return time.time_ns()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
 
 
 # --------------------------------------------------------------------------- cadence
@@ -252,7 +214,7 @@ class ConnectivityTracker:
             self.log.info("%s: connected to %s%s", self.source, self.equipment, f" ({detail})" if detail else "")
             detail = detail or "connected"
         else:
-            down_s = (ts_ns - self._lost_since_ns) / 1e9 if self._lost_since_ns is not None else float("nan")
+            down_s = (ts_ns - self._lost_since_ns) / NS_PER_S if self._lost_since_ns is not None else float("nan")
             self.log.warning("%s: recovered link to %s after %.1f s", self.source, self.equipment, down_s)
             detail = detail or f"recovered after {down_s:.1f} s"
         return self._change(ts_ns, True, detail)

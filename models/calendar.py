@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from shopfloor.models.plant import Shift, ShiftCalendar
+from shopfloor.models.timebase import NS_PER_S, S_PER_DAY
 
-NS_PER_S = 1_000_000_000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -27,7 +27,7 @@ def to_ns(moment: dt.datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: attach the plant's time zone or UTC first")
     delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * NS_PER_S + delta.microseconds * 1000
+    return (delta.days * S_PER_DAY + delta.seconds) * NS_PER_S + delta.microseconds * 1000
 
 
 def from_ns(ns: int, tz: ZoneInfo | dt.tzinfo = dt.UTC) -> dt.datetime:

@@ -4,12 +4,17 @@ A batch is a set of equal-length numpy columns, so a store can write or
 spool 100 000 samples without building 100 000 Python objects. A sample
 whose quality is not GOOD carries NaN as its value and is stored as a
 ``quality`` record, never as a value (see models.contract).
+
+:class:`SampleSink` is where batches and link events go: it sits here, beside
+what it carries, so a sink (a store, the live hub, a tee of both) need not
+know the collectors that feed it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -97,6 +102,15 @@ class ConnectivityEvent:
     source: str  # collector id, e.g. "modbus:mso-cpp-1"
     connected: bool
     detail: str = ""
+
+
+@runtime_checkable
+class SampleSink(Protocol):
+    """Where a collector hands its output. Both calls must not block on the network."""
+
+    def write(self, batch: SampleBatch) -> None: ...
+
+    def write_connectivity(self, events: Sequence[ConnectivityEvent]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,10 @@ calls for a given start and step, whatever the time scale or the load on the
 machine: under one seed the trajectory as a function of simulated time is
 identical run to run. Only *when* (in wall time) a step becomes visible
 varies. :class:`ManualClock` removes even that, for tests.
+
+Both are a :class:`~models.timebase.Clock`: their ``now_ns`` is the plant's
+time, while waiting and scheduling stay on the machine's real clocks, so the
+collectors and the API can run on the simulation's time directly.
 """
 
 from __future__ import annotations
@@ -24,19 +28,17 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-NS_PER_S = 1_000_000_000
+from shopfloor.models.timebase import NS_PER_S, Clock, SystemClock
 
 
-class Clock(Protocol):
-    """What simulators need from a clock."""
+class SimulatedClock(Clock, Protocol):
+    """What a simulator needs beyond the plant's clock: where its time began and how fast it runs."""
 
     @property
     def start_ns(self) -> int: ...
 
     @property
     def time_scale(self) -> float: ...
-
-    def now_ns(self) -> int: ...
 
 
 def _check_scale(time_scale: float) -> float:
@@ -45,8 +47,8 @@ def _check_scale(time_scale: float) -> float:
     return float(time_scale)
 
 
-class SimClock:
-    """Simulated time = ``start_ns + (monotonic wall elapsed) * time_scale``."""
+class SimClock(SystemClock):
+    """Simulated time = ``start_ns + (monotonic wall elapsed) * time_scale``; waits on the real clocks."""
 
     def __init__(self, start_ns: int | None = None, time_scale: float = 1.0) -> None:
         self._time_scale = _check_scale(time_scale)
@@ -74,8 +76,8 @@ class SimClock:
         return f"SimClock(start_ns={self._start_ns}, time_scale={self._time_scale})"
 
 
-class ManualClock:
-    """A clock that moves only when told to: deterministic tests."""
+class ManualClock(SystemClock):
+    """A clock that moves only when told to: deterministic tests. Waits stay on the real clocks."""
 
     def __init__(self, start_ns: int | None = None, time_scale: float = 1.0) -> None:
         self._time_scale = _check_scale(time_scale)
@@ -131,7 +133,7 @@ def steps_due(model_ns: int, now_ns: int, step_ns: int) -> int:
 
 
 async def run_fixed_steps(
-    clock: Clock,
+    clock: SimulatedClock,
     step_s: float,
     advance: Callable[[float, int], None],
     stop: asyncio.Event,
@@ -184,7 +186,7 @@ async def run_fixed_steps(
 
 
 async def _step_loop(
-    clock: Clock,
+    clock: SimulatedClock,
     step_ns: int,
     step_s: float,
     advance: Callable[[float, int], None],

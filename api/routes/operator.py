@@ -18,9 +18,9 @@ from shopfloor.api.deps import UNPROCESSABLE, OperatorDep, RangeDep, Services, S
 from shopfloor.api.presenters import range_json
 from shopfloor.api.stops import list_stops
 from shopfloor.api.timerange import RangeError, bounded_ns, iso
+from shopfloor.models.timebase import NS_PER_S
 
 router = APIRouter(prefix="/api/v1", tags=["operator input"])
-NS_PER_S = 1_000_000_000
 MAX_STOP_DAYS = 7  # a stop longer than a week is a mistake in the request, not a stop
 
 

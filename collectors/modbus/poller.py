@@ -38,15 +38,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
-from shopfloor.collectors.base import (
-    Backoff,
-    Clock,
-    ConnectivityTracker,
-    GuardedSink,
-    SampleSink,
-    SystemClock,
-    next_tick,
-)
+from shopfloor.collectors.base import Backoff, ConnectivityTracker, GuardedSink, next_tick
 from shopfloor.collectors.modbus.decode import (
     Reading,
     decode_response,
@@ -56,8 +48,9 @@ from shopfloor.collectors.modbus.decode import (
 )
 from shopfloor.collectors.modbus.plan import ReadRequest, plan_printer
 from shopfloor.models.plant import Printer, RegisterKind
-from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch, SampleSink
 from shopfloor.models.states import Quality
+from shopfloor.models.timebase import Clock, SystemClock
 
 log = logging.getLogger("shopfloor.collectors.modbus")
 
@@ -117,7 +110,7 @@ class ModbusPoller:
 
     async def poll_once(self) -> SampleBatch:
         """Read every planned request once, write the batch (and any link change) to the sink, return it."""
-        ts_ns = self.clock.time_ns()
+        ts_ns = self.clock.now_ns()
         self.counters.polls += 1
         readings: list[Reading] = []
         lost: str | None = None
@@ -253,7 +246,7 @@ class ModbusPoller:
         finally:
             self._close()
             if self.connectivity.is_connected:
-                self._emit(self.connectivity.lost(self.clock.time_ns(), "collector stopped"))
+                self._emit(self.connectivity.lost(self.clock.now_ns(), "collector stopped"))
 
     async def _tick(self, deadline: float) -> None:
         # Backoff is measured between tick deadlines, so a delay of one

@@ -30,15 +30,7 @@ from collections.abc import Callable, Sequence
 
 from asyncua import Client, ua
 
-from shopfloor.collectors.base import (
-    Backoff,
-    Clock,
-    ConnectivityTracker,
-    GuardedSink,
-    SampleSink,
-    SystemClock,
-    next_tick,
-)
+from shopfloor.collectors.base import Backoff, ConnectivityTracker, GuardedSink, next_tick
 from shopfloor.collectors.opcua.browse import translate_browse_paths
 from shopfloor.collectors.opcua.plan import FleetPlan, plan_fleet, resolve_node_ids
 from shopfloor.collectors.opcua.polling import FleetPoller
@@ -52,6 +44,8 @@ from shopfloor.collectors.opcua.session import (
 from shopfloor.collectors.opcua.stats import CollectorStats, Mode
 from shopfloor.collectors.opcua.subscription import FleetSubscription, SubscriptionUnavailable
 from shopfloor.models.plant import Fleet
+from shopfloor.models.samples import SampleSink
+from shopfloor.models.timebase import Clock, SystemClock
 
 log = logging.getLogger("shopfloor.collectors.opcua")
 
@@ -229,13 +223,13 @@ class OpcUaFleetCollector:
         self.stats.last_error = ""
         self._last_failure = ""
         self.backoff.reset()
-        event = self.link.connected(self.clock.time_ns(), f"{mode}, {len(self.plan)} variables")
+        event = self.link.connected(self.clock.now_ns(), f"{mode}, {len(self.plan)} variables")
         if event is not None:
             self.sink.write_connectivity([event])
 
     def _down(self, reason: str) -> None:
         self.stats.last_error = reason
-        event = self.link.lost(self.clock.time_ns(), reason)
+        event = self.link.lost(self.clock.now_ns(), reason)
         if event is not None:
             self.sink.write_connectivity([event])
         elif reason != self._last_failure:

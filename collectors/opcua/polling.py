@@ -12,13 +12,13 @@ from collections.abc import Sequence
 
 from asyncua import Client, ua
 
-from shopfloor.collectors.base import Clock, SampleSink
 from shopfloor.collectors.opcua.decode import bad_samples, decode_values
 from shopfloor.collectors.opcua.plan import FleetPlan, batches
 from shopfloor.collectors.opcua.stats import CollectorStats
 from shopfloor.models.plant import OpcUaEndpoint
-from shopfloor.models.samples import SampleBatch
+from shopfloor.models.samples import SampleBatch, SampleSink
 from shopfloor.models.states import Quality
+from shopfloor.models.timebase import Clock
 
 
 class FleetPoller:
@@ -50,10 +50,10 @@ class FleetPoller:
                 NodesToRead=[ua.ReadValueId(NodeId=node_ids[i], AttributeId=ua.AttributeIds.Value) for i in chunk],
             )
             values = await self._client.uaclient.read(params)
-            parts.append(decode_values(self._plan, chunk, values, self._clock.time_ns()))
+            parts.append(decode_values(self._plan, chunk, values, self._clock.now_ns()))
         if unresolved:
             details = [str(node_ids[i]) for i in unresolved]
-            parts.append(bad_samples(self._plan, unresolved, Quality.BAD_STATUS, details, self._clock.time_ns()))
+            parts.append(bad_samples(self._plan, unresolved, Quality.BAD_STATUS, details, self._clock.now_ns()))
         if not parts:
             return 0
         batch = SampleBatch.concat(parts)

@@ -18,12 +18,13 @@ from collections.abc import Callable, Sequence
 
 from asyncua import Client, ua
 
-from shopfloor.collectors.base import Clock, SampleSink
 from shopfloor.collectors.opcua.decode import bad_samples, decode_values, status_name
 from shopfloor.collectors.opcua.plan import FleetPlan, Timing, batches, timing
 from shopfloor.collectors.opcua.stats import CollectorStats
 from shopfloor.models.plant import OpcUaEndpoint
+from shopfloor.models.samples import SampleSink
 from shopfloor.models.states import Quality
+from shopfloor.models.timebase import Clock
 
 log = logging.getLogger("shopfloor.collectors.opcua")
 
@@ -161,13 +162,13 @@ class FleetSubscription:
         return accepted
 
     def _write_bad(self, indices: list[int], details: list[str]) -> None:
-        batch = bad_samples(self._plan, indices, Quality.BAD_STATUS, details, self._clock.time_ns())
+        batch = bad_samples(self._plan, indices, Quality.BAD_STATUS, details, self._clock.now_ns())
         self._stats.samples += len(batch)
         self._sink.write(batch)
 
     def _on_publish(self, result: ua.PublishResult) -> None:
         """Called by asyncua's publish loop for every response, keep-alives included."""
-        receive_ns = self._clock.time_ns()
+        receive_ns = self._clock.now_ns()
         self.last_publish_monotonic = self._clock.monotonic()
         self._stats.publishes += 1
         data = result.NotificationMessage.NotificationData

@@ -13,7 +13,6 @@ import numpy.typing as npt
 
 from shopfloor.models.samples import Series
 
-NS_PER_S = 1_000_000_000
 EMPTY_TS = np.empty(0, dtype=np.int64)
 EMPTY_VALUE = np.empty(0, dtype=np.float64)
 

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shopfloor.models.kpi.outages import NO_SPANS, Spans, overlaps
+from shopfloor.models.timebase import NS_PER_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,7 @@ def throughput(incs: Increments, start_ns: int, end_ns: int, period_s: float) ->
         raise ValueError(f"period_s must be > 0, got {period_s}")
     if end_ns <= start_ns:
         raise ValueError(f"empty range: start_ns {start_ns} >= end_ns {end_ns}")
-    step = round(period_s * 1e9)
+    step = round(period_s * NS_PER_S)
     edges = np.arange(start_ns, end_ns, step, dtype=np.int64)
     edges = np.append(edges, np.int64(end_ns))
     # ``known`` zeroes the few across-gap amounts; their counts are taken back out the same way (they are

@@ -27,8 +27,8 @@ from shopfloor.models.kpi.intervals import NO_DATA, Intervals
 from shopfloor.models.kpi.oee import TimeTotals
 from shopfloor.models.kpi.time_model import N_ELEMENTS, Element
 from shopfloor.models.states import PrinterState
+from shopfloor.models.timebase import NS_PER_S
 
-NS_PER_S = 1_000_000_000
 STOP_ELEMENTS = (Element.ADOT, Element.ADET)  # events of these can be micro-stops
 DOWNTIME_ELEMENTS = (Element.AUST, Element.ADOT, Element.ADET)  # the Pareto's elements
 

@@ -30,8 +30,8 @@ from shopfloor.models.kpi.intervals import NO_DATA, Intervals, Runs
 from shopfloor.models.kpi.oee import ratio
 from shopfloor.models.kpi.outages import NO_SPANS, Spans, overlaps
 from shopfloor.models.states import RobotState
+from shopfloor.models.timebase import NS_PER_S
 
-NS_PER_S = 1_000_000_000
 N_ROBOT_STATES = max(RobotState) + 1
 CONNECTED = (RobotState.CHARGING,)
 

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shopfloor.models.calendar import ShiftInstance, assign_instances
-from shopfloor.models.kpi.clean import NS_PER_S, clean_series
+from shopfloor.models.kpi.clean import clean_series
 from shopfloor.models.kpi.counters import Increments, Throughput, increments, throughput
 from shopfloor.models.kpi.downtime import StopEvents, shift_downtime, stop_events
 from shopfloor.models.kpi.fleet import N_ROBOT_STATES, FleetTotals, responses, state_seconds
@@ -24,6 +24,7 @@ from shopfloor.models.kpi.printer import PrinterTotals
 from shopfloor.models.kpi.time_model import classify
 from shopfloor.models.plant import Fleet, Plant, Printer, StopReason
 from shopfloor.models.samples import Series
+from shopfloor.models.timebase import NS_PER_S
 
 
 @dataclass(frozen=True, slots=True)

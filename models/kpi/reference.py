@@ -25,8 +25,8 @@ from shopfloor.models.kpi.time_model import CATEGORY_ELEMENT, DEFAULT_ELEMENT, E
 from shopfloor.models.plant import Fleet, Printer, StopReason
 from shopfloor.models.samples import Series
 from shopfloor.models.states import PrinterState, RobotState
+from shopfloor.models.timebase import NS_PER_S
 
-NS = 1_000_000_000
 NO_DATA = -1
 Span = tuple[int, int]
 
@@ -94,7 +94,7 @@ def throughput(
 
     An increment read across a gap has no known time: it goes into no bucket, only into the third result.
     """
-    step = round(period_s * 1e9)
+    step = round(period_s * NS_PER_S)
     edges = [*range(start_ns, end_ns, step), end_ns]
     amounts: list[float | None] = [None] * (len(edges) - 1)
     across_total = 0.0
@@ -217,7 +217,7 @@ def stop_events(
         out.append((start, end, el, reason, instance, False))
         open_event = True
     return [
-        (a, b, el, r, i, el in (Element.ADOT, Element.ADET) and (b - a) < micro_stop_s * NS)
+        (a, b, el, r, i, el in (Element.ADOT, Element.ADET) and (b - a) < micro_stop_s * NS_PER_S)
         for a, b, el, r, i, _ in out
     ]
 
@@ -242,7 +242,7 @@ def shift_downtime(
             continue
         if el == Element.ADOT:
             counts[slot]["fail"] += 1
-            acc[slot]["repair"] += (end - start) / NS
+            acc[slot]["repair"] += (end - start) / NS_PER_S
         if el in (Element.AUST, Element.ADOT, Element.ADET):
             reason_n[slot][reason] = reason_n[slot].get(reason, 0) + 1
     reason_s: list[dict[int, float]] = [{} for _ in range(n_instances + 1)]
@@ -257,7 +257,7 @@ def shift_downtime(
     }
     for iv, el in zip(intervals, elements, strict=True):
         slot = n_instances if iv[4] < 0 else iv[4]
-        secs = (iv[1] - iv[0]) / NS
+        secs = (iv[1] - iv[0]) / NS_PER_S
         if any(a <= iv[0] < b for a, b in micro_spans):
             acc[slot]["micro_s"] += secs
             el = Element.APT
@@ -308,7 +308,7 @@ def printer_shift_totals(
     outages: Sequence[Span] = (),
     config: KpiConfig = KpiConfig(),
 ) -> list[PrinterTotals]:
-    gap = round(config.max_gap_polls * printer.modbus.poll_interval_s * NS)
+    gap = round(config.max_gap_polls * printer.modbus.poll_interval_s * NS_PER_S)
     iv = state_intervals(
         series(fields.get("state")), start_ns, end_ns, instances, series(fields.get("stop_reason")), outages, gap
     )
@@ -376,7 +376,7 @@ def responses(
                 break  # dispatched again before arriving
             if state[j] == RobotState.CHARGING:
                 if not meets(outages, ts[i], ts[j]):
-                    out.append((ts[i], (ts[j] - ts[i]) / NS))
+                    out.append((ts[i], (ts[j] - ts[i]) / NS_PER_S))
                 break
     return out
 
@@ -391,14 +391,14 @@ def robot_shift_totals(
     outages: Sequence[Span] = (),
     config: KpiConfig = KpiConfig(),
 ) -> list[FleetTotals]:
-    gap = None if config.robot_max_gap_s is None else round(config.robot_max_gap_s * NS)
+    gap = None if config.robot_max_gap_s is None else round(config.robot_max_gap_s * NS_PER_S)
     st = series(fields.get("state"))
     iv = state_intervals(st, start_ns, end_ns, instances, None, outages, gap, split_breaks=False)
     n_states = max(RobotState) + 1
     secs = [[0.0] * (n_states + 1) for _ in range(len(instances) + 1)]
     for a, b, s, _, inst, _ in iv:
         col = s if 0 <= s < n_states else n_states
-        secs[len(instances) if inst < 0 else inst][col] += (b - a) / NS
+        secs[len(instances) if inst < 0 else inst][col] += (b - a) / NS_PER_S
     resp: list[list[float]] = [[] for _ in range(len(instances) + 1)]
     for t, r in responses(*st, end_ns, gap, outages):
         resp[_slot(instances, t)].append(r)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from shopfloor.models.calendar import NS_PER_S
 from shopfloor.models.plant import FleetSimulation
+from shopfloor.models.timebase import NS_PER_S
 
 # The need is gamma-distributed with shape 2 around the mean: "exponential-ish"
 # but without the many near-zero needs a pure exponential gives, and clipped

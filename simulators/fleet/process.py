@@ -18,9 +18,9 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from shopfloor.models.calendar import NS_PER_S
 from shopfloor.models.plant import Fleet, FleetSimulation, Plant
 from shopfloor.models.states import RobotState
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.fleet.demand import Car, CarArrivals
 from shopfloor.simulators.fleet.truth import FleetTruth, RobotTruth, SessionOutcome, SessionRecord
 

@@ -19,13 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlparse
 
 from asyncua import Server, ua
 
-from shopfloor.models.calendar import NS_PER_S, from_ns
+from shopfloor.models.calendar import from_ns
 from shopfloor.models.plant import Fleet, Plant
+from shopfloor.models.timebase import NS_PER_S, Clock
 from shopfloor.simulators.clock import SimClock
 from shopfloor.simulators.fleet.address_space import RobotNodes, build_address_space, to_variant
 from shopfloor.simulators.fleet.faults import FaultState, Key, status_code_from_name
@@ -40,10 +41,6 @@ DEFAULT_UPDATE_INTERVAL_S = 0.1  # wall seconds between catch-ups with the clock
 CATCHUP_SLICE_S = 0.02  # wall seconds of stepping before yielding
 CATCHUP_CHUNK_STEPS = 100  # steps between looks at the wall clock
 _UNSIGNED_LIMITS = {ua.VariantType.UInt16: 0xFFFF, ua.VariantType.UInt32: 0xFFFFFFFF}
-
-
-class Clock(Protocol):
-    def now_ns(self) -> int: ...
 
 
 def default_clock(time_scale: float) -> Clock:
@@ -275,7 +272,7 @@ class FleetSimulator:
     def _sleep_s(self) -> float:
         """Until the next step is due on the clock, but never longer than the update interval."""
         due_ns = self._process.now_ns + self._process.step_ns - self.clock.now_ns()
-        wall_s = due_ns / 1e9 / self.time_scale
+        wall_s = due_ns / NS_PER_S / self.time_scale
         return min(self.update_interval_s, max(0.001, wall_s))
 
     async def _publish(self, *, force: bool = False) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from shopfloor.models.calendar import NS_PER_S
 from shopfloor.models.states import RobotState
+from shopfloor.models.timebase import NS_PER_S
 
 
 class SessionOutcome(StrEnum):

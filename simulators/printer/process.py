@@ -35,9 +35,9 @@ import math
 import random
 from dataclasses import dataclass
 
-from shopfloor.models.calendar import NS_PER_S
 from shopfloor.models.plant import Plant, Printer, StopCategory, StopReason
 from shopfloor.models.states import PrinterState
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.printer.schedule import Plan, PlanLookup
 from shopfloor.simulators.printer.truth import PrinterTruth, StopEvent
 

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from enum import Enum
 from zoneinfo import ZoneInfo
 
-from shopfloor.models.calendar import NS_PER_S, shift_instances
+from shopfloor.models.calendar import shift_instances
 from shopfloor.models.plant import ShiftCalendar
-
-_DAY_NS = 86_400 * NS_PER_S
+from shopfloor.models.timebase import NS_PER_DAY
 
 
 class Plan(Enum):
@@ -62,7 +61,7 @@ class PlanLookup:
     def __init__(self, calendar: ShiftCalendar, tz: ZoneInfo, window_days: int = 2) -> None:
         self._calendar = calendar
         self._tz = tz
-        self._window_ns = window_days * _DAY_NS
+        self._window_ns = window_days * NS_PER_DAY
         self._segments: list[PlanSegment] = []
         self._starts: list[int] = []
         self._current: PlanSegment | None = None

@@ -22,9 +22,9 @@ from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusTcpServer
 
-from shopfloor.models.calendar import NS_PER_S
 from shopfloor.models.plant import Plant, Printer
-from shopfloor.simulators.clock import Clock, SimClock, run_fixed_steps
+from shopfloor.models.timebase import NS_PER_S
+from shopfloor.simulators.clock import SimClock, SimulatedClock, run_fixed_steps
 from shopfloor.simulators.printer.faults import ExceptionRule, FaultState, exception_code
 from shopfloor.simulators.printer.process import MODEL_SIGNALS, PrinterProcess
 from shopfloor.simulators.printer.registers import READ_FUNCTION_TABLES, Override, RegisterTables, make_override
@@ -70,7 +70,7 @@ class PrinterSimulator:
         port: int | None = None,
         seed: int | None = None,
         time_scale: float | None = None,
-        clock: Clock | None = None,
+        clock: SimulatedClock | None = None,
     ) -> None:
         self.plant = plant
         self.printer: Printer = plant.printer(printer_id) if printer_id else plant.printers[0]

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shopfloor.models.calendar import NS_PER_S
 from shopfloor.models.states import PrinterState
+from shopfloor.models.timebase import NS_PER_S
 
 
 @dataclass(slots=True)

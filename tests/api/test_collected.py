@@ -23,7 +23,6 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from shopfloor.api.app import create_app
-from shopfloor.collectors.base import SystemClock
 from shopfloor.collectors.modbus.poller import ModbusPoller
 from shopfloor.collectors.opcua.plan import plan_fleet, resolve_node_ids
 from shopfloor.collectors.opcua.polling import FleetPoller
@@ -43,14 +42,6 @@ from tests.api.conftest import ALICE, config
 S = 1_000_000_000
 HOURS = 2
 STEP_S = 10
-
-
-class SimulatedTime(SystemClock):
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock = clock
-
-    def time_ns(self) -> int:
-        return self.clock.now_ns()
 
 
 @dataclass
@@ -73,8 +64,7 @@ def plant_polled_every_step() -> Plant:
 
 
 async def collect(plant: Plant, store: DuckDBStore, start_ns: int) -> tuple[PrinterTruth, FleetTruth]:
-    clock = ManualClock(start_ns=start_ns)
-    stamp = SimulatedTime(clock)
+    clock = ManualClock(start_ns=start_ns)  # the collectors stamp with it too: the simulated time
     printer_sim = PrinterSimulator(plant, host="127.0.0.1", port=0, seed=17, clock=clock)
     fleet_sim = FleetSimulator(plant, endpoint="opc.tcp://127.0.0.1:0/shopfloor/fleet", port=0, seed=17, clock=clock)
     await printer_sim.start()
@@ -84,7 +74,7 @@ async def collect(plant: Plant, store: DuckDBStore, start_ns: int) -> tuple[Prin
         poller = ModbusPoller(
             printer.model_copy(update={"modbus": printer.modbus.model_copy(update={"port": printer_sim.port})}),
             store,
-            clock=stamp,
+            clock=clock,
         )
         fleet = plant.fleets[0]
         wired = fleet.model_copy(update={"opcua": fleet.opcua.model_copy(update={"endpoint": fleet_sim.endpoint})})
@@ -94,7 +84,7 @@ async def collect(plant: Plant, store: DuckDBStore, start_ns: int) -> tuple[Prin
         try:
             plan = plan_fleet(wired)
             node_ids = resolve_node_ids(plan, await client.get_namespace_array())
-            reader = FleetPoller(client, plan, wired.opcua, store, CollectorStats(), stamp)
+            reader = FleetPoller(client, plan, wired.opcua, store, CollectorStats(), clock)
             for n in range(HOURS * 3600 // STEP_S + 1):
                 if n:
                     clock.advance(STEP_S)

@@ -18,11 +18,10 @@ import pytest
 
 from shopfloor.api.live import LiveHub
 from shopfloor.api.tee import TeeSink
-from shopfloor.collectors.base import SampleSink
 from shopfloor.collectors.opcua import OpcUaFleetCollector
 from shopfloor.models.contract import MEASUREMENT_PRINTER
 from shopfloor.models.plant import Fleet
-from shopfloor.models.samples import SampleBatch
+from shopfloor.models.samples import SampleBatch, SampleSink
 from shopfloor.models.states import PRINTER_STATE_LABELS, PrinterState, Quality, RobotState
 from shopfloor.simulators.fleet import FleetSimulator
 from tests.api._live_client import LiveClient

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopfloor.collectors.base import Backoff, ConnectivityTracker, SampleSink, SystemClock, next_tick
-from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.collectors.base import Backoff, ConnectivityTracker, next_tick
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch, SampleSink
 
 # --------------------------------------------------------------------------- cadence
 
@@ -153,12 +153,3 @@ class ListSink:
 def test_sink_protocol_is_structural() -> None:
     assert isinstance(ListSink(), SampleSink)
     assert not isinstance(object(), SampleSink)
-
-
-async def test_system_clock() -> None:
-    clock = SystemClock()
-    before = clock.monotonic()
-    await clock.sleep(0.01)
-    assert clock.monotonic() >= before + 0.009
-    assert clock.time_ns() > 1_700_000_000 * 10**9
-    await clock.sleep(-1)  # a deadline already past does not raise

@@ -22,13 +22,13 @@ from shopfloor.collectors.modbus.poller import ModbusPoller
 from shopfloor.collectors.opcua import OpcUaFleetCollector
 from shopfloor.models.plant import Plant, load_plant
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.fleet.server import FleetSimulator
 from shopfloor.simulators.printer.server import PrinterSimulator
 from tests.fixtures.ports import free_port
 from tests.fixtures.waiting import async_wait_until
 
 BACK_WITHIN_S = 2.0
-NS_PER_S = 1_000_000_000
 
 
 class Events:

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from shopfloor.simulators.clock import NS_PER_S, ManualClock, SimClock, run_fixed_steps, steps_due
+from shopfloor.models.timebase import NS_PER_S
+from shopfloor.simulators.clock import ManualClock, SimClock, run_fixed_steps, steps_due
 
 
 def test_simclock_starts_at_start_and_moves_scaled() -> None:

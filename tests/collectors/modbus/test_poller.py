@@ -11,11 +11,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import numpy as np
 import pytest
 
-from shopfloor.collectors.base import SampleSink
 from shopfloor.collectors.modbus.plan import PlanLimits, plan_printer
 from shopfloor.collectors.modbus.poller import ModbusPoller
 from shopfloor.models.plant import Printer, load_plant
-from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.samples import ConnectivityEvent, SampleBatch, SampleSink
 from shopfloor.models.states import Quality
 from tests.collectors.modbus._plc import TestPlc
 from tests.collectors.modbus._reference import min_requests
@@ -58,7 +57,7 @@ class StepClock:
     def monotonic(self) -> float:
         return self.now
 
-    def time_ns(self) -> int:
+    def now_ns(self) -> int:
         return 1_767_600_000_000_000_000 + round(self.now * 1e9)
 
     def spend(self, seconds: float) -> None:

@@ -17,6 +17,7 @@ from shopfloor.collectors.opcua import OpcUaFleetCollector
 from shopfloor.models.calendar import to_ns
 from shopfloor.models.plant import SecurityMode
 from shopfloor.models.states import Quality
+from shopfloor.models.timebase import SystemClock
 from shopfloor.simulators.fleet import FleetSecurity, FleetSimulator, generate_certificate
 from tests.collectors.opcua.conftest import (
     RecordingSink,
@@ -31,7 +32,7 @@ from tests.collectors.opcua.conftest import (
 PASSWORD_ENV = "SHOPFLOOR_TEST_SIM_PASSWORD"
 
 
-class FrozenClock:
+class FrozenClock(SystemClock):
     def __init__(self, now_ns: int) -> None:
         self.ns = now_ns
 

@@ -20,6 +20,7 @@ from shopfloor.collectors.opcua import OpcUaFleetCollector
 from shopfloor.models.calendar import to_ns
 from shopfloor.models.plant import DEFAULT_PLANT_RESOURCE, Plant, plant_from_dict
 from shopfloor.models.states import Quality
+from shopfloor.models.timebase import SystemClock
 from shopfloor.simulators.fleet import FleetSimulator
 from tests.collectors.opcua.conftest import (
     FAST_OPCUA,
@@ -35,7 +36,7 @@ from tests.collectors.opcua.fleet_server import FleetServer
 TEMPLATE = "Objects/{ns}:Robots/{ns}:{robot}/{ns}:{variable}"
 
 
-class FrozenClock:
+class FrozenClock(SystemClock):
     """The simulator's clock, stopped: what it serves stays put and can be compared."""
 
     def now_ns(self) -> int:

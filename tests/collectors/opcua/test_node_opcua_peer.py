@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from shopfloor.collectors.base import SystemClock
 from shopfloor.collectors.opcua import OpcUaFleetCollector
 from shopfloor.models.plant import Fleet
+from shopfloor.models.timebase import SystemClock
 from shopfloor.simulators.fleet.certs import generate_certificate
 from tests.collectors.opcua import node_opcua_peer
 from tests.collectors.opcua.conftest import RecordingSink, all_keys, fleet_variant, running, wait_until

@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shopfloor.collectors.base import SystemClock
 from shopfloor.collectors.modbus.poller import ModbusPoller
-from shopfloor.models.calendar import NS_PER_S, to_ns
+from shopfloor.models.calendar import to_ns
 from shopfloor.models.contract import MEASUREMENT_PRINTER, PRINTER_FIELDS, ROBOT_FIELDS
 from shopfloor.models.kpi import KpiConfig, KpiReport, build_report
 from shopfloor.models.plant import Plant, load_plant
 from shopfloor.models.samples import Series
 from shopfloor.models.states import PrinterState, RobotState
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.clock import ManualClock
 from shopfloor.simulators.fleet.process import FleetProcess
 from shopfloor.simulators.printer.server import PrinterSimulator
@@ -41,16 +41,6 @@ SHIFT_S = 8 * 3600
 
 def shift_start(plant: Plant) -> int:
     return to_ns(dt.datetime(2026, 11, 24, 6, 0, tzinfo=plant.tz))
-
-
-class SimulatedTime(SystemClock):
-    """The poller stamps its polls with the simulator's clock (the shift runs faster than the wall)."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock = clock
-
-    def time_ns(self) -> int:
-        return self.clock.now_ns()
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +65,8 @@ async def print_a_shift(plant: Plant, db: Path) -> tuple[PrinterTruth, KpiReport
     async with PrinterSimulator(plant, host="127.0.0.1", port=0, seed=2026, clock=clock) as sim:
         printer = plant.printers[0]
         wired = printer.model_copy(update={"modbus": printer.modbus.model_copy(update={"port": sim.port})})
-        poller = ModbusPoller(wired, store, clock=SimulatedTime(clock))
+        # The poller stamps its polls with the simulator's clock (the shift runs faster than the wall).
+        poller = ModbusPoller(wired, store, clock=clock)
         for n in range(SHIFT_S // POLL_S + 1):  # the last poll lands exactly on the shift's end
             if n:
                 clock.advance(POLL_S)

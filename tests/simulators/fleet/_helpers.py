@@ -10,6 +10,7 @@ from typing import Any
 
 from shopfloor.models.calendar import to_ns
 from shopfloor.models.plant import Plant, plant_from_dict
+from shopfloor.models.timebase import NS_PER_S, SystemClock
 from tests.fixtures.waiting import async_wait_until as wait_for  # noqa: F401  # the fleet tests import it here
 
 # Simulated time starts far from the wall clock, so a source timestamp in
@@ -44,8 +45,8 @@ def make_plant(robots: int | None = None, **fleet_simulation: Any) -> Plant:
     return plant_from_dict(raw)
 
 
-class FixedClock:
-    """A clock tests move by hand (only ``now_ns`` is part of the simulator's clock protocol)."""
+class FixedClock(SystemClock):
+    """A clock tests move by hand (the simulator reads only ``now_ns``; waits stay real)."""
 
     def __init__(self, start_ns: int = SIM_START_NS) -> None:
         self.t_ns = start_ns
@@ -54,4 +55,4 @@ class FixedClock:
         return self.t_ns
 
     def advance(self, seconds: float) -> None:
-        self.t_ns += round(seconds * 1e9)
+        self.t_ns += round(seconds * NS_PER_S)

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from asyncua import Client, Node, ua
 
-from shopfloor.models.calendar import NS_PER_S, to_ns
+from shopfloor.models.calendar import to_ns
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.clock import ManualClock
 from shopfloor.simulators.fleet import server as fleet_server
 from shopfloor.simulators.fleet.server import FleetSimulator

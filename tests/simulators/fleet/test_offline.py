@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from shopfloor.models.calendar import NS_PER_S
 from shopfloor.models.states import RobotState
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.fleet.process import MIN_OFFLINE_S, FleetProcess
 from tests.simulators.fleet._helpers import SIM_START_NS, make_plant
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopfloor.models.calendar import NS_PER_S
 from shopfloor.models.contract import ROBOT_FIELD_NAMES
 from shopfloor.models.states import RobotState
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.fleet.process import FleetProcess
 from shopfloor.simulators.fleet.truth import SessionOutcome
 from tests.simulators.fleet._helpers import SIM_START_NS, make_plant

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopfloor.models.calendar import NS_PER_S, shift_instances
+from shopfloor.models.calendar import shift_instances
 from shopfloor.models.plant import Plant, StopCategory
 from shopfloor.models.states import PrinterState
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.printer.process import MODEL_SIGNALS, PrinterProcess, ramp
 
 DAY_NS = 86_400 * NS_PER_S

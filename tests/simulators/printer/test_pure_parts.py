@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopfloor.models.calendar import NS_PER_S, in_planned_break, shift_at, shift_instances
+from shopfloor.models.calendar import in_planned_break, shift_at, shift_instances
 from shopfloor.models.plant import ModbusSignal, Plant
 from shopfloor.models.registers import decode
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.printer.faults import ExceptionRule, FaultState, exception_code
 from shopfloor.simulators.printer.registers import RegisterTables, encode_signal, make_override
 from shopfloor.simulators.printer.schedule import Plan, PlanLookup, plan_segments

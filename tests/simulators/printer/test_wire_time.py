@@ -11,9 +11,9 @@ import time
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
-from shopfloor.models.calendar import NS_PER_S
 from shopfloor.models.plant import Plant, RegisterKind
 from shopfloor.models.states import PrinterState
+from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.clock import ManualClock
 from shopfloor.simulators.printer.server import PrinterSimulator
 from tests.simulators.printer._wire import read_response, read_signal
