@@ -3,8 +3,9 @@ the plant's own identity and its stop reasons."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -14,6 +15,20 @@ FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_l
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+_Item = TypeVar("_Item")
+
+
+def by_key(items: Iterable[_Item], wanted: object, key: Callable[[_Item], object], missing: object = None) -> _Item:
+    """The first of ``items`` whose ``key`` equals ``wanted``.
+
+    None found: KeyError carrying ``missing``, or ``wanted`` itself when no ``missing`` is given.
+    """
+    for item in items:
+        if key(item) == wanted:
+            return item
+    raise KeyError(wanted if missing is None else missing)
 
 
 class StrictModel(BaseModel):

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationError, model_validator
 
-from shopfloor.models.plant.common import PlantInfo, StopReason, StrictModel
+from shopfloor.models.plant.common import PlantInfo, StopReason, StrictModel, by_key
 from shopfloor.models.plant.modbus import Printer
 from shopfloor.models.plant.opcua import Fleet
 from shopfloor.models.plant.settings import ApiSettings, Baseline, KpiSettings, Simulation, StorageSettings
@@ -80,28 +80,19 @@ class Plant(StrictModel):
         return self.plant.tz
 
     def printer(self, printer_id: str) -> Printer:
-        for printer in self.printers:
-            if printer.id == printer_id:
-                return printer
-        raise KeyError(printer_id)
+        return by_key(self.printers, printer_id, lambda p: p.id)
 
     def fleet(self, fleet_id: str) -> Fleet:
-        for fleet in self.fleets:
-            if fleet.id == fleet_id:
-                return fleet
-        raise KeyError(fleet_id)
+        return by_key(self.fleets, fleet_id, lambda f: f.id)
 
     def team(self, team_id: str) -> Team:
-        for team in self.teams:
-            if team.id == team_id:
-                return team
-        raise KeyError(team_id)
+        return by_key(self.teams, team_id, lambda t: t.id)
 
     def stop_reason(self, code: int) -> StopReason | None:
-        for reason in self.stop_reasons:
-            if reason.code == code:
-                return reason
-        return None
+        try:
+            return by_key(self.stop_reasons, code, lambda r: r.code)
+        except KeyError:
+            return None  # a code the file does not list is an answer here (callers show or refuse it), not an error
 
 
 class PlantFileError(Exception):

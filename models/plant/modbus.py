@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from shopfloor.models.contract import PRINTER_FIELDS
-from shopfloor.models.plant.common import FieldName, FiniteFloat, Identifier, PositiveFloat, StrictModel
+from shopfloor.models.plant.common import FieldName, FiniteFloat, Identifier, PositiveFloat, StrictModel, by_key
 from shopfloor.models.registers import ByteOrder, DataType, integer_bits, register_count
 
 
@@ -128,7 +128,4 @@ class Printer(StrictModel):
         return self
 
     def signal(self, name: str) -> ModbusSignal:
-        for signal in self.signals:
-            if signal.name == name:
-                return signal
-        raise KeyError(f"printer {self.id!r} has no signal {name!r}")
+        return by_key(self.signals, name, lambda s: s.name, f"printer {self.id!r} has no signal {name!r}")

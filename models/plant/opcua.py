@@ -20,6 +20,7 @@ from shopfloor.models.plant.common import (
     NonNegativeFloat,
     PositiveFloat,
     StrictModel,
+    by_key,
 )
 
 
@@ -269,7 +270,4 @@ class Fleet(StrictModel):
         return self.opcua.namespace_uri, identifier
 
     def variable(self, name: str) -> RobotVariable:
-        for variable in self.variables:
-            if variable.name == name:
-                return variable
-        raise KeyError(f"fleet {self.id!r} has no variable {name!r}")
+        return by_key(self.variables, name, lambda v: v.name, f"fleet {self.id!r} has no variable {name!r}")
