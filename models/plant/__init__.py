@@ -6,10 +6,11 @@ settings, and the simulators' process parameters. Simulators and collectors
 read the same objects, so what one serves is what the other reads.
 
 One module per topic: ``common`` (identifiers, the strict base model, stop
-reasons), ``modbus`` (printers), ``opcua`` (fleets), ``shifts``, ``teams``
-(and their objectives), ``settings`` (baseline, storage, API, KPI rules,
-simulation) and ``loading`` (the whole document and reading it). Every public
-name is re-exported here, so callers import from ``shopfloor.models.plant``.
+reasons), ``modbus`` (printers), ``opcua`` (fleets), ``shifts``, ``teams``,
+``objectives`` (the one table of team objective KPIs), ``settings`` (baseline,
+storage, API, KPI rules, simulation) and ``loading`` (the whole document and
+reading it). Every public name is re-exported here, so callers import from
+``shopfloor.models.plant``.
 
 ``load_plant(path)`` is the only entry point that touches the file system; a
 bad file raises :class:`PlantFileError`, whose message names the file, the
@@ -39,6 +40,14 @@ from shopfloor.models.plant.modbus import (
     ModbusSignal,
     Printer,
     RegisterKind,
+)
+from shopfloor.models.plant.objectives import (
+    OBJECTIVE_KPIS,
+    Direction,
+    FleetKpiSpec,
+    ObjectiveKpi,
+    ObjectiveKpiSpec,
+    PrinterKpiSpec,
 )
 from shopfloor.models.plant.opcua import (
     DEFAULT_NODE_ID_TEMPLATE,
@@ -72,19 +81,14 @@ from shopfloor.models.plant.shifts import (
     Shift,
     ShiftCalendar,
 )
-from shopfloor.models.plant.teams import (
-    Direction,
-    Objective,
-    ObjectiveKpi,
-    Team,
-    TeamKind,
-)
+from shopfloor.models.plant.teams import Objective, Team, TeamKind
 
 __all__ = [
     "DEFAULT_MAX_UNSAVED_SAMPLES",
     "DEFAULT_NODE_ID_TEMPLATE",
     "DEFAULT_PLANT_RESOURCE",
     "NS_PLACEHOLDER",
+    "OBJECTIVE_KPIS",
     "ApiSettings",
     "Baseline",
     "BrowseName",
@@ -93,6 +97,7 @@ __all__ = [
     "FieldName",
     "FiniteFloat",
     "Fleet",
+    "FleetKpiSpec",
     "FleetSimulation",
     "HostName",
     "Identifier",
@@ -103,6 +108,7 @@ __all__ = [
     "NonNegativeFloat",
     "Objective",
     "ObjectiveKpi",
+    "ObjectiveKpiSpec",
     "OpcUaEndpoint",
     "OpcUaVariantType",
     "PlannedBreak",
@@ -111,6 +117,7 @@ __all__ = [
     "PlantInfo",
     "PositiveFloat",
     "Printer",
+    "PrinterKpiSpec",
     "PrinterSimulation",
     "RegisterKind",
     "Robot",
