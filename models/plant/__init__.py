@@ -61,6 +61,7 @@ from shopfloor.models.plant.opcua import (
     SecurityMode,
     SecurityPolicy,
     default_robot_variables,
+    opcua_password,
     parse_browse_path,
 )
 from shopfloor.models.plant.settings import (
@@ -135,6 +136,7 @@ __all__ = [
     "TeamKind",
     "default_robot_variables",
     "load_plant",
+    "opcua_password",
     "parse_browse_path",
     "plant_from_dict",
 ]

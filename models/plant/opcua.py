@@ -3,9 +3,9 @@ variable is addressed (node id template, browse path, or an id written in full).
 
 from __future__ import annotations
 
-import os
 import re
 import string
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, NamedTuple
@@ -71,11 +71,16 @@ class OpcUaEndpoint(StrictModel):
             raise ValueError("password_env is set but username is not")
         return self
 
-    def password(self) -> str | None:
-        """The password from the environment (never stored in the plant file)."""
-        if self.password_env is None:
-            return None
-        return os.environ.get(self.password_env)
+
+def opcua_password(endpoint: OpcUaEndpoint, env: Mapping[str, str]) -> str | None:
+    """The password of ``endpoint.username``: the value in ``env`` of the variable ``password_env`` names.
+
+    None when no variable is named or it is not set. A process resolves it once where it starts, from
+    its own environment, and hands it to the collector or simulator; the plant model never holds it.
+    """
+    if endpoint.password_env is None:
+        return None
+    return env.get(endpoint.password_env)
 
 
 OpcUaVariantType = Literal["Double", "Float", "UInt16", "UInt32", "Int32", "Boolean"]
