@@ -14,27 +14,12 @@ from typing import Any
 from shopfloor.api.timerange import TimeRange, iso
 from shopfloor.models.kpi import EnergyKpis, KpiReport, PrinterKpis, energy_kpis
 from shopfloor.models.kpi.report import ShiftReport, TeamReport
-from shopfloor.models.plant import Plant, Team, TeamKind
+from shopfloor.models.plant import OBJECTIVE_KPIS, Plant, Team, TeamKind
 
 OBJECTIVE_LABELS: dict[str, tuple[str, str, str]] = {
     # kpi -> (English, Chinese, unit)
-    "printed_m": ("Printed metres", "印花米数", "m"),
-    "good_m": ("Good metres", "合格米数", "m"),
-    "oee_pct": ("OEE", "设备综合效率", "%"),
-    "availability_pct": ("Availability", "时间开动率", "%"),
-    "performance_pct": ("Performance", "性能开动率", "%"),
-    "quality_pct": ("Quality rate", "合格品率", "%"),
-    "energy_kwh_per_m": ("Energy per metre", "单位米能耗", "kWh/m"),
-    "water_l_per_m": ("Water per metre", "单位米水耗", "L/m"),
-    "energy_saving_pct": ("Energy saving vs baseline", "较基准节能", "%"),
-    "unplanned_downtime_min": ("Unplanned downtime", "非计划停机", "min"),
-    "mttr_min": ("MTTR", "平均修复时间", "min"),
-    "fleet_availability_pct": ("Fleet availability", "车队可用率", "%"),
-    "fleet_utilisation_pct": ("Fleet utilisation", "车队利用率", "%"),
-    "charging_sessions": ("Charging sessions", "充电次数", ""),
-    "charging_success_pct": ("Charging success", "充电成功率", "%"),
-    "energy_delivered_kwh": ("Energy delivered", "充电电量", "kWh"),
-    "response_time_p90_s": ("Response time P90", "响应时间 P90", "s"),
+    kpi.value: (spec.label_en, spec.label_zh, spec.unit)
+    for kpi, spec in OBJECTIVE_KPIS.items()
 }
 
 

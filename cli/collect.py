@@ -6,14 +6,15 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from shopfloor.cli.plant import add_plant_argument
 from shopfloor.cli.runtime import run_until_stopped
 from shopfloor.collectors.base import Collector
 from shopfloor.collectors.tally import TallySink
-from shopfloor.models.plant import Plant, load_plant
+from shopfloor.models.plant import Plant, load_plant, opcua_password
 from shopfloor.models.samples import SampleSink
 from shopfloor.models.timebase import Clock
 from shopfloor.store.base import SampleStore
@@ -33,13 +34,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def build_collectors(plant: Plant, sink: SampleSink, clock: Clock | None = None) -> list[Collector]:
-    """One Modbus poller per printer and one OPC UA collector per fleet, writing to ``sink``."""
+def build_collectors(
+    plant: Plant, sink: SampleSink, clock: Clock | None = None, env: Mapping[str, str] = os.environ
+) -> list[Collector]:
+    """One Modbus poller per printer and one OPC UA collector per fleet, writing to ``sink``.
+
+    Passwords are read from ``env`` (the process's environment) here, once, not by the plant model.
+    """
     from shopfloor.collectors.modbus.poller import ModbusPoller
     from shopfloor.collectors.opcua.collector import OpcUaFleetCollector
 
     collectors: list[Collector] = [ModbusPoller(printer, sink, clock=clock) for printer in plant.printers]
-    collectors += [OpcUaFleetCollector(fleet, sink, clock=clock) for fleet in plant.fleets]
+    collectors += [
+        OpcUaFleetCollector(fleet, sink, clock=clock, password=opcua_password(fleet.opcua, env))
+        for fleet in plant.fleets
+    ]
     return collectors
 
 

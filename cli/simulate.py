@@ -12,13 +12,13 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
 from shopfloor.cli.plant import add_plant_argument
 from shopfloor.cli.runtime import run_until_stopped
-from shopfloor.models.plant import Plant, load_plant
+from shopfloor.models.plant import Plant, load_plant, opcua_password
 from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.clock import SimClock
 from shopfloor.simulators.control import KEY_ENV, MIN_KEY_LENGTH, create_control_app
@@ -71,6 +71,7 @@ async def start_simulators(
     seed: int | None,
     loopback_free_ports: bool = False,
     clock: SimClock | None = None,
+    env: Mapping[str, str] = os.environ,
 ) -> list[PrinterSimulator | FleetSimulator]:
     """Start the requested simulators on the plant file's endpoints.
 
@@ -78,6 +79,7 @@ async def start_simulators(
     a port the OS picks instead, so a demo never collides with a port in use
     and never listens beyond the machine, whatever hosts the plant file names.
     One simulated clock drives them all, so the line and the fleet share one time.
+    A secured fleet's user password is read from ``env`` (the process's environment) here.
     """
     scale = plant.simulation.time_scale if time_scale is None else time_scale
     clock = clock or SimClock(start_ns=time.time_ns() // NS_PER_S * NS_PER_S, time_scale=scale)
@@ -108,6 +110,7 @@ async def start_simulators(
                     seed=seed,
                     time_scale=clock.time_scale,
                     clock=clock,
+                    password=opcua_password(fleet.opcua, env),
                 )
                 await fleet_sim.start()
                 started.append(fleet_sim)

@@ -55,7 +55,8 @@ class OpcUaFleetCollector:
 
     ``force_polling`` skips the subscription (for servers known not to
     support one). ``ready`` is set while values are being delivered on a
-    live link and cleared when the link is lost.
+    live link and cleared when the link is lost. ``password`` is the
+    endpoint user's, read where the process starts (``opcua_password``).
     """
 
     def __init__(
@@ -68,9 +69,11 @@ class OpcUaFleetCollector:
         reconnect_initial_s: float = 0.5,
         reconnect_max_s: float | None = None,
         retry_interval_s: float = 5.0,
+        password: str | None = None,
     ) -> None:
         self.fleet = fleet
         self.endpoint = fleet.opcua
+        self._password = password
         self.plan: FleetPlan = plan_fleet(fleet)  # raises PlanError for an unusable node id, before any I/O
         self._browse_set = frozenset(self.plan.browse_indices)
         self.clock = clock or SystemClock()
@@ -111,7 +114,7 @@ class OpcUaFleetCollector:
             self.stats.attempts += 1
             with failures_reported_to(self._link_failed_callback(self.stats.attempts)):
                 try:
-                    client = await open_client(self.endpoint, on_lost=self._asyncua_lost)
+                    client = await open_client(self.endpoint, on_lost=self._asyncua_lost, password=self._password)
                 except ConnectError as exc:
                     self._down(str(exc))
                     await self._wait(stop, self.backoff.next_delay())

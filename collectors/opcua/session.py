@@ -2,8 +2,9 @@
 
 Everything the plant file says about security is applied here: the policy
 and mode, the client certificate and key, the pinned server certificate and
-the username with its password read from the environment variable the plant
-file names. The password is never logged nor put into an error message.
+the username with its password, which the process read at its start from the
+environment variable the plant file names. The password is never logged nor
+put into an error message.
 
 Failures raise :class:`ConnectError`, whose ``kind`` tells the collector what
 happened (``unreachable``, ``timeout``, ``credentials``, ``certificate``,
@@ -232,7 +233,7 @@ def _check_files(endpoint: OpcUaEndpoint) -> None:
             raise ConnectError("config", f"{key} {str(path)!r} does not exist or is not a file")
 
 
-async def _configure(client: Client, endpoint: OpcUaEndpoint) -> None:
+async def _configure(client: Client, endpoint: OpcUaEndpoint, password: str | None) -> None:
     """Apply security and identity before connecting."""
     _check_files(endpoint)
     if endpoint.security_policy is not SecurityPolicy.NONE:
@@ -263,7 +264,6 @@ async def _configure(client: Client, endpoint: OpcUaEndpoint) -> None:
     if endpoint.username is not None:
         client.set_user(endpoint.username)
         if endpoint.password_env is not None:
-            password = endpoint.password()
             if password is None:
                 raise ConnectError(
                     "config",
@@ -386,13 +386,18 @@ def explain(exc: BaseException, endpoint: OpcUaEndpoint) -> ConnectError:
 
 
 async def open_client(
-    endpoint: OpcUaEndpoint, on_lost: Callable[[Exception], Coroutine[Any, Any, None]] | None = None
+    endpoint: OpcUaEndpoint,
+    on_lost: Callable[[Exception], Coroutine[Any, Any, None]] | None = None,
+    *,
+    password: str | None = None,
 ) -> Client:
     """A connected, activated client; raises :class:`ConnectError`.
 
     asyncua's own reconnect is off: the collector reconnects itself so that it
     can record the gap and rebuild the subscription from the plant model.
     ``on_lost`` is called by asyncua's health probe when the link dies.
+    ``password`` is the user's, resolved from ``password_env`` where the process
+    started (None: that variable is not set).
     """
     client = _CollectorClient(
         endpoint.endpoint, timeout=endpoint.timeout_s, watchdog_intervall=endpoint.timeout_s, auto_reconnect=False
@@ -403,7 +408,7 @@ async def open_client(
     try:
         # One deadline over the whole sequence: a stalled server accepts TCP but
         # never answers the Hello, and set_security may open its own channel.
-        await asyncio.wait_for(_configure_and_connect(client, endpoint), timeout=4 * endpoint.timeout_s)
+        await asyncio.wait_for(_configure_and_connect(client, endpoint, password), timeout=4 * endpoint.timeout_s)
     except BaseException as exc:
         # asyncua already closed the socket of a failed connect; only a cancelled one can be left open.
         # (It keeps the protocol of a socket the server closed: closing that again would only log warnings.)
@@ -416,8 +421,8 @@ async def open_client(
     return client
 
 
-async def _configure_and_connect(client: Client, endpoint: OpcUaEndpoint) -> None:
-    await _configure(client, endpoint)
+async def _configure_and_connect(client: Client, endpoint: OpcUaEndpoint, password: str | None) -> None:
+    await _configure(client, endpoint, password)
     await _check_pinned_certificate(endpoint)
     await client.connect()
 

@@ -11,6 +11,8 @@
 Targets are per shift. Over several shifts, extensive KPIs (quantities:
 metres, sessions, kWh, minutes) compare against target x shifts; intensive
 KPIs (ratios, per-metre figures, times per event) against the target as is.
+Which KPI is which, and how each is read from the KPI results, is the table
+``OBJECTIVE_KPIS`` (``models.plant.objectives``).
 """
 
 from __future__ import annotations
@@ -19,51 +21,19 @@ from dataclasses import dataclass
 
 from shopfloor.models.kpi.fleet import FleetKpis
 from shopfloor.models.kpi.printer import PrinterKpis
-from shopfloor.models.plant import Direction, Objective, ObjectiveKpi
-
-EXTENSIVE = frozenset(
-    {
-        ObjectiveKpi.PRINTED_M,
-        ObjectiveKpi.GOOD_M,
-        ObjectiveKpi.UNPLANNED_DOWNTIME_MIN,
-        ObjectiveKpi.CHARGING_SESSIONS,
-        ObjectiveKpi.ENERGY_DELIVERED_KWH,
-    }
-)
+from shopfloor.models.plant import OBJECTIVE_KPIS, Direction, Objective, ObjectiveKpi, PrinterKpiSpec
 
 
 def kpi_value(kpi: ObjectiveKpi, printer: PrinterKpis | None, fleet: FleetKpis | None) -> float | None:
     """Actual value of one objective KPI (None: no such equipment, or not applicable)."""
-    if kpi.equipment_kind == "printer":
+    spec = OBJECTIVE_KPIS[kpi]
+    if isinstance(spec, PrinterKpiSpec):
         if printer is None or printer.times.pbt_s + printer.times.pdot_s <= 0:
             return None  # no data is not zero metres
-        p = printer
-        values: dict[ObjectiveKpi, float | None] = {
-            ObjectiveKpi.PRINTED_M: p.printed_m,
-            ObjectiveKpi.GOOD_M: p.good_m,
-            ObjectiveKpi.OEE_PCT: p.oee.oee_pct,
-            ObjectiveKpi.AVAILABILITY_PCT: p.oee.availability_pct,
-            ObjectiveKpi.PERFORMANCE_PCT: p.oee.performance_pct,
-            ObjectiveKpi.QUALITY_PCT: p.oee.quality_pct,
-            ObjectiveKpi.ENERGY_KWH_PER_M: p.energy.energy_kwh_per_m,
-            ObjectiveKpi.WATER_L_PER_M: p.energy.water_l_per_m,
-            ObjectiveKpi.ENERGY_SAVING_PCT: p.energy.energy_saving_pct,
-            ObjectiveKpi.UNPLANNED_DOWNTIME_MIN: p.unplanned_downtime_min,
-            ObjectiveKpi.MTTR_MIN: p.oee.mttr_min,
-        }
-        return values[kpi]
+        return spec.value(printer)
     if fleet is None or fleet.observed_s <= 0:
         return None
-    f = fleet
-    fleet_values: dict[ObjectiveKpi, float | None] = {
-        ObjectiveKpi.FLEET_AVAILABILITY_PCT: f.availability_pct,
-        ObjectiveKpi.FLEET_UTILISATION_PCT: f.utilisation_pct,
-        ObjectiveKpi.CHARGING_SESSIONS: f.sessions_completed,
-        ObjectiveKpi.CHARGING_SUCCESS_PCT: f.charging_success_pct,
-        ObjectiveKpi.ENERGY_DELIVERED_KWH: f.energy_delivered_kwh,
-        ObjectiveKpi.RESPONSE_TIME_P90_S: f.response_p90_s,
-    }
-    return fleet_values[kpi]
+    return spec.value(fleet)
 
 
 def attainment(actual: float | None, target: float, better: Direction, cap: float) -> float | None:
@@ -95,7 +65,7 @@ def score(
 ) -> Score:
     results = []
     for o in objectives:
-        target = o.target * shifts if o.kpi in EXTENSIVE else o.target
+        target = o.target * shifts if OBJECTIVE_KPIS[o.kpi].extensive else o.target
         actual = kpi_value(o.kpi, printer, fleet)
         att = attainment(actual, target, o.better, cap) if shifts > 0 else None
         results.append(

@@ -35,7 +35,7 @@ INITIAL_SOC_RANGE_PCT = (60.0, 100.0)
 # A parked robot is now and then switched off or loses its link to the fleet controller (a Wi-Fi dead
 # spot by the bases, an operator powering it down to check the connector): the controller then reports
 # it OFFLINE. Rare and short: on average once per robot every two days, for half an hour. Not plant-file
-# parameters (models/plant.py); they shape the availability KPI only slightly (~1 % of the time).
+# parameters (models/plant/settings.py); they shape the availability KPI only slightly (~1 % of the time).
 OFFLINE_RATE_PER_HOUR = 1.0 / 48.0
 MEAN_OFFLINE_MIN = 30.0
 MIN_OFFLINE_S = 60.0

@@ -74,15 +74,15 @@ class FleetSecurity:
         return any(mode is not SecurityMode.NONE for mode in self.modes)
 
     @classmethod
-    def from_endpoint(cls, opcua: OpcUaEndpoint) -> FleetSecurity:
+    def from_endpoint(cls, opcua: OpcUaEndpoint, password: str | None) -> FleetSecurity:
         """What the plant file's fleet endpoint asks collectors to use, offered by the simulator.
 
-        The user's password comes from ``password_env``, as for the collector.
+        ``password`` is the user's, read from ``password_env`` where the process
+        starts, as for the collector (None: that variable is not set).
         The collector's certificate, when the plant names one, is the one trusted.
         """
         users: dict[str, str] = {}
         if opcua.username is not None:
-            password = opcua.password()
             if password is None:
                 raise ValueError(
                     f"the plant's fleet endpoint names user {opcua.username!r}: set the environment variable"

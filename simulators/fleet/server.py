@@ -81,7 +81,11 @@ class _StallableTransports(list[Any]):
 
 
 class FleetSimulator:
-    """A fleet of EV-charging robots behind an OPC UA server."""
+    """A fleet of EV-charging robots behind an OPC UA server.
+
+    Without ``security`` the plant file's endpoint decides; ``password`` is then its user's,
+    read from ``password_env`` where the process starts.
+    """
 
     def __init__(
         self,
@@ -94,6 +98,7 @@ class FleetSimulator:
         time_scale: float | None = None,
         clock: Clock | None = None,
         security: FleetSecurity | None = None,
+        password: str | None = None,
         step_s: float = 1.0,
         update_interval_s: float = DEFAULT_UPDATE_INTERVAL_S,
     ) -> None:
@@ -119,7 +124,7 @@ class FleetSimulator:
         step_ns = round(step_s * NS_PER_S)
         start_ns = self.clock.now_ns() // step_ns * step_ns if step_ns > 0 else self.clock.now_ns()
         self._process = FleetProcess(plant, self.fleet.id, seed=seed, start_ns=start_ns, step_s=step_s)
-        self.security = security if security is not None else FleetSecurity.from_endpoint(self.fleet.opcua)
+        self.security = security if security is not None else FleetSecurity.from_endpoint(self.fleet.opcua, password)
         self.update_interval_s = update_interval_s
         self._faults = FaultState()
         self._published: dict[Key, Any] = {}

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from shopfloor.models.contract import PRINTER_FIELDS, ROBOT_FIELD_NAMES
-from shopfloor.models.plant import BrowseName, Plant, PlantFileError, load_plant, plant_from_dict
+from shopfloor.models.plant import BrowseName, Plant, PlantFileError, load_plant, opcua_password, plant_from_dict
 from shopfloor.models.registers import DataType
 
 
@@ -248,14 +248,33 @@ def test_cli_reports_a_bad_file_without_a_traceback(default_raw: dict[str, Any],
     assert "Traceback" not in result.stderr
 
 
-def test_passwords_come_from_the_environment(default_raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lookups_by_id_name_what_is_missing() -> None:
+    plant = load_plant()
+    printer, fleet, team, reason = plant.printers[0], plant.fleets[0], plant.teams[0], plant.stop_reasons[0]
+    assert plant.printer(printer.id) is printer and plant.fleet(fleet.id) is fleet and plant.team(team.id) is team
+    assert plant.stop_reason(reason.code) is reason and plant.stop_reason(65535) is None
+    assert printer.signal("state").name == "state" and fleet.variable("state").name == "state"
+    for lookup in (plant.printer, plant.fleet, plant.team):
+        with pytest.raises(KeyError) as caught:
+            lookup("nope")
+        assert caught.value.args == ("nope",)
+    with pytest.raises(KeyError) as caught:
+        printer.signal("nope")
+    assert caught.value.args == (f"printer {printer.id!r} has no signal 'nope'",)
+    with pytest.raises(KeyError) as caught:
+        fleet.variable("nope")
+    assert caught.value.args == (f"fleet {fleet.id!r} has no variable 'nope'",)
+
+
+def test_passwords_come_from_the_environment(default_raw: dict[str, Any]) -> None:
     raw = copy.deepcopy(default_raw)
     raw["fleets"][0]["opcua"].update(username="operator", password_env="ROBOT_OPCUA_PASSWORD")
     plant = plant_from_dict(raw)
-    monkeypatch.delenv("ROBOT_OPCUA_PASSWORD", raising=False)
-    assert plant.fleets[0].opcua.password() is None
-    monkeypatch.setenv("ROBOT_OPCUA_PASSWORD", "s3cret")
-    assert plant.fleets[0].opcua.password() == "s3cret"
+    endpoint = plant.fleets[0].opcua
+    # The model names the variable; the process that starts reads it from the environment it is given.
+    assert opcua_password(endpoint, {}) is None
+    assert opcua_password(endpoint, {"ROBOT_OPCUA_PASSWORD": "s3cret"}) == "s3cret"
+    assert opcua_password(plant_from_dict(default_raw).fleets[0].opcua, {"ROBOT_OPCUA_PASSWORD": "s3cret"}) is None
     assert "s3cret" not in plant.model_dump_json()
 
 

@@ -8,6 +8,7 @@ timestamp. Faults are the simulator's own injections.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from asyncua import ua
 
 from shopfloor.collectors.opcua import OpcUaFleetCollector
 from shopfloor.models.calendar import to_ns
-from shopfloor.models.plant import SecurityMode
+from shopfloor.models.plant import SecurityMode, opcua_password
 from shopfloor.models.states import Quality
 from shopfloor.models.timebase import SystemClock
 from shopfloor.simulators.fleet import FleetSecurity, FleetSimulator, generate_certificate
@@ -60,13 +61,18 @@ async def sim():
     await fleet_sim.stop()
 
 
-def collector_for(sim: FleetSimulator, sink: RecordingSink, **opcua) -> OpcUaFleetCollector:
+def collector_for(
+    sim: FleetSimulator, sink: RecordingSink, env: Mapping[str, str] | None = None, **opcua
+) -> OpcUaFleetCollector:
+    """A collector of the simulator's fleet; a password is read from ``env``, as a process does at its start."""
+    fleet = at_endpoint(sim.fleet, sim.endpoint, **opcua)
     return OpcUaFleetCollector(
-        at_endpoint(sim.fleet, sim.endpoint, **opcua),
+        fleet,
         sink,
         reconnect_initial_s=0.1,
         reconnect_max_s=1.0,
         retry_interval_s=0.3,
+        password=opcua_password(fleet.opcua, env or {}),
     )
 
 
@@ -156,7 +162,7 @@ async def test_simulator_restart_drop_and_stall_are_gaps_then_values_flow(
 
 @pytest.mark.parametrize("mode", [SecurityMode.SIGN, SecurityMode.SIGN_AND_ENCRYPT])
 async def test_secure_simulator_with_certificate_and_user(
-    tmp_path: Path, sink: RecordingSink, mode: SecurityMode, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, sink: RecordingSink, mode: SecurityMode
 ) -> None:
     client_cert, client_key = tmp_path / "client.der", tmp_path / "client.pem"
     generate_certificate(client_cert, client_key, "collector", "urn:shopfloor:test:collector")
@@ -179,14 +185,12 @@ async def test_secure_simulator_with_certificate_and_user(
             "username": "fleet-reader",
             "password_env": PASSWORD_ENV,
         }
-        monkeypatch.setenv(PASSWORD_ENV, "wrong-password")
         rejected = RecordingSink()
-        collector = collector_for(fleet_sim, rejected, **opcua)
+        collector = collector_for(fleet_sim, rejected, {PASSWORD_ENV: "wrong-password"}, **opcua)
         async with running(collector):
             await wait_until(lambda: collector.stats.attempts >= 2, "two rejected attempts")
         assert connectivity(rejected) == [False] and "rejected user 'fleet-reader'" in rejected.events[0].detail
-        monkeypatch.setenv(PASSWORD_ENV, "right-password")
-        collector = collector_for(fleet_sim, sink, **opcua)
+        collector = collector_for(fleet_sim, sink, {PASSWORD_ENV: "right-password"}, **opcua)
         async with running(collector):
             await wait_until(lambda: sink.good_keys() == all_keys(collector.fleet), f"values over {mode.value}")
         assert connectivity(sink) == [True]

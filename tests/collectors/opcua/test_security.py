@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from shopfloor.collectors.opcua import OpcUaFleetCollector
-from shopfloor.models.plant import SecurityMode
+from shopfloor.models.plant import SecurityMode, load_plant, opcua_password
 from shopfloor.simulators.fleet.certs import generate_certificate
 from shopfloor.simulators.fleet.security import FleetSecurity
 from tests.collectors.opcua.conftest import RecordingSink, all_keys, at_endpoint, fleet_variant, running, wait_until
@@ -59,9 +60,11 @@ def secure_collector(
     certs: dict[str, Path],
     *,
     mode: str,
+    env: Mapping[str, str],
     client: str = "client",
     pin: bool = True,
 ) -> OpcUaFleetCollector:
+    """A collector as ``shopfloor collect`` builds one: the password read from ``env`` when it starts."""
     fleet = at_endpoint(
         server.fleet,
         server.url,
@@ -73,7 +76,9 @@ def secure_collector(
         username="operator",
         password_env=PASSWORD_ENV,
     )
-    return OpcUaFleetCollector(fleet, sink, reconnect_initial_s=0.1, reconnect_max_s=0.5)
+    return OpcUaFleetCollector(
+        fleet, sink, reconnect_initial_s=0.1, reconnect_max_s=0.5, password=opcua_password(fleet.opcua, env)
+    )
 
 
 @pytest.mark.parametrize("mode", ["Sign", "SignAndEncrypt"])
@@ -82,12 +87,12 @@ async def test_secure_session_delivers(
     sink: RecordingSink,
     certs: dict[str, Path],
     mode: str,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     caplog.set_level(logging.DEBUG)
-    collector = secure_collector(secure_server, sink, certs, mode=mode, pin=(mode == "Sign"))
+    collector = secure_collector(
+        secure_server, sink, certs, mode=mode, env={PASSWORD_ENV: PASSWORD}, pin=(mode == "Sign")
+    )
     async with running(collector):
         await wait_until(lambda: sink.good_keys() == all_keys(collector.fleet), f"values over {mode}")
     assert [e.connected for e in sink.events] == [True]
@@ -98,22 +103,21 @@ async def test_wrong_password_is_a_clear_error_and_keeps_retrying(
     secure_server: FleetServer,
     sink: RecordingSink,
     certs: dict[str, Path],
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     wrong = "not-the-password-either"
-    monkeypatch.setenv(PASSWORD_ENV, wrong)
     caplog.set_level(logging.DEBUG)
-    collector = secure_collector(secure_server, sink, certs, mode="SignAndEncrypt")
+    collector = secure_collector(secure_server, sink, certs, mode="SignAndEncrypt", env={PASSWORD_ENV: wrong})
     async with running(collector) as task:
         await wait_until(lambda: collector.stats.attempts >= 3, "three attempts")
         assert not task.done()  # no crash
         assert [e.connected for e in sink.events] == [False]
         detail = sink.events[0].detail
         assert "rejected user 'operator'" in detail and PASSWORD_ENV in detail
-        # Fixing the password (e.g. a restart with the right secret) lets the same collector in.
-        monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-        await wait_until(lambda: sink.good_keys() == all_keys(collector.fleet), "values with the right password")
+    # The password is read when the process starts: fixing it means a restart with the right secret.
+    restarted = secure_collector(secure_server, sink, certs, mode="SignAndEncrypt", env={PASSWORD_ENV: PASSWORD})
+    async with running(restarted):
+        await wait_until(lambda: sink.good_keys() == all_keys(restarted.fleet), "values with the right password")
     assert [e.connected for e in sink.events] == [False, True]
     assert sink.batches[0] is not None and not any(len(b) == 0 for b in sink.batches)
     assert wrong not in caplog.text and PASSWORD not in caplog.text
@@ -121,11 +125,25 @@ async def test_wrong_password_is_a_clear_error_and_keeps_retrying(
     assert len(ours) == 1, "one log line for the state change, not one per attempt"
 
 
-async def test_untrusted_client_certificate_is_a_clear_error(
-    secure_server: FleetServer, sink: RecordingSink, certs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+async def test_the_collect_command_reads_the_password_from_its_environment(
+    secure_server: FleetServer, sink: RecordingSink, certs: dict[str, Path]
 ) -> None:
-    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-    collector = secure_collector(secure_server, sink, certs, mode="Sign", client="stranger")
+    from shopfloor.cli.collect import build_collectors
+
+    fleet = secure_collector(secure_server, sink, certs, mode="Sign", env={}).fleet
+    plant = load_plant().model_copy(update={"printers": [], "fleets": [fleet]})
+    (collector,) = build_collectors(plant, sink, env={PASSWORD_ENV: PASSWORD})
+    assert isinstance(collector, OpcUaFleetCollector)
+    async with running(collector):
+        await wait_until(lambda: sink.good_keys() == all_keys(fleet), "values with the password from the environment")
+
+
+async def test_untrusted_client_certificate_is_a_clear_error(
+    secure_server: FleetServer, sink: RecordingSink, certs: dict[str, Path]
+) -> None:
+    collector = secure_collector(
+        secure_server, sink, certs, mode="Sign", env={PASSWORD_ENV: PASSWORD}, client="stranger"
+    )
     async with running(collector) as task:
         await wait_until(lambda: collector.stats.attempts >= 2, "two attempts")
         assert not task.done()
@@ -136,10 +154,9 @@ async def test_untrusted_client_certificate_is_a_clear_error(
 
 
 async def test_missing_password_variable_is_named(
-    secure_server: FleetServer, sink: RecordingSink, certs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+    secure_server: FleetServer, sink: RecordingSink, certs: dict[str, Path]
 ) -> None:
-    monkeypatch.delenv(PASSWORD_ENV, raising=False)
-    collector = secure_collector(secure_server, sink, certs, mode="Sign")
+    collector = secure_collector(secure_server, sink, certs, mode="Sign", env={})
     async with running(collector):
         await wait_until(lambda: bool(sink.events), "the failure to be recorded")
     assert not sink.events[0].connected and f"{PASSWORD_ENV}" in sink.events[0].detail
@@ -147,15 +164,19 @@ async def test_missing_password_variable_is_named(
 
 @pytest.mark.parametrize("mode", ["Sign", "SignAndEncrypt"])
 async def test_a_changed_server_certificate_is_a_clear_error(
-    secure_server: FleetServer, sink: RecordingSink, certs: dict[str, Path], mode: str, monkeypatch: pytest.MonkeyPatch
+    secure_server: FleetServer, sink: RecordingSink, certs: dict[str, Path], mode: str
 ) -> None:
-    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     # The plant file pins one certificate; the server presents another (replaced, or not the fleet's server).
     pinned = certs["stranger_cert"]
+    env = {PASSWORD_ENV: PASSWORD}
     fleet = at_endpoint(
-        secure_collector(secure_server, sink, certs, mode=mode).fleet, secure_server.url, server_certificate=pinned
+        secure_collector(secure_server, sink, certs, mode=mode, env=env).fleet,
+        secure_server.url,
+        server_certificate=pinned,
     )
-    collector = OpcUaFleetCollector(fleet, sink, reconnect_initial_s=0.1, reconnect_max_s=0.5)
+    collector = OpcUaFleetCollector(
+        fleet, sink, reconnect_initial_s=0.1, reconnect_max_s=0.5, password=opcua_password(fleet.opcua, env)
+    )
     async with running(collector) as task:
         await wait_until(lambda: collector.stats.attempts >= 2, "two attempts")
         assert not task.done()  # no crash: retried like any other failure

@@ -60,8 +60,8 @@ def test_generated_certificate_names_the_application(tmp_path: Path, suffix: str
         generate_certificate(cert, key, "x", "")
 
 
-def test_security_from_the_plant_endpoint(monkeypatch: pytest.MonkeyPatch, certificates: dict[str, Path]) -> None:
-    from shopfloor.models.plant import OpcUaEndpoint
+def test_security_from_the_plant_endpoint(certificates: dict[str, Path]) -> None:
+    from shopfloor.models.plant import OpcUaEndpoint, opcua_password
 
     endpoint = OpcUaEndpoint(
         endpoint="opc.tcp://127.0.0.1:4840/x",
@@ -72,12 +72,29 @@ def test_security_from_the_plant_endpoint(monkeypatch: pytest.MonkeyPatch, certi
         client_certificate=certificates["client_cert"],
         client_private_key=certificates["client_key"],
     )
-    monkeypatch.delenv("FLEET_TEST_PASSWORD", raising=False)
     with pytest.raises(ValueError, match="FLEET_TEST_PASSWORD"):
-        FleetSecurity.from_endpoint(endpoint)
-    monkeypatch.setenv("FLEET_TEST_PASSWORD", "pw")
-    security = FleetSecurity.from_endpoint(endpoint)
+        FleetSecurity.from_endpoint(endpoint, opcua_password(endpoint, {}))
+    security = FleetSecurity.from_endpoint(endpoint, opcua_password(endpoint, {"FLEET_TEST_PASSWORD": "pw"}))
     assert security.modes == (SecurityMode.SIGN,)
     assert security.users == {"operator": "pw"} and not security.allow_anonymous
     assert security.trusted_client_certificates == (certificates["client_cert"],)
-    assert FleetSecurity.from_endpoint(OpcUaEndpoint(endpoint="opc.tcp://h:1")).modes == (SecurityMode.NONE,)
+    assert FleetSecurity.from_endpoint(OpcUaEndpoint(endpoint="opc.tcp://h:1"), None).modes == (SecurityMode.NONE,)
+
+
+async def test_the_simulate_command_reads_the_fleet_password_from_its_environment() -> None:
+    from shopfloor.cli.simulate import start_simulators, stop_simulators
+
+    plant = make_plant(robots=1)
+    fleet = plant.fleets[0]
+    opcua = fleet.opcua.model_copy(update={"username": "operator", "password_env": "FLEET_TEST_PASSWORD"})
+    secured = plant.model_copy(update={"fleets": [fleet.model_copy(update={"opcua": opcua})]})
+    with pytest.raises(ValueError, match="FLEET_TEST_PASSWORD"):
+        await start_simulators(secured, {"fleet"}, time_scale=None, seed=1, loopback_free_ports=True, env={})
+    started = await start_simulators(
+        secured, {"fleet"}, time_scale=None, seed=1, loopback_free_ports=True, env={"FLEET_TEST_PASSWORD": "pw"}
+    )
+    try:
+        (sim,) = started
+        assert isinstance(sim, FleetSimulator) and sim.security.users == {"operator": "pw"}
+    finally:
+        await stop_simulators(started)
