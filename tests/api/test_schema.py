@@ -18,10 +18,10 @@ from schemathesis.checks import not_a_server_error
 
 from shopfloor.api.app import create_app
 from shopfloor.models.plant import load_plant
+from shopfloor.simulators.history import plant_history
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.duckdb_store import DuckDBStore
 from tests.api.conftest import ALICE, config
-from tests.api.dataset import plant_history
 
 S = 1_000_000_000
 
@@ -32,7 +32,9 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
     path: Path = tmp_path_factory.mktemp("schema")
     store = DuckDBStore(path / "shopfloor.duckdb", plant.plant.id)
     now = time.time_ns()
-    plant_history(plant, store, now - 3600 * S, now)
+    for batch in plant_history(plant, now - 3600 * S, now).batches:
+        store.write(batch)
+    store.flush()
     notes = AnnotationStore(path / "annotations.sqlite3")
     app = create_app(plant, store, annotations=notes, config=config())
     yield schemathesis.openapi.from_asgi("/openapi.json", app)
