@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from bench._ports import free_port
 from shopfloor.api.app import create_app
 from shopfloor.models.contract import MEASUREMENT_PRINTER
 from shopfloor.models.plant import Plant
@@ -23,7 +24,6 @@ from shopfloor.store.duckdb_store import DuckDBStore
 from shopfloor.store.influx_store import InfluxConnection, InfluxStore
 from tests.api.conftest import ALICE, config
 from tests.fixtures.clock import ManualClock
-from tests.fixtures.ports import free_port
 from tests.fixtures.tmpfs import fill, free
 from tests.fixtures.waiting import wait_until
 
