@@ -1,4 +1,4 @@
-"""Which code may import which: the layers of docs and README, checked on every import statement.
+"""Which code may import which (README, "package | job"), checked on every import statement.
 
 models at the bottom (pure, no I/O); simulators, collectors and store above
 it, side by side; api above them; cli on top. The benchmarks use all of
