@@ -3,23 +3,18 @@
 Binds ``[api] host``/``port`` of the plant file (127.0.0.1:8080 by default).
 This serves what is stored; to see live pushes, run the collectors in the
 same process and tee them into the hub (``api.tee.TeeSink(store, hub)``),
-which is what the demo command does.
+which is what the demo command does. The wiring and the one-line errors are
+those of the ``shopfloor`` commands (``cli.serve.serve_api``,
+``cli.runtime.run_command``).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import sys
 
-from shopfloor.api.app import create_app
-from shopfloor.api.live import LiveHub
-from shopfloor.api.server import build_server, check_settings
-from shopfloor.api.settings import ApiConfig, SettingsError
-from shopfloor.models.plant import PlantFileError, load_plant
-from shopfloor.store import open_store
-from shopfloor.store.base import StoreError
+from shopfloor.cli.runtime import run_command
+from shopfloor.cli.serve import serve_api
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,32 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port (default: [api] port of the plant file)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        plant = load_plant(args.plant)
-        check_settings(plant)  # before the store opens: nothing is started for settings that cannot work
-        config = ApiConfig.from_env(plant)
-        store = open_store(plant)
-    except (PlantFileError, SettingsError, StoreError) as exc:
-        print(f"python -m shopfloor.api: {exc}", file=sys.stderr)
-        return 2
-    try:
-        # opens the annotations file beside the store: a full disk or a damaged file ends here too, in one line
-        app = create_app(plant, store, live_hub=LiveHub(plant), config=config)
-        host = args.host or plant.api.host
-        port = plant.api.port if args.port is None else args.port  # 0 picks a free one
-        # warnings only from uvicorn (no line per request), as in `shopfloor run`; our own INFO lines stay
-        build_server(app, plant.api, host=host, port=port).run()
-        store.close()
-    except StoreError as exc:
-        with contextlib.suppress(StoreError):
-            store.close()
-        print(f"python -m shopfloor.api: {exc}", file=sys.stderr)
-        return 2
-    except BaseException:
-        with contextlib.suppress(StoreError):
-            store.close()
-        raise
-    return 0
+    return run_command(parser.prog, lambda: serve_api(args.plant, args.host, args.port))
 
 
 if __name__ == "__main__":

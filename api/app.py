@@ -1,6 +1,8 @@
 """The app factory: wires plant, store, live hub and annotations into one FastAPI app.
 
-Only wiring lives here; behaviour lives in the services and the routers.
+Only wiring lives here; behaviour lives in the services and the routers. It
+opens nothing: the store, the annotations and the settings come from the
+caller (cli/serve.py for the commands), which closes what it opened.
 """
 
 from __future__ import annotations
@@ -41,24 +43,27 @@ def create_app(
     plant: Plant,
     store: SampleStore,
     *,
+    annotations: AnnotationStore,
+    config: ApiConfig,
     live_hub: LiveHub | None = None,
-    annotations: AnnotationStore | None = None,
-    config: ApiConfig | None = None,
     clock_ns: Callable[[], int] = time.time_ns,
     kpi_config: KpiConfig | None = None,
     collectors: Callable[[], Sequence[CollectorStatus]] | None = None,
     samples_stored: Callable[[], dict[str, int]] | None = None,
 ) -> FastAPI:
-    """The API over ``store``; ``live_hub`` should be the hub the collectors write to (else nothing is pushed
-    until samples reach it); ``annotations`` defaults to ``annotations.sqlite3`` beside the embedded store file.
-    ``clock_ns`` is the plant's "now" (current shift, range ends): the wall clock, or the simulation's in a
-    time-scaled demo, where the data is stamped in simulated time. ``collectors`` and ``samples_stored``
-    (the collectors running in this process, and what the store accepted from them) go to /metrics."""
+    """The API over ``store`` and ``annotations``; ``live_hub`` should be the hub the collectors write to (else
+    nothing is pushed until samples reach it). ``clock_ns`` is the plant's "now" (current shift, range ends): the
+    wall clock, or the simulation's in a time-scaled demo, where the data is stamped in simulated time.
+    ``collectors`` and ``samples_stored`` (the collectors running in this process, and what the store accepted
+    from them) go to /metrics."""
     hub = live_hub or LiveHub(plant, clock_ns=clock_ns)
-    notes = annotations or AnnotationStore.next_to(plant.storage.embedded.path)
-    cfg = config or ApiConfig.from_env(plant)
     kpi = KpiService(
-        plant, store, notes, config=kpi_config or KpiConfig.of(plant), cache_s=cfg.kpi_cache_s, clock_ns=clock_ns
+        plant,
+        store,
+        annotations,
+        config=kpi_config or KpiConfig.of(plant),
+        cache_s=config.kpi_cache_s,
+        clock_ns=clock_ns,
     )
     printer_ids = [p.id for p in plant.printers]
     robot_ids = [r.id for f in plant.fleets for r in f.robots]
@@ -88,7 +93,7 @@ def create_app(
         store_health=store.health,
     )
     status_service = StatusService(plant, store, hub, clock_ns=clock_ns)
-    services = Services(plant, store, hub, notes, cfg, kpi, status_service, metrics, clock_ns=clock_ns)
+    services = Services(plant, store, hub, annotations, config, kpi, status_service, metrics, clock_ns=clock_ns)
     errors = ErrorLog()
 
     @contextlib.asynccontextmanager
@@ -97,8 +102,8 @@ def create_app(
         log.info(
             "API up for plant %s; %d API key(s) configured (%s)",
             plant.plant.id,
-            len(cfg.keys),
-            ", ".join(k.label for k in cfg.keys) or "operator input disabled",
+            len(config.keys),
+            ", ".join(k.label for k in config.keys) or "operator input disabled",
         )
         try:
             yield
@@ -106,8 +111,6 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            if annotations is None:  # opened here, so closed here; a caller's store is the caller's
-                notes.close()
             errors.close()
 
     app = FastAPI(
@@ -139,7 +142,7 @@ def create_app(
 
     app.add_exception_handler(RequestValidationError, validation_failed)
     # Added last = outermost: CatchAll sees everything, metrics count the guard's refusals too.
-    app.add_middleware(RequestGuard, config=cfg)
+    app.add_middleware(RequestGuard, config=config)
     app.add_middleware(MetricsMiddleware, metrics=lambda: services.metrics)
     app.add_middleware(CatchAll, errors=errors)
     for router in ROUTERS:

@@ -1,11 +1,17 @@
-"""Response models of the most used endpoints: they document the JSON in the OpenAPI schema.
+"""Response models of every JSON endpoint: they document the JSON in the OpenAPI schema.
 
 Units are in the field names. ``None`` means "not applicable / no data", never zero.
+Fields are declared in the order the routes and presenters build them, so a
+body reads the same with its model as without. A model checks and filters
+what a route returns: a key missing here would be dropped from the body, so
+each model lists every key its presenter writes.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
 
 
 class Health(BaseModel):
@@ -139,3 +145,412 @@ class TeamScore(BaseModel):
 class Scoreboard(BaseModel):
     range: Range
     teams: list[TeamScore]
+
+
+# --------------------------------------------------------------------------- the plant
+
+
+class StateLabel(BaseModel):
+    en: str
+    zh: str
+
+
+class ObjectiveLabel(BaseModel):
+    en: str
+    zh: str
+    unit: str
+
+
+class Labels(BaseModel):
+    printer_states: dict[int, StateLabel]  # state code -> label
+    robot_states: dict[int, StateLabel]
+    objectives: dict[str, ObjectiveLabel]  # objective KPI -> label and unit
+
+
+class PlantPrinter(BaseModel):
+    id: str
+    name: str
+    name_zh: str
+    model: str
+    ideal_speed_m_min: float
+
+
+class PlantRobot(BaseModel):
+    id: str
+    name: str
+    name_zh: str
+
+
+class PlantFleet(BaseModel):
+    id: str
+    name: str
+    name_zh: str
+    robots: list[PlantRobot]
+
+
+class TeamObjective(BaseModel):
+    kpi: str
+    target: float  # per shift
+    weight: float
+    direction: str  # "higher" or "lower" is better
+
+
+class Team(BaseModel):
+    id: str
+    name: str
+    name_zh: str
+    kind: str  # "equipment" or "crew"
+    equipment: list[str]
+    objectives: list[TeamObjective]
+
+
+class PlantShift(BaseModel):
+    id: str
+    name: str
+    name_zh: str
+    start: str  # local time of day
+    end: str
+    crews: list[str]
+
+
+class StopReason(BaseModel):
+    code: int
+    key: str
+    name: str
+    name_zh: str
+    category: str
+
+
+class Baseline(BaseModel):
+    name: str
+    name_zh: str
+    energy_kwh_per_m: float
+    water_l_per_m: float
+    electricity_price_per_kwh: float
+    water_price_per_m3: float
+    currency: str
+
+
+class PlantInfo(BaseModel):
+    id: str
+    name: str
+    name_zh: str
+    timezone: str
+    printers: list[PlantPrinter]
+    fleets: list[PlantFleet]
+    teams: list[Team]
+    shifts: list[PlantShift]
+    stop_reasons: list[StopReason]
+    baseline: Baseline
+    labels: Labels
+
+
+# --------------------------------------------------------------------------- KPIs
+
+
+class Oee(BaseModel):
+    availability_pct: float | None
+    performance_pct: float | None
+    quality_pct: float | None
+    oee_pct: float | None
+    mtbf_min: float | None
+    mttr_min: float | None
+
+
+class Energy(BaseModel):
+    printed_m: float
+    energy_kwh: float
+    water_l: float
+    energy_kwh_per_m: float | None
+    water_l_per_m: float | None
+    baseline_energy_kwh: float | None
+    baseline_water_l: float | None
+    energy_saving_kwh: float | None
+    energy_saving_pct: float | None
+    water_saving_l: float | None
+    water_saving_pct: float | None
+    money_saving: float | None
+    currency: str
+
+
+class Times(BaseModel):
+    """ISO 22400 time elements of a printer over the range, in seconds."""
+
+    apt_s: float  # actual production time (includes micro-stops)
+    aust_s: float  # setup
+    adot_s: float  # unplanned down time
+    adet_s: float  # external delay time
+    pdot_s: float  # planned down time
+    no_data_s: float
+    outside_shift_s: float
+    micro_stop_s: float  # part of apt_s
+    micro_stops: int
+    failures: int
+    repair_s: float
+
+
+class ParetoEntry(BaseModel):
+    reason_code: int  # 0: no reason given
+    key: str
+    category: str
+    name: str
+    name_zh: str
+    downtime_min: float
+    stops: int
+
+
+class PrinterKpis(BaseModel):
+    oee: Oee
+    energy: Energy
+    printed_m: float
+    good_m: float
+    unplanned_downtime_min: float
+    times: Times
+    pareto: list[ParetoEntry]  # largest downtime first
+
+
+class FleetKpis(BaseModel):
+    """A fleet's KPIs, or one robot's."""
+
+    availability_pct: float | None
+    utilisation_pct: float | None
+    sessions_completed: float
+    sessions_failed: float
+    charging_success_pct: float | None
+    energy_delivered_kwh: float
+    energy_delivered_kwh_per_robot: float | None
+    response_mean_s: float | None
+    response_p90_s: float | None
+    responses: int
+    observed_s: float  # time with data; 0 means every figure above is "no data"
+
+
+class ShiftKpis(BaseModel):
+    key: str
+    crew: str | None
+    start: str
+    end: str
+    printers: dict[str, PrinterKpis]
+    fleets: dict[str, FleetKpis]
+
+
+class AllKpis(BaseModel):
+    range: Range
+    printers: dict[str, PrinterKpis]
+    fleets: dict[str, FleetKpis]
+    robots: dict[str, FleetKpis]
+    shifts: list[ShiftKpis]
+
+
+class HourlyPrinted(BaseModel):
+    edges_ns: list[int]  # hour boundaries: one more than printed_m
+    printed_m: list[float | None]  # None: no observed reading in that hour
+    across_gap_m: float  # read across a gap: in the totals, in no hour
+
+
+class PrinterEquipmentKpis(BaseModel):
+    range: Range
+    equipment: str
+    kind: Literal["printer"]
+    total: PrinterKpis
+    by_shift: dict[str, PrinterKpis]
+    hourly_printed_m: HourlyPrinted | None
+
+
+class FleetEquipmentKpis(BaseModel):
+    range: Range
+    equipment: str
+    kind: Literal["fleet"]
+    total: FleetKpis
+    by_shift: dict[str, FleetKpis]
+
+
+class RobotEquipmentKpis(BaseModel):
+    range: Range
+    equipment: str
+    kind: Literal["robot"]
+    total: FleetKpis
+
+
+EquipmentKpis = Annotated[PrinterEquipmentKpis | FleetEquipmentKpis | RobotEquipmentKpis, Field(discriminator="kind")]
+
+
+class Pareto(BaseModel):
+    range: Range
+    equipment: str
+    pareto: list[ParetoEntry]
+    unplanned_downtime_min: float
+
+
+class ThroughputBucket(BaseModel):
+    start: str
+    end: str
+    printed_m: float | None
+    m_per_min: float | None
+
+
+class Throughput(BaseModel):
+    range: Range
+    equipment: str
+    period: Literal["minute", "hour"]
+    buckets: list[ThroughputBucket]
+    across_gap_m: float  # printed, counted in totals, but not attributable to any bucket
+
+
+class Savings(BaseModel):
+    range: Range
+    baseline: Baseline
+    total: Energy
+    printers: dict[str, Energy]
+
+
+class DayKpis(BaseModel):
+    date: str  # production date
+    printers: dict[str, PrinterKpis]
+    fleets: dict[str, FleetKpis]
+
+
+class DailyTrends(BaseModel):
+    range: Range
+    days: list[DayKpis]
+    team_scores: dict[str, dict[str, float | None]]  # team -> production date -> score
+
+
+# --------------------------------------------------------------------------- teams and reports
+
+
+class ScoreObjective(BaseModel):
+    kpi: str
+    direction: str
+    target: float  # scaled to the number of shifts for extensive KPIs
+    actual: float | None
+    attainment_pct: float | None
+    weight: float
+
+
+class Score(BaseModel):
+    score: float | None  # 0-100
+    objectives: list[ScoreObjective]
+
+
+class TeamDetail(BaseModel):
+    range: Range
+    team: str
+    name: str
+    name_zh: str
+    kind: str
+    rank: int
+    score: float | None
+    shifts: int
+    equipment: list[str]
+    objectives: list[ObjectiveResult]
+    by_shift: dict[str, Score]  # shift key -> score
+    trend: dict[str, float | None]  # production date -> score that day
+
+
+class TeamReport(BaseModel):
+    range: Range
+    team: TeamScore
+    shifts_worked: list[str]
+    top_downtime_reasons: list[ParetoEntry]
+    energy_water: Energy | None  # None for a team without printers
+    baseline: Baseline
+    printers: dict[str, PrinterKpis]
+    fleets: dict[str, FleetKpis]
+
+
+# --------------------------------------------------------------------------- operator input
+
+
+class StopSegment(BaseModel):
+    start_ns: int
+    end_ns: int
+    reason_code: int
+    reason_key: str | None
+    reason: str | None
+    reason_zh: str | None
+    element: str  # ISO 22400 time element
+    shift: str | None
+    micro_stop: bool
+    failure: bool
+    pareto_stop: bool
+
+
+class Stop(BaseModel):
+    equipment: str
+    start: str
+    end: str
+    start_ns: int
+    end_ns: int
+    duration_s: float
+    ongoing: bool  # nothing known after it yet: it may still go on
+    states: list[int]
+    segments: list[StopSegment]  # after operator corrections
+    measured: list[StopSegment]  # as the machine reported them
+
+
+class Stops(BaseModel):
+    range: Range
+    equipment: str
+    stops: list[Stop]
+
+
+class ReasonOverride(BaseModel):
+    id: int
+    equipment: str
+    start_ns: int
+    end_ns: int
+    reason_code: int
+    operator: str
+    created_ns: int
+    comment: str
+
+
+class AuditEntry(BaseModel):
+    id: int
+    ts_ns: int
+    operator: str
+    action: str  # "set_reason", "split_stop", "add_note"
+    equipment: str
+    before: Any  # what the change replaced, as recorded
+    after: Any
+
+
+class ReasonSet(BaseModel):
+    override: ReasonOverride
+    audit: list[AuditEntry]
+
+
+class StopSplit(BaseModel):
+    overrides: list[ReasonOverride]
+    audit: list[AuditEntry]
+
+
+class Note(BaseModel):
+    id: int
+    equipment: str
+    ts_ns: int
+    text: str
+    operator: str
+    created_ns: int
+
+
+class NoteAdded(BaseModel):
+    note: Note
+
+
+class NoteAt(Note):
+    at: str
+
+
+class Notes(BaseModel):
+    range: Range
+    notes: list[NoteAt]
+
+
+class AuditEntryAt(AuditEntry):
+    at: str
+
+
+class Audit(BaseModel):
+    entries: list[AuditEntryAt]

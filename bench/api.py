@@ -3,7 +3,7 @@
     python -m bench.api [--requests 1500] [--concurrency 8] [--runs 3]
 
 A child process fills an embedded DuckDB store with one day of plant history
-through the store's write path (tests/api/dataset.py) and serves the real app
+(simulators/history.py) through the store's write path and serves the real app
 with uvicorn on a free 127.0.0.1 port. The parent (its own process, so the
 load generator does not share the server's GIL) sends ``--requests`` requests
 per endpoint from ``--concurrency`` connections, alternating endpoints run by
@@ -43,15 +43,17 @@ def serve(db: Path, port_file: Path, cache_s: float) -> None:
     from shopfloor.api.settings import ApiConfig
     from shopfloor.api.timerange import resolve
     from shopfloor.models.plant import load_plant
+    from shopfloor.simulators.history import plant_history
     from shopfloor.store.annotations import AnnotationStore
     from shopfloor.store.duckdb_store import DuckDBStore
-    from tests.api.dataset import plant_history
 
     plant = load_plant()
     store = DuckDBStore(db, plant.plant.id)
     now = time.time_ns()
     t0 = time.perf_counter()
-    plant_history(plant, store, now - 86_400 * S, now)
+    for batch in plant_history(plant, now - 86_400 * S, now).batches:
+        store.write(batch)
+    store.flush()
     fill_s = time.perf_counter() - t0
     app = create_app(
         plant,

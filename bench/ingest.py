@@ -31,13 +31,13 @@ import numpy as np
 from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
+from bench._influx import InfluxServer
+from bench._ports import free_port
 from shopfloor.models.samples import SampleBatch
 from shopfloor.store.duckdb_store import DuckDBStore
 from shopfloor.store.influx import InfluxConnection, InfluxStore
 from shopfloor.store.influx.line_protocol import encode_values
 from shopfloor.store.prepare import prepare_batch
-from tests.fixtures.influx import InfluxServer
-from tests.fixtures.ports import free_port
 
 PLANT = "bench-plant"
 DUCKDB_TARGET = 200_000

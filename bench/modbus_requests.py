@@ -6,13 +6,12 @@ For every printer of the plant file:
 
 * requests per poll of the coalesced plan vs one request per signal, and a
   check that the plan equals the optimum found by the brute-force set cover
-  in tests/collectors/modbus/_reference.py;
+  in collectors/modbus/reference.py;
 * polls per second of :class:`ModbusPoller.poll_once` against a real pymodbus
   server on loopback serving the printer's map, with the coalesced plan and
   with one request per signal, measured alternately in the same run and
   reported as medians and their ratio (the machine is shared: absolute
-  numbers drift, ratios much less). Uses the printer simulator when it is
-  importable, else the tests' plain server (tests/collectors/modbus/_plc.py).
+  numbers drift, ratios much less). The server is the printer simulator.
 """
 
 from __future__ import annotations
@@ -27,10 +26,10 @@ from typing import Protocol
 
 from shopfloor.collectors.modbus.plan import PlanLimits, ReadRequest, plan_printer
 from shopfloor.collectors.modbus.poller import ModbusPoller
+from shopfloor.collectors.modbus.reference import min_requests
 from shopfloor.models.plant import Plant, Printer, load_plant
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
-from tests.collectors.modbus._plc import TestPlc
-from tests.collectors.modbus._reference import min_requests
+from shopfloor.simulators.printer.server import PrinterSimulator
 
 
 class Stoppable(Protocol):
@@ -65,11 +64,6 @@ async def polls_per_second(poller: ModbusPoller, seconds: float) -> float:
 
 
 async def start_server(plant: Plant, printer: Printer) -> tuple[Stoppable, Printer, str]:
-    try:
-        from shopfloor.simulators.printer.server import PrinterSimulator
-    except ImportError:
-        plc = await TestPlc(printer).start()
-        return plc, plc.endpoint_printer, "plain pymodbus server (tests/collectors/modbus/_plc.py)"
     sim = PrinterSimulator(plant, printer.id, host="127.0.0.1", port=0)
     await sim.start()
     modbus = printer.modbus.model_copy(update={"host": "127.0.0.1", "port": sim.port})

@@ -33,7 +33,7 @@ import signal
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopfloor.cli.logs import configure_logging
 from shopfloor.collectors.base import GuardedSink
@@ -41,6 +41,10 @@ from shopfloor.models.plant import Plant
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch, SampleSink
 from shopfloor.models.timebase import Clock
 from shopfloor.simulators.clock import SimClock
+
+if TYPE_CHECKING:  # the main process never loads the simulators: the child does, through cli.simulate
+    from shopfloor.simulators.fleet.server import FleetSimulator
+    from shopfloor.simulators.printer.server import PrinterSimulator
 
 log = logging.getLogger("shopfloor.collectors.process")
 
@@ -253,7 +257,7 @@ async def _child(
 
     threading.Thread(target=watch_parent, name="collectors-control", daemon=True).start()
     outbox = _Outbox(data)
-    simulators: list[Any] = []
+    simulators: list[PrinterSimulator | FleetSimulator] = []
     try:
         plant = job.plant
         endpoints = tuple(

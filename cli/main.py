@@ -11,10 +11,8 @@ import argparse
 import importlib
 import sys
 
-from shopfloor.api.settings import SettingsError
 from shopfloor.cli.logs import configure_logging
-from shopfloor.models.plant import PlantFileError
-from shopfloor.store.base import StoreError
+from shopfloor.cli.runtime import run_command
 
 # Sub-command modules, in the order `shopfloor --help` lists them.
 COMMAND_MODULES = (
@@ -39,14 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
-    try:
-        return int(args.func(args) or 0)
-    except (PlantFileError, SettingsError, StoreError) as exc:
-        # Configuration and storage problems are the user's to fix: the message, not a traceback.
-        print(f"shopfloor {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_command(f"shopfloor {args.command}", lambda: int(args.func(args) or 0))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,18 @@
-"""Collectors, store, live hub and API: what ``shopfloor run`` and ``shopfloor demo`` share.
+"""Collectors, store, live hub and API, wired in one place: ``shopfloor run``, ``demo`` and ``python -m shopfloor.api``.
 
 Two processes: the collectors run in a child of their own
 (:mod:`cli.collector_process`), so no number or kind of clients can delay a
 poll (docs/api.md, "Isolation"); the store, the live hub and the HTTP server
 run here, together, because the embedded DuckDB file admits one process. The
 hub sees every batch the moment the child sends it (a change reaches the
-display within one poll).
+display within one poll). ``python -m shopfloor.api`` is the same without
+the collectors (:func:`serve_api`): the API over a store another process
+writes.
+
+The app is given what it serves (``api.app.create_app`` opens nothing): the
+store and the annotations file beside it are opened here, first, so a file
+that cannot be used ends the command with one line before anything starts
+(``cli.runtime.run_command``), and closed here once the server is done.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from shopfloor.cli.collect import report_every
 from shopfloor.cli.collector_process import CollectorProcess, CollectorProcessError, FieldJob
 from shopfloor.collectors.tally import TallySink
 from shopfloor.models.kpi import KpiConfig
-from shopfloor.models.plant import Plant
+from shopfloor.models.plant import Plant, load_plant
+from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.base import SampleStore, StoreError
 
 log = logging.getLogger("shopfloor.serve")
@@ -96,6 +104,11 @@ def write_key_file(path: Path, key: str) -> Path:
     return path.resolve()
 
 
+def open_annotations(plant: Plant) -> AnnotationStore:
+    """The operator input of the plant: ``annotations.sqlite3`` beside the embedded store file, whatever the store."""
+    return AnnotationStore.next_to(plant.storage.embedded.path)
+
+
 def describe_store(store: SampleStore, plant: Plant) -> str:
     return store.describe()
 
@@ -134,6 +147,7 @@ async def serve_plant(
     # The store first: on a full disk or a damaged file the command stops here with one line (cli.main: exit 2),
     # before anything else is written or started.
     store = open_store(plant)
+    notes: AnnotationStore | None = None
     try:
         key_file = None
         if generated_key is not None and not config.keys:
@@ -146,11 +160,13 @@ async def serve_plant(
         hub = LiveHub(plant, clock_ns=clock.now_ns)  # thread-safe: written from the collectors' reader thread
         tally = TallySink(store)  # the periodic one-line report of what was stored, and the spool backlog
         field = CollectorProcess(job, TeeSink(tally, hub))
-        # Opens the annotations file beside the store: its errors, too, end the command before collection starts.
+        # The annotations file beside the store: its errors, too, end the command before collection starts.
+        notes = open_annotations(plant)
         app = create_app(
             plant,
             store,
             live_hub=hub,
+            annotations=notes,
             config=config,
             clock_ns=clock.now_ns,
             kpi_config=kpi_config,
@@ -158,6 +174,8 @@ async def serve_plant(
             samples_stored=tally.samples_by_measurement,
         )
     except BaseException:
+        if notes is not None:
+            notes.close()
         with contextlib.suppress(StoreError):
             store.close()
         raise
@@ -196,6 +214,44 @@ async def serve_plant(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(api, 15)
     finally:
-        await field.stop()  # everything the child sent is in the store before it closes
-        store.close()
+        try:
+            await field.stop()  # everything the child sent is in the store before it closes
+            store.close()
+        finally:
+            notes.close()
     return exit_code
+
+
+def serve_api(plant_file: str | None, host: str | None = None, port: int | None = None) -> int:
+    """``python -m shopfloor.api``: the API and display over the plant's store, without collectors.
+
+    Serves what another process stores (InfluxDB); nothing is pushed live, as nothing collects here. Returns when
+    uvicorn stops (Ctrl-C); a plant file, setting or store it cannot use raises (``cli.runtime.run_command``).
+    """
+    from shopfloor.api.app import create_app
+    from shopfloor.api.live import LiveHub
+    from shopfloor.api.server import build_server, check_settings
+    from shopfloor.api.settings import ApiConfig
+    from shopfloor.store import open_store
+
+    plant = load_plant(plant_file)
+    check_settings(plant)  # before the store opens: nothing is started for settings that cannot work
+    config = ApiConfig.from_env(plant)
+    store = open_store(plant)
+    try:
+        # a full disk or a damaged annotations file ends here too, in one line
+        notes = open_annotations(plant)
+        try:
+            app = create_app(plant, store, live_hub=LiveHub(plant), annotations=notes, config=config)
+            # warnings only from uvicorn (no line per request), as in `shopfloor run`; our own INFO lines stay
+            build_server(
+                app, plant.api, host=host or plant.api.host, port=plant.api.port if port is None else port
+            ).run()  # port 0 picks a free one
+        finally:
+            notes.close()
+    except BaseException:
+        with contextlib.suppress(StoreError):
+            store.close()
+        raise
+    store.close()
+    return 0

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from shopfloor.api.app_paths import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/")
+@router.get("/", response_class=HTMLResponse)
 async def index() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})

@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from shopfloor.api.deps import UNPROCESSABLE, RangeDep, ServicesDep, not_found
 from shopfloor.api.presenters import baseline_json, jsonable, merged_energy, printer_json, range_json
+from shopfloor.api.schemas import AllKpis, DailyTrends, EquipmentKpis, Pareto, Savings, Throughput
 from shopfloor.api.timerange import TimeRange, iso
 from shopfloor.models.calendar import from_ns, to_ns
 from shopfloor.models.kpi.teams import kpi_value
@@ -33,7 +34,9 @@ def _kind(services: ServicesDep, equipment_id: str) -> str:
     raise not_found("machine, fleet or robot", equipment_id, known)
 
 
-@router.get("/kpis", summary="Every equipment's KPIs over the range (default: the current shift)")
+@router.get(
+    "/kpis", summary="Every equipment's KPIs over the range (default: the current shift)", response_model=AllKpis
+)
 async def all_kpis(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     plant = services.plant
     report = await services.kpi.report_async(rng)
@@ -56,7 +59,11 @@ async def all_kpis(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     }
 
 
-@router.get("/equipment/{equipment_id}/kpis", summary="KPIs of one printer, fleet or robot, total and per shift")
+@router.get(
+    "/equipment/{equipment_id}/kpis",
+    summary="KPIs of one printer, fleet or robot, total and per shift",
+    response_model=EquipmentKpis,
+)
 async def equipment_kpis(equipment_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     kind = _kind(services, equipment_id)
     plant = services.plant
@@ -74,7 +81,11 @@ async def equipment_kpis(equipment_id: str, services: ServicesDep, rng: RangeDep
     return out
 
 
-@router.get("/printers/{printer_id}/pareto", summary="Downtime Pareto (after operator reason corrections)")
+@router.get(
+    "/printers/{printer_id}/pareto",
+    summary="Downtime Pareto (after operator reason corrections)",
+    response_model=Pareto,
+)
 async def pareto(printer_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     if _kind(services, printer_id) != "printer":
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{printer_id!r} is not a printing machine")
@@ -95,6 +106,7 @@ MAX_THROUGHPUT_BUCKETS = 10_000  # a week of minutes: enough for any chart, smal
 @router.get(
     "/printers/{printer_id}/throughput",
     summary="Metres printed per minute or hour from the wrapping metres counter (null = no data)",
+    response_model=Throughput,
 )
 async def printer_throughput(
     printer_id: str,
@@ -132,7 +144,11 @@ async def printer_throughput(
     }
 
 
-@router.get("/savings", summary="Energy and water against the conventional baseline, per printer and in total")
+@router.get(
+    "/savings",
+    summary="Energy and water against the conventional baseline, per printer and in total",
+    response_model=Savings,
+)
 async def savings(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     plant = services.plant
     report = await services.kpi.report_async(rng)
@@ -156,7 +172,11 @@ def _days_range(services: ServicesDep, days: int) -> TimeRange:
     return TimeRange(start, now, None, now)
 
 
-@router.get("/trends/daily", summary="Per production day: printer KPIs, fleet KPIs and team scores")
+@router.get(
+    "/trends/daily",
+    summary="Per production day: printer KPIs, fleet KPIs and team scores",
+    response_model=DailyTrends,
+)
 async def daily_trends(
     services: ServicesDep,
     days: Annotated[int, Query(ge=1, le=31, description="Number of production days up to today")] = 7,
@@ -182,7 +202,7 @@ async def daily_trends(
     "/kpis/series.csv",
     summary="CSV export of KPI series per shift or per day",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 async def kpi_series_csv(
     services: ServicesDep,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shopfloor.api.deps import UNPROCESSABLE, OperatorDep, RangeDep, Services, ServicesDep, not_found
 from shopfloor.api.presenters import range_json
+from shopfloor.api.schemas import Audit, NoteAdded, Notes, ReasonSet, Stops, StopSplit
 from shopfloor.api.stops import list_stops
 from shopfloor.api.timerange import RangeError, bounded_ns, iso
 from shopfloor.models.timebase import NS_PER_S
@@ -122,7 +123,11 @@ def _stop_window(
     return start_ns, end_ns, measured
 
 
-@router.get("/printers/{printer_id}/stops", summary="Stops with their reasons (after corrections) and notes")
+@router.get(
+    "/printers/{printer_id}/stops",
+    summary="Stops with their reasons (after corrections) and notes",
+    response_model=Stops,
+)
 async def stops(printer_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     _printer(services, printer_id)
     found = await asyncio.to_thread(
@@ -142,6 +147,7 @@ async def stops(printer_id: str, services: ServicesDep, rng: RangeDep) -> dict[s
     "/printers/{printer_id}/stops/reason",
     status_code=201,
     summary="Assign or correct the reason of a stop (needs X-API-Key)",
+    response_model=ReasonSet,
 )
 async def set_reason(printer_id: str, body: SetReason, services: ServicesDep, who: OperatorDep) -> dict[str, Any]:
     _printer(services, printer_id)
@@ -165,6 +171,7 @@ async def set_reason(printer_id: str, body: SetReason, services: ServicesDep, wh
     "/printers/{printer_id}/stops/split",
     status_code=201,
     summary="Split a stop in two, each with its own reason (needs X-API-Key)",
+    response_model=StopSplit,
 )
 async def split_stop(printer_id: str, body: SplitStop, services: ServicesDep, who: OperatorDep) -> dict[str, Any]:
     _printer(services, printer_id)
@@ -193,7 +200,12 @@ async def split_stop(printer_id: str, body: SplitStop, services: ServicesDep, wh
     }
 
 
-@router.post("/notes", status_code=201, summary="Add a note to a machine, fleet or robot (needs X-API-Key)")
+@router.post(
+    "/notes",
+    status_code=201,
+    summary="Add a note to a machine, fleet or robot (needs X-API-Key)",
+    response_model=NoteAdded,
+)
 async def add_note(body: AddNote, services: ServicesDep, who: OperatorDep) -> dict[str, Any]:
     p = services.plant
     known = [x.id for x in p.printers] + [f.id for f in p.fleets] + [r.id for f in p.fleets for r in f.robots]
@@ -206,7 +218,7 @@ async def add_note(body: AddNote, services: ServicesDep, who: OperatorDep) -> di
     return {"note": asdict(note)}
 
 
-@router.get("/notes", summary="Notes in a time range")
+@router.get("/notes", summary="Notes in a time range", response_model=Notes)
 async def notes(
     services: ServicesDep, rng: RangeDep, equipment: Annotated[str | None, Query(max_length=64)] = None
 ) -> dict[str, Any]:
@@ -218,7 +230,7 @@ async def notes(
     return {"range": range_json(p, rng), "notes": [asdict(n) | {"at": iso(p, n.ts_ns)} for n in found]}
 
 
-@router.get("/audit", summary="Audit trail of operator input, newest first")
+@router.get("/audit", summary="Audit trail of operator input, newest first", response_model=Audit)
 async def audit(
     services: ServicesDep,
     equipment: Annotated[str | None, Query(max_length=64)] = None,

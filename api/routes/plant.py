@@ -8,12 +8,17 @@ from fastapi import APIRouter
 
 from shopfloor.api.deps import ServicesDep
 from shopfloor.api.presenters import OBJECTIVE_LABELS, baseline_json
+from shopfloor.api.schemas import PlantInfo
 from shopfloor.models.states import PRINTER_STATE_LABELS, ROBOT_STATE_LABELS
 
 router = APIRouter(prefix="/api/v1", tags=["plant"])
 
 
-@router.get("/plant", summary="Plant model: equipment, teams, shifts, stop reasons, state labels (en/zh)")
+@router.get(
+    "/plant",
+    summary="Plant model: equipment, teams, shifts, stop reasons, state labels (en/zh)",
+    response_model=PlantInfo,
+)
 async def plant(services: ServicesDep) -> dict[str, Any]:
     p = services.plant
     return {

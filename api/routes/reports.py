@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 
 from shopfloor.api.deps import RangeDep, ServicesDep, not_found
 from shopfloor.api.presenters import team_report_json
+from shopfloor.api.schemas import TeamReport
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -81,7 +82,8 @@ def report_csv(r: dict[str, Any]) -> str:
 @router.get(
     "/teams/{team_id}",
     summary="End-of-shift report of a team (default: the current shift)",
-    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+    response_model=TeamReport,
+    responses={200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}},
 )
 async def team_report(
     team_id: str,

@@ -8,12 +8,12 @@ from fastapi import APIRouter
 
 from shopfloor.api.deps import RangeDep, ServicesDep, not_found
 from shopfloor.api.presenters import jsonable, range_json, scoreboard_json, team_json
-from shopfloor.api.schemas import Scoreboard
+from shopfloor.api.schemas import Scoreboard, Team, TeamDetail
 
 router = APIRouter(prefix="/api/v1/teams", tags=["teams"])
 
 
-@router.get("", summary="Teams and their objectives (targets per shift)")
+@router.get("", summary="Teams and their objectives (targets per shift)", response_model=list[Team])
 async def teams(services: ServicesDep) -> list[dict[str, Any]]:
     return [
         {
@@ -37,7 +37,7 @@ async def scoreboard(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     return scoreboard_json(services.plant, rng, report)
 
 
-@router.get("/{team_id}", summary="One team's score over the range, per shift and per day")
+@router.get("/{team_id}", summary="One team's score over the range, per shift and per day", response_model=TeamDetail)
 async def team(team_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     if team_id not in {t.id for t in services.plant.teams}:
         raise not_found("team", team_id, [t.id for t in services.plant.teams])

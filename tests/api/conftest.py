@@ -26,9 +26,9 @@ from shopfloor.api.server import build_server
 from shopfloor.api.settings import ApiConfig, parse_keys
 from shopfloor.api.timerange import current_shift
 from shopfloor.models.plant import ApiSettings, Plant, load_plant
+from shopfloor.simulators.history import Stop, plant_history
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.duckdb_store import DuckDBStore
-from tests.api.dataset import Stop, plant_history
 from tests.fixtures.waiting import async_wait_until, wait_until  # noqa: F401  # re-exported for the API tests
 
 S = 1_000_000_000
@@ -67,9 +67,12 @@ def env(plant: Plant, tmp_path: Path) -> Iterator[Env]:
     end = time.time_ns()
     previous = current_shift(plant, current_shift(plant, end).start_ns - 1)
     start = min(end - HISTORY_S * S, previous.start_ns - 600 * S)
-    stops = plant_history(plant, store, start, end)
+    history = plant_history(plant, start, end)
+    for batch in history.batches:
+        store.write(batch)
+    store.flush()
     notes = AnnotationStore(tmp_path / "annotations.sqlite3")
-    yield Env(plant, store, notes, stops, start, end, tmp_path, previous.key)
+    yield Env(plant, store, notes, history.stops, start, end, tmp_path, previous.key)
     notes.close()
     store.close()
 

@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from bench._ports import free_port
 from shopfloor.api.app import create_app
 from shopfloor.models.contract import MEASUREMENT_PRINTER
 from shopfloor.models.plant import Plant
 from shopfloor.models.samples import SampleBatch
 from shopfloor.models.states import Quality
+from shopfloor.simulators.history import plant_history
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.duckdb_store import DuckDBStore
 from shopfloor.store.influx import InfluxConnection, InfluxStore
 from tests.api.conftest import ALICE, config
-from tests.api.dataset import plant_history
 from tests.fixtures.clock import ManualClock
-from tests.fixtures.ports import free_port
 from tests.fixtures.tmpfs import fill, free
 from tests.fixtures.waiting import wait_until
 
@@ -68,7 +68,9 @@ def embedded(plant: Plant, tiny_fs: Path) -> Iterator[tuple[DuckDBStore, Annotat
     store = DuckDBStore(tiny_fs / "shopfloor.duckdb", plant.plant.id, flush_interval_s=0.05, clock=clock)
     notes = AnnotationStore(tiny_fs / "annotations.sqlite3", clock=clock)
     end = time.time_ns()
-    plant_history(plant, store, end - 1800 * S, end)
+    for batch in plant_history(plant, end - 1800 * S, end).batches:
+        store.write(batch)
+    store.flush()
     try:
         yield store, notes, clock
     finally:

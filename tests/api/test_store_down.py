@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from bench._ports import free_port
 from shopfloor.api.app import create_app
 from shopfloor.models.contract import MEASUREMENT_PRINTER
 from shopfloor.models.plant import Plant
@@ -18,7 +19,6 @@ from shopfloor.models.states import Quality
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.influx import InfluxConnection, InfluxStore
 from tests.api.conftest import config
-from tests.fixtures.ports import free_port
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from pymodbus.client import ModbusTcpClient
 
+from bench._ports import free_port
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.plant import load_plant
 from shopfloor.store.duckdb_store import DuckDBStore
 from tests.cli._process import Command
-from tests.fixtures.ports import free_port
 
 DEFAULT_PLANT = Path(__file__).resolve().parents[2] / "models" / "plants" / "mso_cpp_plant.toml"
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from bench._ports import free_port
 from shopfloor.collectors.modbus.poller import ModbusPoller
 from shopfloor.collectors.opcua import OpcUaFleetCollector
 from shopfloor.models.plant import Plant, load_plant
@@ -25,7 +26,6 @@ from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.fleet.server import FleetSimulator
 from shopfloor.simulators.printer.server import PrinterSimulator
-from tests.fixtures.ports import free_port
 from tests.fixtures.waiting import async_wait_until
 
 BACK_WITHIN_S = 2.0

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from bench._influx import InfluxServer
 from shopfloor.models.plant import EmbeddedStoreSettings, InfluxSettings, Plant, StorageSettings, load_plant
 from shopfloor.store import SampleStore, open_store
-from tests.fixtures.influx import InfluxServer, influx_server, private_influx_server  # noqa: F401  # pytest fixtures
+from tests.fixtures.influx import influx_server, private_influx_server  # noqa: F401  # pytest fixtures
 
 StoreFactory = Callable[[], SampleStore]
 

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench._influx import InfluxServer
+from bench._ports import free_port
 from shopfloor.models.plant import Plant
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.models.states import Quality
 from shopfloor.store import open_store
 from shopfloor.store.influx import InfluxStore
-from tests.fixtures.influx import InfluxServer, free_port
 from tests.fixtures.waiting import wait_until
 from tests.store import _killed_writer
 from tests.store._batches import T0, S, as_dict, batch, good

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench import _influx
 from tests.fixtures import influx
 
 
@@ -26,7 +27,7 @@ def test_config_rewrite_touches_only_the_named_section() -> None:
         'bind-address = "127.0.0.1:8088"\n[meta]\n  dir = "/var/lib/x"\n[http]\n  bind-address = ":8086"\n'
         '[[graphite]]\n  bind-address = ":2003"\n'
     )
-    out = influx._rewrite_toml(
+    out = _influx._rewrite_toml(
         base,
         {
             ("", "bind-address"): '"127.0.0.1:1"',

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
+from bench._ports import free_port
 from shopfloor.collectors.modbus.poller import ModbusPoller
 from shopfloor.models.plant import Plant, Printer, load_plant
 from shopfloor.models.registers import DataType
@@ -21,7 +22,6 @@ from shopfloor.models.states import Quality
 from shopfloor.simulators.clock import ManualClock
 from shopfloor.simulators.printer.server import PrinterSimulator
 from tests.collectors.modbus.test_poller import ListSink, Running, tuned, values_of, wait_for
-from tests.fixtures.ports import free_port
 
 S = 1_000_000_000
 

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shopfloor.collectors.modbus.plan import PlanError, PlanLimits, plan_printer, plan_requests
+from shopfloor.collectors.modbus.reference import check_plan, min_requests
 from shopfloor.models.plant import ModbusSignal, RegisterKind, load_plant
 from shopfloor.models.registers import DataType, register_count
-from tests.collectors.modbus._reference import check_plan, min_requests
 
 CASES = Path(__file__).parent / "testcases"
 CASE_NAMES = sorted(p.name for p in CASES.iterdir() if (p / "plan.toml").is_file())

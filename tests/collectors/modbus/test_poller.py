@@ -13,11 +13,11 @@ import pytest
 
 from shopfloor.collectors.modbus.plan import PlanLimits, plan_printer
 from shopfloor.collectors.modbus.poller import ModbusPoller
+from shopfloor.collectors.modbus.reference import min_requests
 from shopfloor.models.plant import Printer, load_plant
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch, SampleSink
 from shopfloor.models.states import Quality
 from tests.collectors.modbus._plc import TestPlc
-from tests.collectors.modbus._reference import min_requests
 from tests.fixtures.waiting import async_wait_until as wait_for
 
 DEADLINE_S = 30.0  # generous: the machine is shared and loaded

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bench._influx import InfluxServer
 from shopfloor.collectors.modbus.poller import ModbusPoller
 from shopfloor.models.contract import MEASUREMENT_PRINTER
 from shopfloor.models.plant import Plant, load_plant
@@ -31,7 +32,6 @@ from shopfloor.store.influx import InfluxStore
 from tests.collectors.modbus.test_against_simulator import pointed_at
 from tests.collectors.modbus.test_poller import Running, wait_for
 from tests.fixtures import influx as influx_fixtures
-from tests.fixtures.influx import InfluxServer
 from tests.store.conftest import influx_plant
 
 S = 1_000_000_000

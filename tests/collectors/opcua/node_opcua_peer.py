@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.influx import free_port
+from bench._ports import free_port
 
 REQUIRE_ENV = "SHOPFLOOR_REQUIRE_NODE_OPCUA"
 PEER_DIR = Path(__file__).resolve().parents[2] / "peers" / "node-opcua"

@@ -1,4 +1,4 @@
-"""A realistic plant history written through the real store's ``write()`` path.
+"""A realistic plant history: the batches the plant's collectors would have handed to a store.
 
 The printer is polled every ``step_s`` (1 s like the plant file): it runs near
 its setpoint and stops now and then with a reason (faults, changeovers, waiting
@@ -6,6 +6,9 @@ for fabric), its counters integrate what it does. Robots report by exception
 (a sample when the state changes, telemetry every 10 s): idle -> dispatched ->
 driving -> connecting -> charging -> returning, now and then a fault. Same
 seed, same history. Used by the API tests and ``python -m bench.api``.
+
+Only generation lives here: the caller writes the batches, in order, through
+the store's ``write()`` (the path the collectors use) and flushes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.plant import Plant
 from shopfloor.models.samples import SampleBatch
 from shopfloor.models.states import PrinterState, RobotState
-from shopfloor.store.base import SampleStore
 
 S = 1_000_000_000
 STOP_REASONS = (20, 21, 22, 23, 10, 11, 30)  # web break, ink, dryer, drive, cylinder, colour, fabric starved
@@ -40,6 +42,12 @@ class Stop:
     reason: int
 
 
+@dataclass(frozen=True)
+class PlantHistory:
+    batches: list[SampleBatch]  # in the order a store should be given them
+    stops: list[Stop]  # the printer's, for tests to check KPIs against
+
+
 def _batch(
     measurement: str, ts: np.ndarray, equipment: str, fields: dict[str, np.ndarray], fleet: str = ""
 ) -> SampleBatch:
@@ -59,15 +67,14 @@ def _batch(
 
 def printer_history(
     plant: Plant,
-    store: SampleStore,
     start_ns: int,
     end_ns: int,
     *,
     seed: int = 7,
     step_s: float = 1.0,
     chunk_s: int = 3600,
-) -> list[Stop]:
-    """Write the printer's samples in ``[start_ns, end_ns)``; return the stops (for tests to check against)."""
+) -> tuple[list[SampleBatch], list[Stop]]:
+    """The printer's samples in ``[start_ns, end_ns)``, one batch per ``chunk_s``, and its stops."""
     rng = np.random.default_rng(seed)
     p = plant.printers[0]
     step = int(step_s * S)
@@ -109,18 +116,17 @@ def printer_history(
         "dryer_1_temp_c": 165.0 + rng.normal(0, 0.5, len(ts)),
     }
     per_chunk = max(1, int(chunk_s / step_s))
-    for k in range(0, len(ts), per_chunk):
-        store.write(
-            _batch(
-                MEASUREMENT_PRINTER, ts[k : k + per_chunk], p.id, {n: v[k : k + per_chunk] for n, v in fields.items()}
-            )
-        )
-    return stops
+    batches = [
+        _batch(MEASUREMENT_PRINTER, ts[k : k + per_chunk], p.id, {n: v[k : k + per_chunk] for n, v in fields.items()})
+        for k in range(0, len(ts), per_chunk)
+    ]
+    return batches, stops
 
 
-def robot_history(plant: Plant, store: SampleStore, start_ns: int, end_ns: int, *, seed: int = 11) -> None:
+def robot_history(plant: Plant, start_ns: int, end_ns: int, *, seed: int = 11) -> list[SampleBatch]:
     """Report-by-exception robot history: state on change, telemetry every 10 s."""
     rng = np.random.default_rng(seed)
+    batches: list[SampleBatch] = []
     fleet = plant.fleets[0]
     grid = np.arange(start_ns, end_ns, 10 * S, dtype=np.int64)
     for robot in fleet.robots:
@@ -158,8 +164,8 @@ def robot_history(plant: Plant, store: SampleStore, start_ns: int, end_ns: int, 
         done = np.searchsorted(s_end[ok], grid, side="right").astype(np.float64)
         failed = np.searchsorted(s_end[~ok], grid, side="right").astype(np.float64)
         soc = 80.0 - 30.0 * (np.cumsum(charging) % 40) / 40.0
-        store.write(_batch(MEASUREMENT_ROBOT, ch_ts, robot.id, {"state": ch_st}, fleet.id))
-        store.write(
+        batches.append(_batch(MEASUREMENT_ROBOT, ch_ts, robot.id, {"state": ch_st}, fleet.id))
+        batches.append(
             _batch(
                 MEASUREMENT_ROBOT,
                 grid,
@@ -177,10 +183,9 @@ def robot_history(plant: Plant, store: SampleStore, start_ns: int, end_ns: int, 
                 fleet.id,
             )
         )
+    return batches
 
 
-def plant_history(plant: Plant, store: SampleStore, start_ns: int, end_ns: int, *, seed: int = 7) -> list[Stop]:
-    stops = printer_history(plant, store, start_ns, end_ns, seed=seed)
-    robot_history(plant, store, start_ns, end_ns, seed=seed + 4)
-    store.flush()
-    return stops
+def plant_history(plant: Plant, start_ns: int, end_ns: int, *, seed: int = 7) -> PlantHistory:
+    printer_batches, stops = printer_history(plant, start_ns, end_ns, seed=seed)
+    return PlantHistory(printer_batches + robot_history(plant, start_ns, end_ns, seed=seed + 4), stops)
