@@ -229,6 +229,7 @@ class Baseline(BaseModel):
     electricity_price_per_kwh: float
     water_price_per_m3: float
     currency: str
+    grid_emission_kg_co2_per_kwh: float | None
 
 
 class PlantInfo(BaseModel):
@@ -271,6 +272,7 @@ class Energy(BaseModel):
     water_saving_pct: float | None
     money_saving: float | None
     currency: str
+    co2_avoided_kg: float | None  # None while the plant file gives no grid emission factor
 
 
 class Times(BaseModel):

@@ -40,6 +40,16 @@ from shopfloor.models.plant import Plant, load_plant
 from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.clock import SimClock
 
+# Raw samples the demo keeps, in days (a plant's default is 90): the demo's past beyond a week is in the ledger
+# only, as a plant's would be after its retention, and the demo's store stays small.
+DEMO_RAW_RETENTION_DAYS = 7
+
+
+def with_demo_retention(plant: Plant) -> Plant:
+    """The plant with the demo's raw retention, or its own if that is shorter."""
+    days = min(plant.storage.raw_retention_days, DEMO_RAW_RETENTION_DAYS)
+    return plant.model_copy(update={"storage": plant.storage.model_copy(update={"raw_retention_days": days})})
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="simulators, collectors, store, API and live display in one command")
@@ -63,6 +73,7 @@ async def run_demo(
     """Run the simulated plant and the whole system until ``stop`` is set or a part fails (then 1)."""
     from shopfloor.store.factory import influx_connection
 
+    plant = with_demo_retention(plant)
     scale = plant.simulation.time_scale if time_scale is None else time_scale
     if not (math.isfinite(scale) and scale > 0):
         raise SystemExit(f"shopfloor demo: --time-scale must be a positive number, got {scale}")

@@ -76,6 +76,7 @@ def report_csv(r: dict[str, Any]) -> str:
             ]
         )
         w.writerow(["money_saving", _fmt(e["money_saving"]), e["currency"]])
+        w.writerow(["co2_avoided_kg", _fmt(e["co2_avoided_kg"]), "kg"])
     return "\ufeff" + buf.getvalue()
 
 

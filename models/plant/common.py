@@ -42,6 +42,9 @@ class PlantInfo(StrictModel):
     name: str
     name_zh: str
     timezone: str = "UTC"
+    # Month on whose first day the plant's year (and its quarters) starts: 1 is the calendar year, 4 a fiscal
+    # year from April. Annual targets and year-to-date figures count this year.
+    year_start_month: Annotated[int, Field(ge=1, le=12)] = 1
 
     @field_validator("timezone")
     @classmethod

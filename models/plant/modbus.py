@@ -98,6 +98,8 @@ class Printer(StrictModel):
     name_zh: str
     model: str = "MSO-CPP"
     ideal_speed_m_min: PositiveFloat  # ISO 22400 ideal rate, for performance
+    # Metres to print in the plant's year ([plant] year_start_month); None: no year-to-date target.
+    annual_target_m: PositiveFloat | None = None
     modbus: ModbusEndpoint
     signals: Annotated[list[ModbusSignal], Field(min_length=1)]
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
 from shopfloor.models.plant.common import FiniteFloat, NonNegativeFloat, PositiveFloat, StrictModel
 
@@ -22,6 +22,17 @@ class Baseline(StrictModel):
     electricity_price_per_kwh: NonNegativeFloat
     water_price_per_m3: NonNegativeFloat
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
+    # CO2 emitted per kWh taken from the grid, to report CO2 avoided; None: not reported. No default, because
+    # grids differ tenfold (hydro against coal) and a borrowed factor would print a wrong figure with confidence.
+    grid_emission_kg_co2_per_kwh: NonNegativeFloat | None = None
+
+    @field_validator("grid_emission_kg_co2_per_kwh")
+    @classmethod
+    def _kg_per_kwh(cls, value: float | None) -> float | None:
+        # Even a lignite-fired plant emits about 1.2 kg/kWh: a larger number is a factor given in g/kWh.
+        if value is not None and value > 2.0:
+            raise ValueError(f"kg CO2 per kWh, 0 to 2 (a factor in g/kWh is divided by 1000), got {value!r}")
+        return value
 
 
 # About 160 MB at ~40 bytes a sample: over a day of the default plant (~35 samples/s measured), 11 h at 100/s.
@@ -51,6 +62,9 @@ class InfluxSettings(StrictModel):
 
 class StorageSettings(StrictModel):
     backend: Literal["embedded", "influxdb"] = "embedded"
+    # Raw samples older than this are dropped once their shifts are in the ledger; ten years at most, the
+    # longest range the API serves.
+    raw_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
     embedded: EmbeddedStoreSettings = Field(default_factory=EmbeddedStoreSettings)
     influxdb: InfluxSettings | None = None
 

@@ -175,6 +175,8 @@ def test_end_of_shift_report_json_and_csv(client: TestClient, env: Env) -> None:
     ]
     assert len(objective_rows) == 4
     assert any(row and row[0] == "energy_kwh" for row in rows)
+    co2 = next(row for row in rows if row and row[0] == "co2_avoided_kg")
+    assert float(co2[1]) == pytest.approx(body["energy_water"]["co2_avoided_kg"], rel=1e-5)
 
 
 def test_savings_and_daily_trend(client: TestClient, env: Env) -> None:
@@ -182,6 +184,8 @@ def test_savings_and_daily_trend(client: TestClient, env: Env) -> None:
     total = body["total"]
     assert total["baseline_energy_kwh"] == pytest.approx(total["printed_m"] * 0.11)
     assert total["water_saving_l"] > 0
+    assert total["co2_avoided_kg"] == pytest.approx(total["energy_saving_kwh"] * 0.5703)  # the plant's grid factor
+    assert body["baseline"]["grid_emission_kg_co2_per_kwh"] == 0.5703
     trend = client.get("/api/v1/trends/daily", params={"days": 2}).json()
     assert len(trend["days"]) >= 1
     assert set(trend["team_scores"]) == {t.id for t in env.plant.teams}

@@ -208,6 +208,13 @@ BAD_FILES = [
     ("kpi.attainment_cap", 0.5, "kpi.attainment_cap", "greater than or equal to 1"),
     ("kpi.max_gap_poll", 3, "kpi.max_gap_poll", "unknown key"),
     ("simulation.printer.defect_rate", 1.5, "simulation.printer.defect_rate", "less than or equal to 1"),
+    ("storage.raw_retention_days", 0, "storage.raw_retention_days", "greater than or equal to 1"),
+    ("storage.raw_retention_days", 4000, "storage.raw_retention_days", "less than or equal to 3650"),
+    ("storage.raw_retention_days", 7.5, "storage.raw_retention_days", "integer"),
+    ("plant.year_start_month", 13, "plant.year_start_month", "less than or equal to 12"),
+    ("printers.0.annual_target_m", 0, "printers[0] (mso-cpp-1).annual_target_m", "greater than 0"),
+    ("baseline.grid_emission_kg_co2_per_kwh", 570.3, "baseline.grid_emission_kg_co2_per_kwh", "g/kWh"),
+    ("baseline.grid_emission_kg_co2_per_kwh", -0.1, "baseline.grid_emission_kg_co2_per_kwh", "greater than or equal"),
 ]
 
 
@@ -333,3 +340,16 @@ def test_a_variable_has_a_node_id_or_a_browse_path_not_both(default_raw: dict[st
     message = str(expect_error(tmp_path, raw))
     assert "fleets[0] (ev-robots).robots[0] (r01)" in message
     assert "['soc_pct'] are in node_ids and browse_paths; give one" in message
+
+
+def test_year_targets_retention_and_emission_factor_are_optional(default_raw: dict[str, Any]) -> None:
+    raw = copy.deepcopy(default_raw)
+    del raw["plant"]["year_start_month"], raw["printers"][0]["annual_target_m"]
+    del raw["baseline"]["grid_emission_kg_co2_per_kwh"], raw["storage"]["raw_retention_days"]
+    plant = plant_from_dict(raw)
+    assert plant.plant.year_start_month == 1  # the calendar year
+    assert plant.printers[0].annual_target_m is None
+    assert plant.baseline.grid_emission_kg_co2_per_kwh is None  # no CO2 figure rather than a borrowed factor
+    assert plant.storage.raw_retention_days == 90
+    built_in = load_plant()
+    assert built_in.storage.raw_retention_days == 90 and built_in.baseline.grid_emission_kg_co2_per_kwh == 0.5703
