@@ -17,8 +17,14 @@ Storage layout (both InfluxDB and the embedded store):
 * measurement ``connectivity`` tags ``plant``, ``equipment``, ``source``;
   fields ``connected`` (1.0 or 0.0) and ``detail``. Written on every change,
   so "no data" (disconnected) can be told from "zero".
+* measurement ``kpi_ledger`` tags ``plant``, ``equipment``; one point per
+  shift instance and equipment at the shift's start (models.ledger): the
+  shift's additive KPI totals as a JSON string field ``payload``, the shift
+  and provenance beside it. Its counts and nanosecond times are integer
+  fields: they are not samples, and a float64 cannot hold an epoch
+  nanosecond exactly.
 
-Every numeric field is a float64: one type per field forever, so InfluxDB
+Every numeric field of the sample measurements is a float64: one type per field forever, so InfluxDB
 never rejects a point for a field-type conflict (state codes are small
 integers, exact in a float).
 """
@@ -31,6 +37,7 @@ MEASUREMENT_PRINTER = "printer"
 MEASUREMENT_ROBOT = "robot"
 MEASUREMENT_QUALITY = "quality"
 MEASUREMENT_CONNECTIVITY = "connectivity"
+MEASUREMENT_LEDGER = "kpi_ledger"
 
 TAG_PLANT = "plant"
 TAG_EQUIPMENT = "equipment"
