@@ -83,8 +83,9 @@ class LedgerRow:
         where = f"ledger row {self.equipment_id!r} {self.shift_id!r}"
         _check_id(self.shift_id, "shift_id", where)
         _check_id(self.equipment_id, "equipment_id", where)
-        if not isinstance(self.production_date, dt.date) or isinstance(self.production_date, dt.datetime):
-            raise LedgerFormatError(f"{where}: production_date must be a datetime.date, got {self.production_date!r}")
+        date: object = self.production_date  # checked at run time: rows also come from callers not type-checked
+        if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
+            raise LedgerFormatError(f"{where}: production_date must be a datetime.date, got {date!r}")
         if self.crew is not None:
             _check_id(self.crew, "crew", where)
         for name in ("shift_start_ns", "shift_end_ns", "annotation_version", "watermark_ns", "computed_ns"):
@@ -95,10 +96,11 @@ class LedgerRow:
             )
         if self.annotation_version < 0:
             raise LedgerFormatError(f"{where}: annotation_version must be >= 0, got {self.annotation_version}")
-        if not isinstance(self.plant_version, str) or not _VERSION.match(self.plant_version):
+        version: object = self.plant_version  # checked at run time, as the date
+        if not isinstance(version, str) or not _VERSION.match(version):
             raise LedgerFormatError(
                 f"{where}: plant_version must be 1 to 200 printable ASCII characters without spaces"
-                f" (what plant_version() returns), got {self.plant_version!r}"
+                f" (what plant_version() returns), got {version!r}"
             )
         if not isinstance(self.kind, EquipmentKind):
             raise LedgerFormatError(f"{where}: kind must be an EquipmentKind, got {self.kind!r}")
@@ -174,8 +176,9 @@ def _check_id(value: object, name: str, where: str) -> None:
 
 
 def _check_int(value: object, name: str, where: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise LedgerFormatError(f"{where}: {name} must be an integer, got {value!r}")
+    # 64 bits: what every store keeps (a DuckDB BIGINT, an InfluxDB integer field)
+    if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
+        raise LedgerFormatError(f"{where}: {name} must be a 64-bit integer, got {value!r}")
 
 
 # ------------------------------------------------------------------ plant version
