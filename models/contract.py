@@ -49,6 +49,11 @@ QUALITY_FIELD_CODE = "code"
 QUALITY_FIELD_DETAIL = "detail"
 CONNECTIVITY_FIELD_CONNECTED = "connected"
 CONNECTIVITY_FIELD_DETAIL = "detail"
+# kpi_ledger: the point's time is the shift's start; its fields are models.ledger's record columns
+# (crew and fleet "" for none: InfluxDB keeps no null, and every field is written every time, so a
+# rewritten row replaces each field of the old one).
+LEDGER_TEXT_FIELDS = ("shift_key", "crew", "kind", "fleet", "plant_version", "payload")
+LEDGER_INTEGER_FIELDS = ("shift_end_ns", "annotation_version", "watermark_ns", "computed_ns")
 
 
 @dataclass(frozen=True, slots=True)
