@@ -17,8 +17,14 @@ Storage layout (both InfluxDB and the embedded store):
 * measurement ``connectivity`` tags ``plant``, ``equipment``, ``source``;
   fields ``connected`` (1.0 or 0.0) and ``detail``. Written on every change,
   so "no data" (disconnected) can be told from "zero".
+* measurement ``kpi_ledger`` tags ``plant``, ``equipment``; one point per
+  shift instance and equipment at the shift's start (models.ledger): the
+  shift's additive KPI totals as a JSON string field ``payload``, the shift
+  and provenance beside it. Its counts and nanosecond times are integer
+  fields: they are not samples, and a float64 cannot hold an epoch
+  nanosecond exactly.
 
-Every numeric field is a float64: one type per field forever, so InfluxDB
+Every numeric field of the sample measurements is a float64: one type per field forever, so InfluxDB
 never rejects a point for a field-type conflict (state codes are small
 integers, exact in a float).
 """
@@ -31,6 +37,7 @@ MEASUREMENT_PRINTER = "printer"
 MEASUREMENT_ROBOT = "robot"
 MEASUREMENT_QUALITY = "quality"
 MEASUREMENT_CONNECTIVITY = "connectivity"
+MEASUREMENT_LEDGER = "kpi_ledger"
 
 TAG_PLANT = "plant"
 TAG_EQUIPMENT = "equipment"
@@ -42,6 +49,11 @@ QUALITY_FIELD_CODE = "code"
 QUALITY_FIELD_DETAIL = "detail"
 CONNECTIVITY_FIELD_CONNECTED = "connected"
 CONNECTIVITY_FIELD_DETAIL = "detail"
+# kpi_ledger: the point's time is the shift's start; its fields are models.ledger's record columns
+# (crew and fleet "" for none: InfluxDB keeps no null, and every field is written every time, so a
+# rewritten row replaces each field of the old one).
+LEDGER_TEXT_FIELDS = ("shift_key", "crew", "kind", "fleet", "plant_version", "payload")
+LEDGER_INTEGER_FIELDS = ("shift_end_ns", "annotation_version", "watermark_ns", "computed_ns")
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,10 @@
 Collectors call :meth:`SampleStore.write` / :meth:`~SampleStore.write_connectivity`
 from their loops: both only touch memory or local disk, never the network.
 The KPI layer calls the ``read_*`` methods; the live display calls
-:meth:`~SampleStore.latest`, which is served from memory.
+:meth:`~SampleStore.latest`, which is served from memory. The KPI ledger
+(models/ledger.py: one row of totals per shift instance and equipment) is
+kept beside the samples: :meth:`~SampleStore.write_ledger` and
+:meth:`~SampleStore.read_ledger`.
 
 Range reads are half-open, ``start_ns <= ts < end_ns`` (UTC epoch ns), so
 consecutive shifts never count a sample twice. The base class does every
@@ -14,7 +17,7 @@ sorting and de-duplication); a backend supplies only its query.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -23,11 +26,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from shopfloor.models.ledger import LedgerFormatError, LedgerRecord, LedgerRow, decode
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.store.assemble import QualityLog as QualityLog
 from shopfloor.store.assemble import SeriesMap as SeriesMap
 from shopfloor.store.assemble import assemble_series, sort_quality
-from shopfloor.store.prepare import check_measurement, check_range
+from shopfloor.store.prepare import check_equipment_ids, check_measurement, check_range, prepare_ledger
 
 if TYPE_CHECKING:
     # latest.py imports this module at run time; here only the attribute's type is needed
@@ -191,6 +195,53 @@ class SampleStore(ABC):
         """Newest GOOD value of every field of each equipment (an empty dict when it has none)."""
         check_measurement(measurement)
         return self._latest.get(measurement, list(equipment_ids))
+
+    # ------------------------------------------------------------------ the KPI ledger
+
+    def write_ledger(self, rows: Sequence[LedgerRow]) -> None:
+        """Keep ledger rows, one per (shift start, equipment): a row replaces the one kept with its key.
+
+        All rows of one call are kept, or none is, and once this returns they
+        survive a kill: DuckDB has committed them; InfluxDB has them fsynced in
+        its spool, which delivers them in the background (``flush()`` before
+        reading them back through the server, as for samples).
+
+        Raises ValueError for what is not a row, or for two rows with one key in
+        one call; :class:`StoreUnavailable`, with the reason, when they cannot be
+        kept now (disk full): then write them again later, which is always safe.
+        """
+        records = prepare_ledger(rows)
+        if records:
+            self._write_ledger(records)
+
+    def read_ledger(self, start_ns: int, end_ns: int, equipment_ids: Sequence[str] | None = None) -> list[LedgerRow]:
+        """Ledger rows of the shifts that START in ``[start_ns, end_ns)``, sorted by (shift start, equipment).
+
+        ``equipment_ids=None``: every equipment's. Independent of the samples:
+        a ledger read neither waits for nor fails with a sample commit.
+        """
+        check_range(start_ns, end_ns)
+        ids = None if equipment_ids is None else check_equipment_ids(equipment_ids)
+        if ids == [] or start_ns == end_ns:
+            return []
+        rows: dict[tuple[int, str], LedgerRow] = {}
+        for record in self._query_ledger(start_ns, end_ns, ids):
+            try:
+                row = decode(record)
+            except LedgerFormatError as exc:
+                raise StoreError(f"{self.describe()}: cannot read the ledger: {exc}") from None
+            rows[row.key] = row
+        return [rows[key] for key in sorted(rows)]
+
+    @abstractmethod
+    def _write_ledger(self, records: list[LedgerRecord]) -> None:
+        """Keep checked, encoded rows with distinct keys, all or none, durably; replace rows of the same key."""
+
+    @abstractmethod
+    def _query_ledger(
+        self, start_ns: int, end_ns: int, equipment_ids: list[str] | None
+    ) -> Iterable[Mapping[str, object]]:
+        """The ledger records whose shift starts in ``[start_ns, end_ns)`` (of ``equipment_ids``, None: all)."""
 
     @abstractmethod
     def _before_read(self) -> None:

@@ -6,6 +6,8 @@ Layout (one file per plant; the plant id is checked on open)::
     robot(ts_ns BIGINT, fleet VARCHAR, equipment VARCHAR, field VARCHAR, value DOUBLE)
     quality(ts_ns BIGINT, equipment VARCHAR, field VARCHAR, code UTINYINT, detail VARCHAR)
     connectivity(ts_ns BIGINT, equipment VARCHAR, source VARCHAR, connected BOOLEAN, detail VARCHAR)
+    ledger(shift_start_ns BIGINT, equipment VARCHAR, …, payload VARCHAR,
+           PRIMARY KEY (shift_start_ns, equipment))     the KPI ledger (models/ledger.py)
 
 Collector batches are small (one poll: a few dozen samples), and a DuckDB
 statement costs far more than a few dozen rows, so ``write`` appends the
@@ -26,6 +28,12 @@ invalidated (a failed checkpoint) is reopened; the condition is logged as one
 outage and reported by :meth:`health`, and reads raise ``StoreUnavailable``
 with the reason while it lasts.
 
+The KPI ledger is not a sample stream: a ledger write is its own transaction
+(``INSERT OR REPLACE``, all rows of the call), committed before the call
+returns, never through the buffer. A file written before the ledger existed
+gains the table when it is opened for writing (the schema version stays: the
+other tables are unchanged, and older code ignores the table).
+
 Concurrency: DuckDB lets one process open a file for writing, and while it
 does, no other process can open it at all. Collectors and the API therefore
 share one store in one process; each thread reads through its own cursor
@@ -41,7 +49,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +57,7 @@ import duckdb
 import numpy as np
 
 from shopfloor.models.contract import MEASUREMENT_ROBOT
+from shopfloor.models.ledger import RECORD_COLUMNS, LedgerRecord
 from shopfloor.models.plant import DEFAULT_MAX_UNSAVED_SAMPLES
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.store.base import (
@@ -101,6 +110,30 @@ _TABLES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+LEDGER_TABLE = "ledger"
+# models.ledger's record, column for column (RECORD_COLUMNS order); crew and fleet may be NULL.
+_LEDGER_COLUMNS: dict[str, str] = {
+    "shift_start_ns": "BIGINT NOT NULL",
+    "equipment": "VARCHAR NOT NULL",
+    "shift_end_ns": "BIGINT NOT NULL",
+    "shift_key": "VARCHAR NOT NULL",
+    "crew": "VARCHAR",
+    "kind": "VARCHAR NOT NULL",
+    "fleet": "VARCHAR",
+    "plant_version": "VARCHAR NOT NULL",
+    "annotation_version": "BIGINT NOT NULL",
+    "watermark_ns": "BIGINT NOT NULL",
+    "computed_ns": "BIGINT NOT NULL",
+    "payload": "VARCHAR NOT NULL",
+}
+if tuple(_LEDGER_COLUMNS) != RECORD_COLUMNS:
+    raise RuntimeError(f"the ledger table's columns {tuple(_LEDGER_COLUMNS)} differ from the record's {RECORD_COLUMNS}")
+_LEDGER_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE}("
+    + ", ".join(f"{name} {kind}" for name, kind in _LEDGER_COLUMNS.items())
+    + ", PRIMARY KEY (shift_start_ns, equipment))"
+)
+
 
 class DuckDBStore(SampleStore):
     kind = "DuckDBStore"
@@ -139,6 +172,10 @@ class DuckDBStore(SampleStore):
         self._read_errors = OutageLog(
             log, f"reading DuckDB file {self.path}", period_s=outage_log_period_s, clock=clock
         )
+        self._ledger_errors = OutageLog(
+            log, f"writing the ledger to DuckDB file {self.path}", period_s=outage_log_period_s, clock=clock
+        )
+        self._has_ledger = False  # a file opened read-only may predate the ledger table
         self._pending = PendingRows(_TABLES, max_unsaved_samples, clock)
         self._problem: str | None = None  # why commits fail now (None: they work)
         self._dropping = False  # the memory bound was reached during this outage (said once)
@@ -207,6 +244,7 @@ class DuckDBStore(SampleStore):
             cur.execute("CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
             for table, columns in _TABLES.items():
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {table}({', '.join(columns)})")
+            cur.execute(_LEDGER_DDL)
             cur.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('plant_id', ?), ('schema_version', ?), ('flush_seq', '0')",
                 [self.plant_id, SCHEMA_VERSION],
@@ -219,6 +257,11 @@ class DuckDBStore(SampleStore):
                 f"DuckDB file {self.path} has schema {rows.get('schema_version')!r}, this code reads {SCHEMA_VERSION!r}"
             )
         self._seq = int(rows.get("flush_seq", 0))
+        self._has_ledger = bool(
+            cur.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [LEDGER_TABLE]
+            ).fetchall()[0][0]
+        )
         if not self.read_only:
             # A real commit at start: on a full disk the command stops here with one clear line, instead of
             # starting and failing on its first flush.
@@ -230,6 +273,9 @@ class DuckDBStore(SampleStore):
         for table, columns in _TABLES.items():
             names = ", ".join(c.split()[0] for c in columns)
             self._writer.execute(f"SELECT count(*), bit_xor(hash({names})) FROM {table}").fetchall()
+        if self._has_ledger:
+            names = ", ".join(_LEDGER_COLUMNS)
+            self._writer.execute(f"SELECT count(*), bit_xor(hash({names})) FROM {LEDGER_TABLE}").fetchall()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own cursor (DuckDB connections are not shared between threads)."""
@@ -320,6 +366,48 @@ class DuckDBStore(SampleStore):
             "detail": np.array([e.detail or "" for e in events], dtype=object),
         }
         self._append([("connectivity", cols)])
+
+    def _write_ledger(self, records: list[LedgerRecord]) -> None:
+        self._check_writable()
+        plain: Sequence[Mapping[str, object]] = records  # read by column name
+        columns = {
+            name: np.array([record[name] for record in plain], dtype=np.int64 if kind.startswith("BIGINT") else object)
+            for name, kind in _LEDGER_COLUMNS.items()
+        }
+        # The writer cursor is the flusher's too: one transaction at a time. Not the sample buffer: a ledger
+        # row is committed before the call returns, whatever the samples are doing.
+        with self._db_lock:
+            try:
+                self._recover()  # a database DuckDB invalidated is reopened first
+                cur = self._writer
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    view = f"_incoming_{LEDGER_TABLE}"
+                    cur.register(view, columns)
+                    try:
+                        cur.execute(f"INSERT OR REPLACE INTO {LEDGER_TABLE} SELECT * FROM {view}")
+                    finally:
+                        with contextlib.suppress(duckdb.Error):
+                            cur.unregister(view)
+                    cur.execute("COMMIT")
+                except BaseException:
+                    # as in _insert: DuckDB ends a transaction whose COMMIT failed by itself
+                    with contextlib.suppress(duckdb.Error):
+                        cur.execute("ROLLBACK")
+                    raise
+            except StoreUnavailable as exc:
+                self._ledger_errors.failed(str(exc))
+                raise StoreUnavailable(f"{exc}; the ledger rows may not be kept: write them again") from None
+            except duckdb.Error as exc:
+                if isinstance(exc, duckdb.FatalException):
+                    self._must_reopen = True  # DuckDB invalidated the database; reopened on the next attempt
+                elif not (is_damaged(exc) or is_disk_full(exc) or isinstance(exc, duckdb.IOException)):
+                    raise  # a bug in the statement, not the file
+                # "may": a failed autocheckpoint can follow a durable commit; writing the rows again is harmless
+                reason = self._problem_of(exc)
+                self._ledger_errors.failed(reason)
+                raise StoreUnavailable(f"{reason}; the ledger rows may not be kept: write them again") from None
+        self._ledger_errors.recovered()
 
     def _check_writable(self) -> None:
         if self._closed:
@@ -570,6 +658,20 @@ class DuckDBStore(SampleStore):
                 " ORDER BY ts_ns, equipment, source, rowid",
                 [start_ns, end_ns, equipment_ids],
             ).fetchall()
+
+    def _query_ledger(
+        self, start_ns: int, end_ns: int, equipment_ids: list[str] | None
+    ) -> Iterable[Mapping[str, object]]:
+        if not self._has_ledger:
+            return []  # a file from before the ledger, opened read-only: it has no rows
+        sql = f"SELECT {', '.join(RECORD_COLUMNS)} FROM {LEDGER_TABLE} WHERE shift_start_ns >= ? AND shift_start_ns < ?"
+        params: list[Any] = [start_ns, end_ns]
+        if equipment_ids is not None:
+            sql += " AND equipment IN (SELECT unnest(?))"
+            params.append(equipment_ids)
+        with self._reading() as cur:
+            rows = cur.execute(sql, params).fetchall()
+        return [dict(zip(RECORD_COLUMNS, row, strict=True)) for row in rows]
 
     def _seed_latest(self, measurement: str, equipment_ids: Sequence[str]) -> list[tuple[str, str, int, float]]:
         with self._reading() as cur:

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from shopfloor.models.ledger import LedgerRecord, LedgerRow, encode
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.models.states import Quality
 
@@ -133,3 +134,32 @@ def check_events(events: Sequence[ConnectivityEvent]) -> None:
         source: object = event.source  # checked at run time: the callers are not all type-checked
         if not isinstance(source, str) or not source or source != source.strip():
             raise ValueError(f"connectivity source must be a non-empty string, got {source!r}")
+
+
+def check_equipment_ids(equipment_ids: Sequence[str]) -> list[str]:
+    """A list of well-formed equipment ids (a bare string is refused: it would be read as its characters)."""
+    if isinstance(equipment_ids, str):
+        raise ValueError(f"equipment_ids must be a sequence of ids, got the string {equipment_ids!r}")
+    ids = list(equipment_ids)
+    check_ids(ids, "equipment")
+    return ids
+
+
+def prepare_ledger(rows: Sequence[LedgerRow]) -> list[LedgerRecord]:
+    """The records of one ledger write, checked: rows only, one per key (a store keeps one row per key, so two in
+    one call would leave it to chance which stays)."""
+    if isinstance(rows, LedgerRow):
+        raise ValueError("write_ledger takes a sequence of LedgerRow, got one LedgerRow (wrap it in a list)")
+    records: list[LedgerRecord] = []
+    seen: dict[tuple[int, str], str] = {}
+    for row in rows:
+        if not isinstance(row, LedgerRow):
+            raise ValueError(f"write_ledger takes LedgerRow items, got {type(row).__name__}")
+        if row.key in seen:
+            raise ValueError(
+                f"two ledger rows of equipment {row.equipment_id!r} for the shift starting at {row.shift_start_ns}"
+                f" ({seen[row.key]!r} and {row.shift_key!r}) in one write: a store keeps one per shift and equipment"
+            )
+        seen[row.key] = row.shift_key
+        records.append(encode(row))
+    return records

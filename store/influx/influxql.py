@@ -33,9 +33,12 @@ def any_of(tag: str, values: Sequence[str]) -> str:
 
 
 def where(
-    plant_id: str, equipment_ids: Sequence[str], start_ns: int | None, end_ns: int | None, extra: str = ""
+    plant_id: str, equipment_ids: Sequence[str] | None, start_ns: int | None, end_ns: int | None, extra: str = ""
 ) -> str:
-    parts = [f"{ident('plant')} = {literal(plant_id)}", any_of("equipment", equipment_ids)]
+    """The WHERE clause of one plant's points; ``equipment_ids=None``: of every equipment."""
+    parts = [f"{ident('plant')} = {literal(plant_id)}"]
+    if equipment_ids is not None:
+        parts.append(any_of("equipment", equipment_ids))
     if start_ns is not None:
         parts.append(f"time >= {int(start_ns)}")  # integer literals are nanoseconds
     if end_ns is not None:

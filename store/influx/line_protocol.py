@@ -8,14 +8,16 @@ back bit for bit. Escaping follows influxdb-client's ``Point`` (the reference
 the tests compare against). Tags are written sorted by key, as InfluxDB
 recommends.
 
-Every numeric field is a float (no ``i`` suffix), per the data contract.
-Line protocol cannot carry a newline inside a string field, so newlines in a
-quality or connectivity ``detail`` become spaces.
+Every numeric field of the samples is a float (no ``i`` suffix), per the
+data contract. Line protocol cannot carry a newline inside a string field, so
+newlines in a quality or connectivity ``detail`` become spaces. The KPI
+ledger's points (:func:`encode_ledger`) carry integers (``i``): nanosecond
+times and counts a float64 would round.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -24,7 +26,10 @@ import numpy.typing as npt
 from shopfloor.models.contract import (
     CONNECTIVITY_FIELD_CONNECTED,
     CONNECTIVITY_FIELD_DETAIL,
+    LEDGER_INTEGER_FIELDS,
+    LEDGER_TEXT_FIELDS,
     MEASUREMENT_CONNECTIVITY,
+    MEASUREMENT_LEDGER,
     MEASUREMENT_QUALITY,
     QUALITY_FIELD_CODE,
     QUALITY_FIELD_DETAIL,
@@ -34,6 +39,7 @@ from shopfloor.models.contract import (
     TAG_PLANT,
     TAG_SOURCE,
 )
+from shopfloor.models.ledger import LedgerRecord
 from shopfloor.models.samples import ConnectivityEvent
 from shopfloor.store.assemble import factorize
 from shopfloor.store.prepare import PreparedBatch
@@ -151,6 +157,20 @@ def encode_connectivity(plant_id: str, events: Sequence[ConnectivityEvent]) -> b
             f"{key} {CONNECTIVITY_FIELD_CONNECTED}={connected},"
             f"{CONNECTIVITY_FIELD_DETAIL}={quote_string(e.detail or '')} {int(e.ts_ns)}"
         )
+    return "\n".join(lines).encode("utf-8")
+
+
+def encode_ledger(plant_id: str, records: Sequence[LedgerRecord]) -> bytes:
+    """One point per ledger row at its shift's start, in the series of its equipment: a row written again for the
+    same shift and equipment lands on the same series and time, and replaces every field of the old one."""
+    lines = []
+    for record in records:
+        plain: Mapping[str, object] = record  # read by field name
+        key = series_key(MEASUREMENT_LEDGER, {TAG_PLANT: plant_id, TAG_EQUIPMENT: record["equipment"]})
+        fields = {f: f"{escape_key(f)}={quote_string(str(plain[f] or ''))}" for f in LEDGER_TEXT_FIELDS}
+        fields |= {f: f"{escape_key(f)}={plain[f]:d}i" for f in LEDGER_INTEGER_FIELDS}  # ints: encode() checked them
+        # sorted by key, as influxdb-client's Point writes them (the tests compare the two)
+        lines.append(f"{key} {','.join(fields[f] for f in sorted(fields))} {record['shift_start_ns']:d}")
     return "\n".join(lines).encode("utf-8")
 
 

@@ -11,7 +11,8 @@ Files in the spool directory::
 A record is ``MAGIC | payload length (u32 LE) | line count (u32 LE) | CRC32 of
 payload (u32 LE) | payload`` (the payload is line protocol). ``append`` goes
 to the process's file buffer; ``sync`` flushes and fsyncs it, so a SIGKILL
-loses at most what was appended since the last sync. A record torn by a kill
+loses at most what was appended since the last sync. ``append_durable`` (the
+KPI ledger) does both before it returns, or raises. A record torn by a kill
 (short, or a CRC that does not match) is detected on reading: the reader
 skips to the next record that checks out and logs how many bytes it dropped.
 
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from shopfloor.store.base import StoreError
+from shopfloor.store.base import StoreError, StoreUnavailable
 from shopfloor.store.dead_letters import DeadLetters
 from shopfloor.store.diagnose import disk_full, is_disk_full, one_line
 from shopfloor.store.outage import OutageLog
@@ -176,26 +177,55 @@ class Spool:
             except OSError as exc:
                 self._append_failed(exc, lines)
                 return
-            self._written += len(record)
-            self._appended_records += 1
-            self._unsynced_lines += lines
-            if self._unsynced_since is None:
-                self._unsynced_since = time.monotonic()
+            self._accepted(record, lines)
+
+    def append_durable(self, payload: bytes, lines: int) -> None:
+        """Add one record and fsync it before returning: for writes whose caller is told they are kept.
+
+        Raises :class:`StoreUnavailable` with the reason (disk full) when it
+        cannot be made durable; the caller keeps what it wrote and tries again.
+        The segment holds the record whole or not at all either way; one still
+        in the file buffer may reach the disk, whole, with a later sync (records
+        written this way must be harmless to receive twice: ledger rows are).
+        """
+        if not payload:
+            return
+        record = encode_record(payload, lines)
+        with self._lock:
+            if self.closed:
+                raise StoreError("spool is closed")
+            try:
+                self._active.write(record)
+            except OSError as exc:
+                self._cut_partial_record()
+                self._failed(exc)
+                raise StoreUnavailable(f"{self.problem}; not spooled") from None
+            self._accepted(record, lines)
+            if self._sync_locked() is not None:
+                raise StoreUnavailable(f"{self.problem}; not on disk yet")
+
+    def _accepted(self, record: bytes, lines: int) -> None:
+        self._written += len(record)
+        self._appended_records += 1
+        self._unsynced_lines += lines
+        if self._unsynced_since is None:
+            self._unsynced_since = time.monotonic()
 
     def _append_failed(self, exc: OSError, lines: int) -> None:
-        """The record did not fit (disk full): dropped and counted, and the segment kept whole.
+        """The record did not fit (disk full): dropped and counted, and the segment kept whole."""
+        self._cut_partial_record()
+        self.dropped_lines += lines
+        self._failed(exc)
 
-        The file buffer either failed to pass on older, accepted bytes (they stay
-        buffered, in order: nothing torn) or wrote part of this record itself;
-        that part is cut off again, so the segment holds whole records only.
-        """
+    def _cut_partial_record(self) -> None:
+        """After a failed append: the file buffer either failed to pass on older, accepted bytes (they stay
+        buffered, in order: nothing torn) or wrote part of this record itself; that part is cut off again, so
+        the segment holds whole records only."""
         size = os.fstat(self._active.fileno()).st_size
         if size > self._written:
             os.ftruncate(
                 self._active.fileno(), self._written
             )  # the segment is opened O_APPEND: writes go on at the end
-        self.dropped_lines += lines
-        self._failed(exc)
 
     def _failed(self, exc: OSError) -> None:
         reason = (
@@ -209,21 +239,25 @@ class Spool:
         with self._lock:
             if self.closed or self._written == self._durable_end:
                 return False
-            try:
-                self._active.flush()
-                os.fsync(self._active.fileno())
-            except OSError as exc:  # what was appended stays in the file buffer, in order, for the next sync
-                self._failed(exc)
-                return False
-            self._durable_end = self._written
-            self._unsynced_lines = 0
-            self._unsynced_since = None
-            if self.problem is not None:
-                self.problem = None
-                self._outage.recovered(f"{self.dropped_lines:,} lines dropped since start")
-            if self._written >= self.segment_max_bytes:
-                self._rotate()
-            return True
+            return self._sync_locked() is None
+
+    def _sync_locked(self) -> OSError | None:
+        """Flush and fsync, holding the lock; the error when it failed (said by the outage log)."""
+        try:
+            self._active.flush()
+            os.fsync(self._active.fileno())
+        except OSError as exc:  # what was appended stays in the file buffer, in order, for the next sync
+            self._failed(exc)
+            return exc
+        self._durable_end = self._written
+        self._unsynced_lines = 0
+        self._unsynced_since = None
+        if self.problem is not None:
+            self.problem = None
+            self._outage.recovered(f"{self.dropped_lines:,} lines dropped since start")
+        if self._written >= self.segment_max_bytes:
+            self._rotate()
+        return None
 
     def unsynced(self) -> tuple[int, float]:
         """Lines appended and not yet on disk, and how long the oldest of them has waited (s)."""

@@ -3,7 +3,9 @@
 ``write`` encodes the batch and appends it to the spool (local disk only; no
 network). :class:`store.influx.writer.SpoolSender` does the rest in the
 background. Reads are InfluxQL over ``/query`` and see what the server has
-acknowledged; ``flush()`` first for read-your-writes. ``latest`` is served
+acknowledged; ``flush()`` first for read-your-writes. The KPI ledger goes
+the same way, one spool record per call, fsynced before the call returns:
+an outage delays its rows, never loses them. ``latest`` is served
 from memory (this process's writes, merged with the server's newest values
 the first time an equipment is asked for).
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +28,10 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from shopfloor.models.contract import (
     CONNECTIVITY_FIELD_CONNECTED,
     CONNECTIVITY_FIELD_DETAIL,
+    LEDGER_INTEGER_FIELDS,
+    LEDGER_TEXT_FIELDS,
     MEASUREMENT_CONNECTIVITY,
+    MEASUREMENT_LEDGER,
     MEASUREMENT_QUALITY,
     QUALITY_FIELD_CODE,
     QUALITY_FIELD_DETAIL,
@@ -34,6 +39,7 @@ from shopfloor.models.contract import (
     TAG_FIELD,
     TAG_SOURCE,
 )
+from shopfloor.models.ledger import LedgerRecord
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.store.base import (
     ConnectivityRows,
@@ -46,7 +52,13 @@ from shopfloor.store.base import (
     empty_series_rows,
 )
 from shopfloor.store.influx.influxql import SeriesResult, any_of, ident, parse_response, where
-from shopfloor.store.influx.line_protocol import encode_connectivity, encode_quality, encode_values, join_chunks
+from shopfloor.store.influx.line_protocol import (
+    encode_connectivity,
+    encode_ledger,
+    encode_quality,
+    encode_values,
+    join_chunks,
+)
 from shopfloor.store.influx.spool import Spool
 from shopfloor.store.influx.writer import SpoolSender
 from shopfloor.store.latest import LatestCache
@@ -54,6 +66,9 @@ from shopfloor.store.prepare import KnownFields, check_events, prepare_batch
 from shopfloor.store.refused import RefusedBatches
 
 log = logging.getLogger(__name__)
+
+# InfluxDB 1.x refuses a string field value longer than this (a ledger row's totals are a few kB)
+MAX_STRING_FIELD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +151,19 @@ class InfluxStore(SampleStore):
         check_events(events)
         if events:
             self.spool.append(encode_connectivity(self.plant_id, events), len(events))
+
+    def _write_ledger(self, records: list[LedgerRecord]) -> None:
+        self._check_open()
+        for record in records:
+            if len(record["payload"].encode("utf-8")) > MAX_STRING_FIELD_BYTES:
+                raise ValueError(
+                    f"ledger row {record['equipment']!r} {record['shift_key']!r}: its totals take"
+                    f" {len(record['payload']):,} bytes, more than InfluxDB keeps in a string field"
+                    f" ({MAX_STRING_FIELD_BYTES:,})"
+                )
+        # One record for the whole call: the spool keeps a record whole or not at all, and sends it in one request.
+        self.spool.append_durable(encode_ledger(self.plant_id, records), len(records))
+        self.sender.wake()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -272,6 +300,27 @@ class InfluxStore(SampleStore):
             ):
                 rows.append((ts, s.tags[TAG_EQUIPMENT], s.tags[TAG_SOURCE], connected, detail))
         return rows
+
+    def _query_ledger(
+        self, start_ns: int, end_ns: int, equipment_ids: list[str] | None
+    ) -> Iterable[Mapping[str, object]]:
+        fields = (*LEDGER_TEXT_FIELDS, *LEDGER_INTEGER_FIELDS)
+        q = (
+            f"SELECT {', '.join(ident(f) for f in fields)} FROM {ident(MEASUREMENT_LEDGER)}"
+            f"{where(self.plant_id, equipment_ids, start_ns, end_ns)} GROUP BY {ident(TAG_EQUIPMENT)}"
+        )
+        records = []
+        for s in _first(self.query(q)):
+            for row in s.values:
+                point = dict(zip(s.columns, row, strict=True))
+                records.append(
+                    {
+                        "shift_start_ns": point["time"],
+                        "equipment": s.tags[TAG_EQUIPMENT],
+                        **{f: point[f] for f in fields},
+                    }
+                )
+        return records
 
     def _seed_latest(self, measurement: str, equipment_ids: Sequence[str]) -> list[tuple[str, str, int, float]]:
         if not equipment_ids:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from shopfloor.models.contract import PRINTER_FIELDS, ROBOT_FIELDS
+from shopfloor.models import contract
+from shopfloor.models.contract import LEDGER_INTEGER_FIELDS, LEDGER_TEXT_FIELDS, PRINTER_FIELDS, ROBOT_FIELDS
+from shopfloor.models.ledger import RECORD_COLUMNS
 from shopfloor.models.states import PrinterState, Quality, RobotState
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "data-contract.md").read_text(encoding="utf-8")
@@ -36,3 +38,15 @@ def test_field_names_carry_units() -> None:
     for spec in PRINTER_FIELDS + ROBOT_FIELDS:
         if spec.unit and spec.unit != "":
             assert re.search(r"_(m|m_min|kwh|l|kg|c|pct|kw)(_total)?$", spec.name), spec.name
+
+
+def test_every_measurement_is_in_the_layout() -> None:
+    names = {value for name, value in vars(contract).items() if name.startswith("MEASUREMENT_")}
+    assert {row[0].strip("`") for row in table_rows("Layout")} == names
+
+
+def test_every_ledger_field_is_documented_with_its_type() -> None:
+    rows = {row[0].strip("`"): row[1] for row in table_rows("KPI ledger")}
+    assert rows == {**dict.fromkeys(LEDGER_TEXT_FIELDS, "string"), **dict.fromkeys(LEDGER_INTEGER_FIELDS, "integer")}
+    # the point's time is the shift's start and its equipment a tag: with the fields, the whole ledger record
+    assert {"shift_start_ns", "equipment", *LEDGER_TEXT_FIELDS, *LEDGER_INTEGER_FIELDS} == set(RECORD_COLUMNS)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from influxdb_client import Point, WritePrecision
 
+from shopfloor.models.ledger import LedgerRow, encode
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.models.states import Quality
-from shopfloor.store.influx.line_protocol import encode_connectivity, encode_quality, encode_values
+from shopfloor.store.influx.line_protocol import encode_connectivity, encode_ledger, encode_quality, encode_values
 from shopfloor.store.prepare import prepare_batch
+from tests.models._ledger_rows import ledger_rows
 
 ids = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,12}", fullmatch=True)
 fields = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
@@ -107,6 +110,23 @@ def test_connectivity_matches_point() -> None:
         for e in events
     ]
     assert [_point_style(line) for line in ours] == reference
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(ledger_rows(), min_size=1, max_size=4), st.sampled_from(["shanghai-1", "plant 1,x=y"]))
+def test_ledger_matches_point(rows: list[LedgerRow], plant: str) -> None:
+    records = [encode(r) for r in rows]
+    ours = encode_ledger(plant, records).decode().split("\n")
+    reference = []
+    for r in records:
+        columns: Mapping[str, object] = r
+        point = Point("kpi_ledger").tag("plant", plant).tag("equipment", r["equipment"]).time(r["shift_start_ns"])
+        for name in ("shift_key", "crew", "kind", "fleet", "plant_version", "payload"):
+            point = point.field(name, columns[name] or "")
+        for name in ("shift_end_ns", "annotation_version", "watermark_ns", "computed_ns"):
+            point = point.field(name, columns[name])
+        reference.append(point.to_line_protocol())
+    assert ours == reference
 
 
 def test_nothing_to_encode_is_empty() -> None:
