@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from shopfloor.models.ledger import LedgerFormatError, LedgerRecord, LedgerRow, decode
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.timebase import NS_PER_DAY, NS_PER_S
 from shopfloor.store.assemble import QualityLog as QualityLog
 from shopfloor.store.assemble import SeriesMap as SeriesMap
 from shopfloor.store.assemble import assemble_series, sort_quality
@@ -36,6 +37,10 @@ from shopfloor.store.prepare import check_equipment_ids, check_measurement, chec
 if TYPE_CHECKING:
     # latest.py imports this module at run time; here only the attribute's type is needed
     from shopfloor.store.latest import LatestCache
+
+# Where a read in context looks for a range's neighbours: an hour, a day, five weeks, then everything. A
+# polled field has a neighbour within seconds; a field reported by exception may have been silent for days.
+NEIGHBOUR_WINDOWS_NS: tuple[int | None, ...] = (3_600 * NS_PER_S, NS_PER_DAY, 35 * NS_PER_DAY, None)
 
 # equipment -> field -> (ts_ns, value)
 Latest = dict[str, dict[str, tuple[int, float]]]
@@ -161,6 +166,77 @@ class SampleStore(ABC):
             value.astype(np.float64, copy=False),
         )
 
+    def read_series_in_context(
+        self,
+        measurement: str,
+        equipment_ids: Sequence[str],
+        fields: Sequence[str],
+        start_ns: int,
+        end_ns: int,
+        lookahead_ns: Mapping[str, int] | None = None,
+    ) -> SeriesMap:
+        """What a KPI computation of ``[start_ns, end_ns)`` reads (docs/kpi.md, "Context"), per field:
+        the GOOD samples in ``[start_ns, end_ns + lookahead)``, the last one before ``start_ns`` and the
+        first at or after ``end_ns + lookahead``, of any age (``lookahead_ns``: per field, 0 where absent).
+
+        The neighbours make a shift computed alone equal, to the last bit, to the
+        same shift inside a longer computation: its closing reading closes it,
+        and the state before its first sample is known. They are found in
+        widening windows (an hour, a day, five weeks, then all), so the usual
+        case costs two small indexed queries.
+        """
+        check_measurement(measurement)
+        check_range(start_ns, end_ns)
+        equipment_ids, fields = list(equipment_ids), list(fields)
+        start_ns, end_ns = int(start_ns), int(end_ns)
+        ahead = {f: int(v) for f, v in (lookahead_ns or {}).items()}
+        if any(v < 0 for v in ahead.values()):
+            raise ValueError(f"lookahead_ns must be >= 0, got {ahead}")
+        self._before_read()
+        if not equipment_ids or not fields or start_ns == end_ns:
+            return assemble_series(equipment_ids, fields, *empty_series_rows())
+        parts: list[SeriesRows] = []
+        by_lookahead: dict[int, list[str]] = {}
+        for f in fields:
+            by_lookahead.setdefault(int(ahead.get(f, 0)), []).append(f)
+        parts.append(self._neighbours(measurement, equipment_ids, fields, start_ns, before=True))
+        for la_ns, group in sorted(by_lookahead.items()):
+            parts.append(self._query_series(measurement, equipment_ids, group, start_ns, end_ns + la_ns))
+            parts.append(self._neighbours(measurement, equipment_ids, group, end_ns + la_ns, before=False))
+        equipment, field, ts_ns, value = (np.concatenate([p[k] for p in parts]) for k in range(4))
+        return assemble_series(
+            equipment_ids,
+            fields,
+            equipment,
+            field,
+            ts_ns.astype(np.int64, copy=False),
+            value.astype(np.float64, copy=False),
+        )
+
+    def _neighbours(
+        self, measurement: str, equipment_ids: list[str], fields: list[str], at_ns: int, *, before: bool
+    ) -> SeriesRows:
+        """Per (equipment, field): the samples at the last timestamp before ``at_ns`` (``before``) or at the first
+        timestamp at or after it, searched in widening windows until found or the whole history is searched."""
+        found: list[SeriesRows] = []
+        missing = {(e, f) for e in equipment_ids for f in fields}
+        for window_ns in NEIGHBOUR_WINDOWS_NS:
+            ids = sorted({e for e, _ in missing})
+            names = sorted({f for _, f in missing})
+            lo: int | None
+            hi: int | None
+            if before:
+                lo, hi = (None if window_ns is None else at_ns - window_ns), at_ns
+            else:
+                lo, hi = at_ns, (None if window_ns is None else at_ns + window_ns)
+            rows = self._query_neighbours(measurement, ids, names, lo, hi, last=before)
+            if len(rows[0]):
+                found.append(rows)
+                missing -= set(zip(rows[0].tolist(), rows[1].tolist(), strict=True))
+            if not missing:
+                break
+        return _concat_rows(found)
+
     def read_quality(
         self,
         equipment_ids: Sequence[str],
@@ -255,6 +331,20 @@ class SampleStore(ABC):
         """The backend's query for :meth:`read_series`, on checked arguments that can match something."""
 
     @abstractmethod
+    def _query_neighbours(
+        self,
+        measurement: str,
+        equipment_ids: list[str],
+        fields: list[str],
+        lo_ns: int | None,
+        hi_ns: int | None,
+        *,
+        last: bool,
+    ) -> SeriesRows:
+        """Per (equipment, field) with data in ``[lo_ns, hi_ns)`` (None: unbounded on that side), every row at its
+        last (``last``) or first timestamp there, in write order."""
+
+    @abstractmethod
     def _query_quality(
         self, equipment_ids: list[str], fields: list[str] | None, start_ns: int, end_ns: int
     ) -> QualityRows:
@@ -271,6 +361,17 @@ class SampleStore(ABC):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _concat_rows(parts: list[SeriesRows]) -> SeriesRows:
+    if not parts:
+        return empty_series_rows()
+    return (
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+        np.concatenate([p[3] for p in parts]),
+    )
 
 
 def empty_series_rows() -> SeriesRows:

@@ -635,6 +635,36 @@ class DuckDBStore(SampleStore):
             data = cur.execute(sql + " ORDER BY equipment, field, ts_ns, rowid", params).fetchnumpy()
         return data["equipment"], data["field"], data["ts_ns"], data["value"]
 
+    def _query_neighbours(
+        self,
+        measurement: str,
+        equipment_ids: list[str],
+        fields: list[str],
+        lo_ns: int | None,
+        hi_ns: int | None,
+        *,
+        last: bool,
+    ) -> SeriesRows:
+        bounds, params = [], []
+        if lo_ns is not None:
+            bounds.append("ts_ns >= ?")
+            params.append(lo_ns)
+        if hi_ns is not None:
+            bounds.append("ts_ns < ?")
+            params.append(hi_ns)
+        edge = "max" if last else "min"
+        scope = " AND ".join([*bounds, "equipment IN (SELECT unnest(?))", "field IN (SELECT unnest(?))"])
+        sql = (
+            f"WITH edge AS (SELECT equipment, field, {edge}(ts_ns) AS ts FROM {measurement} WHERE {scope}"
+            " GROUP BY equipment, field)"
+            f" SELECT m.equipment, m.field, m.ts_ns, m.value FROM {measurement} m JOIN edge"
+            " ON m.equipment = edge.equipment AND m.field = edge.field AND m.ts_ns = edge.ts"
+            " ORDER BY m.equipment, m.field, m.ts_ns, m.rowid"
+        )
+        with self._reading() as cur:
+            data = cur.execute(sql, [*params, equipment_ids, fields]).fetchnumpy()
+        return data["equipment"], data["field"], data["ts_ns"], data["value"]
+
     def _query_quality(
         self, equipment_ids: list[str], fields: list[str] | None, start_ns: int, end_ns: int
     ) -> QualityRows:

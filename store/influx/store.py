@@ -258,6 +258,43 @@ class InfluxStore(SampleStore):
             return empty_series_rows()
         return np.concatenate(eq), np.concatenate(fl), np.concatenate(ts), np.concatenate(vals)
 
+    def _query_neighbours(
+        self,
+        measurement: str,
+        equipment_ids: list[str],
+        fields: list[str],
+        lo_ns: int | None,
+        hi_ns: int | None,
+        *,
+        last: bool,
+    ) -> SeriesRows:
+        # One statement per field: InfluxQL gives a selector's own time only when it is alone in its SELECT.
+        selector = "last" if last else "first"
+        scope = where(self.plant_id, equipment_ids, lo_ns, hi_ns)
+        statements = [
+            f"SELECT {selector}({ident(f)}) FROM {ident(measurement)}{scope} GROUP BY {ident(TAG_EQUIPMENT)}"
+            for f in fields
+        ]
+        eq: list[str] = []
+        fl: list[str] = []
+        ts: list[int] = []
+        vals: list[float] = []
+        for name, series in zip(fields, self.query("; ".join(statements)), strict=False):
+            for s in series:
+                times, values = s.times(), s.floats(s.columns[1])
+                for t, v in zip(times.tolist(), values.tolist(), strict=True):
+                    if v == v:  # null: no value of this field
+                        eq.append(s.tags[TAG_EQUIPMENT])
+                        fl.append(name)
+                        ts.append(t)
+                        vals.append(v)
+        return (
+            np.array(eq, dtype=object),
+            np.array(fl, dtype=object),
+            np.array(ts, dtype=np.int64),
+            np.array(vals, dtype=np.float64),
+        )
+
     def _query_quality(
         self, equipment_ids: list[str], fields: list[str] | None, start_ns: int, end_ns: int
     ) -> QualityRows:
