@@ -106,6 +106,31 @@ def increments(
     return Increments(ts_ns[:-1], ts_ns[1:], amount, across, drop[is_wrap], drop[~is_wrap])
 
 
+def starting_in(incs: Increments, start_ns: int, end_ns: int) -> Increments:
+    """The increments that start in [start_ns, end_ns): all a computation of that range may count.
+
+    A range's series carries context samples beyond both ends (docs/kpi.md,
+    "Context"): the increment that ends at the first sample inside started
+    before ``start_ns`` and belongs to the range before; the one closed by the
+    sample after ``end_ns`` started inside and is kept.
+    """
+    i0, i1 = (int(i) for i in np.searchsorted(incs.ts_ns, [start_ns, end_ns]))
+    if i0 == 0 and i1 == len(incs.ts_ns):
+        return incs
+
+    def pick(index: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        return index[(index >= i0) & (index < i1)] - i0
+
+    return Increments(
+        incs.ts_ns[i0:i1],
+        incs.end_ns[i0:i1],
+        incs.amount[i0:i1],
+        pick(incs.gap_index),
+        pick(incs.wrap_index),
+        pick(incs.reset_index),
+    )
+
+
 def bucket_sum(
     ts_ns: npt.NDArray[np.int64], amount: npt.NDArray[np.float64], edges_ns: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:

@@ -16,7 +16,11 @@ the first CHARGING (the handshake of CONNECTING succeeded) — before the next
 dispatch. A dispatch whose handshake fails never connects and has no
 response time (it counts as a failed session instead). A response is measured only when every
 moment of it is observed (the transition into DISPATCHED was seen, and no
-gap or outage lies in between); it belongs to the shift of the dispatch.
+gap or outage lies in between) and the connection comes within the response
+horizon (``KpiConfig.response_horizon_s``: a longer wait is not a response to
+that dispatch); it belongs to the shift of the dispatch. The horizon bounds
+how far past a range's end a computation must read to see every arrival
+(docs/kpi.md, "Context").
 """
 
 from __future__ import annotations
@@ -56,8 +60,11 @@ class Responses:
     response_s: npt.NDArray[np.float64]
 
 
-def responses(r: Runs, outages: Spans = NO_SPANS) -> Responses:
-    """Dispatch -> connected response times of one robot, from its state runs."""
+def responses(r: Runs, outages: Spans = NO_SPANS, horizon_s: float | None = None) -> Responses:
+    """Dispatch -> connected response times of one robot, from its state runs.
+
+    ``horizon_s``: a connection later than this after the dispatch is no response (None: any wait).
+    """
     n = len(r.start_ns)
     empty = Responses(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
     if n < 2:
@@ -82,6 +89,8 @@ def responses(r: Runs, outages: Spans = NO_SPANS) -> Responses:
     ok = has_arrival & (a < next_dispatch) & gap_free
     t_d, t_a = r.start_ns[d], r.start_ns[a]
     ok &= ~overlaps(outages, t_d, t_a)
+    if horizon_s is not None:
+        ok &= t_a - t_d <= round(horizon_s * NS_PER_S)
     return Responses(t_d[ok], (t_a[ok] - t_d[ok]) / NS_PER_S)
 
 

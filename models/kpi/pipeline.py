@@ -1,7 +1,16 @@
 """One equipment's series -> additive totals per shift instance (the vectorised path).
 
 Each function returns a list of length ``len(instances) + 1``: one entry per
-shift instance, and a last one for what lies outside every shift.
+shift instance, and a last one for what lies inside [start_ns, end_ns) but
+outside every shift.
+
+Samples outside [start_ns, end_ns) are context (docs/kpi.md, "Context";
+context.py cuts them): they close the increment of the last reading inside,
+carry the state at ``start_ns`` in under the gap rule and show arrivals after
+dispatches inside, but nothing that starts outside the range is counted - not
+in a shift instance that overlaps the range only partly, nor in the outside
+slot. So a range made of whole shifts gives each shift exactly what that
+shift computed alone gives.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ import numpy.typing as npt
 
 from shopfloor.models.calendar import ShiftInstance, assign_instances
 from shopfloor.models.kpi.clean import clean_series
-from shopfloor.models.kpi.counters import Increments, Throughput, increments, throughput
+from shopfloor.models.kpi.counters import Increments, Throughput, increments, starting_in, throughput
 from shopfloor.models.kpi.downtime import StopEvents, shift_downtime, stop_events
 from shopfloor.models.kpi.fleet import N_ROBOT_STATES, FleetTotals, responses, state_seconds
 from shopfloor.models.kpi.intervals import Intervals, runs, state_intervals
@@ -35,6 +44,9 @@ class KpiConfig:
     robot_max_gap_s: float | None = None  # None: OPC UA reports by exception, only outages make no data
     micro_stop_s: float = 60.0  # stops shorter than this are performance loss, not downtime
     attainment_cap: float = 1.2  # an objective counts at most 120 % of its target
+    # A robot connecting later than this after its dispatch is no response; also how far past a range's end
+    # the robot state must be read (docs/kpi.md, "Context").
+    response_horizon_s: float = 3600.0
 
     @classmethod
     def of(cls, plant: Plant) -> KpiConfig:
@@ -56,6 +68,8 @@ class KpiConfig:
             raise ValueError(f"micro_stop_s must be >= 0, got {self.micro_stop_s}")
         if self.attainment_cap < 1:
             raise ValueError(f"attainment_cap must be >= 1, got {self.attainment_cap}")
+        if not self.response_horizon_s > 0:
+            raise ValueError(f"response_horizon_s must be > 0, got {self.response_horizon_s}")
 
 
 def _slots(instances: Sequence[ShiftInstance], ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
@@ -93,9 +107,18 @@ def _per_slot(instances: Sequence[ShiftInstance], inc: Increments, known_only: b
     return total - np.bincount(_slots(instances, inc.ts_ns[gap]), weights=inc.amount[gap], minlength=len(instances) + 1)
 
 
-def _counter(fields: Mapping[str, Series], name: str, wrap: float | None, gap: int | None, out: Spans) -> Increments:
+def _counter(
+    fields: Mapping[str, Series],
+    name: str,
+    wrap: float | None,
+    gap: int | None,
+    out: Spans,
+    start_ns: int,
+    end_ns: int,
+) -> Increments:
+    """The increments a computation of [start_ns, end_ns) counts (context samples only close or open them)."""
     ts, value = clean_series(fields.get(name))
-    return increments(ts, value, wrap, gap, out)
+    return starting_in(increments(ts, value, wrap, gap, out), start_ns, end_ns)
 
 
 def printer_intervals(
@@ -125,12 +148,11 @@ def printer_throughput(
     outages: Spans = NO_SPANS,
     config: KpiConfig = KpiConfig(),
 ) -> Throughput:
-    """Metres per ``period_s`` bucket from the wrapping metres counter (wraps, resets, gaps and outages
-    handled as everywhere else: docs/kpi.md, "Counters")."""
-    counter = printer.signal("printed_m_total")
-    incs = increments(
-        *clean_series(fields.get("printed_m_total")), counter.wrap_m, printer_gap_ns(printer, config), outages
-    )
+    """Metres per ``period_s`` bucket from the wrapping metres counter (wraps, resets, gaps, outages and
+    context samples handled as everywhere else: docs/kpi.md, "Counters" and "Context")."""
+    name = "printed_m_total"
+    wrap = printer.signal(name).wrap_m
+    incs = _counter(fields, name, wrap, printer_gap_ns(printer, config), outages, start_ns, end_ns)
     return throughput(incs, start_ns, end_ns, period_s)
 
 
@@ -168,7 +190,7 @@ def printer_shift_totals(
     down = shift_downtime(iv, classify(iv, stop_reasons), len(instances), config.micro_stop_s)
 
     def counter(name: str) -> Increments:
-        return _counter(fields, name, printer.signal(name).wrap_m, gap, outages)
+        return _counter(fields, name, printer.signal(name).wrap_m, gap, outages, start_ns, end_ns)
 
     printed, defective = counter("printed_m_total"), counter("defective_m_total")
     energy, water, ink = counter("energy_kwh_total"), counter("water_l_total"), counter("ink_consumed_kg_total")
@@ -233,11 +255,14 @@ def robot_shift_totals(
     # Robots do not stop for the crew's planned breaks: no split there.
     iv = state_intervals(st, start_ns, end_ns, instances, outages=outages, split_breaks=False)
     sec = state_seconds(iv, len(instances))
-    resp = responses(st, outages)
-    resp_slot = _slots(instances, resp.dispatch_ns)
+    resp = responses(st, outages, config.response_horizon_s)
+    # A dispatch seen only in the context before start belongs to the range before.
+    inside = (resp.dispatch_ns >= start_ns) & (resp.dispatch_ns < end_ns)
+    resp_dispatch_ns, resp_s = resp.dispatch_ns[inside], resp.response_s[inside]
+    resp_slot = _slots(instances, resp_dispatch_ns)
 
     def counter(name: str) -> Increments:
-        return _counter(fields, name, robot_wrap_span(fleet, name), gap, outages)
+        return _counter(fields, name, robot_wrap_span(fleet, name), gap, outages, start_ns, end_ns)
 
     done, failed, energy = (
         counter(n) for n in ("sessions_completed_total", "sessions_failed_total", "energy_delivered_kwh_total")
@@ -246,7 +271,7 @@ def robot_shift_totals(
     done_known = _per_slot(instances, done, True)
     order = np.argsort(resp_slot, kind="stable")
     bounds = np.searchsorted(resp_slot[order], np.arange(len(instances) + 2))
-    values = resp.response_s[order]
+    values = resp_s[order]
     return [
         FleetTotals(
             seconds_by_state=tuple(float(x) for x in sec[k, :N_ROBOT_STATES]),

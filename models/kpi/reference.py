@@ -288,6 +288,13 @@ def _slot(instances: Sequence[ShiftInstance], t: int) -> int:
     return len(instances) if k < 0 else k
 
 
+def starting_in(
+    incs: list[tuple[int, float, bool, bool, bool]], start_ns: int, end_ns: int
+) -> list[tuple[int, float, bool, bool, bool]]:
+    """The increments a computation of [start_ns, end_ns) counts: those that start inside it."""
+    return [inc for inc in incs if start_ns <= inc[0] < end_ns]
+
+
 def per_slot(
     instances: Sequence[ShiftInstance], incs: list[tuple[int, float, bool, bool, bool]], known_only: bool
 ) -> list[float]:
@@ -314,7 +321,9 @@ def printer_shift_totals(
     )
     times, reason_s, reason_n = shift_downtime(iv, stop_reasons, len(instances), config.micro_stop_s)
     incs = {
-        name: increments(*series(fields.get(name)), printer.signal(name).wrap_m, gap, outages)
+        name: starting_in(
+            increments(*series(fields.get(name)), printer.signal(name).wrap_m, gap, outages), start_ns, end_ns
+        )
         for name in (
             "printed_m_total",
             "defective_m_total",
@@ -359,9 +368,17 @@ def printer_shift_totals(
 
 
 def responses(
-    ts: list[int], value: list[float], end_ns: int, max_gap_ns: int | None, outages: Sequence[Span] = ()
+    ts: list[int],
+    value: list[float],
+    end_ns: int,
+    max_gap_ns: int | None,
+    outages: Sequence[Span] = (),
+    horizon_s: float | None = None,
 ) -> list[tuple[int, float]]:
-    """(dispatch time, seconds to connected: the first CHARGING), walking the samples one by one."""
+    """(dispatch time, seconds to connected: the first CHARGING), walking the samples one by one.
+
+    A connection more than ``horizon_s`` after the dispatch is no response.
+    """
     hold = holds(ts, end_ns, max_gap_ns)
     state = [round(v) for v in value]
     out = []
@@ -375,7 +392,8 @@ def responses(
             if state[j] == RobotState.DISPATCHED and state[j - 1] != RobotState.DISPATCHED:
                 break  # dispatched again before arriving
             if state[j] == RobotState.CHARGING:
-                if not meets(outages, ts[i], ts[j]):
+                late = horizon_s is not None and ts[j] - ts[i] > round(horizon_s * NS_PER_S)
+                if not meets(outages, ts[i], ts[j]) and not late:
                     out.append((ts[i], (ts[j] - ts[i]) / NS_PER_S))
                 break
     return out
@@ -400,10 +418,11 @@ def robot_shift_totals(
         col = s if 0 <= s < n_states else n_states
         secs[len(instances) if inst < 0 else inst][col] += (b - a) / NS_PER_S
     resp: list[list[float]] = [[] for _ in range(len(instances) + 1)]
-    for t, r in responses(*st, end_ns, gap, outages):
-        resp[_slot(instances, t)].append(r)
+    for t, r in responses(*st, end_ns, gap, outages, config.response_horizon_s):
+        if start_ns <= t < end_ns:  # a dispatch in the context before start belongs to the range before
+            resp[_slot(instances, t)].append(r)
     incs = {
-        n: increments(*series(fields.get(n)), robot_wrap_span(fleet, n), gap, outages)
+        n: starting_in(increments(*series(fields.get(n)), robot_wrap_span(fleet, n), gap, outages), start_ns, end_ns)
         for n in ("sessions_completed_total", "sessions_failed_total", "energy_delivered_kwh_total")
     }
     done = per_slot(instances, incs["sessions_completed_total"], False)

@@ -4,6 +4,9 @@
 vectorised pipeline once per equipment (loops here are over a handful of
 printers, robots, shifts and teams, never over samples), then sums the
 additive totals into every grouping and derives the ratios from the sums.
+Series may carry context samples beyond the range (docs/kpi.md, "Context";
+``context.report_context`` cuts them): then every shift of the report has
+exactly the totals a report of that shift alone has.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from functools import reduce
 from typing import Any
 
 from shopfloor.models.calendar import ShiftInstance, shift_instances
+from shopfloor.models.kpi.context import OPEN_END_NS
 from shopfloor.models.kpi.fleet import FleetKpis, FleetTotals, fleet_kpis
 from shopfloor.models.kpi.outages import outage_spans
 from shopfloor.models.kpi.pipeline import KpiConfig, printer_shift_totals, printer_throughput, robot_shift_totals
@@ -117,7 +121,12 @@ def build_report(
     events: Sequence[ConnectivityEvent] = (),
     config: KpiConfig = KpiConfig(),
 ) -> KpiReport:
-    """Every KPI of ``plant`` over [start_ns, end_ns) from the stored series and connectivity events."""
+    """Every KPI of ``plant`` over [start_ns, end_ns) from the stored series and connectivity events.
+
+    ``events`` must reach the last sample of ``series`` (context samples too): outage spans are not cut
+    at ``end_ns``, since an outage after it still makes the increment closed by a later context sample
+    across-gap (inside the range, spans cut or not give the same figures).
+    """
     if end_ns <= start_ns:
         raise ValueError(f"empty range: start_ns {start_ns} >= end_ns {end_ns}")
     inst = shift_instances(plant.shift_calendar, plant.tz, start_ns, end_ns)
@@ -127,7 +136,7 @@ def build_report(
     hourly: dict[str, HourlyThroughput] = {}
     for p in plant.printers:
         fields = series.get(p.id, {})
-        out = outage_spans(events, p.id, start_ns, end_ns)
+        out = outage_spans(events, p.id, start_ns, OPEN_END_NS)
         p_tot[p.id] = printer_shift_totals(p, plant.stop_reasons, fields, start_ns, end_ns, inst, out, config)
         tp = printer_throughput(p, fields, start_ns, end_ns, 3600.0, out, config)
         hourly[p.id] = HourlyThroughput(
@@ -138,7 +147,7 @@ def build_report(
     f_tot: dict[str, list[FleetTotals]] = {}
     r_tot: dict[str, FleetTotals] = {}
     for f in plant.fleets:
-        out = outage_spans(events, f.id, start_ns, end_ns)
+        out = outage_spans(events, f.id, start_ns, OPEN_END_NS)
         per_robot = [
             robot_shift_totals(f, r.id, series.get(r.id, {}), start_ns, end_ns, inst, out, config) for r in f.robots
         ]

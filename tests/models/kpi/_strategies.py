@@ -51,9 +51,13 @@ def state_series(draw, codes: list[int]) -> Series:
 
 
 @st.composite
-def instances(draw) -> list[ShiftInstance]:
-    """Random non-overlapping shifts (some adjacent, some with holes) with breaks inside them."""
-    cuts = sorted(set(draw(st.lists(st.integers(-20, HORIZON_S + 20), min_size=0, max_size=8))))
+def instances(draw, cut_s: st.SearchStrategy[int] | None = None) -> list[ShiftInstance]:
+    """Random non-overlapping shifts (some adjacent, some with holes) with breaks inside them.
+
+    ``cut_s``: where shift edges may fall, in seconds from T0 (default: anywhere over the horizon).
+    """
+    cut = st.integers(-20, HORIZON_S + 20) if cut_s is None else cut_s
+    cuts = sorted(set(draw(st.lists(cut, min_size=0, max_size=8))))
     out = []
     for k, (a, b) in enumerate(itertools.pairwise(cuts)):
         if draw(st.integers(0, 4)) == 0:
