@@ -53,7 +53,7 @@ CONNECTIVITY_FIELD_DETAIL = "detail"
 # (crew and fleet "" for none: InfluxDB keeps no null, and every field is written every time, so a
 # rewritten row replaces each field of the old one).
 LEDGER_TEXT_FIELDS = ("shift_key", "crew", "kind", "fleet", "plant_version", "payload")
-LEDGER_INTEGER_FIELDS = ("shift_end_ns", "annotation_version", "watermark_ns", "computed_ns")
+LEDGER_INTEGER_FIELDS = ("shift_end_ns", "annotation_version", "watermark_ns", "samples_read", "computed_ns")
 
 
 @dataclass(frozen=True, slots=True)

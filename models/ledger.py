@@ -77,6 +77,8 @@ class LedgerRow:
     plant_version: str  # plant_version() of the plant file the totals were computed with
     annotation_version: int  # the annotation store's version the totals include
     watermark_ns: int  # the stored data the totals were computed from reached this time (UTC epoch ns)
+    # GOOD samples of this equipment stored inside the shift when it was computed: more now means late data came
+    samples_read: int
     computed_ns: int  # when the totals were computed (UTC epoch ns)
 
     def __post_init__(self) -> None:
@@ -88,12 +90,21 @@ class LedgerRow:
             raise LedgerFormatError(f"{where}: production_date must be a datetime.date, got {date!r}")
         if self.crew is not None:
             _check_id(self.crew, "crew", where)
-        for name in ("shift_start_ns", "shift_end_ns", "annotation_version", "watermark_ns", "computed_ns"):
+        for name in (
+            "shift_start_ns",
+            "shift_end_ns",
+            "annotation_version",
+            "watermark_ns",
+            "samples_read",
+            "computed_ns",
+        ):
             _check_int(getattr(self, name), name, where)
         if self.shift_end_ns <= self.shift_start_ns:
             raise LedgerFormatError(
                 f"{where}: shift_end_ns must be after shift_start_ns, got {self.shift_start_ns}..{self.shift_end_ns}"
             )
+        if self.samples_read < 0:
+            raise LedgerFormatError(f"{where}: samples_read must be >= 0, got {self.samples_read}")
         if self.annotation_version < 0:
             raise LedgerFormatError(f"{where}: annotation_version must be >= 0, got {self.annotation_version}")
         version: object = self.plant_version  # checked at run time, as the date
@@ -150,6 +161,7 @@ class LedgerRow:
         plant_version: str,
         annotation_version: int,
         watermark_ns: int,
+        samples_read: int,
         computed_ns: int,
     ) -> LedgerRow:
         """The row of ``equipment_id`` for a closed shift instance; the kind follows from the totals."""
@@ -166,6 +178,7 @@ class LedgerRow:
             plant_version=plant_version,
             annotation_version=annotation_version,
             watermark_ns=watermark_ns,
+            samples_read=samples_read,
             computed_ns=computed_ns,
         )
 
@@ -224,6 +237,7 @@ class LedgerRecord(TypedDict):
     plant_version: str
     annotation_version: int
     watermark_ns: int
+    samples_read: int
     computed_ns: int
     payload: str
 
@@ -246,6 +260,7 @@ def encode(row: LedgerRow) -> LedgerRecord:
         plant_version=row.plant_version,
         annotation_version=row.annotation_version,
         watermark_ns=row.watermark_ns,
+        samples_read=row.samples_read,
         computed_ns=row.computed_ns,
         payload=json.dumps(payload, separators=(",", ":"), allow_nan=False),
     )
@@ -302,6 +317,7 @@ def decode(record: Mapping[str, object]) -> LedgerRow:
         plant_version=_text(record, "plant_version", where),
         annotation_version=_integer(record, "annotation_version", where),
         watermark_ns=_integer(record, "watermark_ns", where),
+        samples_read=_integer(record, "samples_read", where),
         computed_ns=_integer(record, "computed_ns", where),
     )
 

@@ -123,6 +123,7 @@ _LEDGER_COLUMNS: dict[str, str] = {
     "plant_version": "VARCHAR NOT NULL",
     "annotation_version": "BIGINT NOT NULL",
     "watermark_ns": "BIGINT NOT NULL",
+    "samples_read": "BIGINT NOT NULL",
     "computed_ns": "BIGINT NOT NULL",
     "payload": "VARCHAR NOT NULL",
 }

@@ -69,6 +69,7 @@ def ledger_rows(draw: st.DrawFn) -> LedgerRow:
         plant_version=draw(st.from_regex(r"[!-~]{1,80}", fullmatch=True)),
         annotation_version=draw(counts),
         watermark_ns=draw(st.integers(min_value=-(2**63), max_value=2**63 - 1)),
+        samples_read=draw(st.integers(min_value=0, max_value=2**63 - 1)),
         computed_ns=draw(st.integers(min_value=-(2**63), max_value=2**63 - 1)),
     )
 
@@ -98,6 +99,7 @@ def printer_row(
         plant_version=PLANT_VERSION,
         annotation_version=annotation_version,
         watermark_ns=start + SHIFT_NS + 5 * NS,
+        samples_read=1_000,
         computed_ns=start + SHIFT_NS + 60 * NS,
     )
 
@@ -125,5 +127,6 @@ def robot_row(shift: int, robot: str, value: float, *, annotation_version: int =
         plant_version=PLANT_VERSION,
         annotation_version=annotation_version,
         watermark_ns=start + SHIFT_NS + 5 * NS,
+        samples_read=1_000,
         computed_ns=start + SHIFT_NS + 60 * NS,
     )

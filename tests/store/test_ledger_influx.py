@@ -113,6 +113,7 @@ def test_the_ledger_layout_follows_the_contract(
         ("shift_end_ns", "integer"),
         ("annotation_version", "integer"),
         ("watermark_ns", "integer"),
+        ("samples_read", "integer"),
         ("computed_ns", "integer"),
     }
     points = server.query('SELECT * FROM "kpi_ledger"', db=bucket)["results"][0]["series"][0]

@@ -123,7 +123,7 @@ def test_ledger_matches_point(rows: list[LedgerRow], plant: str) -> None:
         point = Point("kpi_ledger").tag("plant", plant).tag("equipment", r["equipment"]).time(r["shift_start_ns"])
         for name in ("shift_key", "crew", "kind", "fleet", "plant_version", "payload"):
             point = point.field(name, columns[name] or "")
-        for name in ("shift_end_ns", "annotation_version", "watermark_ns", "computed_ns"):
+        for name in ("shift_end_ns", "annotation_version", "watermark_ns", "samples_read", "computed_ns"):
             point = point.field(name, columns[name])
         reference.append(point.to_line_protocol())
     assert ours == reference
