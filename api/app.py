@@ -23,6 +23,7 @@ from shopfloor.api.deps import Services
 from shopfloor.api.errors import CatchAll, ErrorLog, validation_failed
 from shopfloor.api.guard import RequestGuard
 from shopfloor.api.kpi_service import KpiService
+from shopfloor.api.ledger import LedgerIncomplete, keep_ledger
 from shopfloor.api.live import LiveHub
 from shopfloor.api.metrics import ApiMetrics, MetricsMiddleware
 from shopfloor.api.routes import ROUTERS
@@ -99,6 +100,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(run_snapshots(services), name="live-snapshots")
+        keeper = asyncio.create_task(keep_ledger(kpi.ledger), name="ledger-keeper")
         log.info(
             "API up for plant %s; %d API key(s) configured (%s)",
             plant.plant.id,
@@ -108,9 +110,10 @@ def create_app(
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for background in (task, keeper):
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
             errors.close()
 
     app = FastAPI(
@@ -124,6 +127,10 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
+
+    @app.exception_handler(LedgerIncomplete)
+    async def ledger_incomplete(request: Request, exc: LedgerIncomplete) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "30"})
 
     @app.exception_handler(StoreError)
     async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:

@@ -14,6 +14,7 @@ from before its own correction).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -21,33 +22,24 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shopfloor.api.ledger import Ledger, ReportBasis, compose, read_inputs
 from shopfloor.api.timerange import TimeRange
-from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
-from shopfloor.models.kpi import KpiConfig, KpiReport, Throughput, build_report, outage_spans, printer_throughput
-from shopfloor.models.kpi.overrides import apply_reason_overrides
+from shopfloor.models.kpi import KpiConfig, KpiReport, Throughput, outage_spans, printer_throughput
+from shopfloor.models.kpi.context import OPEN_END_NS
+from shopfloor.models.kpi.report import HourlyThroughput, assemble_report
 from shopfloor.models.plant import Plant
-from shopfloor.models.samples import Series
 from shopfloor.models.timebase import NS_PER_DAY
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.base import SampleStore, StoreError
 
 log = logging.getLogger("shopfloor.api.kpi")
 
-PRINTER_KPI_FIELDS = (
-    "state",
-    "stop_reason",
-    "printed_m_total",
-    "defective_m_total",
-    "energy_kwh_total",
-    "water_l_total",
-    "ink_consumed_kg_total",
-)
-ROBOT_KPI_FIELDS = ("state", "energy_delivered_kwh_total", "sessions_completed_total", "sessions_failed_total")
 CACHE_ENTRIES = 32
 # At most this many KPI computations at once (one per core): a burst of distinct 31-day requests queues
 # instead of holding 31 days of arrays each in memory at the same time.
 MAX_CONCURRENT_COMPUTATIONS = 2
-CONNECTIVITY_LOOKBACK_NS = 7 * NS_PER_DAY
+# Hourly throughput is part of a report up to this long (raw samples); longer ranges are summed per shift.
+HOURLY_MAX_NS = 7 * NS_PER_DAY
 COMPLETED_RANGE_TTL_FACTOR = 30  # a range that has ended changes only with late data or annotations
 STALE_FACTOR = 5  # an expired report this many lifetimes old is still served while it is recomputed
 
@@ -85,6 +77,8 @@ class KpiService:
         self._printer_ids = [p.id for p in plant.printers]
         self._robot_ids = [r.id for f in plant.fleets for r in f.robots]
         self._link_ids = self._printer_ids + [f.id for f in plant.fleets]
+        self.ledger = Ledger(plant, store, annotations, config=config, clock_ns=clock_ns)
+        self.last_basis: ReportBasis | None = None  # what the last computed report rested on (tests, logs)
 
     def check_store(self) -> None:
         """503 while the store cannot keep what is collected (a full disk), even for a cached report: the
@@ -117,17 +111,17 @@ class KpiService:
             return report
 
     def throughput(self, printer_id: str, rng: TimeRange, period_s: float) -> Throughput:
-        """Metres per bucket of ``period_s`` over ``rng`` from the stored counter (uncached: one field, one
-        printer, bounded by the caller's bucket limit)."""
+        """Metres per bucket of ``period_s`` over ``rng`` from the stored counter, read in context (uncached: one
+        field, one printer, bounded by the caller's bucket limit)."""
         self.check_store()
         printer = self.plant.printer(printer_id)
         end_ns = min(rng.nominal_end_ns, self.clock_ns())
         with self._slots:
-            fields = self.store.read_series(
-                MEASUREMENT_PRINTER, [printer_id], ["printed_m_total"], rng.start_ns, end_ns
-            ).get(printer_id, {})
-            events = self.store.read_connectivity([printer_id], rng.start_ns - CONNECTIVITY_LOOKBACK_NS, end_ns)
-            outages = outage_spans(events, printer_id, rng.start_ns, end_ns)
+            inputs = read_inputs(
+                self.plant, self.store, self.annotations, rng.start_ns, end_ns, self.config, ("printed_m_total",)
+            )
+            outages = outage_spans(inputs.events, printer_id, rng.start_ns, OPEN_END_NS)
+            fields = inputs.series.get(printer_id, {})
             return printer_throughput(printer, fields, rng.start_ns, end_ns, period_s, outages, self.config)
 
     def cached(self, rng: TimeRange) -> KpiReport | None:
@@ -192,24 +186,22 @@ class KpiService:
             return self._compute(start_ns, end_ns)
 
     def _compute(self, start_ns: int, end_ns: int) -> KpiReport:
-        series: dict[str, dict[str, Series]] = {}
-        if self._printer_ids:
-            printers = self.store.read_series(
-                MEASUREMENT_PRINTER, self._printer_ids, PRINTER_KPI_FIELDS, start_ns, end_ns
+        """Closed shifts from the ledger, the rest from raw samples read in context (api/ledger.py)."""
+        totals, basis = compose(self.ledger, start_ns, end_ns, self.clock_ns())
+        if end_ns - start_ns <= HOURLY_MAX_NS:
+            hourly: dict[str, HourlyThroughput] = {}
+            inputs = read_inputs(
+                self.plant, self.store, self.annotations, start_ns, end_ns, self.config, ("printed_m_total",)
             )
-            overrides = self.annotations.overrides(self._printer_ids, start_ns, end_ns)
-            for pid, fields in printers.items():
-                mine = [o for o in overrides if o.equipment == pid]
-                if mine:
-                    fields = dict(fields)
-                    fields["stop_reason"] = apply_reason_overrides(fields["stop_reason"], mine, end_ns)
-                series[pid] = fields
-        if self._robot_ids:
-            series.update(
-                self.store.read_series(MEASUREMENT_ROBOT, self._robot_ids, ROBOT_KPI_FIELDS, start_ns, end_ns)
-            )
-        # Events from before the range too: a link that went down yesterday and is still down makes
-        # the start of this range "no data" (the core clips every outage to the range).
-        events = self.store.read_connectivity(self._link_ids, start_ns - CONNECTIVITY_LOOKBACK_NS, end_ns)
+            for p in self.plant.printers:
+                outages = outage_spans(inputs.events, p.id, start_ns, OPEN_END_NS)
+                tp = printer_throughput(p, inputs.series.get(p.id, {}), start_ns, end_ns, 3600.0, outages, self.config)
+                hourly[p.id] = HourlyThroughput(
+                    tuple(int(e) for e in tp.edges_ns),
+                    tuple(None if v != v else float(v) for v in tp.amount),
+                    tp.across_gap,
+                )
+            totals = dataclasses.replace(totals, throughput=hourly)
         self.computations += 1
-        return build_report(self.plant, start_ns, end_ns, series, events, self.config)
+        self.last_basis = basis
+        return assemble_report(self.plant, start_ns, end_ns, totals, self.config)

@@ -265,6 +265,21 @@ class AnnotationStore:
             ).fetchall()
         return [ReasonOverride(*r) for r in rows]
 
+    def last_override_id(self) -> int:
+        """The newest reason override's id (0 for none): a ledger row keeps the one it includes."""
+        with self._lock:
+            return int(self._db.execute("SELECT coalesce(max(id), 0) FROM reason_override").fetchone()[0])
+
+    def overrides_after(self, override_id: int) -> list[ReasonOverride]:
+        """Overrides made after the one with ``override_id``, oldest first: the ledger rows they touch are stale."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, equipment, start_ns, end_ns, reason_code, operator, created_ns, comment"
+                " FROM reason_override WHERE id > ? ORDER BY id",
+                (override_id,),
+            ).fetchall()
+        return [ReasonOverride(*r) for r in rows]
+
     def notes(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[Note]:
         if not equipment_ids:
             return []

@@ -213,6 +213,23 @@ class SampleStore(ABC):
             value.astype(np.float64, copy=False),
         )
 
+    def count_samples(
+        self, measurement: str, equipment_ids: Sequence[str], fields: Sequence[str], start_ns: int, end_ns: int
+    ) -> dict[str, int]:
+        """Per equipment: how many GOOD samples of ``fields`` lie in ``[start_ns, end_ns)`` (one per field and
+        timestamp, as a read returns them). A ledger row keeps this count; a larger one now means late data."""
+        check_measurement(measurement)
+        check_range(start_ns, end_ns)
+        equipment_ids, fields = list(equipment_ids), list(fields)
+        self._before_read()
+        counts = dict.fromkeys(equipment_ids, 0)
+        if not equipment_ids or not fields or start_ns == end_ns:
+            return counts
+        for equipment, n in self._count_samples(measurement, equipment_ids, fields, int(start_ns), int(end_ns)):
+            if equipment in counts:
+                counts[equipment] += int(n)
+        return counts
+
     def _neighbours(
         self, measurement: str, equipment_ids: list[str], fields: list[str], at_ns: int, *, before: bool
     ) -> SeriesRows:
@@ -329,6 +346,12 @@ class SampleStore(ABC):
         self, measurement: str, equipment_ids: list[str], fields: list[str] | None, start_ns: int, end_ns: int
     ) -> SeriesRows:
         """The backend's query for :meth:`read_series`, on checked arguments that can match something."""
+
+    @abstractmethod
+    def _count_samples(
+        self, measurement: str, equipment_ids: list[str], fields: list[str], start_ns: int, end_ns: int
+    ) -> Iterable[tuple[str, int]]:
+        """(equipment, count) pairs for :meth:`count_samples` (several pairs per equipment are summed)."""
 
     @abstractmethod
     def _query_neighbours(

@@ -113,6 +113,58 @@ def team_instances(team: Team, instances: Sequence[ShiftInstance]) -> list[int]:
     return [k for k, i in enumerate(instances) if i.crew == team.id]
 
 
+@dataclass(frozen=True, slots=True)
+class EquipmentTotals:
+    """The additive totals of a range per shift instance: what a report is assembled from, and what the ledger
+    keeps per closed shift. ``printers[id][k]`` / ``robots[id][k]`` belong to ``instances[k]``."""
+
+    instances: tuple[ShiftInstance, ...]
+    printers: dict[str, list[PrinterTotals]]
+    robots: dict[str, list[FleetTotals]]  # per robot id
+    throughput: dict[str, HourlyThroughput]
+
+
+def equipment_totals(
+    plant: Plant,
+    start_ns: int,
+    end_ns: int,
+    series: SeriesMap,
+    events: Sequence[ConnectivityEvent] = (),
+    config: KpiConfig = KpiConfig(),
+    throughput_period_s: float | None = 3600.0,
+) -> EquipmentTotals:
+    """The vectorised work of a report: per equipment, per shift instance overlapping [start_ns, end_ns).
+
+    ``events`` must reach the last sample of ``series`` (context samples too): outage spans are not cut
+    at ``end_ns``, since an outage after it still makes the increment closed by a later context sample
+    across-gap (inside the range, spans cut or not give the same figures). ``throughput_period_s=None``
+    skips the bucketed throughput (the ledger keeps shift totals, not buckets).
+    """
+    if end_ns <= start_ns:
+        raise ValueError(f"empty range: start_ns {start_ns} >= end_ns {end_ns}")
+    inst = shift_instances(plant.shift_calendar, plant.tz, start_ns, end_ns)
+    n = len(inst)
+    p_tot: dict[str, list[PrinterTotals]] = {}
+    hourly: dict[str, HourlyThroughput] = {}
+    for p in plant.printers:
+        fields = series.get(p.id, {})
+        out = outage_spans(events, p.id, start_ns, OPEN_END_NS)
+        p_tot[p.id] = printer_shift_totals(p, plant.stop_reasons, fields, start_ns, end_ns, inst, out, config)[:n]
+        if throughput_period_s is not None:
+            tp = printer_throughput(p, fields, start_ns, end_ns, throughput_period_s, out, config)
+            hourly[p.id] = HourlyThroughput(
+                tuple(int(e) for e in tp.edges_ns),
+                tuple(None if v != v else float(v) for v in tp.amount),
+                tp.across_gap,
+            )
+    r_tot: dict[str, list[FleetTotals]] = {}
+    for f in plant.fleets:
+        out = outage_spans(events, f.id, start_ns, OPEN_END_NS)
+        for r in f.robots:
+            r_tot[r.id] = robot_shift_totals(f, r.id, series.get(r.id, {}), start_ns, end_ns, inst, out, config)[:n]
+    return EquipmentTotals(tuple(inst), p_tot, r_tot, hourly)
+
+
 def build_report(
     plant: Plant,
     start_ns: int,
@@ -121,39 +173,28 @@ def build_report(
     events: Sequence[ConnectivityEvent] = (),
     config: KpiConfig = KpiConfig(),
 ) -> KpiReport:
-    """Every KPI of ``plant`` over [start_ns, end_ns) from the stored series and connectivity events.
+    """Every KPI of ``plant`` over [start_ns, end_ns) from the stored series and connectivity events
+    (``equipment_totals``, then ``assemble_report``)."""
+    totals = equipment_totals(plant, start_ns, end_ns, series, events, config)
+    return assemble_report(plant, start_ns, end_ns, totals, config)
 
-    ``events`` must reach the last sample of ``series`` (context samples too): outage spans are not cut
-    at ``end_ns``, since an outage after it still makes the increment closed by a later context sample
-    across-gap (inside the range, spans cut or not give the same figures).
-    """
-    if end_ns <= start_ns:
-        raise ValueError(f"empty range: start_ns {start_ns} >= end_ns {end_ns}")
-    inst = shift_instances(plant.shift_calendar, plant.tz, start_ns, end_ns)
+
+def assemble_report(
+    plant: Plant, start_ns: int, end_ns: int, totals: EquipmentTotals, config: KpiConfig = KpiConfig()
+) -> KpiReport:
+    """Every grouping of a report (shifts, days, equipment, robots, teams) from per-shift totals, whether they
+    were just computed or kept in the ledger: every ratio comes from summed totals."""
+    inst = list(totals.instances)
     n = len(inst)
-    # ---- per equipment, per shift instance (the vectorised work)
-    p_tot: dict[str, list[PrinterTotals]] = {}
-    hourly: dict[str, HourlyThroughput] = {}
-    for p in plant.printers:
-        fields = series.get(p.id, {})
-        out = outage_spans(events, p.id, start_ns, OPEN_END_NS)
-        p_tot[p.id] = printer_shift_totals(p, plant.stop_reasons, fields, start_ns, end_ns, inst, out, config)
-        tp = printer_throughput(p, fields, start_ns, end_ns, 3600.0, out, config)
-        hourly[p.id] = HourlyThroughput(
-            tuple(int(e) for e in tp.edges_ns),
-            tuple(None if v != v else float(v) for v in tp.amount),
-            tp.across_gap,
-        )
+    p_tot = totals.printers
+    hourly = totals.throughput
     f_tot: dict[str, list[FleetTotals]] = {}
     r_tot: dict[str, FleetTotals] = {}
     for f in plant.fleets:
-        out = outage_spans(events, f.id, start_ns, OPEN_END_NS)
-        per_robot = [
-            robot_shift_totals(f, r.id, series.get(r.id, {}), start_ns, end_ns, inst, out, config) for r in f.robots
-        ]
-        for r, totals in zip(f.robots, per_robot, strict=True):
-            r_tot[r.id] = _sum_fleets(totals[:n])
-        f_tot[f.id] = [_sum_fleets(robot[k] for robot in per_robot) for k in range(n + 1)]
+        per_robot = [totals.robots[r.id] for r in f.robots]
+        for r, robot_totals in zip(f.robots, per_robot, strict=True):
+            r_tot[r.id] = _sum_fleets(robot_totals)
+        f_tot[f.id] = [_sum_fleets(robot[k] for robot in per_robot) for k in range(n)]
 
     def pk(t: PrinterTotals) -> PrinterKpis:
         return printer_kpis(t, plant.baseline, plant.stop_reasons)
@@ -182,8 +223,8 @@ def build_report(
         )
         for d, ks in by_date.items()
     )
-    printers = {pid: pk(_sum_printers(t[:n])) for pid, t in p_tot.items()}
-    fleets = {fid: fleet_kpis(_sum_fleets(t[:n])) for fid, t in f_tot.items()}
+    printers = {pid: pk(_sum_printers(t)) for pid, t in p_tot.items()}
+    fleets = {fid: fleet_kpis(_sum_fleets(t)) for fid, t in f_tot.items()}
     robots = {rid: fleet_kpis(t) for rid, t in r_tot.items()}
 
     # ---- teams
@@ -197,9 +238,10 @@ def build_report(
     partial = []
     for team in plant.teams:
         ks = team_instances(team, inst)
+        in_ks = set(ks)
         trend = {}
         for d, day_ks in by_date.items():
-            mine = [k for k in day_ks if k in ks]
+            mine = [k for k in day_ks if k in in_ks]
             trend[d] = team_score(team, mine).score if mine else None
         partial.append((team, ks, team_score(team, ks), {inst[k].key: team_score(team, [k]) for k in ks}, trend))
     order = ranked({team.id: s.score for team, _, s, _, _ in partial})

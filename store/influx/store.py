@@ -258,6 +258,20 @@ class InfluxStore(SampleStore):
             return empty_series_rows()
         return np.concatenate(eq), np.concatenate(fl), np.concatenate(ts), np.concatenate(vals)
 
+    def _count_samples(
+        self, measurement: str, equipment_ids: list[str], fields: list[str], start_ns: int, end_ns: int
+    ) -> list[tuple[str, int]]:
+        select = ", ".join(f"count({ident(f)})" for f in fields)
+        q = (
+            f"SELECT {select} FROM {ident(measurement)}{where(self.plant_id, equipment_ids, start_ns, end_ns)}"
+            f" GROUP BY {ident(TAG_EQUIPMENT)}"
+        )
+        out: list[tuple[str, int]] = []
+        for s in _first(self.query(q)):
+            for row in s.values:
+                out.append((s.tags[TAG_EQUIPMENT], sum(int(v) for v in row[1:] if v is not None)))
+        return out
+
     def _query_neighbours(
         self,
         measurement: str,

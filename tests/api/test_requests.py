@@ -69,15 +69,16 @@ def test_printer_kpis_of_a_shift_match_the_counters(client: TestClient, env: Env
     body = client.get("/api/v1/equipment/mso-cpp-1/kpis", params={"shift": env.previous_shift}).json()
     shift = body["range"]["shift"]
     assert shift["key"] == env.previous_shift
-    series = env.store.read_series(
-        MEASUREMENT_PRINTER,
-        ["mso-cpp-1"],
-        ["printed_m_total", "energy_kwh_total"],
-        body["range"]["start_ns"],
-        body["range"]["end_ns"],
+    # In context (docs/kpi.md, "Context"): the shift's closing reading, at or after its end, closes its last
+    # increment; the reading before its start opens none of its increments.
+    start_ns, end_ns = body["range"]["start_ns"], body["range"]["end_ns"]
+    series = env.store.read_series_in_context(
+        MEASUREMENT_PRINTER, ["mso-cpp-1"], ["printed_m_total", "energy_kwh_total"], start_ns, end_ns
     )["mso-cpp-1"]
-    printed = series["printed_m_total"].value
-    energy = series["energy_kwh_total"].value
+    inside = series["printed_m_total"].ts_ns >= start_ns
+    assert series["printed_m_total"].ts_ns[-1] >= end_ns, "the closing reading is read"
+    printed = series["printed_m_total"].value[inside]
+    energy = series["energy_kwh_total"].value[series["energy_kwh_total"].ts_ns >= start_ns]
     total = body["total"]
     assert total["printed_m"] == pytest_approx(printed[-1] - printed[0])
     assert total["energy"]["energy_kwh_per_m"] == pytest.approx(

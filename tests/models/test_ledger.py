@@ -97,7 +97,14 @@ def test_for_shift_takes_the_instance_and_the_kind_from_the_totals() -> None:
     assert row.key == (T0, "r07")
     assert (row.crew, row.shift_start_ns, row.shift_end_ns) == ("crew-b", instance.start_ns, instance.end_ns)
     printer = LedgerRow.for_shift(
-        instance, "mso-cpp-1", PrinterTotals(), plant_version="v", annotation_version=0, watermark_ns=0, samples_read=0, computed_ns=0
+        instance,
+        "mso-cpp-1",
+        PrinterTotals(),
+        plant_version="v",
+        annotation_version=0,
+        watermark_ns=0,
+        samples_read=0,
+        computed_ns=0,
     )
     assert printer.kind is EquipmentKind.PRINTER and printer.fleet_id is None
 
