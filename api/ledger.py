@@ -143,7 +143,7 @@ class Ledger:
         self.printer_ids = [p.id for p in plant.printers]
         self.robot_fleet = {r.id: f.id for f in plant.fleets for r in f.robots}
         self.equipment_ids = self.printer_ids + list(self.robot_fleet)
-        self._late_checked_ns = 0
+        self._first_data_ns: int | None = None  # kept once found: the past does not change (retention aside)
 
     # ------------------------------------------------------------------ computing
 
@@ -204,6 +204,24 @@ class Ledger:
             samples_read=samples,
             computed_ns=now_ns,
         )
+
+    def first_data_ns(self, since_ns: int) -> int | None:
+        """The first KPI sample at or after ``since_ns`` of any equipment (None: none yet). Shifts before it
+        have no data: they need no row to be read and cost nothing to compute."""
+        if self._first_data_ns is not None and self._first_data_ns >= since_ns:
+            return self._first_data_ns
+        found = [
+            t
+            for t in (
+                self.store.first_sample_ns(MEASUREMENT_PRINTER, self.printer_ids, PRINTER_KPI_FIELDS, since_ns),
+                self.store.first_sample_ns(MEASUREMENT_ROBOT, list(self.robot_fleet), ROBOT_KPI_FIELDS, since_ns),
+            )
+            if t is not None
+        ]
+        first = min(found) if found else None
+        if first is not None:
+            self._first_data_ns = first
+        return first
 
     # ------------------------------------------------------------------ keeping
 
@@ -298,6 +316,11 @@ class Ledger:
     def catch_up(self, since_ns: int, now_ns: int | None = None, max_shifts: int | None = None) -> int:
         """Write every missing or stale row of the closed shifts since ``since_ns``; returns shifts written."""
         now = self.clock_ns() if now_ns is None else now_ns
+        first = self.first_data_ns(since_ns)
+        if first is None:
+            return 0  # no data yet: nothing to keep
+        # from the shift the first sample falls in (rows of earlier, empty shifts would only take room)
+        since_ns = max(since_ns, first - NS_PER_DAY)
         instances = self.closed_instances(since_ns, now, now)
         if not instances:
             return 0
@@ -356,7 +379,10 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
             cursor = i.end_ns
     if cursor < end_ns:
         pieces.append((cursor, end_ns))
-    raw_ns = sum(b - a for a, b in pieces)
+    # Stretches before the first sample have nothing to read: they cost nothing and need no row.
+    first = ledger.first_data_ns(start_ns)
+    data_from = end_ns if first is None else first
+    raw_ns = sum(max(0, b - max(a, data_from)) for a, b in pieces)
     if raw_ns > MAX_RAW_NS:
         raise LedgerIncomplete(
             f"the ledger holds {len(usable)} of the {len(closed)} closed shifts of this range; the rest"

@@ -213,6 +213,17 @@ class SampleStore(ABC):
             value.astype(np.float64, copy=False),
         )
 
+    def first_sample_ns(
+        self, measurement: str, equipment_ids: Sequence[str], fields: Sequence[str], since_ns: int
+    ) -> int | None:
+        """The time of the first GOOD sample of ``fields`` at or after ``since_ns`` (None: there is none)."""
+        check_measurement(measurement)
+        self._before_read()
+        if not equipment_ids or not fields:
+            return None
+        rows = self._neighbours(measurement, list(equipment_ids), list(fields), int(since_ns), before=False)
+        return int(rows[2].min()) if len(rows[2]) else None
+
     def count_samples(
         self, measurement: str, equipment_ids: Sequence[str], fields: Sequence[str], start_ns: int, end_ns: int
     ) -> dict[str, int]:
