@@ -24,6 +24,7 @@ from shopfloor.api.timerange import iso
 from shopfloor.models.calendar import ShiftInstance, shift_instances
 from shopfloor.models.contract import MEASUREMENT_PRINTER
 from shopfloor.models.kpi import NO_DATA, KpiConfig, outage_spans
+from shopfloor.models.kpi.context import OPEN_END_NS, read_end_ns
 from shopfloor.models.kpi.downtime import StopEvents
 from shopfloor.models.kpi.intervals import Intervals
 from shopfloor.models.kpi.overrides import apply_reason_overrides
@@ -52,12 +53,17 @@ def list_stops(
 ) -> list[dict[str, Any]]:
     """``config`` is the app's (``KpiService.config``): required, so no caller silently uses the defaults."""
     printer = plant.printer(printer_id)
-    data = store.read_series(MEASUREMENT_PRINTER, [printer_id], ["state", "stop_reason"], start_ns, end_ns)[printer_id]
+    # Read in context, as the KPIs are (docs/kpi.md, "Context"): a stop going on at the range's start is a stop
+    # from its first moment, as the KPIs count it, not "no data" until the first sample inside.
+    data = store.read_series_in_context(MEASUREMENT_PRINTER, [printer_id], ["state", "stop_reason"], start_ns, end_ns)[
+        printer_id
+    ]
+    last_ns = read_end_ns([data], end_ns)
     measured = data["stop_reason"]
-    overrides = annotations.overrides([printer_id], start_ns, end_ns)
-    corrected = apply_reason_overrides(measured, overrides, end_ns) if overrides else measured
-    events = store.read_connectivity([printer_id], start_ns - CONNECTIVITY_LOOKBACK_NS, end_ns)
-    outages = outage_spans(events, printer_id, start_ns, end_ns)
+    overrides = annotations.overrides([printer_id], start_ns, last_ns + 1)
+    corrected = apply_reason_overrides(measured, overrides, last_ns + 1) if overrides else measured
+    events = store.read_connectivity([printer_id], start_ns - CONNECTIVITY_LOOKBACK_NS, last_ns + 1)
+    outages = outage_spans(events, printer_id, start_ns, OPEN_END_NS)
     inst = shift_instances(plant.shift_calendar, plant.tz, start_ns, end_ns)
 
     def events_with(reason: Series) -> tuple[Intervals, StopEvents]:
