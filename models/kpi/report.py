@@ -105,10 +105,16 @@ def _sum_printers(items: Iterable[PrinterTotals]) -> PrinterTotals:
     return reduce(lambda a, b: a + b, items, PrinterTotals())
 
 
+# Up to this many totals are summed pairwise: joining the response durations apart costs more than it saves.
+_PAIRWISE_MAX = 64
+
+
 def _sum_fleets(items: Iterable[FleetTotals]) -> FleetTotals:
-    """``sum`` with ``+``, but the response durations joined once: adding them pairwise copies the growing tuple
-    at every step, quadratic over a year's shifts. The same fold order, so the same floats as ``+``."""
+    """``sum`` with ``+``, but the response durations of many totals joined once: adding them pairwise copies the
+    growing tuple at every step, quadratic over a year's shifts. The same fold order, so the same floats as ``+``."""
     parts = list(items)
+    if len(parts) <= _PAIRWISE_MAX:
+        return reduce(lambda a, b: a + b, parts, FleetTotals())
     total = reduce(lambda a, b: a + b, (dataclasses.replace(t, response_s=()) for t in parts), FleetTotals())
     return dataclasses.replace(total, response_s=tuple(itertools.chain.from_iterable(t.response_s for t in parts)))
 
