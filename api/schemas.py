@@ -110,12 +110,18 @@ class ShiftRef(BaseModel):
     end: str
 
 
+class RangePeriod(BaseModel):
+    kind: str  # shift, day, week, month, quarter, year or ytd
+    label: str  # e.g. 2026-11, 2026-W48, 2026-Q4, 2026 (a fiscal year: 2026/27)
+
+
 class Range(BaseModel):
     start: str
     end: str
     start_ns: int
     end_ns: int
     shift: ShiftRef | None
+    period: RangePeriod | None  # set when the range was asked as period=...
 
 
 class ObjectiveResult(BaseModel):
@@ -336,12 +342,28 @@ class ShiftKpis(BaseModel):
     fleets: dict[str, FleetKpis]
 
 
+class PeriodKpis(BaseModel):
+    label: str  # the period's label (2026-11-24, 2026-W48, 2026-11, 2026-Q4, 2026)
+    start: str  # clipped to the range
+    end: str
+    start_ns: int
+    end_ns: int
+    shifts: int  # shift instances starting inside
+    printers: dict[str, PrinterKpis]
+    fleets: dict[str, FleetKpis]
+
+
+Listing = Literal["shift", "day", "week", "month", "quarter", "year"]
+
+
 class AllKpis(BaseModel):
     range: Range
     printers: dict[str, PrinterKpis]
     fleets: dict[str, FleetKpis]
     robots: dict[str, FleetKpis]
-    shifts: list[ShiftKpis]
+    shifts: list[ShiftKpis]  # when by is "shift" (ranges up to 31 days), else empty
+    by: Listing
+    periods: list[PeriodKpis]  # when by is a period, else empty
 
 
 class HourlyPrinted(BaseModel):
@@ -355,8 +377,10 @@ class PrinterEquipmentKpis(BaseModel):
     equipment: str
     kind: Literal["printer"]
     total: PrinterKpis
-    by_shift: dict[str, PrinterKpis]
-    hourly_printed_m: HourlyPrinted | None
+    by_shift: dict[str, PrinterKpis]  # when by is "shift", else empty
+    hourly_printed_m: HourlyPrinted | None  # ranges up to 7 days listed per shift
+    by: Listing
+    by_period: dict[str, PrinterKpis]  # period label -> KPIs, when by is a period
 
 
 class FleetEquipmentKpis(BaseModel):
@@ -365,6 +389,8 @@ class FleetEquipmentKpis(BaseModel):
     kind: Literal["fleet"]
     total: FleetKpis
     by_shift: dict[str, FleetKpis]
+    by: Listing
+    by_period: dict[str, FleetKpis]
 
 
 class RobotEquipmentKpis(BaseModel):
@@ -446,8 +472,10 @@ class TeamDetail(BaseModel):
     shifts: int
     equipment: list[str]
     objectives: list[ObjectiveResult]
-    by_shift: dict[str, Score]  # shift key -> score
-    trend: dict[str, float | None]  # production date -> score that day
+    by_shift: dict[str, Score]  # shift key -> score, when by is "shift"
+    trend: dict[str, float | None]  # production date -> score that day, when by is "shift"
+    by: Listing
+    by_period: dict[str, Score]  # period label -> score, when by is a period
 
 
 class TeamReport(BaseModel):
@@ -556,3 +584,4 @@ class AuditEntryAt(AuditEntry):
 
 class Audit(BaseModel):
     entries: list[AuditEntryAt]
+
