@@ -585,3 +585,80 @@ class AuditEntryAt(AuditEntry):
 class Audit(BaseModel):
     entries: list[AuditEntryAt]
 
+
+# --------------------------------------------------------------------------- tracking (months and years)
+
+
+class Basis(BaseModel):
+    """What a period's figures rest on: closed shifts from the KPI ledger, shifts (or parts) from raw samples,
+    and the ledger rows computed with another plant file (until `shopfloor ledger rebuild`)."""
+
+    ledger_shifts: int
+    raw_shifts: int
+    stale_shift_keys: list[str]
+
+
+class TrackingTeam(BaseModel):
+    id: str
+    name: str
+    name_zh: str
+    kind: str
+    equipment: list[str]
+
+
+class TrackingSpan(BaseModel):
+    label: str  # 2026, 2024-2026, 2026-11
+    start: str
+    end: str
+    start_ns: int
+    end_ns: int
+
+
+class TeamPeriodSheet(BaseModel):
+    label: str
+    start: str
+    end: str  # the period's end (it may lie ahead: see complete)
+    start_ns: int
+    end_ns: int
+    complete: bool  # the period has ended; else its figures run to now
+    shifts: int  # shift instances the team is scored on
+    score: float | None
+    rank: int  # among every team of the plant over the same period
+    teams_ranked: int
+    objectives: list[ObjectiveResult]  # the objectives sheet: target (scaled to the shifts), actual, attainment
+    pareto: list[ParetoEntry]  # downtime of the team's printers in its shifts; empty without printers
+    energy_water: Energy | None  # the team's printers against the baseline; None without printers
+    basis: Basis
+
+
+class TeamTracking(BaseModel):
+    team: TrackingTeam
+    period: Listing
+    span: TrackingSpan
+    baseline: Baseline
+    periods: list[TeamPeriodSheet]  # every period of the span that has started, in time order
+
+
+class RankEntry(BaseModel):
+    team: str
+    rank: int
+    score: float | None
+    shifts: int
+
+
+class RankingPeriod(BaseModel):
+    label: str
+    start: str
+    end: str
+    start_ns: int
+    end_ns: int
+    complete: bool
+    ranks: list[RankEntry]  # best first
+    basis: Basis
+
+
+class RankingHistory(BaseModel):
+    period: Listing
+    span: TrackingSpan
+    teams: list[TrackingTeam]
+    periods: list[RankingPeriod]
