@@ -124,6 +124,10 @@ class KpiService:
             fields = inputs.series.get(printer_id, {})
             return printer_throughput(printer, fields, rng.start_ns, end_ns, period_s, outages, self.config)
 
+    def computation_slot(self) -> threading.BoundedSemaphore:
+        """One of the MAX_CONCURRENT_COMPUTATIONS slots: held by whatever computes KPIs from the store."""
+        return self._slots
+
     def cached(self, rng: TimeRange) -> KpiReport | None:
         """The cached report if fresh, without blocking (lets an async route skip the thread pool)."""
         with self._lock:

@@ -13,7 +13,7 @@ from typing import Any
 
 from shopfloor.api.timerange import TimeRange, iso
 from shopfloor.models.kpi import EnergyKpis, KpiReport, PrinterKpis, energy_kpis
-from shopfloor.models.kpi.report import ShiftReport, TeamReport
+from shopfloor.models.kpi.report import PeriodReport, ShiftReport, TeamPeriod, TeamReport
 from shopfloor.models.plant import OBJECTIVE_KPIS, Plant, Team, TeamKind
 
 OBJECTIVE_LABELS: dict[str, tuple[str, str, str]] = {
@@ -46,6 +46,7 @@ def range_json(plant: Plant, rng: TimeRange) -> dict[str, Any]:
         "start_ns": rng.start_ns,
         "end_ns": rng.end_ns,
         "shift": None,
+        "period": None if rng.period is None else {"kind": rng.period.kind, "label": rng.period.label},
     }
     if rng.shift is not None:
         out["shift"] = shift_json(
@@ -116,7 +117,7 @@ def objective_json(result: Any) -> dict[str, Any]:
     }
 
 
-def team_json(plant: Plant, t: TeamReport) -> dict[str, Any]:
+def team_json(plant: Plant, t: TeamReport | TeamPeriod) -> dict[str, Any]:
     team = plant.team(t.team_id)
     return {
         "team": t.team_id,
@@ -191,4 +192,53 @@ def team_report_json(plant: Plant, rng: TimeRange, report: KpiReport, team_id: s
         "baseline": baseline_json(plant),
         "printers": {p: printer_json(plant, report.printers[p]) for p in printers},
         "fleets": {f: jsonable(report.fleets[f]) for f in fleets},
+    }
+
+
+# ---------------------------------------------------------------------------------------------- per period
+
+
+def summed_energy(plant: Plant, printers: Iterable[PrinterKpis]) -> EnergyKpis:
+    """Energy and water of several printers' totals against the baseline (``merged_energy`` without shifts)."""
+    listed = list(printers)
+    printed = sum(p.energy.printed_m for p in listed)
+    energy = sum(p.energy.energy_kwh for p in listed)
+    water = sum(p.energy.water_l for p in listed)
+    return energy_kpis(printed, energy, water, plant.baseline)
+
+
+def period_json(plant: Plant, p: PeriodReport) -> dict[str, Any]:
+    return {
+        "label": p.label,
+        "start": iso(plant, p.start_ns),
+        "end": iso(plant, p.end_ns),
+        "start_ns": p.start_ns,
+        "end_ns": p.end_ns,
+        "shifts": p.shifts,
+    }
+
+
+def period_kpis_json(plant: Plant, p: PeriodReport) -> dict[str, Any]:
+    return {
+        **period_json(plant, p),
+        "printers": {pid: printer_json(plant, pk) for pid, pk in p.printers.items()},
+        "fleets": {fid: jsonable(fk) for fid, fk in p.fleets.items()},
+    }
+
+
+def team_period_report_json(plant: Plant, rng: TimeRange, total: PeriodReport, team_id: str) -> dict[str, Any]:
+    """``team_report_json`` for a range answered per period: the same sheet from the range's total."""
+    team = plant.team(team_id)
+    t = next(x for x in total.teams if x.team_id == team_id)
+    printers = [e for e in team.equipment if e in total.printers]
+    fleets = [e for e in team.equipment if e in total.fleets]
+    return {
+        "range": range_json(plant, rng),
+        "team": team_json(plant, t),
+        "shifts_worked": [],  # per shift only up to 31 days; team.shifts counts them
+        "top_downtime_reasons": pareto_json(plant, t.printer.pareto)[:5] if t.printer is not None else [],
+        "energy_water": jsonable(t.printer.energy) if t.printer is not None else None,
+        "baseline": baseline_json(plant),
+        "printers": {p: printer_json(plant, total.printers[p]) for p in printers},
+        "fleets": {f: jsonable(total.fleets[f]) for f in fleets},
     }

@@ -110,12 +110,18 @@ class ShiftRef(BaseModel):
     end: str
 
 
+class RangePeriod(BaseModel):
+    kind: str  # shift, day, week, month, quarter, year or ytd
+    label: str  # e.g. 2026-11, 2026-W48, 2026-Q4, 2026 (a fiscal year: 2026/27)
+
+
 class Range(BaseModel):
     start: str
     end: str
     start_ns: int
     end_ns: int
     shift: ShiftRef | None
+    period: RangePeriod | None  # set when the range was asked as period=...
 
 
 class ObjectiveResult(BaseModel):
@@ -336,12 +342,28 @@ class ShiftKpis(BaseModel):
     fleets: dict[str, FleetKpis]
 
 
+class PeriodKpis(BaseModel):
+    label: str  # the period's label (2026-11-24, 2026-W48, 2026-11, 2026-Q4, 2026)
+    start: str  # clipped to the range
+    end: str
+    start_ns: int
+    end_ns: int
+    shifts: int  # shift instances starting inside
+    printers: dict[str, PrinterKpis]
+    fleets: dict[str, FleetKpis]
+
+
+Listing = Literal["shift", "day", "week", "month", "quarter", "year"]
+
+
 class AllKpis(BaseModel):
     range: Range
     printers: dict[str, PrinterKpis]
     fleets: dict[str, FleetKpis]
     robots: dict[str, FleetKpis]
-    shifts: list[ShiftKpis]
+    shifts: list[ShiftKpis]  # when by is "shift" (ranges up to 31 days), else empty
+    by: Listing
+    periods: list[PeriodKpis]  # when by is a period, else empty
 
 
 class HourlyPrinted(BaseModel):
@@ -355,8 +377,10 @@ class PrinterEquipmentKpis(BaseModel):
     equipment: str
     kind: Literal["printer"]
     total: PrinterKpis
-    by_shift: dict[str, PrinterKpis]
-    hourly_printed_m: HourlyPrinted | None
+    by_shift: dict[str, PrinterKpis]  # when by is "shift", else empty
+    hourly_printed_m: HourlyPrinted | None  # ranges up to 7 days listed per shift
+    by: Listing
+    by_period: dict[str, PrinterKpis]  # period label -> KPIs, when by is a period
 
 
 class FleetEquipmentKpis(BaseModel):
@@ -365,6 +389,8 @@ class FleetEquipmentKpis(BaseModel):
     kind: Literal["fleet"]
     total: FleetKpis
     by_shift: dict[str, FleetKpis]
+    by: Listing
+    by_period: dict[str, FleetKpis]
 
 
 class RobotEquipmentKpis(BaseModel):
@@ -446,8 +472,10 @@ class TeamDetail(BaseModel):
     shifts: int
     equipment: list[str]
     objectives: list[ObjectiveResult]
-    by_shift: dict[str, Score]  # shift key -> score
-    trend: dict[str, float | None]  # production date -> score that day
+    by_shift: dict[str, Score]  # shift key -> score, when by is "shift"
+    trend: dict[str, float | None]  # production date -> score that day, when by is "shift"
+    by: Listing
+    by_period: dict[str, Score]  # period label -> score, when by is a period
 
 
 class TeamReport(BaseModel):
@@ -556,3 +584,81 @@ class AuditEntryAt(AuditEntry):
 
 class Audit(BaseModel):
     entries: list[AuditEntryAt]
+
+
+# --------------------------------------------------------------------------- tracking (months and years)
+
+
+class Basis(BaseModel):
+    """What a period's figures rest on: closed shifts from the KPI ledger, shifts (or parts) from raw samples,
+    and the ledger rows computed with another plant file (until `shopfloor ledger rebuild`)."""
+
+    ledger_shifts: int
+    raw_shifts: int
+    stale_shift_keys: list[str]
+
+
+class TrackingTeam(BaseModel):
+    id: str
+    name: str
+    name_zh: str
+    kind: str
+    equipment: list[str]
+
+
+class TrackingSpan(BaseModel):
+    label: str  # 2026, 2024-2026, 2026-11
+    start: str
+    end: str
+    start_ns: int
+    end_ns: int
+
+
+class TeamPeriodSheet(BaseModel):
+    label: str
+    start: str
+    end: str  # the period's end (it may lie ahead: see complete)
+    start_ns: int
+    end_ns: int
+    complete: bool  # the period has ended; else its figures run to now
+    shifts: int  # shift instances the team is scored on
+    score: float | None
+    rank: int  # among every team of the plant over the same period
+    teams_ranked: int
+    objectives: list[ObjectiveResult]  # the objectives sheet: target (scaled to the shifts), actual, attainment
+    pareto: list[ParetoEntry]  # downtime of the team's printers in its shifts; empty without printers
+    energy_water: Energy | None  # the team's printers against the baseline; None without printers
+    basis: Basis
+
+
+class TeamTracking(BaseModel):
+    team: TrackingTeam
+    period: Listing
+    span: TrackingSpan
+    baseline: Baseline
+    periods: list[TeamPeriodSheet]  # every period of the span that has started, in time order
+
+
+class RankEntry(BaseModel):
+    team: str
+    rank: int
+    score: float | None
+    shifts: int
+
+
+class RankingPeriod(BaseModel):
+    label: str
+    start: str
+    end: str
+    start_ns: int
+    end_ns: int
+    complete: bool
+    ranks: list[RankEntry]  # best first
+    basis: Basis
+
+
+class RankingHistory(BaseModel):
+    period: Listing
+    span: TrackingSpan
+    teams: list[TrackingTeam]
+    periods: list[RankingPeriod]

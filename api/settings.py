@@ -16,7 +16,9 @@ from typing import Any
 
 from shopfloor.models.plant import Plant
 
-MAX_RANGE_DAYS = 31  # no request may ask for more: bounds memory and CPU per request
+MAX_RANGE_DAYS = 31  # no request for raw series may ask for more: bounds memory and CPU per request
+# KPI, team and savings endpoints: closed shifts come from the ledger (a year is a few thousand rows), so ten years
+MAX_KPI_RANGE_DAYS = 3653
 MIN_KEY_CHARS = 8
 
 
@@ -37,7 +39,8 @@ class ApiKey:
 class ApiConfig:
     keys_env: str
     keys: tuple[ApiKey, ...] = field(repr=False, default=())
-    max_range_days: int = MAX_RANGE_DAYS
+    max_range_days: int = MAX_RANGE_DAYS  # endpoints that return raw series (throughput, stops, notes)
+    max_kpi_range_days: int = MAX_KPI_RANGE_DAYS  # ledger-backed KPI, team and savings endpoints
     snapshot_interval_s: float = 1.0  # live status snapshot cadence
     kpi_snapshot_interval_s: float = 2.0  # live KPI snapshot cadence (computing it reads the store)
     kpi_cache_s: float = 1.0  # a current-shift KPI result is reused this long (the display polls it often)

@@ -58,4 +58,9 @@ def test_the_wheel_installs_only_shopfloor(wheel: Path) -> None:
     # data the code loads at run time travels with it
     assert "shopfloor/models/plants/mso_cpp_plant.toml" in names
     assert "shopfloor/api/static/index.html" in names
+    assert "shopfloor/api/static/tracking.html" in names
+    # the vendored chart library travels with its licences (api/static/vendor/echarts/README.md)
+    assert {"echarts.min.js", "LICENSE", "NOTICE", "LICENSE-zrender", "LICENSE-d3", "LICENSE-tslib"} <= {
+        n.rsplit("/", 1)[1] for n in names if n.startswith("shopfloor/api/static/vendor/echarts/")
+    }
     assert not any(name.startswith(("shopfloor/tests/", "shopfloor/bench/")) for name in names)

@@ -1,6 +1,6 @@
 """One router per resource; ROUTERS is the order the app includes them."""
 
-from shopfloor.api.routes import display, health, kpis, live, operator, plant, reports, status, teams
+from shopfloor.api.routes import display, health, kpis, live, operator, plant, reports, status, teams, tracking
 
 ROUTERS = [
     health.router,
@@ -12,4 +12,6 @@ ROUTERS = [
     operator.router,
     live.router,
     display.router,
+    tracking.router,
+    tracking.page,
 ]

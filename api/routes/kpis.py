@@ -11,12 +11,22 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from shopfloor.api.deps import UNPROCESSABLE, RangeDep, ServicesDep, not_found
-from shopfloor.api.presenters import baseline_json, jsonable, merged_energy, printer_json, range_json
+from shopfloor.api.breakdowns import BY_SHIFT_MAX_DAYS, is_long
+from shopfloor.api.deps import UNPROCESSABLE, ListingDep, RangeDep, RawRangeDep, ServicesDep, not_found
+from shopfloor.api.presenters import (
+    baseline_json,
+    jsonable,
+    merged_energy,
+    period_kpis_json,
+    printer_json,
+    range_json,
+    summed_energy,
+)
 from shopfloor.api.schemas import AllKpis, DailyTrends, EquipmentKpis, Pareto, Savings, Throughput
-from shopfloor.api.timerange import TimeRange, iso
+from shopfloor.api.timerange import RangeError, TimeRange, iso
 from shopfloor.models.calendar import from_ns, to_ns
 from shopfloor.models.kpi.teams import kpi_value
+from shopfloor.models.periods import Period
 from shopfloor.models.plant import ObjectiveKpi
 
 router = APIRouter(prefix="/api/v1", tags=["kpis"])
@@ -37,8 +47,20 @@ def _kind(services: ServicesDep, equipment_id: str) -> str:
 @router.get(
     "/kpis", summary="Every equipment's KPIs over the range (default: the current shift)", response_model=AllKpis
 )
-async def all_kpis(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
+async def all_kpis(services: ServicesDep, rng: RangeDep, by: ListingDep) -> dict[str, Any]:
     plant = services.plant
+    if by is not Period.SHIFT:
+        breakdown = await services.breakdowns.get_async(rng, by)
+        total = breakdown.total
+        return {
+            "range": range_json(plant, rng),
+            "printers": {pid: printer_json(plant, pk) for pid, pk in total.printers.items()},
+            "fleets": {fid: jsonable(fk) for fid, fk in total.fleets.items()},
+            "robots": {rid: jsonable(fk) for rid, fk in total.robots.items()},
+            "shifts": [],
+            "by": by.value,
+            "periods": [period_kpis_json(plant, p) for p in breakdown.periods],
+        }
     report = await services.kpi.report_async(rng)
     return {
         "range": range_json(plant, rng),
@@ -56,6 +78,8 @@ async def all_kpis(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
             }
             for s in report.shifts
         ],
+        "by": by.value,
+        "periods": [],
     }
 
 
@@ -64,11 +88,25 @@ async def all_kpis(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     summary="KPIs of one printer, fleet or robot, total and per shift",
     response_model=EquipmentKpis,
 )
-async def equipment_kpis(equipment_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
+async def equipment_kpis(equipment_id: str, services: ServicesDep, rng: RangeDep, by: ListingDep) -> dict[str, Any]:
     kind = _kind(services, equipment_id)
     plant = services.plant
-    report = await services.kpi.report_async(rng)
     out: dict[str, Any] = {"range": range_json(plant, rng), "equipment": equipment_id, "kind": kind}
+    if by is not Period.SHIFT:
+        breakdown = await services.breakdowns.get_async(rng, by)
+        total = breakdown.total
+        if kind == "printer":
+            out["total"] = printer_json(plant, total.printers[equipment_id])
+            out["hourly_printed_m"] = None
+            out["by_period"] = {p.label: printer_json(plant, p.printers[equipment_id]) for p in breakdown.periods}
+        elif kind == "fleet":
+            out["total"] = jsonable(total.fleets[equipment_id])
+            out["by_period"] = {p.label: jsonable(p.fleets[equipment_id]) for p in breakdown.periods}
+        else:
+            out["total"] = jsonable(total.robots[equipment_id])
+        return out | {"by_shift": {}, "by": by.value}
+    report = await services.kpi.report_async(rng)
+    out |= {"by": by.value, "by_period": {}}
     if kind == "printer":
         out["total"] = printer_json(plant, report.printers[equipment_id])
         out["by_shift"] = {s.key: printer_json(plant, s.printers[equipment_id]) for s in report.shifts}
@@ -89,8 +127,12 @@ async def equipment_kpis(equipment_id: str, services: ServicesDep, rng: RangeDep
 async def pareto(printer_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     if _kind(services, printer_id) != "printer":
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{printer_id!r} is not a printing machine")
-    report = await services.kpi.report_async(rng)
-    pk = printer_json(services.plant, report.printers[printer_id])
+    if is_long(rng):
+        total = (await services.breakdowns.get_async(rng)).total
+        pk = printer_json(services.plant, total.printers[printer_id])
+    else:
+        report = await services.kpi.report_async(rng)
+        pk = printer_json(services.plant, report.printers[printer_id])
     return {
         "range": range_json(services.plant, rng),
         "equipment": printer_id,
@@ -111,7 +153,7 @@ MAX_THROUGHPUT_BUCKETS = 10_000  # a week of minutes: enough for any chart, smal
 async def printer_throughput(
     printer_id: str,
     services: ServicesDep,
-    rng: RangeDep,
+    rng: RawRangeDep,
     period: Annotated[Literal["minute", "hour"], Query(description="bucket length")] = "hour",
 ) -> dict[str, Any]:
     if _kind(services, printer_id) != "printer":
@@ -151,8 +193,16 @@ async def printer_throughput(
 )
 async def savings(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     plant = services.plant
-    report = await services.kpi.report_async(rng)
     ids = [p.id for p in plant.printers]
+    if is_long(rng):
+        total = (await services.breakdowns.get_async(rng)).total
+        return {
+            "range": range_json(plant, rng),
+            "baseline": baseline_json(plant),
+            "total": jsonable(summed_energy(plant, (total.printers[pid] for pid in ids))),
+            "printers": {pid: jsonable(total.printers[pid].energy) for pid in ids},
+        }
+    report = await services.kpi.report_async(rng)
     return {
         "range": range_json(plant, rng),
         "baseline": baseline_json(plant),
@@ -209,7 +259,10 @@ async def kpi_series_csv(
     rng: RangeDep,
     equipment: Annotated[str, Query(max_length=64, description="Printer or fleet id")],
     kpi: Annotated[str | None, Query(max_length=400, description="Comma-separated KPI names; default all")] = None,
-    bucket: Annotated[Literal["shift", "day"], Query()] = "shift",
+    bucket: Annotated[
+        Literal["shift", "day", "week", "month", "quarter", "year"],
+        Query(description="Rows per shift (ranges up to 31 days), production day or longer period"),
+    ] = "shift",
 ) -> Response:
     kind = _kind(services, equipment)
     if kind == "robot":
@@ -227,26 +280,48 @@ async def kpi_series_csv(
             raise HTTPException(UNPROCESSABLE, f"{', '.join(wrong)} do not apply to a {kind}")
     else:
         wanted = applicable
-    report = await services.kpi.report_async(rng)
     plant = services.plant
+    rows: list[tuple[str, str, str, Any, Any]] = []
+    if bucket == "shift" and is_long(rng):
+        raise HTTPException(
+            UNPROCESSABLE,
+            f"bucket=shift lists ranges of up to {BY_SHIFT_MAX_DAYS} days; over longer ones choose bucket=day,"
+            " week, month, quarter or year",
+        )
+    if bucket in ("shift", "day") and not is_long(rng):
+        report = await services.kpi.report_async(rng)
+        if bucket == "shift":
+            for s in report.shifts:
+                rows.append(
+                    (
+                        s.key,
+                        iso(plant, s.start_ns),
+                        iso(plant, s.end_ns),
+                        s.printers.get(equipment),
+                        s.fleets.get(equipment),
+                    )
+                )
+        else:
+            for d in report.days:
+                rows.append((d.production_date.isoformat(), "", "", d.printers.get(equipment), d.fleets.get(equipment)))
+    else:  # per period, summed from the ledger (days over a range longer than a report lists, or longer periods)
+        try:
+            breakdown = await services.breakdowns.get_async(rng, Period(bucket))
+        except RangeError as exc:
+            raise HTTPException(UNPROCESSABLE, str(exc)) from None
+        for p in breakdown.periods:
+            rows.append(
+                (
+                    p.label,
+                    iso(plant, p.start_ns),
+                    iso(plant, p.end_ns),
+                    p.printers.get(equipment),
+                    p.fleets.get(equipment),
+                )
+            )
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["bucket", "start", "end", "equipment", *[k.value for k in wanted]])
-    rows: list[tuple[str, str, str, Any, Any]] = []
-    if bucket == "shift":
-        for s in report.shifts:
-            rows.append(
-                (
-                    s.key,
-                    iso(plant, s.start_ns),
-                    iso(plant, s.end_ns),
-                    s.printers.get(equipment),
-                    s.fleets.get(equipment),
-                )
-            )
-    else:
-        for d in report.days:
-            rows.append((d.production_date.isoformat(), "", "", d.printers.get(equipment), d.fleets.get(equipment)))
     for label, start, end, pk, fk in rows:
         values = [kpi_value(k, pk, fk) for k in wanted]
         w.writerow([label, start, end, equipment, *["" if v is None else f"{v:.6g}" for v in values]])

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from shopfloor.api.deps import UNPROCESSABLE, OperatorDep, RangeDep, Services, ServicesDep, not_found
+from shopfloor.api.deps import UNPROCESSABLE, OperatorDep, RawRangeDep, Services, ServicesDep, not_found
 from shopfloor.api.presenters import range_json
 from shopfloor.api.schemas import Audit, NoteAdded, Notes, ReasonSet, Stops, StopSplit
 from shopfloor.api.stops import list_stops
@@ -128,7 +128,7 @@ def _stop_window(
     summary="Stops with their reasons (after corrections) and notes",
     response_model=Stops,
 )
-async def stops(printer_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
+async def stops(printer_id: str, services: ServicesDep, rng: RawRangeDep) -> dict[str, Any]:
     _printer(services, printer_id)
     found = await asyncio.to_thread(
         list_stops,
@@ -220,7 +220,7 @@ async def add_note(body: AddNote, services: ServicesDep, who: OperatorDep) -> di
 
 @router.get("/notes", summary="Notes in a time range", response_model=Notes)
 async def notes(
-    services: ServicesDep, rng: RangeDep, equipment: Annotated[str | None, Query(max_length=64)] = None
+    services: ServicesDep, rng: RawRangeDep, equipment: Annotated[str | None, Query(max_length=64)] = None
 ) -> dict[str, Any]:
     p = services.plant
     known = [x.id for x in p.printers] + [f.id for f in p.fleets] + [r.id for f in p.fleets for r in f.robots]

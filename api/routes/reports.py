@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from shopfloor.api.breakdowns import is_long
 from shopfloor.api.deps import RangeDep, ServicesDep, not_found
-from shopfloor.api.presenters import team_report_json
+from shopfloor.api.presenters import team_period_report_json, team_report_json
 from shopfloor.api.schemas import TeamReport
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -94,11 +95,16 @@ async def team_report(
 ) -> Any:
     if team_id not in {t.id for t in services.plant.teams}:
         raise not_found("team", team_id, [t.id for t in services.plant.teams])
-    report = await services.kpi.report_async(rng)
-    body = team_report_json(services.plant, rng, report, team_id)
+    if is_long(rng):  # per shift only up to 31 days: the sheet from the ledger's sums
+        total = (await services.breakdowns.get_async(rng)).total
+        body = team_period_report_json(services.plant, rng, total, team_id)
+    else:
+        report = await services.kpi.report_async(rng)
+        body = team_report_json(services.plant, rng, report, team_id)
     if format == "json":
         return body
-    name = f"{team_id}-{(rng.shift.key if rng.shift else 'range').replace('/', '-')}.csv"
+    label = rng.shift.key if rng.shift else rng.period.label if rng.period else "range"
+    name = f"{team_id}-{label.replace('/', '-')}.csv"
     return Response(
         report_csv(body),
         media_type="text/csv; charset=utf-8",

@@ -6,9 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from shopfloor.api.deps import RangeDep, ServicesDep, not_found
+from shopfloor.api.breakdowns import is_long
+from shopfloor.api.deps import ListingDep, RangeDep, ServicesDep, not_found
 from shopfloor.api.presenters import jsonable, range_json, scoreboard_json, team_json
 from shopfloor.api.schemas import Scoreboard, Team, TeamDetail
+from shopfloor.models.periods import Period
 
 router = APIRouter(prefix="/api/v1/teams", tags=["teams"])
 
@@ -33,14 +35,30 @@ async def teams(services: ServicesDep) -> list[dict[str, Any]]:
 
 @router.get("/scoreboard", summary="Rank, score and per-objective attainment of every team", response_model=Scoreboard)
 async def scoreboard(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
+    if is_long(rng):
+        total = (await services.breakdowns.get_async(rng)).total
+        return {"range": range_json(services.plant, rng), "teams": [team_json(services.plant, t) for t in total.teams]}
     report = await services.kpi.report_async(rng)
     return scoreboard_json(services.plant, rng, report)
 
 
 @router.get("/{team_id}", summary="One team's score over the range, per shift and per day", response_model=TeamDetail)
-async def team(team_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
+async def team(team_id: str, services: ServicesDep, rng: RangeDep, by: ListingDep) -> dict[str, Any]:
     if team_id not in {t.id for t in services.plant.teams}:
         raise not_found("team", team_id, [t.id for t in services.plant.teams])
+    if by is not Period.SHIFT:
+        breakdown = await services.breakdowns.get_async(rng, by)
+        total = next(x for x in breakdown.total.teams if x.team_id == team_id)
+        return {
+            "range": range_json(services.plant, rng),
+            **team_json(services.plant, total),
+            "by_shift": {},
+            "trend": {},
+            "by": by.value,
+            "by_period": {
+                p.label: jsonable(next(x for x in p.teams if x.team_id == team_id).score) for p in breakdown.periods
+            },
+        }
     report = await services.kpi.report_async(rng)
     t = next(x for x in report.teams if x.team_id == team_id)
     return {
@@ -48,4 +66,6 @@ async def team(team_id: str, services: ServicesDep, rng: RangeDep) -> dict[str, 
         **team_json(services.plant, t),
         "by_shift": {k: jsonable(v) for k, v in t.by_shift.items()},
         "trend": jsonable(t.trend),
+        "by": by.value,
+        "by_period": {},
     }

@@ -31,6 +31,7 @@
     document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
     $("lang").textContent = t("lang_button");
     $("lang").dataset.lang = lang;
+    $("tracking-link").href = `/tracking?lang=${lang}`;
     document.body.dataset.lang = lang;
     if (model.plant) { $("plant-name").textContent = name(model.plant); document.title = name(model.plant); }
   }

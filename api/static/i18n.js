@@ -18,3 +18,30 @@ window.I18N = {
     no_reason: "未填写停机原因", a: "开动", p: "性能", q: "合格", no_score: "无数据", off_shift: "本班未当班", sessions_unit: "次", lang_button: "EN",
   },
 };
+// The tracking page (/tracking) and the display's link to it.
+Object.assign(window.I18N.en, {
+  tracking: "Team tracking", tracking_title: "Team performance tracking", display: "Control room", team: "Team",
+  period: "Period", year: "Year", month: "Month", period_pick: "Pareto of", csv: "Export CSV",
+  p_shift: "Shifts", p_day: "Days", p_week: "Weeks", p_month: "Months", p_quarter: "Quarters", p_year: "Years",
+  score_trend: "Score per period", rank_history: "Rank history", objectives_sheet: "Objectives sheet",
+  pareto: "Downtime Pareto", savings: "Energy and water saved against the baseline", objective: "Objective",
+  target: "Target", actual: "Actual", attainment: "Attainment", weight: "Weight", downtime_min: "Downtime (min)",
+  energy_saved: "Energy saved (kWh)", water_saved: "Water saved (L)", co2_avoided: "CO₂ avoided",
+  money_saved: "saved", total_saved: "Over these periods", loading: "Loading…", running: "running",
+  no_printers: "No printing machines in this team: no downtime or savings",
+  raw_note: "{n} shift(s) computed from raw samples",
+  stale_note: "{n} shift(s) from ledger rows of an earlier plant file (run shopfloor ledger rebuild)",
+});
+Object.assign(window.I18N.zh, {
+  tracking: "班组绩效跟踪", tracking_title: "班组绩效跟踪", display: "中控大屏", team: "班组",
+  period: "周期", year: "年度", month: "月份", period_pick: "帕累托周期", csv: "导出 CSV",
+  p_shift: "按班次", p_day: "按日", p_week: "按周", p_month: "按月", p_quarter: "按季度", p_year: "按年",
+  score_trend: "各周期得分", rank_history: "排名变化", objectives_sheet: "目标考核表",
+  pareto: "停机原因帕累托图", savings: "相对传统基准的节能节水", objective: "考核指标",
+  target: "目标", actual: "实际", attainment: "达成率", weight: "权重", downtime_min: "停机时间（分钟）",
+  energy_saved: "节电（千瓦时）", water_saved: "节水（升）", co2_avoided: "减排二氧化碳",
+  money_saved: "节省", total_saved: "所选周期合计", loading: "加载中…", running: "进行中",
+  no_printers: "该班组没有印花机：无停机与节能数据",
+  raw_note: "{n} 个班次由原始数据计算",
+  stale_note: "{n} 个班次来自旧版工厂配置的台账（请运行 shopfloor ledger rebuild）",
+});

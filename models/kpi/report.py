@@ -11,7 +11,10 @@ exactly the totals a report of that shift alone has.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import reduce
@@ -102,8 +105,18 @@ def _sum_printers(items: Iterable[PrinterTotals]) -> PrinterTotals:
     return reduce(lambda a, b: a + b, items, PrinterTotals())
 
 
+# Up to this many totals are summed pairwise: joining the response durations apart costs more than it saves.
+_PAIRWISE_MAX = 64
+
+
 def _sum_fleets(items: Iterable[FleetTotals]) -> FleetTotals:
-    return reduce(lambda a, b: a + b, items, FleetTotals())
+    """``sum`` with ``+``, but the response durations of many totals joined once: adding them pairwise copies the
+    growing tuple at every step, quadratic over a year's shifts. The same fold order, so the same floats as ``+``."""
+    parts = list(items)
+    if len(parts) <= _PAIRWISE_MAX:
+        return reduce(lambda a, b: a + b, parts, FleetTotals())
+    total = reduce(lambda a, b: a + b, (dataclasses.replace(t, response_s=()) for t in parts), FleetTotals())
+    return dataclasses.replace(total, response_s=tuple(itertools.chain.from_iterable(t.response_s for t in parts)))
 
 
 def team_instances(team: Team, instances: Sequence[ShiftInstance]) -> list[int]:
@@ -165,6 +178,34 @@ def equipment_totals(
     return EquipmentTotals(tuple(inst), p_tot, r_tot, hourly)
 
 
+def _fleet_shift_totals(plant: Plant, totals: EquipmentTotals) -> dict[str, list[FleetTotals]]:
+    """Per fleet, per shift instance: the sum of its robots."""
+    out: dict[str, list[FleetTotals]] = {}
+    for f in plant.fleets:
+        per_robot = [totals.robots[r.id] for r in f.robots]
+        out[f.id] = [_sum_fleets(robot[k] for robot in per_robot) for k in range(len(totals.instances))]
+    return out
+
+
+def _team_kpis(
+    plant: Plant,
+    team: Team,
+    p_tot: Mapping[str, Sequence[PrinterTotals]],
+    f_tot: Mapping[str, Sequence[FleetTotals]],
+    ks: Sequence[int],
+) -> tuple[PrinterKpis | None, FleetKpis | None]:
+    """The KPIs of a team's own printers and fleets over the shift instances ``ks`` (None: it has none)."""
+    own_p = [e for e in team.equipment if e in p_tot]
+    own_f = [e for e in team.equipment if e in f_tot]
+    printer = (
+        printer_kpis(_sum_printers(p_tot[e][k] for e in own_p for k in ks), plant.baseline, plant.stop_reasons)
+        if own_p
+        else None
+    )
+    fleet = fleet_kpis(_sum_fleets(f_tot[e][k] for e in own_f for k in ks)) if own_f else None
+    return printer, fleet
+
+
 def build_report(
     plant: Plant,
     start_ns: int,
@@ -185,16 +226,10 @@ def assemble_report(
     """Every grouping of a report (shifts, days, equipment, robots, teams) from per-shift totals, whether they
     were just computed or kept in the ledger: every ratio comes from summed totals."""
     inst = list(totals.instances)
-    n = len(inst)
     p_tot = totals.printers
     hourly = totals.throughput
-    f_tot: dict[str, list[FleetTotals]] = {}
-    r_tot: dict[str, FleetTotals] = {}
-    for f in plant.fleets:
-        per_robot = [totals.robots[r.id] for r in f.robots]
-        for r, robot_totals in zip(f.robots, per_robot, strict=True):
-            r_tot[r.id] = _sum_fleets(robot_totals)
-        f_tot[f.id] = [_sum_fleets(robot[k] for robot in per_robot) for k in range(n)]
+    f_tot = _fleet_shift_totals(plant, totals)
+    r_tot = {r.id: _sum_fleets(totals.robots[r.id]) for f in plant.fleets for r in f.robots}
 
     def pk(t: PrinterTotals) -> PrinterKpis:
         return printer_kpis(t, plant.baseline, plant.stop_reasons)
@@ -214,7 +249,9 @@ def assemble_report(
         for k, i in enumerate(inst)
     )
     dates = sorted({i.production_date for i in inst})
-    by_date = {d: [k for k, i in enumerate(inst) if i.production_date == d] for d in dates}
+    by_date: dict[dt.date, list[int]] = {d: [] for d in dates}
+    for k, i in enumerate(inst):
+        by_date[i.production_date].append(k)
     days = tuple(
         DayReport(
             d,
@@ -229,10 +266,7 @@ def assemble_report(
 
     # ---- teams
     def team_score(team: Team, ks: list[int]) -> Score:
-        own_p = [e for e in team.equipment if e in p_tot]
-        own_f = [e for e in team.equipment if e in f_tot]
-        printer = pk(_sum_printers(p_tot[e][k] for e in own_p for k in ks)) if own_p else None
-        fleet = fleet_kpis(_sum_fleets(f_tot[e][k] for e in own_f for k in ks)) if own_f else None
+        printer, fleet = _team_kpis(plant, team, p_tot, f_tot, ks)
         return score(team.objectives, printer, fleet, len(ks), config.attainment_cap)
 
     partial = []
@@ -257,3 +291,95 @@ def assemble_report(
     return KpiReport(
         plant.plant.id, start_ns, end_ns, plant.baseline.currency, shifts, days, printers, fleets, robots, teams, hourly
     )
+
+
+# ---------------------------------------------------------------------------------------------- period reports
+
+
+@dataclass(frozen=True, slots=True)
+class TeamPeriod:
+    """A team over one period: its score and rank, and what its own equipment did in its shifts."""
+
+    team_id: str
+    kind: str
+    rank: int  # 1 = best, among the plant's teams over the same period
+    shifts: int  # shift instances the team is scored on
+    score: Score
+    printer: PrinterKpis | None  # the team's printers summed over its shifts (Pareto, energy); None: it has none
+    fleet: FleetKpis | None  # the team's fleets summed over its shifts; None: it has none
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodReport:
+    """Equipment and team figures of one span of a range: the sum of the shift instances that start in it."""
+
+    label: str
+    start_ns: int
+    end_ns: int
+    shifts: int
+    printers: dict[str, PrinterKpis]
+    fleets: dict[str, FleetKpis]
+    robots: dict[str, FleetKpis]
+    teams: tuple[TeamPeriod, ...]  # ranked, best first
+
+
+def period_reports(
+    plant: Plant,
+    start_ns: int,
+    end_ns: int,
+    totals: EquipmentTotals,
+    spans: Sequence[tuple[str, int, int]],
+    config: KpiConfig = KpiConfig(),
+) -> tuple[PeriodReport, ...]:
+    """Per (label, start_ns, end_ns) span: the figures of the shift instances of ``totals`` (a range
+    [start_ns, end_ns)) whose start lies in the span, the first one's start counted as ``start_ns``.
+
+    Only sums per span: none of a report's per-shift and per-day groupings, so a year or ten are cheap. The sums
+    run in the order ``assemble_report`` runs them, so a span covering the whole range has exactly that report's
+    equipment figures and team scores and ranks, to the last bit.
+    """
+    inst = totals.instances
+    p_tot = totals.printers
+    f_tot = _fleet_shift_totals(plant, totals)
+    starts = [max(i.start_ns, start_ns) for i in inst]
+    team_ks = {team.id: team_instances(team, inst) for team in plant.teams}
+    out = []
+    for label, span_start, span_end in spans:
+        # instances are in time order, so a span's are one run of them
+        lo, hi = bisect.bisect_left(starts, span_start), bisect.bisect_left(starts, min(span_end, end_ns))
+        ks = range(lo, hi)
+        scored: list[tuple[Team, int, Score, PrinterKpis | None, FleetKpis | None]] = []
+        for team in plant.teams:
+            own = team_ks[team.id]
+            mine = own[bisect.bisect_left(own, lo) : bisect.bisect_left(own, hi)]
+            printer, fleet = _team_kpis(plant, team, p_tot, f_tot, mine)
+            scored.append(
+                (
+                    team,
+                    len(mine),
+                    score(team.objectives, printer, fleet, len(mine), config.attainment_cap),
+                    printer,
+                    fleet,
+                )
+            )
+        order = ranked({team.id: s.score for team, _, s, _, _ in scored})
+        teams = (
+            TeamPeriod(team.id, team.kind.value, order.index(team.id) + 1, n, s, printer, fleet)
+            for team, n, s, printer, fleet in scored
+        )
+        out.append(
+            PeriodReport(
+                label,
+                span_start,
+                span_end,
+                len(ks),
+                {
+                    pid: printer_kpis(_sum_printers(t[k] for k in ks), plant.baseline, plant.stop_reasons)
+                    for pid, t in p_tot.items()
+                },
+                {fid: fleet_kpis(_sum_fleets(t[k] for k in ks)) for fid, t in f_tot.items()},
+                {rid: fleet_kpis(_sum_fleets(t[k] for k in ks)) for rid, t in totals.robots.items()},
+                tuple(sorted(teams, key=lambda t: t.rank)),
+            )
+        )
+    return tuple(out)

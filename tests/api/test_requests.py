@@ -118,7 +118,11 @@ def test_bad_input_is_refused_with_a_message(client: TestClient) -> None:
         ("/api/v1/teams/scoreboard", "shift=2026-02-30/early"): (422, "not a calendar date"),
         ("/api/v1/teams/scoreboard", "shift=2199-01-01/early"): (422, "has not started"),
         ("/api/v1/teams/scoreboard", "shift=2999-01-01/early"): (422, "outside the years 1971-2200"),
-        ("/api/v1/kpis", "start=2026-01-01T00:00:00&end=2026-03-01T00:00:00"): (422, "at most 31 days"),
+        ("/api/v1/printers/mso-cpp-1/stops", "start=2026-01-01T00:00:00&end=2026-03-01T00:00:00"): (
+            422,
+            "at most 31 days",
+        ),
+        ("/api/v1/kpis", "start=2010-01-01T00:00:00&end=2026-03-01T00:00:00"): (422, "at most 3653 days"),
         ("/api/v1/kpis", "start=2026-01-02T00:00:00&end=2026-01-01T00:00:00"): (422, "end must be after start"),
         ("/api/v1/kpis", "start=2026-01-02T00:00:00"): (422, "start and end go together"),
         ("/api/v1/kpis", "start=noon&end=2026-01-01T00:00:00"): (422, "not an ISO 8601 time"),
