@@ -469,6 +469,11 @@ async def keep_ledger(ledger: Ledger, every_s: float = KEEP_EVERY_S) -> None:
     failures (a store outage), one when it ends."""
     failing = False
     while True:
+        if ledger.store.health().error() is not None:
+            # A full disk or a damaged file: the store says so once per stretch, and a ledger row written now
+            # would only fail the same way (a second line for one cause). Rows wait for the store to recover.
+            await asyncio.sleep(every_s)
+            continue
         try:
             now = ledger.clock_ns()
             since = now - ledger.plant.storage.raw_retention_days * NS_PER_DAY
