@@ -473,7 +473,7 @@ class DuckDBStore(SampleStore):
                 raise StoreUnavailable(
                     f"{self._file_problem(exc)}; raw samples before the cutoff are kept for now"
                 ) from None
-        file_bytes, free_bytes = self._space()
+        file_bytes, free_bytes = self.space()
         return RawDrop(cutoff_ns, deleted, file_bytes, free_bytes)
 
     def compact(self, *, min_free_bytes: int, min_free_fraction: float = 0.5) -> Compaction | None:
@@ -485,7 +485,7 @@ class DuckDBStore(SampleStore):
         new one whole; a copy left over by a crash is removed at the next attempt.
         """
         self._check_writable()
-        file_bytes, free_bytes = self._space()
+        file_bytes, free_bytes = self.space()
         if free_bytes < min_free_bytes or free_bytes < min_free_fraction * file_bytes:
             return None
         started = time.monotonic()
@@ -536,8 +536,11 @@ class DuckDBStore(SampleStore):
                 self._swapping = False
                 self._gate.notify_all()
 
-    def _space(self) -> tuple[int, int]:
-        """(bytes of the file, bytes of it free for reuse)."""
+    def space(self, *, checkpoint: bool = False) -> tuple[int, int]:
+        """(bytes of the file, bytes of it free for reuse); ``checkpoint``: after moving the log into the file."""
+        if checkpoint and not self.read_only:
+            with self._db_lock:
+                self._writer.execute("FORCE CHECKPOINT")
         with self._reading() as cur:
             block_bytes, free_blocks = cur.execute(
                 "SELECT block_size, free_blocks FROM pragma_database_size() WHERE database_name = current_database()"
