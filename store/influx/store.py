@@ -132,18 +132,21 @@ class InfluxStore(SampleStore):
             url=connection.url, token=connection.token, org=connection.org, timeout=timeout_ms
         )
         write_api = self._write_client.write_api(write_options=SYNCHRONOUS)
-        self._ledger_policy_ready = False  # the sender made sure the ledger's retention policy exists
+        # Where the sender writes ledger lines: the policy ``ledger`` (True), or, where it does not exist and cannot
+        # be made, with the samples (False); None: not looked at yet. Samples never wait behind ledger lines.
+        self._ledger_in_policy: bool | None = None
         self._policy_lock = threading.Lock()
         self._raw_policy_in_force: bool | None = None  # the samples' policy is raw_retention_days (None: not asked)
         self._raw_policy_asked = 0.0
 
         def send(payload: bytes) -> None:
             samples, ledger = split_ledger_lines(payload)
-            for bucket, lines in ((connection.bucket, samples), (self.ledger_bucket, ledger)):
+            for lines in (samples, ledger):
                 if not lines:
                     continue
-                if lines is ledger:
-                    self._ensure_ledger_policy()
+                bucket = connection.bucket
+                if lines is ledger and self._ensure_ledger_policy():
+                    bucket = self.ledger_bucket
                 write_api.write(
                     bucket=bucket,
                     org=connection.org,
@@ -352,12 +355,13 @@ class InfluxStore(SampleStore):
                 out[str(point["name"])] = (_duration_ns(str(point["duration"])), bool(point.get("default")))
         return out
 
-    def _ensure_ledger_policy(self) -> None:
-        """Before the first ledger line is sent (sender thread): the policy ``ledger`` exists, or the server said
-        why it cannot be made (not allowed, a server without retention policies), which is logged once and the
-        write goes ahead: the server's answer to it tells whether the ledger's bucket exists."""
-        if self._ledger_policy_ready:
-            return
+    def _ensure_ledger_policy(self) -> bool:
+        """Before the first ledger line is sent (sender thread): whether the policy ``ledger`` exists, made here if
+        missing. Where the server refuses (not allowed, no retention policies in its InfluxQL) the ledger goes with
+        the samples, as reads then look for it (a warning says what to create): a write to a policy that does not
+        exist would be retried for ever, and the samples spooled after it would wait."""
+        if self._ledger_in_policy is not None:
+            return self._ledger_in_policy
         try:
             if LEDGER_RETENTION_POLICY not in self._policies(client=self._write_client):
                 self.query(
@@ -374,16 +378,19 @@ class InfluxStore(SampleStore):
             if not exc.answered:
                 raise  # the server is not reachable: the sender retries the whole write
             log.warning(
-                "InfluxDB: cannot make sure the ledger's retention policy %r exists (%s); ledger rows are written"
-                ' to bucket %r: create it (InfluxDB 1.x: CREATE RETENTION POLICY "%s" ON "%s" DURATION INF'
-                " REPLICATION 1; 2.x: a bucket with a DBRP mapping)",
+                "InfluxDB: cannot make the ledger's retention policy %r (%s); until it exists the ledger is written"
+                " with the samples and expires with them: create it (InfluxDB 1.x: CREATE RETENTION POLICY"
+                ' "%s" ON "%s" DURATION INF REPLICATION 1; 2.x: a bucket %r, mapped by DBRP) and restart',
                 LEDGER_RETENTION_POLICY,
                 exc,
-                self.ledger_bucket,
                 LEDGER_RETENTION_POLICY,
                 self.connection.bucket,
+                self.ledger_bucket,
             )
-        self._ledger_policy_ready = True
+            self._ledger_in_policy = False
+            return False
+        self._ledger_in_policy = True
+        return True
 
     def _query_series(
         self, measurement: str, equipment_ids: list[str], fields: list[str] | None, start_ns: int, end_ns: int
@@ -506,17 +513,16 @@ class InfluxStore(SampleStore):
         self, start_ns: int, end_ns: int, equipment_ids: list[str] | None
     ) -> Iterable[Mapping[str, object]]:
         fields = (*LEDGER_TEXT_FIELDS, *LEDGER_INTEGER_FIELDS)
-        source = ".".join(ident(n) for n in (self.connection.bucket, LEDGER_RETENTION_POLICY, MEASUREMENT_LEDGER))
-        q = (
-            f"SELECT {', '.join(ident(f) for f in fields)} FROM {source}"
-            f"{where(self.plant_id, equipment_ids, start_ns, end_ns)} GROUP BY {ident(TAG_EQUIPMENT)}"
-        )
+        in_policy = ".".join(ident(n) for n in (self.connection.bucket, LEDGER_RETENTION_POLICY, MEASUREMENT_LEDGER))
+        clause = f"{where(self.plant_id, equipment_ids, start_ns, end_ns)} GROUP BY {ident(TAG_EQUIPMENT)}"
+        select = f"SELECT {', '.join(ident(f) for f in fields)} FROM "
         try:
-            answer = self.query(q)
+            answer = self.query(select + in_policy + clause)
         except InfluxQueryError as exc:
-            if exc.answered and f"retention policy not found: {LEDGER_RETENTION_POLICY}" in str(exc):
-                return []  # no ledger row was ever written to this database
-            raise
+            if not (exc.answered and f"retention policy not found: {LEDGER_RETENTION_POLICY}" in str(exc)):
+                raise
+            # no policy ``ledger``: the sender writes the ledger with the samples (_ensure_ledger_policy)
+            answer = self.query(select + ident(MEASUREMENT_LEDGER) + clause)
         records = []
         for s in _first(answer):
             for row in s.values:

@@ -5,10 +5,12 @@ every shift older than the retention."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bench._influx import InfluxServer
 from shopfloor.api.ledger import Ledger
@@ -22,6 +24,7 @@ from shopfloor.models.timebase import NS_PER_DAY, NS_PER_S
 from shopfloor.store import open_store
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.influx import InfluxStore
+from shopfloor.store.influx.store import InfluxQueryError
 from tests.fixtures.waiting import wait_until
 from tests.models._ledger_rows import printer_row
 from tests.store.conftest import influx_plant
@@ -119,4 +122,38 @@ def test_the_policy_is_set_only_once_the_ledger_holds_every_older_shift(
         assert run_retention(ledger, now).cutoff_ns is None, "in force: the server drops by itself from now on"
     finally:
         notes.close()
+        store.close()
+
+
+def test_where_the_ledger_policy_cannot_be_made_the_ledger_goes_with_the_samples(
+    base_plant: Plant,
+    influx_server: InfluxServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A user without the right to make policies (or a server without them): nothing waits behind the ledger."""
+    server = influx_server
+    bucket = server.new_bucket()
+    _, store = one_day_store(base_plant, server, bucket, tmp_path / "spool")
+
+    def refused(client: object = None) -> dict[str, tuple[int, bool]]:
+        raise InfluxQueryError("InfluxQL statement 0 failed: error authorizing query: not an admin", answered=True)
+
+    monkeypatch.setattr(store, "_policies", refused)
+    try:
+        now = time.time_ns()
+        start = now - NS_PER_DAY
+        row = dataclasses.replace(printer_row(0, "mso-cpp-1", 3.0), shift_start_ns=start, shift_end_ns=start + 1)
+        with caplog.at_level(logging.WARNING, logger="shopfloor.store.influx.store"):
+            store.write_ledger([row])
+            store.write(states([now]))
+            assert store.flush(timeout_s=WAIT_S), "the samples behind the ledger rows are delivered"
+        assert server.count("kpi_ledger", "payload", db=bucket) == 1, "with the samples, in the default policy"
+        assert store.read_ledger(row.shift_start_ns, row.shift_start_ns + 1) == [row]
+        warnings = [
+            r.getMessage() for r in caplog.records if "cannot make the ledger's retention policy" in r.getMessage()
+        ]
+        assert len(warnings) == 1 and 'CREATE RETENTION POLICY "ledger"' in warnings[0]
+    finally:
         store.close()
