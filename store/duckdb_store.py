@@ -496,7 +496,7 @@ class DuckDBStore(SampleStore):
                 self._recover()
                 self._copy_to(target)
                 self._swap_in(target)
-            except (duckdb.Error, OSError) as exc:
+            except (duckdb.Error, OSError, StoreError) as exc:
                 for leftover in (target, target.with_name(target.name + ".wal")):
                     with contextlib.suppress(OSError):
                         leftover.unlink(missing_ok=True)
@@ -528,13 +528,19 @@ class DuckDBStore(SampleStore):
             os.replace(target, self.path)
             _fsync(self.path.parent)
         finally:
-            con = duckdb.connect(str(self.path), config=self._config)  # the new file, or the old one if not swapped
-            with self._gate:
-                self._con, self._writer = con, con.cursor()
-                self._generation += 1
-                self._must_reopen = False
-                self._swapping = False
-                self._gate.notify_all()
+            try:
+                con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self.path), config=self._config)
+            except duckdb.Error:
+                con = None  # reads say the file is being reopened; the flusher's next attempt reopens it
+                raise
+            finally:
+                with self._gate:
+                    if con is not None:  # the new file, or the old one if it was not swapped
+                        self._con, self._writer = con, con.cursor()
+                        self._generation += 1
+                    self._must_reopen = con is None
+                    self._swapping = False
+                    self._gate.notify_all()
 
     def space(self, *, checkpoint: bool = False) -> tuple[int, int]:
         """(bytes of the file, bytes of it free for reuse); ``checkpoint``: after moving the log into the file."""
