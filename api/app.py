@@ -26,10 +26,13 @@ from shopfloor.api.kpi_service import KpiService
 from shopfloor.api.ledger import LedgerIncomplete, keep_ledger
 from shopfloor.api.live import LiveHub
 from shopfloor.api.metrics import ApiMetrics, MetricsMiddleware
+from shopfloor.api.raw_window import GONE, RawSamplesExpired
+from shopfloor.api.retention import keep_raw_retention
 from shopfloor.api.routes import ROUTERS
 from shopfloor.api.settings import ApiConfig
 from shopfloor.api.snapshots import run_snapshots
 from shopfloor.api.status import StatusService
+from shopfloor.api.timerange import iso
 from shopfloor.collectors.base import CollectorStatus
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.kpi import KpiConfig
@@ -101,6 +104,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(run_snapshots(services), name="live-snapshots")
         keeper = asyncio.create_task(keep_ledger(kpi.ledger), name="ledger-keeper")
+        retention = asyncio.create_task(keep_raw_retention(kpi.ledger), name="raw-retention")
         log.info(
             "API up for plant %s; %d API key(s) configured (%s)",
             plant.plant.id,
@@ -110,7 +114,7 @@ def create_app(
         try:
             yield
         finally:
-            for background in (task, keeper):
+            for background in (task, keeper, retention):
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
@@ -131,6 +135,10 @@ def create_app(
     @app.exception_handler(LedgerIncomplete)
     async def ledger_incomplete(request: Request, exc: LedgerIncomplete) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "30"})
+
+    @app.exception_handler(RawSamplesExpired)
+    async def raw_samples_expired(request: Request, exc: RawSamplesExpired) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "raw_kept_since": iso(plant, exc.kept_since_ns)}, status_code=GONE)
 
     @app.exception_handler(StoreError)
     async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shopfloor.api.ledger import Ledger, ReportBasis, compose, read_inputs
+from shopfloor.api.raw_window import raw_kept, require_raw
 from shopfloor.api.timerange import TimeRange
 from shopfloor.models.kpi import KpiConfig, KpiReport, Throughput, outage_spans, printer_throughput
 from shopfloor.models.kpi.context import OPEN_END_NS
@@ -115,7 +116,9 @@ class KpiService:
         field, one printer, bounded by the caller's bucket limit)."""
         self.check_store()
         printer = self.plant.printer(printer_id)
-        end_ns = min(rng.nominal_end_ns, self.clock_ns())
+        now_ns = self.clock_ns()
+        end_ns = min(rng.nominal_end_ns, now_ns)
+        require_raw(self.plant, self.store, rng.start_ns, now_ns, "a throughput")
         with self._slots:
             inputs = read_inputs(
                 self.plant, self.store, self.annotations, rng.start_ns, end_ns, self.config, ("printed_m_total",)
@@ -191,8 +194,10 @@ class KpiService:
 
     def _compute(self, start_ns: int, end_ns: int) -> KpiReport:
         """Closed shifts from the ledger, the rest from raw samples read in context (api/ledger.py)."""
-        totals, basis = compose(self.ledger, start_ns, end_ns, self.clock_ns())
-        if end_ns - start_ns <= HOURLY_MAX_NS:
+        now_ns = self.clock_ns()
+        totals, basis = compose(self.ledger, start_ns, end_ns, now_ns)
+        # Hourly metres are read from raw samples: left out (null), as for long ranges, where they are gone.
+        if end_ns - start_ns <= HOURLY_MAX_NS and raw_kept(self.store, start_ns, now_ns):
             hourly: dict[str, HourlyThroughput] = {}
             inputs = read_inputs(
                 self.plant, self.store, self.annotations, start_ns, end_ns, self.config, ("printed_m_total",)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from shopfloor.api.raw_window import expired
 from shopfloor.models.calendar import ShiftInstance, shift_instances
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.kpi import KpiConfig
@@ -359,7 +360,8 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
 
     Rows an operator's correction has made stale are recomputed here (the next request shows a correction);
     rows of another plant file are used and named in the basis. Raises LedgerIncomplete when more than
-    MAX_RAW_NS would have to come from raw samples (stretches that hold no samples do not count: _sampled_ns).
+    MAX_RAW_NS would have to come from raw samples (stretches that hold no samples do not count: _sampled_ns),
+    RawSamplesExpired when some of it lies before the raw samples kept (api/raw_window.py).
     """
     instances = shift_instances(ledger.plant.shift_calendar, ledger.plant.tz, start_ns, end_ns)
     closed = ledger.closed_instances(start_ns, end_ns, now_ns)
@@ -388,6 +390,19 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
             cursor = i.end_ns
     if cursor < end_ns:
         pieces.append((cursor, end_ns))
+    kept_ns = ledger.store.raw_kept_since_ns(now_ns)
+    # Before the ledger's first row the plant was not monitored: nothing was kept there, nothing was dropped.
+    monitored_ns = min((key[0] for key in rows), default=None)
+    for a, b in pieces:
+        if kept_ns is not None and a < kept_ns and (monitored_ns is None or b > monitored_ns):
+            raise expired(
+                ledger.plant,
+                "this report",
+                a,
+                kept_ns,
+                "before it, reports are summed from the ledger's whole shifts: start and end the range at shift"
+                " boundaries (shift=, or a start and end at shifts' starts)",
+            )
     raw_ns = sum(_sampled_ns(ledger, a, b) for a, b in pieces)
     if raw_ns > MAX_RAW_NS:
         raise LedgerIncomplete(

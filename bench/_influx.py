@@ -3,7 +3,8 @@
 No InfluxDB 2.x/3.x server can be installed here, so this starts Debian's
 influxd (1.x API: /write, /query, /ping) and puts nginx in front of it to map
 ``/api/v2/write?bucket=…&precision=…`` onto ``/write?db=…&precision=…`` —
-what InfluxDB 1.8's compatibility endpoint does inside the server. influxdb-
+what InfluxDB 1.8's compatibility endpoint does inside the server (a bucket
+``db/rp`` becomes ``db=db&rp=rp``: a write to a retention policy). influxdb-
 client is pointed at nginx and speaks its normal 2.x write API; reads use
 InfluxQL over ``/query``, which 1.x, 2.x and 3.x all serve.
 
@@ -230,6 +231,7 @@ class InfluxServer:
             ("data", "wal-dir"): _toml_str(data / "wal"),
             ("data", "query-log-enabled"): "false",
             ("monitor", "store-enabled"): "false",  # no _internal database writes competing with tests
+            ("retention", "check-interval"): _toml_str("1s"),  # a retention test sees the server drop at once
             ("http", "bind-address"): _toml_str(f"127.0.0.1:{self.influx_port}"),
             ("http", "log-enabled"): "false",
             ("http", "pprof-enabled"): "false",
@@ -264,10 +266,13 @@ http {{
     client_body_buffer_size 32m;
     proxy_read_timeout 120s;
     upstream influxd {{ server {upstream}; keepalive 8; }}
+    # bucket "db/rp" (percent-encoded by the client) names a retention policy, as InfluxDB 1.8 reads it
+    map $arg_bucket $influx_db {{ "~^([^/%]+)(/|%2[Ff])(.+)$" $1; default $arg_bucket; }}
+    map $arg_bucket $influx_rp {{ "~^([^/%]+)(/|%2[Ff])(.+)$" $3; default ""; }}
     server {{
         listen 127.0.0.1:{port};
         location = /api/v2/write {{
-            rewrite ^ /write?db=$arg_bucket&precision=$arg_precision? break;
+            rewrite ^ /write?db=$influx_db&rp=$influx_rp&precision=$arg_precision? break;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_pass http://influxd;

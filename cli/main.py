@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "shopfloor.cli.inject",
     "shopfloor.cli.collect",
     "shopfloor.cli.plant",
+    "shopfloor.cli.ledger",
 )
 
 

@@ -69,6 +69,29 @@ class StoreUnavailable(StoreError):
 
 
 @dataclass(frozen=True, slots=True)
+class RawDrop:
+    """What one drop of old raw samples did (:meth:`SampleStore.drop_raw_before`)."""
+
+    cutoff_ns: int  # raw samples before this are gone now (but each series' last one before it: its context)
+    deleted: dict[str, int]  # rows deleted per table (printer, robot, quality)
+    file_bytes: int  # the store's file on disk afterwards (freed space is reused, the file does not shrink)
+    free_bytes: int  # of which free, reused by new samples before the file grows again
+
+    @property
+    def rows(self) -> int:
+        return sum(self.deleted.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Compaction:
+    """A store file rewritten without its free space (:meth:`SampleStore.compact`)."""
+
+    bytes_before: int
+    bytes_after: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class StoreHealth:
     """Whether what was written is being kept, for /metrics and the API (all zero: everything is committed)."""
 
@@ -336,6 +359,40 @@ class SampleStore(ABC):
                 raise StoreError(f"{self.describe()}: cannot read the ledger: {exc}") from None
             rows[row.key] = row
         return [rows[key] for key in sorted(rows)]
+
+    # ------------------------------------------------------------------ raw retention
+    # Raw samples older than [storage] raw_retention_days go once their shifts are in the ledger (docs/storage.md,
+    # "Raw retention"). The embedded store deletes them when the serving process says so; an InfluxDB server drops
+    # them itself, by the bucket's retention policy.
+
+    def raw_kept_since_ns(self, now_ns: int) -> int | None:
+        """From when on this store holds every raw sample it was given, as of ``now_ns``; None: since the start."""
+        return None
+
+    def oldest_raw_ns(self) -> int | None:
+        """The oldest printer or robot sample kept (None: none, or the store cannot tell cheaply)."""
+        return None
+
+    def drop_raw_before(self, cutoff_ns: int) -> RawDrop | None:
+        """Delete the printer, robot and quality rows before ``cutoff_ns``, keeping per (equipment, field) the
+        last sample before it: a shift from ``cutoff_ns`` on still reads its context (docs/kpi.md, "Context").
+        Connectivity events stay (a handful a day; a link down since before the cutoff is still down after it).
+
+        The caller makes sure the ledger holds every shift before ``cutoff_ns``. None: this store's server drops
+        old samples itself (InfluxDB: a retention policy), nothing was done here.
+        """
+        return None
+
+    def ensure_retention(self) -> str | None:
+        """Make the server drop raw samples older than the retention by itself, keeping the ledger (InfluxDB: two
+        retention policies); what was set up, for the log, or None where there is nothing to set up. Idempotent.
+        Raises StoreError when it cannot be done now (the server down, or not allowed): the caller retries."""
+        return None
+
+    def compact(self, *, min_free_bytes: int, min_free_fraction: float = 0.5) -> Compaction | None:
+        """Give free space back to the disk when at least ``min_free_bytes`` and ``min_free_fraction`` of the file
+        are free (after a large drop); None when not worth it, or not this store's business (a server)."""
+        return None
 
     @abstractmethod
     def _write_ledger(self, records: list[LedgerRecord]) -> None:

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -61,8 +62,10 @@ from shopfloor.models.ledger import RECORD_COLUMNS, LedgerRecord
 from shopfloor.models.plant import DEFAULT_MAX_UNSAVED_SAMPLES
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.store.base import (
+    Compaction,
     ConnectivityRows,
     QualityRows,
+    RawDrop,
     SampleStore,
     SeriesRows,
     StoreError,
@@ -109,6 +112,16 @@ _TABLES: dict[str, tuple[str, ...]] = {
         "detail VARCHAR NOT NULL",
     ),
 }
+
+# Raw retention deletes from these (and from quality); connectivity events are kept.
+_SAMPLE_TABLES = ("printer", "robot")
+# Everything before the cutoff but each (equipment, field)'s last timestamp before it: that sample is the context of
+# the first shift kept (its state at the start, the reading its first increment starts from).
+_DROP_KEEPING_CONTEXT = (
+    "DELETE FROM {table} USING (SELECT equipment, field, max(ts_ns) AS last_ns FROM {table} WHERE ts_ns < $1"
+    " GROUP BY equipment, field) AS edge"
+    " WHERE {table}.equipment = edge.equipment AND {table}.field = edge.field AND {table}.ts_ns < edge.last_ns"
+)
 
 LEDGER_TABLE = "ledger"
 # models.ledger's record, column for column (RECORD_COLUMNS order); crew and fleet may be NULL.
@@ -177,6 +190,9 @@ class DuckDBStore(SampleStore):
             log, f"writing the ledger to DuckDB file {self.path}", period_s=outage_log_period_s, clock=clock
         )
         self._has_ledger = False  # a file opened read-only may predate the ledger table
+        self._kept_since: int | None = None  # meta 'raw_kept_since_ns': where the last raw drop cut
+        self._compacting = False  # a copy holds the writer: reads read what is committed, without their flush
+        self._swapping = False  # the compacted file is being put in place: reads wait (for well under a second)
         self._pending = PendingRows(_TABLES, max_unsaved_samples, clock)
         self._problem: str | None = None  # why commits fail now (None: they work)
         self._dropping = False  # the memory bound was reached during this outage (said once)
@@ -258,6 +274,8 @@ class DuckDBStore(SampleStore):
                 f"DuckDB file {self.path} has schema {rows.get('schema_version')!r}, this code reads {SCHEMA_VERSION!r}"
             )
         self._seq = int(rows.get("flush_seq", 0))
+        kept = rows.get("raw_kept_since_ns")
+        self._kept_since = None if kept is None else int(kept)
         self._has_ledger = bool(
             cur.execute(
                 "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [LEDGER_TABLE]
@@ -295,6 +313,8 @@ class DuckDBStore(SampleStore):
     def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor for one read; DuckDB's errors about the file become a StoreUnavailable saying what to do."""
         with self._gate:
+            while self._swapping:
+                self._gate.wait()
             if self._con is None or self._must_reopen:
                 raise StoreUnavailable(self._unavailable(self._problem or f"DuckDB file {self.path} is being reopened"))
             self._readers += 1
@@ -409,6 +429,138 @@ class DuckDBStore(SampleStore):
                 self._ledger_errors.failed(reason)
                 raise StoreUnavailable(f"{reason}; the ledger rows may not be kept: write them again") from None
         self._ledger_errors.recovered()
+
+    # ------------------------------------------------------------------ raw retention
+
+    def raw_kept_since_ns(self, now_ns: int) -> int | None:
+        return self._kept_since
+
+    def oldest_raw_ns(self) -> int | None:
+        with self._reading() as cur:
+            found = [cur.execute(f"SELECT min(ts_ns) FROM {table}").fetchall()[0][0] for table in _SAMPLE_TABLES]
+        return min((int(ts) for ts in found if ts is not None), default=None)
+
+    def drop_raw_before(self, cutoff_ns: int) -> RawDrop:
+        self._check_writable()
+        cutoff_ns = int(cutoff_ns)
+        self.flush()  # what waits in memory is committed first, so it is dropped with the rest if it is that old
+        deleted: dict[str, int] = {}
+        with self._db_lock:
+            try:
+                self._recover()
+                cur = self._writer
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    for table in _SAMPLE_TABLES:
+                        deleted[table] = int(
+                            cur.execute(_DROP_KEEPING_CONTEXT.format(table=table), [cutoff_ns]).fetchall()[0][0]
+                        )
+                    deleted["quality"] = int(
+                        cur.execute("DELETE FROM quality WHERE ts_ns < ?", [cutoff_ns]).fetchall()[0][0]
+                    )
+                    kept_since = max(cutoff_ns, self._kept_since or cutoff_ns)
+                    cur.execute("INSERT OR REPLACE INTO meta VALUES ('raw_kept_since_ns', ?)", [str(kept_since)])
+                    cur.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):  # as in _insert: a failed COMMIT ends the transaction
+                        cur.execute("ROLLBACK")
+                    raise
+                self._kept_since = kept_since
+                # The deleted rows' blocks become free at a checkpoint, and new samples reuse them (the file does not
+                # shrink: docs/storage.md, "Raw retention"). FORCE: it waits for reads in flight instead of failing.
+                cur.execute("FORCE CHECKPOINT")
+            except duckdb.Error as exc:
+                raise StoreUnavailable(
+                    f"{self._file_problem(exc)}; raw samples before the cutoff are kept for now"
+                ) from None
+        file_bytes, free_bytes = self.space()
+        return RawDrop(cutoff_ns, deleted, file_bytes, free_bytes)
+
+    def compact(self, *, min_free_bytes: int, min_free_fraction: float = 0.5) -> Compaction | None:
+        """Copy the database into a new file and put it in place (DuckDB's documented way to shrink a file:
+        neither CHECKPOINT nor VACUUM gives space back to the disk). Commits wait meanwhile (samples stay in
+        memory) and reads see what is committed; only the swap itself, a rename, makes reads wait.
+
+        The copy is fsynced before it replaces the file with one ``rename``, so a crash leaves the old file or the
+        new one whole; a copy left over by a crash is removed at the next attempt.
+        """
+        self._check_writable()
+        file_bytes, free_bytes = self.space()
+        if free_bytes < min_free_bytes or free_bytes < min_free_fraction * file_bytes:
+            return None
+        started = time.monotonic()
+        target = self.path.with_name(self.path.name + ".compact")
+        with self._db_lock:
+            self._compacting = True
+            try:
+                self._recover()
+                self._copy_to(target)
+                self._swap_in(target)
+            except (duckdb.Error, OSError, StoreError) as exc:
+                for leftover in (target, target.with_name(target.name + ".wal")):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink(missing_ok=True)
+                raise StoreUnavailable(f"{self._file_problem(exc)}; not compacted, the file is as it was") from None
+            finally:
+                self._compacting = False
+        return Compaction(file_bytes, self.path.stat().st_size, time.monotonic() - started)
+
+    def _copy_to(self, target: Path) -> None:
+        for leftover in (target, target.with_name(target.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        cur = self._writer
+        name = cur.execute("SELECT current_database()").fetchall()[0][0]
+        cur.execute(f"ATTACH {_sql_text(str(target))} AS compact_target")
+        try:
+            cur.execute(f'COPY FROM DATABASE "{name}" TO compact_target')
+        finally:
+            cur.execute("DETACH compact_target")
+        _fsync(target)
+
+    def _swap_in(self, target: Path) -> None:
+        with self._gate:
+            self._swapping = True
+        try:
+            self._drop_connection()  # waits for reads in flight; DuckDB checkpoints the file as it closes
+            if self.path.with_name(self.path.name + ".wal").exists():
+                # the old file's log would be replayed onto the new file: keep the old one
+                raise StoreError(f"DuckDB file {self.path} kept a write-ahead log after closing")
+            os.replace(target, self.path)
+            _fsync(self.path.parent)
+        finally:
+            try:
+                con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self.path), config=self._config)
+            except duckdb.Error:
+                con = None  # reads say the file is being reopened; the flusher's next attempt reopens it
+                raise
+            finally:
+                with self._gate:
+                    if con is not None:  # the new file, or the old one if it was not swapped
+                        self._con, self._writer = con, con.cursor()
+                        self._generation += 1
+                    self._must_reopen = con is None
+                    self._swapping = False
+                    self._gate.notify_all()
+
+    def space(self, *, checkpoint: bool = False) -> tuple[int, int]:
+        """(bytes of the file, bytes of it free for reuse); ``checkpoint``: after moving the log into the file."""
+        if checkpoint and not self.read_only:
+            with self._db_lock:
+                self._writer.execute("FORCE CHECKPOINT")
+        with self._reading() as cur:
+            block_bytes, free_blocks = cur.execute(
+                "SELECT block_size, free_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+            ).fetchall()[0]
+        return self.path.stat().st_size, int(block_bytes) * int(free_blocks)
+
+    def _file_problem(self, exc: BaseException) -> str:
+        if isinstance(exc, duckdb.FatalException):
+            self._must_reopen = True  # DuckDB invalidated the database; reopened on the next attempt
+        if isinstance(exc, StoreError):
+            return str(exc)
+        if isinstance(exc, OSError) and not is_disk_full(exc):
+            return f"cannot use DuckDB file {self.path}: {one_line(exc)}"
+        return self._problem_of(exc)
 
     def _check_writable(self) -> None:
         if self._closed:
@@ -618,6 +770,8 @@ class DuckDBStore(SampleStore):
     # ------------------------------------------------------------------ reads
 
     def _before_read(self) -> None:
+        if self._compacting:
+            return  # the copy holds the writer for a while; a read meanwhile sees what is committed
         self.flush()  # read-your-writes: what the caller wrote is in the result
 
     def _query_series(
@@ -724,3 +878,17 @@ class DuckDBStore(SampleStore):
                 [list(equipment_ids)],
             ).fetchall()
         return [(e, f, int(ts), float(v)) for e, f, ts, v in rows]
+
+
+def _sql_text(text: str) -> str:
+    """A string literal (ATTACH takes no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries (a rename), to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -49,6 +49,7 @@ def influx_connection(plant: Plant, env: Mapping[str, str] = os.environ) -> Infl
         flush_interval_s=settings.flush_interval_ms / 1000,
         retry_interval_s=settings.retry_interval_ms / 1000,
         max_retries=settings.max_retries,
+        raw_retention_days=plant.storage.raw_retention_days,
     )
 
 

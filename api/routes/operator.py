@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shopfloor.api.deps import UNPROCESSABLE, OperatorDep, RawRangeDep, Services, ServicesDep, not_found
 from shopfloor.api.presenters import range_json
+from shopfloor.api.raw_window import require_raw
 from shopfloor.api.schemas import Audit, NoteAdded, Notes, ReasonSet, Stops, StopSplit
 from shopfloor.api.stops import list_stops
 from shopfloor.api.timerange import RangeError, bounded_ns, iso
@@ -86,6 +87,14 @@ def _reason(services: ServicesDep, code: int, name: str) -> None:
         )
 
 
+def _stops(services: Services, printer_id: str, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
+    """The stops of ``[start_ns, end_ns)``, read from raw samples: 410 before the earliest kept."""
+    require_raw(services.plant, services.store, start_ns, services.clock_ns(), "a list of stops")
+    return list_stops(
+        services.plant, services.store, services.annotations, printer_id, start_ns, end_ns, config=services.kpi.config
+    )
+
+
 def _stop_window(
     services: ServicesDep, printer_id: str, start_ns: int, end_ns: int
 ) -> tuple[int, int, list[dict[str, Any]]]:
@@ -100,9 +109,7 @@ def _stop_window(
         raise HTTPException(UNPROCESSABLE, "end must be after start")
     if end_ns - start_ns > MAX_STOP_DAYS * 86_400 * NS_PER_S:
         raise HTTPException(UNPROCESSABLE, f"a stop is at most {MAX_STOP_DAYS} days long")
-    stops = list_stops(
-        services.plant, services.store, services.annotations, printer_id, start_ns, end_ns, config=services.kpi.config
-    )
+    stops = _stops(services, printer_id, start_ns, end_ns)  # a stop whose samples are gone cannot be corrected
     if not stops:
         raise HTTPException(
             UNPROCESSABLE,
@@ -130,16 +137,7 @@ def _stop_window(
 )
 async def stops(printer_id: str, services: ServicesDep, rng: RawRangeDep) -> dict[str, Any]:
     _printer(services, printer_id)
-    found = await asyncio.to_thread(
-        list_stops,
-        services.plant,
-        services.store,
-        services.annotations,
-        printer_id,
-        rng.start_ns,
-        rng.end_ns,
-        config=services.kpi.config,
-    )
+    found = await asyncio.to_thread(_stops, services, printer_id, rng.start_ns, rng.end_ns)
     return {"range": range_json(services.plant, rng), "equipment": printer_id, "stops": found}
 
 

@@ -83,9 +83,10 @@ def parse_response(body: bytes) -> list[list[SeriesResult]]:
             bucket = statements.setdefault(sid, {})
             for s in result.get("series", []):
                 tags = dict(s.get("tags") or {})
-                key = (s["name"], tuple(sorted(tags.items())))
+                name = s.get("name", "")  # SHOW RETENTION POLICIES answers a series without a name
+                key = (name, tuple(sorted(tags.items())))
                 target = bucket.get(key)
                 if target is None:
-                    target = bucket[key] = SeriesResult(s["name"], tags, list(s["columns"]))
+                    target = bucket[key] = SeriesResult(name, tags, list(s["columns"]))
                 target.values.extend(s.get("values") or [])
     return [list(statements[i].values()) for i in sorted(statements)]

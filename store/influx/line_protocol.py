@@ -174,5 +174,19 @@ def encode_ledger(plant_id: str, records: Sequence[LedgerRecord]) -> bytes:
     return "\n".join(lines).encode("utf-8")
 
 
+_LEDGER_PREFIX = (MEASUREMENT_LEDGER + ",").encode("utf-8")
+
+
+def split_ledger_lines(payload: bytes) -> tuple[bytes, bytes]:
+    """(sample lines, ledger lines) of a payload: the ledger goes to a retention policy of its own, which outlives
+    the samples'. A line's measurement is where it starts; a payload without ledger lines is not split."""
+    if not payload.startswith(_LEDGER_PREFIX) and b"\n" + _LEDGER_PREFIX not in payload:
+        return payload, b""
+    lines = payload.split(b"\n")
+    ledger = [line for line in lines if line.startswith(_LEDGER_PREFIX)]
+    samples = [line for line in lines if not line.startswith(_LEDGER_PREFIX)]
+    return b"\n".join(samples), b"\n".join(ledger)
+
+
 def join_chunks(chunks: Sequence[bytes]) -> bytes:
     return b"\n".join(c for c in chunks if c)

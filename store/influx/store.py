@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +35,9 @@ from shopfloor.models.contract import (
     LEDGER_TEXT_FIELDS,
     MEASUREMENT_CONNECTIVITY,
     MEASUREMENT_LEDGER,
+    MEASUREMENT_PRINTER,
     MEASUREMENT_QUALITY,
+    MEASUREMENT_ROBOT,
     QUALITY_FIELD_CODE,
     QUALITY_FIELD_DETAIL,
     TAG_EQUIPMENT,
@@ -41,6 +46,7 @@ from shopfloor.models.contract import (
 )
 from shopfloor.models.ledger import LedgerRecord
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
+from shopfloor.models.timebase import NS_PER_DAY, NS_PER_S
 from shopfloor.store.base import (
     ConnectivityRows,
     QualityRows,
@@ -58,6 +64,7 @@ from shopfloor.store.influx.line_protocol import (
     encode_quality,
     encode_values,
     join_chunks,
+    split_ledger_lines,
 )
 from shopfloor.store.influx.spool import Spool
 from shopfloor.store.influx.writer import SpoolSender
@@ -69,6 +76,19 @@ log = logging.getLogger(__name__)
 
 # InfluxDB 1.x refuses a string field value longer than this (a ledger row's totals are a few kB)
 MAX_STRING_FIELD_BYTES = 64 * 1024
+# The ledger's retention policy: kept for ever, while the samples' (the database's default policy) keep
+# [storage] raw_retention_days. Written as bucket "<database>/ledger", as InfluxDB 1.8+ and 2.x's DBRP mapping name it.
+LEDGER_RETENTION_POLICY = "ledger"
+# While the samples' policy is not (yet) the configured one, whether it is now is asked again at most this often.
+POLICY_RECHECK_S = 60.0
+
+
+class InfluxQueryError(StoreError):
+    """An InfluxQL request failed; ``answered``: the server answered (refused it), rather than not at all."""
+
+    def __init__(self, message: str, *, answered: bool) -> None:
+        super().__init__(message)
+        self.answered = answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +106,7 @@ class InfluxConnection:
     max_retries: int = 5
     timeout_s: float = 30.0
     flush_timeout_s: float = 30.0  # default wait of flush()/close() for the server's acknowledgement
+    raw_retention_days: int | None = None  # [storage] raw_retention_days; None: the samples' policy is left alone
 
     def __repr__(self) -> str:  # keep the token out of tracebacks and logs
         return f"InfluxConnection(url={self.url!r}, org={self.org!r}, bucket={self.bucket!r}, token=***)"
@@ -111,14 +132,27 @@ class InfluxStore(SampleStore):
             url=connection.url, token=connection.token, org=connection.org, timeout=timeout_ms
         )
         write_api = self._write_client.write_api(write_options=SYNCHRONOUS)
+        # Where the sender writes ledger lines: the policy ``ledger`` (True), or, where it does not exist and cannot
+        # be made, with the samples (False); None: not looked at yet. Samples never wait behind ledger lines.
+        self._ledger_in_policy: bool | None = None
+        self._policy_lock = threading.Lock()
+        self._raw_policy_in_force: bool | None = None  # the samples' policy is raw_retention_days (None: not asked)
+        self._raw_policy_asked = 0.0
 
         def send(payload: bytes) -> None:
-            write_api.write(
-                bucket=connection.bucket,
-                org=connection.org,
-                record=payload,
-                write_precision=WritePrecision.NS,  # type: ignore[arg-type]  # influxdb_client annotates a WritePrecision, its constants are str
-            )
+            samples, ledger = split_ledger_lines(payload)
+            for lines in (samples, ledger):
+                if not lines:
+                    continue
+                bucket = connection.bucket
+                if lines is ledger and self._ensure_ledger_policy():
+                    bucket = self.ledger_bucket
+                write_api.write(
+                    bucket=bucket,
+                    org=connection.org,
+                    record=lines,
+                    write_precision=WritePrecision.NS,  # type: ignore[arg-type]  # influxdb_client annotates a WritePrecision, its constants are str
+                )
 
         self._latest = LatestCache(self._seed_latest)
         self.sender = SpoolSender(
@@ -133,6 +167,11 @@ class InfluxStore(SampleStore):
 
     def describe(self) -> str:
         return f"InfluxDB ({self.kind})"
+
+    @property
+    def ledger_bucket(self) -> str:
+        """Where ledger rows are written: the database's retention policy ``ledger`` (docs/storage.md)."""
+        return f"{self.connection.bucket}/{LEDGER_RETENTION_POLICY}"
 
     # ------------------------------------------------------------------ writes
 
@@ -211,10 +250,11 @@ class InfluxStore(SampleStore):
 
     # ------------------------------------------------------------------ reads
 
-    def query(self, q: str) -> list[list[SeriesResult]]:
-        """Run InfluxQL (``;``-separated statements allowed) against the bucket; series per statement."""
+    def query(self, q: str, *, client: InfluxDBClient | None = None) -> list[list[SeriesResult]]:
+        """Run InfluxQL (``;``-separated statements allowed) against the bucket; series per statement.
+        ``client``: the sender thread's own (it sets up the ledger's policy), else the readers'."""
         try:
-            response = self._read_client.api_client.call_api(
+            response = (client or self._read_client).api_client.call_api(
                 "/query",
                 "POST",
                 query_params=[
@@ -232,8 +272,125 @@ class InfluxStore(SampleStore):
             status = getattr(exc, "status", None)
             body = getattr(exc, "body", None)
             detail = f"HTTP {status}: {body!r}"[:500] if status else f"{type(exc).__name__}: {str(exc)[:300]}"
-            raise StoreError(f"InfluxDB query at {self.connection.url} failed: {detail}") from None
-        return parse_response(response.data)
+            raise InfluxQueryError(
+                f"InfluxDB query at {self.connection.url} failed: {detail}", answered=bool(status)
+            ) from None
+        try:
+            return parse_response(response.data)
+        except InfluxQueryError:
+            raise
+        except StoreError as exc:  # the server answered with an error
+            raise InfluxQueryError(str(exc), answered=True) from None
+
+    # ------------------------------------------------------------------ raw retention
+
+    def raw_kept_since_ns(self, now_ns: int) -> int | None:
+        """``now_ns`` less the retention once the server's policy for the samples is the configured one: it may drop
+        anything older from then on (a shard group at a time). Before that, None: what the server has is whole."""
+        days = self.connection.raw_retention_days
+        if days is None:
+            return None
+        with self._policy_lock:
+            stale = time.monotonic() - self._raw_policy_asked > POLICY_RECHECK_S
+            if self._raw_policy_in_force is None or (not self._raw_policy_in_force and stale):
+                try:
+                    self._raw_policy_in_force = self._raw_policy_is(days)
+                except InfluxQueryError as exc:
+                    if not exc.answered:
+                        raise  # the server is down: so are the reads this was asked for
+                    # a server that cannot say (no retention policies in its InfluxQL): asked again later
+                    log.debug("InfluxDB: cannot read the retention policies: %s", exc)
+                    self._raw_policy_in_force = False
+                self._raw_policy_asked = time.monotonic()
+            in_force = self._raw_policy_in_force
+        return now_ns - days * NS_PER_DAY if in_force else None
+
+    def oldest_raw_ns(self) -> int | None:
+        # every printer and robot reports its state: the oldest state sample is the oldest sample, near enough
+        clause = where(self.plant_id, None, None, None)
+        statements = ";".join(f"SELECT first({ident('state')}) FROM {ident(m)}{clause}" for m in _SAMPLE_MEASUREMENTS)
+        found = [int(s.values[0][0]) for statement in self.query(statements) for s in statement if s.values]
+        return min(found, default=None)
+
+    def ensure_retention(self) -> str | None:
+        """The database's default policy (the samples') set to ``raw_retention_days`` (shard groups of a day, so
+        they go a day at a time), and the policy ``ledger`` (kept for ever) created if missing. Needs an admin
+        user on a server with authentication; the caller first makes sure the ledger holds every shift older
+        than the retention. None when it was all in place."""
+        days = self.connection.raw_retention_days
+        if days is None:
+            return None
+        db = ident(self.connection.bucket)
+        done = []
+        with self._policy_lock:
+            policies = self._policies()
+            if LEDGER_RETENTION_POLICY not in policies:
+                self.query(
+                    f"CREATE RETENTION POLICY {ident(LEDGER_RETENTION_POLICY)} ON {db} DURATION INF REPLICATION 1"
+                )
+                done.append(f"created retention policy {LEDGER_RETENTION_POLICY!r} (infinite) for the ledger")
+            default = next((name for name, (_, is_default) in policies.items() if is_default), None)
+            if default is None:
+                raise StoreError(f"InfluxDB database {self.connection.bucket!r} has no default retention policy")
+            if policies[default][0] != days * NS_PER_DAY:
+                self.query(f"ALTER RETENTION POLICY {ident(default)} ON {db} DURATION {days}d SHARD DURATION 1d")
+                done.append(f"retention policy {default!r} of the samples set to {days} day{'' if days == 1 else 's'}")
+            self._raw_policy_in_force = True
+            self._raw_policy_asked = time.monotonic()
+        return "; ".join(done) or None
+
+    def _raw_policy_is(self, days: int) -> bool:
+        policies = self._policies()
+        return LEDGER_RETENTION_POLICY in policies and any(
+            is_default and duration_ns == days * NS_PER_DAY for duration_ns, is_default in policies.values()
+        )
+
+    def _policies(self, client: InfluxDBClient | None = None) -> dict[str, tuple[int, bool]]:
+        """Retention policies of the database: name -> (duration in ns, 0 = infinite; the default?)."""
+        statements = self.query(f"SHOW RETENTION POLICIES ON {ident(self.connection.bucket)}", client=client)
+        out: dict[str, tuple[int, bool]] = {}
+        for s in _first(statements):
+            for row in s.values:
+                point = dict(zip(s.columns, row, strict=True))
+                out[str(point["name"])] = (_duration_ns(str(point["duration"])), bool(point.get("default")))
+        return out
+
+    def _ensure_ledger_policy(self) -> bool:
+        """Before the first ledger line is sent (sender thread): whether the policy ``ledger`` exists, made here if
+        missing. Where the server refuses (not allowed, no retention policies in its InfluxQL) the ledger goes with
+        the samples, as reads then look for it (a warning says what to create): a write to a policy that does not
+        exist would be retried for ever, and the samples spooled after it would wait."""
+        if self._ledger_in_policy is not None:
+            return self._ledger_in_policy
+        try:
+            if LEDGER_RETENTION_POLICY not in self._policies(client=self._write_client):
+                self.query(
+                    f"CREATE RETENTION POLICY {ident(LEDGER_RETENTION_POLICY)} ON {ident(self.connection.bucket)}"
+                    " DURATION INF REPLICATION 1",
+                    client=self._write_client,
+                )
+                log.info(
+                    "InfluxDB database %r: created retention policy %r (infinite) for the KPI ledger",
+                    self.connection.bucket,
+                    LEDGER_RETENTION_POLICY,
+                )
+        except InfluxQueryError as exc:
+            if not exc.answered:
+                raise  # the server is not reachable: the sender retries the whole write
+            log.warning(
+                "InfluxDB: cannot make the ledger's retention policy %r (%s); until it exists the ledger is written"
+                " with the samples and expires with them: create it (InfluxDB 1.x: CREATE RETENTION POLICY"
+                ' "%s" ON "%s" DURATION INF REPLICATION 1; 2.x: a bucket %r, mapped by DBRP) and restart',
+                LEDGER_RETENTION_POLICY,
+                exc,
+                LEDGER_RETENTION_POLICY,
+                self.connection.bucket,
+                self.ledger_bucket,
+            )
+            self._ledger_in_policy = False
+            return False
+        self._ledger_in_policy = True
+        return True
 
     def _query_series(
         self, measurement: str, equipment_ids: list[str], fields: list[str] | None, start_ns: int, end_ns: int
@@ -356,12 +513,18 @@ class InfluxStore(SampleStore):
         self, start_ns: int, end_ns: int, equipment_ids: list[str] | None
     ) -> Iterable[Mapping[str, object]]:
         fields = (*LEDGER_TEXT_FIELDS, *LEDGER_INTEGER_FIELDS)
-        q = (
-            f"SELECT {', '.join(ident(f) for f in fields)} FROM {ident(MEASUREMENT_LEDGER)}"
-            f"{where(self.plant_id, equipment_ids, start_ns, end_ns)} GROUP BY {ident(TAG_EQUIPMENT)}"
-        )
+        in_policy = ".".join(ident(n) for n in (self.connection.bucket, LEDGER_RETENTION_POLICY, MEASUREMENT_LEDGER))
+        clause = f"{where(self.plant_id, equipment_ids, start_ns, end_ns)} GROUP BY {ident(TAG_EQUIPMENT)}"
+        select = f"SELECT {', '.join(ident(f) for f in fields)} FROM "
+        try:
+            answer = self.query(select + in_policy + clause)
+        except InfluxQueryError as exc:
+            if not (exc.answered and f"retention policy not found: {LEDGER_RETENTION_POLICY}" in str(exc)):
+                raise
+            # no policy ``ledger``: the sender writes the ledger with the samples (_ensure_ledger_policy)
+            answer = self.query(select + ident(MEASUREMENT_LEDGER) + clause)
         records = []
-        for s in _first(self.query(q)):
+        for s in _first(answer):
             for row in s.values:
                 point = dict(zip(s.columns, row, strict=True))
                 records.append(
@@ -393,6 +556,16 @@ class InfluxStore(SampleStore):
                     if value is not None and math.isfinite(value):
                         rows.append((s.tags[TAG_EQUIPMENT], f, int(ts), float(value)))
         return rows
+
+
+_SAMPLE_MEASUREMENTS = (MEASUREMENT_PRINTER, MEASUREMENT_ROBOT)
+_DURATION_PART = re.compile(r"(\d+)([hms])")
+_DURATION_UNIT_NS = {"h": 3600 * NS_PER_S, "m": 60 * NS_PER_S, "s": NS_PER_S}
+
+
+def _duration_ns(text: str) -> int:
+    """InfluxDB's duration as SHOW RETENTION POLICIES writes it ("2160h0m0s"; "0s" is infinite) in ns."""
+    return sum(int(n) * _DURATION_UNIT_NS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
 def _first(statements: list[list[SeriesResult]]) -> list[SeriesResult]:

@@ -99,10 +99,14 @@ def test_the_ledger_layout_follows_the_contract(
         assert store.flush(timeout_s=WAIT_S)
     finally:
         store.close()
-    tags = server.query('SHOW TAG KEYS FROM "kpi_ledger"', db=bucket)["results"][0]["series"][0]["values"]
+    # in a retention policy of its own, kept for ever: the samples' policy drops raw samples, never the ledger
+    policies = server.query(f'SHOW RETENTION POLICIES ON "{bucket}"', db=bucket)["results"][0]["series"][0]
+    assert [row[:2] for row in policies["values"] if row[0] == "ledger"] == [["ledger", "0s"]]
+    assert server.query('SELECT count(*) FROM "kpi_ledger"', db=bucket)["results"][0].get("series") is None
+    tags = server.query('SHOW TAG KEYS FROM "ledger"."kpi_ledger"', db=bucket)["results"][0]["series"][0]["values"]
     # one series per equipment: the shift is the point's time, so a row written again replaces the old point
     assert {row[0] for row in tags} == {"plant", "equipment"}
-    fields = server.query('SHOW FIELD KEYS FROM "kpi_ledger"', db=bucket)["results"][0]["series"][0]["values"]
+    fields = server.query('SHOW FIELD KEYS FROM "ledger"."kpi_ledger"', db=bucket)["results"][0]["series"][0]["values"]
     assert {tuple(row) for row in fields} == {
         ("shift_key", "string"),
         ("crew", "string"),
@@ -116,7 +120,7 @@ def test_the_ledger_layout_follows_the_contract(
         ("samples_read", "integer"),
         ("computed_ns", "integer"),
     }
-    points = server.query('SELECT * FROM "kpi_ledger"', db=bucket)["results"][0]["series"][0]
+    points = server.query('SELECT * FROM "ledger"."kpi_ledger"', db=bucket)["results"][0]["series"][0]
     assert [row[points["columns"].index("time")] for row in points["values"]] == [T0, T0]
 
 
