@@ -1,6 +1,6 @@
 """One router per resource; ROUTERS is the order the app includes them."""
 
-from shopfloor.api.routes import display, health, kpis, live, operator, plant, reports, status, teams
+from shopfloor.api.routes import display, health, kpis, live, operator, plant, reports, status, teams, year_to_date
 
 ROUTERS = [
     health.router,
@@ -12,4 +12,5 @@ ROUTERS = [
     operator.router,
     live.router,
     display.router,
+    year_to_date.router,
 ]
