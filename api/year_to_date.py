@@ -4,7 +4,7 @@ Figures (models/year_progress.py) come from the printers' totals of the year
 so far, composed like every report (api/ledger.py ``compose``): closed
 shifts from the ledger, the running shift and the ones not settled yet from
 raw samples. They start at the year's start, or at the first shift the
-store holds anything of (a ledger row or a sample), whichever is later: a
+store holds data of (a ledger row that saw any, or a sample), whichever is later: a
 plant that started monitoring this year, or a demo whose simulated past is
 still being written, has nothing before, and computing that time from raw
 samples it does not have would be refused as too long (``LedgerIncomplete``).
@@ -33,6 +33,7 @@ from shopfloor.api.timerange import iso
 from shopfloor.models.calendar import shift_instances
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.kpi.printer import PrinterTotals
+from shopfloor.models.ledger import LedgerRow
 from shopfloor.models.periods import Period, period_range, year_to_date
 from shopfloor.models.plant import Plant
 from shopfloor.models.timebase import NS_PER_DAY
@@ -87,15 +88,18 @@ class YearToDateService:
         return YearToDate(year_so_far(plant, now, totals, start), basis, version)
 
     def covered_from(self, year_start_ns: int, now_ns: int) -> int | None:
-        """The start of the first shift this year the store holds a ledger row or a sample of (None: none)."""
+        """The start of the first shift this year the store holds data of: a ledger row that saw any, or a
+        sample (None: none). The keeper writes rows of the shifts before a plant's first sample too (they saw
+        nothing): those are not where the data begins."""
         store = self.kpi.store
         ledger = self.kpi.ledger
         found: list[int] = []
         if ledger.equipment_ids:
             # rows are written for every equipment of a shift at once: one equipment's tell where they begin
             rows = store.read_ledger(year_start_ns, now_ns, ledger.equipment_ids[:1])
-            if rows:
-                found.append(rows[0].shift_start_ns)
+            first = next((r.shift_start_ns for r in rows if holds_data(r)), None)
+            if first is not None:
+                found.append(first)
         for measurement, ids in (
             (MEASUREMENT_PRINTER, ledger.printer_ids),
             (MEASUREMENT_ROBOT, list(ledger.robot_fleet)),
@@ -175,6 +179,14 @@ class YearToDateService:
         task = asyncio.get_running_loop().run_in_executor(None, run)
         self._background.add(task)  # a reference until done (asyncio keeps only weak ones)
         task.add_done_callback(self._background.discard)
+
+
+def holds_data(row: LedgerRow) -> bool:
+    """The row's shift saw something: time with data (a row of a shift before a plant's first sample holds none)."""
+    t = row.totals
+    if isinstance(t, PrinterTotals):
+        return t.observed_s > 0
+    return sum(t.seconds_by_state) > 0
 
 
 def year_to_date_json(plant: Plant, result: YearToDate) -> dict[str, Any]:

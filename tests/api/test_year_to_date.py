@@ -1,15 +1,12 @@
 """GET /api/v1/year-to-date over a real DuckDB store: known answers from ledger rows of a real day, re-stamped.
 
-The world: 10 March 2026 09:00 (Asia/Shanghai), fixed. Raw samples from 9 March 05:50 on; the ledger
-computes 9 March's three shifts from them (api/ledger.py), and those rows are stamped onto every production
-date from 1 January to 9 March, so the year holds 68 days of rows and the running shift comes from raw
-samples. The metres this year are then the sum of the rows plus the running shift, known here
-before the endpoint is asked.
+The world (tests/api/_year.py): 10 March 2026 09:00 (Asia/Shanghai), fixed; 9 March's rows as the ledger
+computes them from raw samples, stamped onto every production date a test needs. The metres this year are
+then the sum of the rows plus the running shift (from raw samples), known here before the endpoint is asked.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from functools import reduce
@@ -22,81 +19,16 @@ from shopfloor.api.app import create_app
 from shopfloor.api.backfill import BackfillProgress, BackfillState
 from shopfloor.api.ledger import Ledger
 from shopfloor.models.annual_target import annual_target_progress
-from shopfloor.models.calendar import shift_instances, to_ns
 from shopfloor.models.kpi import KpiConfig
-from shopfloor.models.kpi.printer import PrinterTotals
-from shopfloor.models.ledger import LedgerRow
 from shopfloor.models.plant import Plant
-from shopfloor.models.timebase import NS_PER_DAY, NS_PER_S
-from shopfloor.simulators.history import plant_history
-from shopfloor.store.annotations import AnnotationStore
-from shopfloor.store.duckdb_store import DuckDBStore
+from tests.api._year import PRINTER, Year, year_world
 from tests.api.conftest import config
-
-PRINTER = "mso-cpp-1"
-
-
-@dataclasses.dataclass
-class Year:
-    plant: Plant
-    store: DuckDBStore
-    notes: AnnotationStore
-    now_ns: int
-    day_rows: list[LedgerRow]  # 9 March's rows, as the ledger computed them
-    running_m: float  # metres of the running shift, from raw samples
-
-    def local(self, *args: int) -> int:
-        return to_ns(dt.datetime(*args, tzinfo=self.plant.tz))
-
-    def restamp(self, first: dt.date, last: dt.date) -> list[LedgerRow]:
-        """9 March's rows, stamped onto every production date first..last (the same shifts, the same totals)."""
-        out = []
-        day = first
-        while day <= last:
-            start = self.local(day.year, day.month, day.day, 6)
-            for instance in shift_instances(self.plant.shift_calendar, self.plant.tz, start, start + NS_PER_DAY):
-                for row in self.day_rows:
-                    if row.shift_id == instance.shift_id:
-                        out.append(
-                            dataclasses.replace(
-                                row,
-                                production_date=instance.production_date,
-                                crew=instance.crew,
-                                shift_start_ns=instance.start_ns,
-                                shift_end_ns=instance.end_ns,
-                            )
-                        )
-            day += dt.timedelta(days=1)
-        return out
-
-    def client(self) -> TestClient:
-        app = create_app(self.plant, self.store, annotations=self.notes, config=config(), clock_ns=lambda: self.now_ns)
-        return TestClient(app)
-
-    def printed(self, rows: list[LedgerRow]) -> float:
-        printer_rows = sorted((r for r in rows if r.equipment_id == PRINTER), key=lambda r: r.shift_start_ns)
-        return reduce(lambda a, b: a + b, (r.totals for r in printer_rows), PrinterTotals()).printed_m  # type: ignore[arg-type,return-value]  # printer rows carry PrinterTotals
 
 
 @pytest.fixture
 def year(plant: Plant, tmp_path: Path) -> Iterator[Year]:
-    tz = plant.tz
-    now = to_ns(dt.datetime(2026, 3, 10, 9, tzinfo=tz))
-    day_start = to_ns(dt.datetime(2026, 3, 9, 6, tzinfo=tz))
-    store = DuckDBStore(tmp_path / "shopfloor.duckdb", plant.plant.id)
-    for batch in plant_history(plant, day_start - 600 * NS_PER_S, now).batches:
-        store.write(batch)
-    store.flush()
-    notes = AnnotationStore(tmp_path / "annotations.sqlite3")
-    ledger = Ledger(plant, store, notes, config=KpiConfig.of(plant), clock_ns=lambda: now)
-    assert len(ledger.closed_instances(day_start, now, now)) == 3, "9 March's three shifts are closed and settled"
-    totals, counts = ledger.compute(day_start, day_start + NS_PER_DAY)  # as the keeper does; written by the tests
-    rows = ledger.rows_of(totals, counts, notes.last_override_id(), day_start + NS_PER_DAY)
-    running, _ = ledger.compute(to_ns(dt.datetime(2026, 3, 10, 6, tzinfo=tz)), now)
-    running_m = sum(t.printed_m for t in running.printers[PRINTER])
-    yield Year(plant, store, notes, now, rows, running_m)
-    notes.close()
-    store.close()
+    with year_world(plant, tmp_path) as world:
+        yield world
 
 
 def test_the_year_so_far_is_the_sum_of_the_ledger_rows_and_the_running_shift(year: Year) -> None:
@@ -151,7 +83,7 @@ def test_the_year_starts_where_the_stores_data_does(year: Year) -> None:
 
 
 def test_with_raw_samples_only_the_year_starts_at_their_first_shift(year: Year) -> None:
-    """A fresh install: no ledger rows (the keeper has not run) and a day of samples."""
+    """A fresh install: no ledger rows yet, and a day of samples."""
     assert year.store.read_ledger(year.local(2026, 1, 1, 6), year.now_ns) == []
     app = create_app(year.plant, year.store, annotations=year.notes, config=config(), clock_ns=lambda: year.now_ns)
     service = app.state.year_to_date
@@ -162,6 +94,18 @@ def test_with_raw_samples_only_the_year_starts_at_their_first_shift(year: Year) 
     assert body["covered_from"] == "2026-03-08T22:00:00+08:00"
     assert body["basis"] == {"ledger_shifts": 0, "raw_shifts": 5, "stale_shift_keys": []}
     assert body["plant"]["printed_m"] > 0
+
+
+def test_rows_of_shifts_before_the_first_sample_are_not_where_the_data_begins(year: Year) -> None:
+    """The keeper writes rows for every closed shift of its window, those before the plant's first sample too."""
+    ledger = Ledger(year.plant, year.store, year.notes, config=KpiConfig.of(year.plant), clock_ns=lambda: year.now_ns)
+    assert ledger.catch_up(year.local(2026, 3, 1, 6), year.now_ns) == 3 * 8 + 3
+    app = create_app(year.plant, year.store, annotations=year.notes, config=config(), clock_ns=lambda: year.now_ns)
+    assert app.state.year_to_date.covered_from(year.local(2026, 1, 1, 6), year.now_ns) == year.local(2026, 3, 8, 22)
+    with TestClient(app) as client:
+        body = client.get("/api/v1/year-to-date").json()
+    assert body["covered_from"] == "2026-03-08T22:00:00+08:00"
+    assert body["basis"]["ledger_shifts"] == 4 and body["basis"]["raw_shifts"] == 1
 
 
 def test_a_gap_the_ledger_does_not_cover_is_refused_as_still_being_built(year: Year) -> None:
