@@ -29,6 +29,7 @@ samples, however the span is cut into ``advance`` calls.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +94,18 @@ class Recorded:
     @property
     def samples(self) -> int:
         return sum(len(s.ts_ns) for fields in self.series.values() for s in fields.values())
+
+    def only(self, fields: Sequence[str], *, printers: bool) -> Recorded:
+        """The printers' (or the robots') given fields: what a computation reading only those needs."""
+        group = self.printers if printers else self.robots
+        kept = {e: {f: s for f, s in have.items() if f in fields} for e, have in group.items()}
+        return Recorded(
+            self.start_ns,
+            self.end_ns,
+            kept if printers else {},
+            {} if printers else kept,
+            {} if printers else dict(self.fleet_of),
+        )
 
     def batches(self) -> list[SampleBatch]:
         """The samples as store batches, one per equipment (``SampleStore.write``: the collectors' path)."""
