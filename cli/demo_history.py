@@ -21,12 +21,12 @@ embedded DuckDB file admits one process):
 
 Newest first: the recent days, then day by day back to a year ago. The
 trends and the tracking page fill from today backwards, and the
-year-to-date tiles (which start at the first shift the store holds) reach
-the year's start before the oldest days are written.
+year-to-date tiles (which start at the first shift the store holds data of)
+reach the year's start before the oldest days are written.
 
 Only what the store does not hold is simulated: the past ends at the demo's
-start, or at the first sample or ledger row (of real data) the store already
-holds before it. A second run over the same data folder keeps the first
+start, or at the first sample, or ledger row holding data, the store already
+has before it. A second run over the same data folder keeps the first
 run's past and what it collected.
 
 The child runs at a lower priority (``nice``), so the collectors' process and
@@ -382,8 +382,9 @@ def _child_main(
 ) -> None:
     # Ctrl-C reaches the whole process group; the serving process decides when the history stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError):
-        os.nice(NICE)
+    if hasattr(os, "nice"):  # POSIX; elsewhere the child runs at the usual priority
+        with contextlib.suppress(OSError):
+            os.nice(NICE)
     stop = threading.Event()
 
     def watch_parent() -> None:
@@ -410,9 +411,12 @@ def _child_main(
 def first_data_ns(plant: Plant, store: SampleStore, since_ns: int, until_ns: int) -> int | None:
     """The earliest sample, or ledger row holding data, the store has in [since_ns, until_ns)."""
     found: list[int] = []
-    rows = [r for r in store.read_ledger(since_ns, until_ns) if holds_data(r)]
-    if rows:
-        found.append(min(r.shift_start_ns for r in rows))
+    equipment = [p.id for p in plant.printers] + [r.id for f in plant.fleets for r in f.robots]
+    # rows are written for every equipment of a shift at once: one equipment's tell where they begin
+    rows = store.read_ledger(since_ns, until_ns, equipment[:1]) if equipment else []
+    first = next((r.shift_start_ns for r in rows if holds_data(r)), None)
+    if first is not None:
+        found.append(first)
     for measurement, ids in (
         (MEASUREMENT_PRINTER, [p.id for p in plant.printers]),
         (MEASUREMENT_ROBOT, [r.id for f in plant.fleets for r in f.robots]),
