@@ -90,10 +90,11 @@ WRITE_SLICE = 100_000
 COMMIT_EVERY = 500_000
 NICE = 10  # the child's priority below the collectors and the API
 RETRY_S = 5.0  # a store that refuses rows (a full disk) is asked again this often
-# Raw samples of the simulated past go to the embedded store only while its disk keeps this much free after
-# them (about 8 bytes a sample on disk is generous for DuckDB's compressed columns).
+# Raw samples of the simulated past are written only while their disk keeps this much free after them (about
+# 8 bytes a sample is generous for DuckDB's compressed columns).
 RAW_DISK_RESERVE_BYTES = 1 << 30
 RAW_BYTES_PER_SAMPLE = 8
+SPOOLED_BYTES_PER_SAMPLE = 100  # InfluxDB line protocol waiting in the spool, generously
 
 
 @dataclass(frozen=True, slots=True)
@@ -601,22 +602,28 @@ class DemoHistory:
         return samples
 
     def _room_for(self, store: SampleStore, samples: int) -> bool:
-        """Whether the embedded store's disk keeps RAW_DISK_RESERVE_BYTES free after these samples: a demo's
-        simulated past never fills a disk (kept as ledger rows only, if it would)."""
-        if not isinstance(store, DuckDBStore):
-            return True  # a server's disk is its own
+        """Whether the disk the samples land on keeps RAW_DISK_RESERVE_BYTES free after them: the embedded
+        store's file, or InfluxDB's local spool (line protocol, until it is sent). A demo's simulated past
+        never fills a disk: if it would, it is kept as ledger rows only."""
+        if isinstance(store, DuckDBStore):
+            directory, per_sample = store.path.parent, RAW_BYTES_PER_SAMPLE
+        else:
+            backlog = store.spool_backlog()
+            if backlog is None:
+                return True  # nothing kept on this machine
+            directory, per_sample = backlog[1], SPOOLED_BYTES_PER_SAMPLE
         try:
-            free = shutil.disk_usage(store.path.parent).free
+            free = shutil.disk_usage(directory).free
         except OSError:
             return True  # the store says so itself if it cannot write
-        if free >= RAW_DISK_RESERVE_BYTES + samples * RAW_BYTES_PER_SAMPLE:
+        if free >= RAW_DISK_RESERVE_BYTES + samples * per_sample:
             return True
         if not self._raw_skipped:
             self._raw_skipped = True
             log.info(
-                "history: %s MB free beside %s: the simulated days are kept as ledger rows, without raw samples",
+                "history: %s MB free in %s: the simulated days are kept as ledger rows, without raw samples",
                 f"{free / 1e6:,.0f}",
-                store.path,
+                directory,
             )
         return False
 

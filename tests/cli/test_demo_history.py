@@ -191,6 +191,35 @@ def test_a_store_that_holds_its_past_gets_none_simulated(filled: Filled, tmp_pat
     assert none.progress.snapshot().detail == "no simulated past was asked for (--history-days 0)"
 
 
+def test_a_disk_without_room_gets_the_past_as_rows_only(
+    filled: Filled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A demo's simulated past never fills a disk: without room for its samples it keeps the rows only, and they
+    say the store holds none of their samples (so the keeper keeps them)."""
+    from shopfloor.cli import demo_history
+
+    monkeypatch.setattr(demo_history, "RAW_DISK_RESERVE_BYTES", 1 << 62)  # more than any disk has free
+    caplog.set_level("INFO", logger="shopfloor.demo.history")
+    store = DuckDBStore(tmp_path / "shopfloor.duckdb", PLANT.plant.id)
+    notes = AnnotationStore(tmp_path / "annotations.sqlite3")
+    try:
+        job = DemoHistory(PLANT, CONFIG, start_ns=START, days=2, seed=7, clock=ManualClock(start_ns=START))
+        for day in filled.days:
+            assert job.write_day(store, day) == 0
+        rows = store.read_ledger(sh(2026, 3, 8, 6), START)
+        assert len(rows) == 6 * 13 and {r.samples_read for r in rows} == {0}
+        assert store.count_samples(MEASUREMENT_PRINTER, ["mso-cpp-1"], PRINTER_KPI_FIELDS, sh(2026, 3, 8), START) == {
+            "mso-cpp-1": 0
+        }
+        ledger = Ledger(PLANT, store, notes, config=CONFIG, clock_ns=lambda: START)
+        assert ledger.catch_up(sh(2026, 3, 9, 6), START) == 0, "nothing stale: the rows stand"
+        said = [r.getMessage() for r in caplog.records if "without raw samples" in r.getMessage()]
+        assert len(said) == 1, said
+    finally:
+        notes.close()
+        store.close()
+
+
 def plant_file_with_retention(tmp_path: Path, days: int) -> Path:
     from importlib import resources
 
