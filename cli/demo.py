@@ -66,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--history-days",
         type=_history_days,
+        metavar="DAYS",
         default=DEFAULT_HISTORY_DAYS,
         help=f"production days of simulated past before the start (default {DEFAULT_HISTORY_DAYS}; 0: none)",
     )
