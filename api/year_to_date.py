@@ -1,9 +1,9 @@
 """The year so far, for the display's year-to-date tiles: ledger-backed, cached, recomputed in the background.
 
 Figures (models/year_progress.py) come from the printers' totals of the year
-so far, composed like every report (api/ledger.py ``compose``): closed
-shifts from the ledger, the running shift and the ones not settled yet from
-raw samples. They start at the year's start, or at the first shift the
+so far, composed like every report (api/ledger.py ``compose``, here for the
+printers alone): closed shifts from the ledger, the running shift and the
+ones not settled yet from raw samples. They start at the year's start, or at the first shift the
 store holds data of (a ledger row that saw any, or a sample), whichever is later: a
 plant that started monitoring this year, or a demo whose simulated past is
 still being written, has nothing before, and computing that time from raw
@@ -24,15 +24,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import reduce
 from typing import Any
 
 from shopfloor.api.kpi_service import KpiService
-from shopfloor.api.ledger import ReportBasis, compose
+from shopfloor.api.ledger import MAX_RAW_NS, Ledger, LedgerIncomplete, ReportBasis, read_inputs
 from shopfloor.api.timerange import iso
 from shopfloor.models.calendar import shift_instances
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.kpi.printer import PrinterTotals
+from shopfloor.models.kpi.report import equipment_totals
 from shopfloor.models.ledger import LedgerRow
 from shopfloor.models.periods import Period, period_range, year_to_date
 from shopfloor.models.plant import Plant
@@ -81,9 +81,7 @@ class YearToDateService:
         totals = {p.id: PrinterTotals() for p in plant.printers}
         basis = None
         if start is not None and start < now:
-            composed, basis = compose(kpi.ledger, start, now, now)
-            for pid, shifts in composed.printers.items():
-                totals[pid] = reduce(lambda a, b: a + b, shifts, PrinterTotals())
+            totals, basis = printer_totals(kpi.ledger, start, now, now)
         self.computations += 1
         return YearToDate(year_so_far(plant, now, totals, start), basis, version)
 
@@ -179,6 +177,67 @@ class YearToDateService:
         task = asyncio.get_running_loop().run_in_executor(None, run)
         self._background.add(task)  # a reference until done (asyncio keeps only weak ones)
         task.add_done_callback(self._background.discard)
+
+
+def printer_totals(
+    ledger: Ledger, start_ns: int, end_ns: int, now_ns: int
+) -> tuple[dict[str, PrinterTotals], ReportBasis]:
+    """Each printer's totals over [start_ns, end_ns), summed in shift order: ``compose``'s rule (api/ledger.py)
+    for the printers alone. The year so far needs nothing of the robots, and a plant's robots have a dozen
+    ledger rows a shift for its printer's one: decoding theirs was most of the cost of a year.
+
+    Closed shifts with a printer row (not made stale by an operator's correction) come from the ledger, the
+    rest from raw samples; more than MAX_RAW_NS of those raises LedgerIncomplete, as every report does.
+    """
+    plant, printers = ledger.plant, ledger.printer_ids
+    instances = shift_instances(plant.shift_calendar, plant.tz, start_ns, end_ns)
+    closed = ledger.closed_instances(start_ns, end_ns, now_ns)
+    rows: dict[tuple[int, str], LedgerRow] = {}
+    if closed and printers:
+        rows = {r.key: r for r in ledger.store.read_ledger(closed[0].start_ns, closed[-1].end_ns, printers)}
+    corrected = {closed[k].start_ns for k in ledger._corrected(closed, rows)}  # compose's own test, shared
+    usable = {
+        i.start_ns for i in closed if i.start_ns not in corrected and all((i.start_ns, p) in rows for p in printers)
+    }
+    stale = tuple(
+        i.key
+        for i in closed
+        if i.start_ns in usable and any(rows[(i.start_ns, p)].plant_version != ledger.version for p in printers)
+    )
+    pieces: list[tuple[int, int]] = []
+    cursor = start_ns
+    for i in instances:
+        if i.start_ns in usable:
+            if i.start_ns > cursor:
+                pieces.append((cursor, i.start_ns))
+            cursor = i.end_ns
+    if cursor < end_ns:
+        pieces.append((cursor, end_ns))
+    raw_ns = sum(b - a for a, b in pieces)
+    if raw_ns > MAX_RAW_NS:
+        raise LedgerIncomplete(
+            f"the ledger holds {len(usable)} of the {len(closed)} closed shifts of this year so far; the rest"
+            f" ({raw_ns / NS_PER_DAY:.0f} days) is more than a request computes from raw samples"
+            f" ({MAX_RAW_NS // NS_PER_DAY} days): the ledger is still being built, ask again later"
+            " or run `shopfloor ledger rebuild`"
+        )
+    computed: dict[int, dict[str, PrinterTotals]] = {}
+    printers_only = plant.model_copy(update={"fleets": []})  # a printer's figures read nothing of the robots
+    for a, b in pieces:
+        inputs = read_inputs(printers_only, ledger.store, ledger.annotations, a, b, ledger.config)
+        part = equipment_totals(printers_only, a, b, inputs.series, inputs.events, ledger.config, None)
+        for k, i in enumerate(part.instances):
+            computed[i.start_ns] = {p: part.printers[p][k] for p in printers}
+    totals = {p: PrinterTotals() for p in printers}
+    for i in instances:
+        for p in printers:
+            if i.start_ns in usable:
+                row = rows[(i.start_ns, p)].totals
+                assert isinstance(row, PrinterTotals)  # a printer's row (models/ledger.py)
+                totals[p] = totals[p] + row
+            else:
+                totals[p] = totals[p] + computed[i.start_ns][p]
+    return totals, ReportBasis(len(usable), len(instances) - len(usable), stale)
 
 
 def holds_data(row: LedgerRow) -> bool:

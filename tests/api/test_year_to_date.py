@@ -17,9 +17,11 @@ from fastapi.testclient import TestClient
 
 from shopfloor.api.app import create_app
 from shopfloor.api.backfill import BackfillProgress, BackfillState
-from shopfloor.api.ledger import Ledger
+from shopfloor.api.ledger import Ledger, compose
+from shopfloor.api.year_to_date import printer_totals
 from shopfloor.models.annual_target import annual_target_progress
 from shopfloor.models.kpi import KpiConfig
+from shopfloor.models.kpi.printer import PrinterTotals
 from shopfloor.models.plant import Plant
 from tests.api._year import PRINTER, Year, year_world
 from tests.api.conftest import config
@@ -70,6 +72,20 @@ def test_the_year_so_far_is_the_sum_of_the_ledger_rows_and_the_running_shift(yea
         "name_zh": body["printers"][0]["name_zh"],
         **plant,
     }
+
+
+def test_the_printers_totals_are_composed_as_every_report_composes_them(year: Year) -> None:
+    """The year so far reads the printers' rows alone: the same totals as ``compose`` gives, bit for bit."""
+    year.store.write_ledger(year.restamp(dt.date(2026, 1, 1), dt.date(2026, 3, 9)))
+    code = next(r.code for r in year.plant.stop_reasons if r.code != 0)
+    shift = year.day_rows[0]
+    year.notes.set_reason(PRINTER, shift.shift_start_ns, shift.shift_end_ns, code, "alice")  # one recomputed
+    ledger = Ledger(year.plant, year.store, year.notes, config=KpiConfig.of(year.plant), clock_ns=lambda: year.now_ns)
+    start = year.local(2026, 1, 1, 6)
+    composed, basis = compose(ledger, start, year.now_ns, year.now_ns)
+    totals, printer_basis = printer_totals(ledger, start, year.now_ns, year.now_ns)
+    assert totals[PRINTER] == reduce(lambda a, b: a + b, composed.printers[PRINTER], PrinterTotals())
+    assert printer_basis == basis and basis.raw_shifts == 2  # the running shift and the corrected one
 
 
 def test_the_year_starts_where_the_stores_data_does(year: Year) -> None:
