@@ -3,11 +3,12 @@
 Figures (models/year_progress.py) come from the printers' totals of the year
 so far, composed like every report (api/ledger.py ``compose``, here for the
 printers alone): closed shifts from the ledger, the running shift and the
-ones not settled yet from raw samples. They start at the year's start, or at the first shift the
-store holds data of (a ledger row that saw any, or a sample), whichever is later: a
-plant that started monitoring this year, or a demo whose simulated past is
-still being written, has nothing before, and computing that time from raw
-samples it does not have would be refused as too long (``LedgerIncomplete``).
+ones not settled yet from raw samples. They start at the year's start, or at
+the first shift the store holds data of (a ledger row that saw any, or a
+sample), whichever is later: a plant that started monitoring this year, or a
+demo whose simulated past is still being written, has nothing before, and
+computing that time from raw samples it does not have would be refused as too
+long (``LedgerIncomplete``).
 
 The display asks every few seconds; the figures move by a shift's metres in
 hours. So one computation serves everyone for ``YTD_TTL_S``; after that the
