@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from shopfloor.api.app_paths import STATIC_DIR
+from shopfloor.api.backfill import BackfillProgress
 from shopfloor.api.deps import Services
 from shopfloor.api.errors import CatchAll, ErrorLog, validation_failed
 from shopfloor.api.guard import RequestGuard
@@ -33,6 +34,7 @@ from shopfloor.api.settings import ApiConfig
 from shopfloor.api.snapshots import run_snapshots
 from shopfloor.api.status import StatusService
 from shopfloor.api.timerange import iso
+from shopfloor.api.year_to_date import YearToDateService
 from shopfloor.collectors.base import CollectorStatus
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.kpi import KpiConfig
@@ -54,12 +56,14 @@ def create_app(
     kpi_config: KpiConfig | None = None,
     collectors: Callable[[], Sequence[CollectorStatus]] | None = None,
     samples_stored: Callable[[], dict[str, int]] | None = None,
+    backfill: BackfillProgress | None = None,
 ) -> FastAPI:
     """The API over ``store`` and ``annotations``; ``live_hub`` should be the hub the collectors write to (else
     nothing is pushed until samples reach it). ``clock_ns`` is the plant's "now" (current shift, range ends): the
     wall clock, or the simulation's in a time-scaled demo, where the data is stamped in simulated time.
     ``collectors`` and ``samples_stored`` (the collectors running in this process, and what the store accepted
-    from them) go to /metrics."""
+    from them) go to /metrics. ``backfill`` is how far a job filling the plant's past has come (the demo's
+    simulated year; GET /api/v1/backfill)."""
     hub = live_hub or LiveHub(plant, clock_ns=clock_ns)
     kpi = KpiService(
         plant,
@@ -131,6 +135,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
+    app.state.year_to_date = YearToDateService(kpi)
+    app.state.backfill = backfill or BackfillProgress()
 
     @app.exception_handler(LedgerIncomplete)
     async def ledger_incomplete(request: Request, exc: LedgerIncomplete) -> JSONResponse:

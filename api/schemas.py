@@ -662,3 +662,72 @@ class RankingHistory(BaseModel):
     span: TrackingSpan
     teams: list[TrackingTeam]
     periods: list[RankingPeriod]
+
+
+# ---------------------------------------------------------------- the year so far, the back-fill of the past
+
+
+class YearFigures(BaseModel):
+    """One printer's or the plant's year so far. Target fields are null without an annual target; savings are
+    null while nothing is printed; CO2 is null without a grid emission factor in the plant file."""
+
+    printed_m: float
+    annual_target_m: float | None
+    attainment_pct: float | None
+    expected_m: float | None  # the pro-rata target now (planned shift time gone by)
+    expected_pct: float | None  # the same as a share of the annual target: the progress bar's marker
+    pace_pct: float | None  # printed against the pro-rata target
+    projected_m: float | None  # year-end metres at this year's rate
+    band: Literal["green", "amber", "red"] | None  # pace: >= 100 % green, >= 90 % amber, else red
+    energy_kwh: float
+    baseline_energy_kwh: float | None
+    energy_saving_kwh: float | None
+    energy_saving_pct: float | None
+    water_l: float
+    baseline_water_l: float | None
+    water_saving_l: float | None
+    water_saving_pct: float | None
+    money_saving: float | None  # in ``currency``
+    co2_avoided_kg: float | None
+
+
+class YearPrinter(YearFigures):
+    id: str
+    name: str
+    name_zh: str
+
+
+class YearBasis(BaseModel):
+    ledger_shifts: int  # closed shifts summed from the KPI ledger
+    raw_shifts: int  # shifts (or parts) computed from raw samples: the running one, those not settled yet
+    stale_shift_keys: list[str]  # ledger rows of another plant file, used as they are
+
+
+class YearToDate(BaseModel):
+    year: str  # label: 2026, or 2026/27 for a fiscal year
+    year_start: str
+    year_end: str
+    now: str
+    now_ns: int
+    covered_from: str | None  # the figures' data starts here; null: no data this year
+    from_year_start: bool  # the figures cover the whole year so far
+    currency: str
+    grid_emission_kg_co2_per_kwh: float | None
+    plant: YearFigures
+    printers: list[YearPrinter]
+    basis: YearBasis
+
+
+class Backfill(BaseModel):
+    state: Literal["none", "running", "done", "stopped", "failed"]
+    what: str  # what is being filled, e.g. "simulated history"
+    days_done: int
+    days_total: int
+    percent: float
+    first_date: str | None  # production dates being filled, first..last
+    last_date: str | None
+    until: str | None  # the past ends here
+    ledger_rows: int
+    raw_samples: int
+    elapsed_s: float | None
+    detail: str | None  # why it failed, or why there was nothing to fill

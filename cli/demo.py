@@ -15,6 +15,12 @@ simulation's clock: the simulators, the collectors' timestamps and the API's
 monotonic clock, so they agree), so a shift passes in minutes and every rate
 (speed, OEE performance, energy per metre) stays true to the simulated plant. At scale 1
 that clock is the wall clock.
+
+Behind the live plant, the demo has a past: the year before it started,
+simulated at full speed in the background (``cli/demo_history.py``): ledger
+rows for every day, raw samples for the demo's shorter retention. The
+display is up at once; the trends, the tracking page and the year-to-date
+tiles fill as the past is written (``--history-days 0``: no past).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pathlib import Path
 
 from shopfloor.api.server import check_settings
 from shopfloor.cli.collector_process import FieldJob
+from shopfloor.cli.demo_history import DEFAULT_HISTORY_DAYS, DemoHistory
 from shopfloor.cli.plant import add_plant_argument
 from shopfloor.cli.runtime import run_until_stopped
 from shopfloor.cli.serve import ServeInfo, add_api_arguments, listen, serve_plant, with_data_dir
@@ -56,7 +63,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_plant_argument(parser)
     add_simulation_arguments(parser)
     add_api_arguments(parser)
+    parser.add_argument(
+        "--history-days",
+        type=_history_days,
+        metavar="DAYS",
+        default=DEFAULT_HISTORY_DAYS,
+        help=f"production days of simulated past before the start (default {DEFAULT_HISTORY_DAYS}; 0: none)",
+    )
     parser.set_defaults(func=run)
+
+
+def _history_days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of days (0 to 3650), got {text!r}") from None
+    if not 0 <= days <= 3650:
+        raise argparse.ArgumentTypeError(f"a whole number of days (0 to 3650), got {text!r}")
+    return days
 
 
 async def run_demo(
@@ -69,8 +93,10 @@ async def run_demo(
     port: int | None = None,
     data_dir: Path | None = None,
     on_ready: Callable[[ServeInfo], None] | None = None,
+    history_days: int = DEFAULT_HISTORY_DAYS,
 ) -> int:
-    """Run the simulated plant and the whole system until ``stop`` is set or a part fails (then 1)."""
+    """Run the simulated plant and the whole system until ``stop`` is set or a part fails (then 1), with
+    ``history_days`` of simulated past written in the background."""
     from shopfloor.store.factory import influx_connection
 
     plant = with_demo_retention(plant)
@@ -95,25 +121,36 @@ async def run_demo(
     sock = listen("demo", host or plant.api.host, plant.api.port if port is None else port)
     sim_clock = SimClock(start_ns=time.time_ns() // NS_PER_S * NS_PER_S, time_scale=scale)
     try:
+        served = with_data_dir(plant, data_dir)
         # The simulators start in the collectors' process (cli.collector_process), away from the server's
         # load as a plant's devices would be, and the collectors read them over their sockets.
         job = FieldJob(
-            with_data_dir(plant, data_dir),
+            served,
             sim_clock,  # the collectors' and the API's "now" too; their waits stay on the real clocks
             simulate=True,
             sim_clock=sim_clock,
             seed=seed,
         )
+        # Polls run every poll_interval_s of wall time, which is time_scale times longer in plant time.
+        kpi_config = dataclasses.replace(KpiConfig.of(plant), max_gap_polls=plant.kpi.max_gap_polls * scale)
+        history = DemoHistory(
+            served,
+            kpi_config,
+            start_ns=sim_clock.start_ns,
+            days=history_days,
+            seed=plant.simulation.seed if seed is None else seed,
+            clock=sim_clock,
+        )
         return await serve_plant(
             job,
             stop,
             sock,
-            # Polls run every poll_interval_s of wall time, which is time_scale times longer in plant time.
-            kpi_config=dataclasses.replace(KpiConfig.of(plant), max_gap_polls=plant.kpi.max_gap_polls * scale),
+            kpi_config=kpi_config,
             # Operator input needs a key: a fresh random one per run keeps the demo usable and still closed.
             generated_key=secrets.token_urlsafe(18),
             store_note=" (simulated time: discarded at exit)" if scratch else "",
             on_ready=on_ready,
+            history=history,
         )
     finally:
         sock.close()
@@ -139,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             data_dir=args.data_dir,
             on_ready=show,
+            history_days=args.history_days,
         )
 
     return run_until_stopped(main)

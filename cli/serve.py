@@ -27,6 +27,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shopfloor.api.settings import SettingsError
 from shopfloor.cli.collect import report_every
@@ -36,6 +37,9 @@ from shopfloor.models.kpi import KpiConfig
 from shopfloor.models.plant import Plant, load_plant
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.base import SampleStore, StoreError
+
+if TYPE_CHECKING:  # the demo's past: only the demo loads it
+    from shopfloor.cli.demo_history import DemoHistory
 
 log = logging.getLogger("shopfloor.serve")
 
@@ -123,12 +127,14 @@ async def serve_plant(
     store_note: str = "",
     on_ready: Callable[[ServeInfo], None] | None = None,
     report_interval_s: float = 60.0,
+    history: DemoHistory | None = None,
 ) -> int:
     """Collect ``job.plant`` into its store and serve the API on ``sock`` until ``stop`` (0) or a part fails (1).
 
     The collectors (and the demo's simulators) run in a process of their own (``job``); ``job.clock`` is
     the plant's time, for timestamps and for the API's "now" (the wall clock unless a simulation says
-    otherwise); ``generated_key`` is an operator key made for this run when none is configured (the demo's).
+    otherwise); ``generated_key`` is an operator key made for this run when none is configured (the demo's);
+    ``history`` fills the store's past in the background once the collectors run (the demo's simulated year).
     """
     from shopfloor.api.app import create_app
     from shopfloor.api.live import LiveHub
@@ -172,6 +178,7 @@ async def serve_plant(
             kpi_config=kpi_config,
             collectors=lambda: field.statuses,
             samples_stored=tally.samples_by_measurement,
+            backfill=None if history is None else history.progress,
         )
     except BaseException:
         if notes is not None:
@@ -187,6 +194,8 @@ async def serve_plant(
             log.error("the collectors could not start: %s", exc)
             return 1
         collectors = asyncio.create_task(field.wait(), name="collectors")
+        if history is not None:
+            await history.start(store, notes)  # returns at once: the past is written in the background
         reporting = asyncio.Event()
         reporter = asyncio.create_task(report_every(tally, report_interval_s, reporting, store), name="report")
         server = build_server(app, plant.api)  # bounded connections, timeouts and bodies (api/server.py)
@@ -215,6 +224,8 @@ async def serve_plant(
                 await asyncio.wait_for(api, 15)
     finally:
         try:
+            if history is not None:
+                await history.stop()  # before the store closes: what it was writing is written
             await field.stop()  # everything the child sent is in the store before it closes
             store.close()
         finally:

@@ -1,6 +1,18 @@
 """One router per resource; ROUTERS is the order the app includes them."""
 
-from shopfloor.api.routes import display, health, kpis, live, operator, plant, reports, status, teams, tracking
+from shopfloor.api.routes import (
+    display,
+    health,
+    kpis,
+    live,
+    operator,
+    plant,
+    reports,
+    status,
+    teams,
+    tracking,
+    year_to_date,
+)
 
 ROUTERS = [
     health.router,
@@ -14,4 +26,5 @@ ROUTERS = [
     display.router,
     tracking.router,
     tracking.page,
+    year_to_date.router,
 ]

@@ -9,7 +9,7 @@
   const t = (key) => I18N[lang][key] || key;
   const zh = () => lang === "zh";
 
-  const model = { plant: null, status: null, kpi: null, since: {}, clockOffsetMs: 0 };
+  const model = { plant: null, status: null, kpi: null, since: {}, clockOffsetMs: 0, ytd: null, ytdError: false, backfill: null };
 
   // Colours by state family: the same meaning on every tile.
   const PRINTER_CLASS = { 0: "idle", 1: "idle", 2: "setup", 3: "run", 4: "warn", 5: "warn", 6: "fault", 7: "plan", 8: "off" };
@@ -159,6 +159,71 @@
     });
   }
 
+  // ---- the year so far: figures from /api/v1/year-to-date (the server caches them), shown as they are
+  const YTD_EVERY_MS = 15000;
+  const BACKFILL_EVERY_MS = 3000;
+
+  function setFigure(id, value, digits) {
+    const el = $(id);
+    el.textContent = fmt(value, digits);
+    el.className = value !== null && value !== undefined && value < 0 ? "bad" : "";
+  }
+
+  function renderYtd() {
+    const y = model.ytd;
+    if (!y) {
+      $("ytd-note").textContent = model.ytdError ? t("ytd_building") : "";
+      return;
+    }
+    const f = y.plant;
+    $("ytd-year").textContent = y.year;
+    $("ytd-note").textContent = y.from_year_start || !y.covered_from ? "" : `${t("ytd_since")} ${y.covered_from.slice(0, 10)}`;
+    $("ytd-metres").textContent = fmt(f.printed_m, 0);
+    $("ytd-target").textContent = f.annual_target_m === null ? t("ytd_no_target") : fmt(f.annual_target_m, 0);
+    $("ytd-metres-box").dataset.band = f.band || "";
+    $("ytd-bar").style.width = `${Math.min(100, f.attainment_pct || 0)}%`;
+    const marker = $("ytd-expected");
+    marker.hidden = f.expected_pct === null;
+    marker.style.left = `${Math.min(100, f.expected_pct || 0)}%`;
+    $("ytd-pace").textContent = f.pace_pct === null ? ""
+      : `${fmt(f.pace_pct, 1)} % ${t("ytd_pace")} · ${t("ytd_projected")} ${fmt(f.projected_m, 0)} m`;
+    // kWh -> MWh, L -> m³, kg -> t: units for a year's amounts
+    setFigure("ytd-energy", f.energy_saving_kwh === null ? null : f.energy_saving_kwh / 1000, 1);
+    setFigure("ytd-water", f.water_saving_l === null ? null : f.water_saving_l / 1000, 0);
+    setFigure("ytd-money", f.money_saving, 0);
+    $("ytd-currency").textContent = ` ${y.currency}`;
+    setFigure("ytd-co2", f.co2_avoided_kg === null ? null : f.co2_avoided_kg / 1000, 1);
+  }
+
+  function loadYtd() {
+    fetch("/api/v1/year-to-date")
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((y) => { model.ytd = y; model.ytdError = false; renderYtd(); })
+      .catch(() => { model.ytdError = true; renderYtd(); }); // 503 while the ledger is built: asked again
+  }
+
+  function renderBackfill() {
+    const b = model.backfill;
+    const el = $("backfill");
+    el.hidden = !b || b.state !== "running";
+    if (el.hidden) return;
+    const days = `${b.days_done}/${b.days_total} ${t("backfill_days")}`;
+    el.textContent = zh() ? `${t("backfill")}：${fmt(b.percent, 0)} %（${days}）` : `${t("backfill")}: ${fmt(b.percent, 0)} % (${days})`;
+  }
+
+  function loadBackfill() {
+    fetch("/api/v1/backfill")
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((b) => {
+        const was = model.backfill && model.backfill.state;
+        model.backfill = b;
+        renderBackfill();
+        if (b.state === "running") setTimeout(loadBackfill, BACKFILL_EVERY_MS);
+        else if (was === "running") loadYtd(); // the whole past is in: show it now
+      })
+      .catch(() => setTimeout(loadBackfill, BACKFILL_EVERY_MS));
+  }
+
   function onState(msg) {
     // Pushed the moment the hub sees a change: update the tile without waiting for the next snapshot.
     const label = zh() ? msg.label_zh : msg.label_en;
@@ -214,7 +279,7 @@
     const u = new URL(location.href);
     u.searchParams.set("lang", lang);
     history.replaceState(null, "", u);
-    applyStatic(); renderStatus(); renderKpi(); setLive($("live").dataset.connected === "true");
+    applyStatic(); renderStatus(); renderKpi(); renderYtd(); renderBackfill(); setLive($("live").dataset.connected === "true");
   });
 
   applyStatic();
@@ -224,6 +289,9 @@
     applyStatic(); renderStatus();
   });
   connect();
+  loadYtd();
+  setInterval(loadYtd, YTD_EVERY_MS);
+  loadBackfill();
   setInterval(tick, 1000);
   tick();
 })();

@@ -151,6 +151,12 @@ def test_display_updates_live_and_switches_language(page: tuple, env: Env) -> No
     expect(state).to_have_text(PRINTER_STATE_LABELS[PrinterState.RUNNING][1])
     expect(pg.get_by_test_id("printer-metres-box")).to_have_attribute("data-band", re.compile(r"^(green|amber|red)$"))
     expect(pg.get_by_test_id("printer-speed")).to_have_text("81.5")  # with a status snapshot
+    # The year so far: the store's hours of history (no ledger rows yet), in numbers, since where they start.
+    number = re.compile(r"^-?\d{1,3}(,\d{3})*(\.\d)?$")
+    for tile in ("ytd-metres", "ytd-energy-saved", "ytd-water-saved", "ytd-money-saved", "ytd-co2-avoided"):
+        expect(pg.get_by_test_id(tile)).to_have_text(number)
+    expect(pg.get_by_test_id("ytd-target")).to_have_text("28,000,000")
+    expect(pg.get_by_test_id("ytd-note")).to_have_text(re.compile(r"^数据起始于 \d{4}-\d{2}-\d{2}$"))
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     pg.wait_for_timeout(600)  # let the bar transitions (0.5 s CSS) settle for the picture only, not for an assertion
     pg.screenshot(path=str(ARTIFACT))
