@@ -1,4 +1,9 @@
-"""``shopfloor collect``: run every collector of the plant file into the configured store."""
+"""``shopfloor collect``: run every collector of the plant file into the configured store.
+
+``--only EQUIPMENT_ID`` (repeatable) runs the collectors of the named printers and fleets only: one plant file
+for the whole plant, and on each machine (a line's, a fleet's) a collector of what that machine reaches, all
+writing to one InfluxDB (docs/storage.md, "The KPI ledger": they share the ledger too).
+"""
 
 from __future__ import annotations
 
@@ -31,7 +36,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=60.0,
         help="log what was written since start every this many seconds (default: 60)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=None,
+        metavar="EQUIPMENT_ID",
+        help="collect only this printer or fleet (repeat for several; default: every one in the plant file)",
+    )
     parser.set_defaults(func=run)
+
+
+def only_equipment(plant: Plant, ids: Sequence[str]) -> Plant:
+    """The plant with only the printers and fleets named in ``ids`` (what one collector process runs).
+
+    A fleet is collected whole (one OPC UA session per fleet), so a robot id is refused naming its fleet.
+    Raises SystemExit naming what is unknown and what the plant file holds.
+    """
+    printers = {p.id: p for p in plant.printers}
+    fleets = {f.id: f for f in plant.fleets}
+    robot_fleet = {r.id: f.id for f in plant.fleets for r in f.robots}
+    for equipment in ids:
+        if equipment in robot_fleet:
+            raise SystemExit(
+                f"shopfloor collect: --only {equipment}: robots are collected with their fleet;"
+                f" use --only {robot_fleet[equipment]}"
+            )
+        if equipment not in printers and equipment not in fleets:
+            known = ", ".join([*printers, *fleets]) or "none"
+            raise SystemExit(
+                f"shopfloor collect: --only {equipment}: the plant file has no printer or fleet of that id"
+                f" (printers and fleets: {known})"
+            )
+    wanted = set(ids)
+    return plant.model_copy(
+        update={
+            "printers": [p for p in plant.printers if p.id in wanted],
+            "fleets": [f for f in plant.fleets if f.id in wanted],
+        }
+    )
 
 
 def build_collectors(
@@ -103,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
     from shopfloor.store import open_store
 
     plant = load_plant(args.plant)
+    if args.only is not None:
+        plant = only_equipment(plant, args.only)
 
     if not args.report_interval_s > 0:
         raise SystemExit("shopfloor collect: --report-interval-s must be a positive number of seconds")

@@ -57,6 +57,7 @@ class KpiConfig:
             robot_max_gap_s=k.robot_max_gap_s,
             micro_stop_s=k.micro_stop_s,
             attainment_cap=k.attainment_cap,
+            response_horizon_s=k.response_horizon_s,
         )
 
     def __post_init__(self) -> None:

@@ -140,6 +140,9 @@ class KpiSettings(StrictModel):
     robot_max_gap_s: PositiveFloat | None = None
     # An objective counts at most this multiple of its target in a team's score.
     attainment_cap: Annotated[float, Field(ge=1.0, le=10.0)] = 1.2
+    # A robot connecting later than this after its dispatch is no response. A shift's ledger rows are written
+    # this long (and a minute) after it ends, once every response to its dispatches can have come.
+    response_horizon_s: Annotated[float, Field(gt=0.0, le=86_400.0)] = 3600.0
 
 
 class PrinterSimulation(StrictModel):

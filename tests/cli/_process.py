@@ -18,11 +18,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Command:
-    """``python -m shopfloor.cli.main ARGS`` in its own process; its output lines (stdout and the log on stderr) are
-    queued as they are printed."""
+    """``python -m shopfloor.cli.main ARGS`` (or another ``module``) in its own process; its output lines (stdout
+    and the log on stderr) are queued as they are printed."""
 
-    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None, open_files: int | None = None) -> None:
-        """``open_files``: the process's open-file limit (soft and hard), as ``ulimit -n`` would set it."""
+    def __init__(
+        self,
+        *args: str,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        open_files: int | None = None,
+        module: str = "shopfloor.cli.main",
+    ) -> None:
+        """``open_files``: the process's open-file limit (soft and hard), as ``ulimit -n`` would set it;
+        ``module``: what ``python -m`` runs (``shopfloor.api`` for the API alone)."""
         full_env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})}
 
         def limit_open_files() -> None:
@@ -30,7 +38,7 @@ class Command:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shopfloor.cli.main", *args],
+            [sys.executable, "-m", module, *args],
             cwd=cwd,
             env=full_env,
             text=True,

@@ -207,6 +207,8 @@ BAD_FILES = [
     ("kpi.micro_stop_s", -5, "kpi.micro_stop_s", "greater than or equal to 0"),
     ("kpi.attainment_cap", 0.5, "kpi.attainment_cap", "greater than or equal to 1"),
     ("kpi.max_gap_poll", 3, "kpi.max_gap_poll", "unknown key"),
+    ("kpi.response_horizon_s", 0, "kpi.response_horizon_s", "greater than 0"),
+    ("kpi.response_horizon_s", 90_000, "kpi.response_horizon_s", "less than or equal to 86400"),
     ("simulation.printer.defect_rate", 1.5, "simulation.printer.defect_rate", "less than or equal to 1"),
     ("storage.raw_retention_days", 0, "storage.raw_retention_days", "greater than or equal to 1"),
     ("storage.raw_retention_days", 4000, "storage.raw_retention_days", "less than or equal to 3650"),
@@ -353,3 +355,11 @@ def test_year_targets_retention_and_emission_factor_are_optional(default_raw: di
     assert plant.storage.raw_retention_days == 90
     built_in = load_plant()
     assert built_in.storage.raw_retention_days == 90 and built_in.baseline.grid_emission_kg_co2_per_kwh == 0.5703
+
+
+def test_the_response_horizon_is_a_kpi_rule_of_the_plant_file(default_raw: dict[str, Any]) -> None:
+    from shopfloor.models.kpi import KpiConfig
+
+    assert KpiConfig.of(plant_from_dict(default_raw)).response_horizon_s == 3600.0  # an hour unless set
+    raw = mutate(default_raw, "kpi.response_horizon_s", 900)
+    assert KpiConfig.of(plant_from_dict(raw)).response_horizon_s == 900.0
