@@ -35,8 +35,9 @@ hours into the early shift), so the year to date is nearly a whole year.
    shorter range. PEAK RSS of the server process while it serves all that
    (VmHWM, reset when it starts listening; target <= 1 GB).
 
-Every figure is measured in the same run; the peak RSS of each step of the
-first child is printed too (VmHWM, reset before each step).
+Every figure is measured in the same run. The first child prints the peak
+RSS of each step too (VmHWM, reset before each step; for the ranges, the
+peak over the RSS the step started with).
 """
 
 from __future__ import annotations
@@ -310,8 +311,9 @@ def prepare(kind: str, folder: Path, raw_days: int, repeats: int) -> None:
             " samples):",
             flush=True,
         )
+        # memory: the peak over the RSS before the step (what a step frees stays in the process for the next)
         print(
-            f"  {'range':<10}{'compute':>11}{'x 1 day':>9}{'ledger read':>13}{'ledger/raw shifts':>19}{'peak RSS':>10}"
+            f"  {'range':<10}{'compute':>11}{'x 1 day':>9}{'ledger read':>13}{'ledger/raw shifts':>19}{'RSS +peak':>11}"
         )
         one_day_s: float | None = None
         for days in RANGE_DAYS:
@@ -324,15 +326,16 @@ def prepare(kind: str, folder: Path, raw_days: int, repeats: int) -> None:
                 return store.read_ledger(start, clock.now_ns())
 
             reset_peak_rss()
+            before = status_kb("self", "VmRSS")
             seconds = timed(compute, repeats)
-            peak = status_kb("self", "VmHWM")
+            peak = status_kb("self", "VmHWM") - before
             basis = kpi.last_basis
             assert basis is not None  # set by every compute
             read_s = timed(read, repeats)
             one_day_s = one_day_s or seconds
             print(
                 f"  {f'{days} days' if days > 1 else '1 day':<10}{seconds * 1e3:>8.0f} ms{seconds / one_day_s:>8.1f}x"
-                f"{read_s * 1e3:>10.0f} ms{f'{basis.ledger_shifts}/{basis.raw_shifts}':>19}{mb(peak):>10}",
+                f"{read_s * 1e3:>10.0f} ms{f'{basis.ledger_shifts}/{basis.raw_shifts}':>19}{'+' + mb(peak):>11}",
                 flush=True,
             )
     finally:
@@ -508,6 +511,7 @@ def measure_server(kind: str, folder: Path, args: argparse.Namespace) -> None:
                 uncached.append(time.perf_counter() - t0)
                 if r.status_code != 200:
                     raise RuntimeError(f"year-to-date scoreboard: HTTP {r.status_code} {r.text[:200]}")
+        peaks_kb = {"the year-to-date requests": status_kb(child.pid, "VmHWM")}
         # One scoreboard of each shorter range too (uncached: a first request each), so the peak below is that of
         # any KPI request: the 7-day one also reads a week of raw samples for its hourly throughput.
         ranges_s: dict[int, float] = {}
@@ -517,6 +521,7 @@ def measure_server(kind: str, folder: Path, args: argparse.Namespace) -> None:
             ranges_s[days] = time.perf_counter() - t0
             if r.status_code != 200:
                 raise RuntimeError(f"{days}-day scoreboard: HTTP {r.status_code} {r.text[:200]}")
+            peaks_kb[f"the {days}-day one"] = status_kb(child.pid, "VmHWM")
         peak_kb = status_kb(child.pid, "VmHWM")
         rss_kb = status_kb(child.pid, "VmRSS")
     finally:
@@ -556,6 +561,7 @@ def measure_server(kind: str, folder: Path, args: argparse.Namespace) -> None:
         f"{'peak RSS of the server while serving':<44} {mb(peak_kb):>13}   target <= 1 GB   {verdict}"
         f" (RSS at the end {mb(rss_kb)})"
     )
+    print("  peak after " + ", ".join(f"{what} {mb(kb)}" for what, kb in peaks_kb.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
