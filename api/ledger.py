@@ -55,7 +55,8 @@ PRINTER_KPI_FIELDS = (
     "water_l_total",
     "ink_consumed_kg_total",
 )
-ROBOT_KPI_FIELDS = ("state", "energy_delivered_kwh_total", "sessions_completed_total", "sessions_failed_total")
+ROBOT_COUNTER_FIELDS = ("energy_delivered_kwh_total", "sessions_completed_total", "sessions_failed_total")
+ROBOT_KPI_FIELDS = ("state", *ROBOT_COUNTER_FIELDS)
 # Events from before the range too: a link that went down yesterday and is still down makes the start of the
 # range "no data" (the core clips every outage to the range).
 CONNECTIVITY_LOOKBACK_NS = 7 * NS_PER_DAY
@@ -110,6 +111,11 @@ def read_inputs(
     link_ids = printer_ids + [f.id for f in plant.fleets]
     events = store.read_connectivity(link_ids, start_ns - CONNECTIVITY_LOOKBACK_NS, last_ns + 1)
     return KpiInputs(series, events)
+
+
+# A robot's counters report by exception: a reading books its increment just before it (models/kpi/counters.py,
+# ``at_change``), so the readings a shift's counters rest on lie in (start, end], not [start, end).
+BOOKED_AFTER_NS = 1
 
 
 def samples_inside(
@@ -168,8 +174,9 @@ class Ledger:
         counts: dict[str, list[int]] = {}
         for equipment in self.equipment_ids:
             inside = np.zeros(len(starts), dtype=np.int64)
-            for series in inputs.series.get(equipment, {}).values():
-                inside += samples_inside(series, starts, ends)
+            for name, series in inputs.series.get(equipment, {}).items():
+                shift = BOOKED_AFTER_NS if equipment in self.robot_fleet and name in ROBOT_COUNTER_FIELDS else 0
+                inside += samples_inside(series, starts + shift, ends + shift)
             counts[equipment] = [int(n) for n in inside]
         return totals, counts
 
@@ -295,11 +302,13 @@ class Ledger:
         return out
 
     def _more_samples_now(self, instance: ShiftInstance, rows: Sequence[LedgerRow]) -> bool:
-        counts = self.store.count_samples(
-            MEASUREMENT_PRINTER, self.printer_ids, PRINTER_KPI_FIELDS, instance.start_ns, instance.end_ns
-        ) | self.store.count_samples(
-            MEASUREMENT_ROBOT, list(self.robot_fleet), ROBOT_KPI_FIELDS, instance.start_ns, instance.end_ns
-        )
+        start, end, after = instance.start_ns, instance.end_ns, BOOKED_AFTER_NS
+        robots = list(self.robot_fleet)
+        counts = self.store.count_samples(MEASUREMENT_PRINTER, self.printer_ids, PRINTER_KPI_FIELDS, start, end)
+        state = self.store.count_samples(MEASUREMENT_ROBOT, robots, ("state",), start, end)
+        counters = self.store.count_samples(MEASUREMENT_ROBOT, robots, ROBOT_COUNTER_FIELDS, start + after, end + after)
+        for robot in robots:
+            counts[robot] = state.get(robot, 0) + counters.get(robot, 0)
         return any(counts.get(r.equipment_id, 0) != r.samples_read for r in rows)
 
     def refresh(self, instances: Sequence[ShiftInstance], progress: Callable[[int], None] | None = None) -> int:
