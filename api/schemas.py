@@ -115,6 +115,15 @@ class RangePeriod(BaseModel):
     label: str  # e.g. 2026-11, 2026-W48, 2026-Q4, 2026 (a fiscal year: 2026/27)
 
 
+class Basis(BaseModel):
+    """What a period's figures rest on: closed shifts from the KPI ledger, shifts (or parts) from raw samples,
+    and the ledger rows computed with another plant file (until `shopfloor ledger rebuild`)."""
+
+    ledger_shifts: int
+    raw_shifts: int
+    stale_shift_keys: list[str]
+
+
 class Range(BaseModel):
     start: str
     end: str
@@ -122,6 +131,8 @@ class Range(BaseModel):
     end_ns: int
     shift: ShiftRef | None
     period: RangePeriod | None  # set when the range was asked as period=...
+    # What the figures rest on (KPI, team and savings answers); None where they are raw series.
+    basis: Basis | None = None
 
 
 class ObjectiveResult(BaseModel):
@@ -587,15 +598,6 @@ class Audit(BaseModel):
 
 
 # --------------------------------------------------------------------------- tracking (months and years)
-
-
-class Basis(BaseModel):
-    """What a period's figures rest on: closed shifts from the KPI ledger, shifts (or parts) from raw samples,
-    and the ledger rows computed with another plant file (until `shopfloor ledger rebuild`)."""
-
-    ledger_shifts: int
-    raw_shifts: int
-    stale_shift_keys: list[str]
 
 
 class TrackingTeam(BaseModel):
