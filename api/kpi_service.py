@@ -126,7 +126,7 @@ class KpiService:
         require_raw(self.plant, self.store, rng.start_ns, now_ns, "a throughput")
         with self._slots:
             inputs = read_inputs(
-                self.plant, self.store, self.annotations, rng.start_ns, end_ns, self.config, ("printed_m_total",)
+                self.plant, self.store, self.annotations, rng.start_ns, end_ns, self.config, ("printed_m_total",), ()
             )
             outages = outage_spans(inputs.events, printer_id, rng.start_ns, OPEN_END_NS)
             fields = inputs.series.get(printer_id, {})
@@ -213,7 +213,7 @@ class KpiService:
         if end_ns - start_ns <= HOURLY_MAX_NS and raw_kept(self.store, start_ns, now_ns):
             hourly: dict[str, HourlyThroughput] = {}
             inputs = read_inputs(
-                self.plant, self.store, self.annotations, start_ns, end_ns, self.config, ("printed_m_total",)
+                self.plant, self.store, self.annotations, start_ns, end_ns, self.config, ("printed_m_total",), ()
             )
             for p in self.plant.printers:
                 outages = outage_spans(inputs.events, p.id, start_ns, OPEN_END_NS)

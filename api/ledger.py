@@ -85,17 +85,21 @@ def read_inputs(
     end_ns: int,
     config: KpiConfig,
     printer_fields: Sequence[str] = PRINTER_KPI_FIELDS,
+    robot_fields: Sequence[str] = ROBOT_KPI_FIELDS,
 ) -> KpiInputs:
-    """The range's samples in context (docs/kpi.md, "Context"), operator overrides applied, connectivity events."""
-    printer_ids = [p.id for p in plant.printers]
-    robot_ids = [r.id for f in plant.fleets for r in f.robots]
+    """The range's samples in context (docs/kpi.md, "Context"), operator overrides applied, connectivity events.
+
+    Fields left out are not read (a printer's hourly metres need its metres counter and nothing of the robots).
+    """
+    printer_ids = [p.id for p in plant.printers] if printer_fields else []
+    robot_ids = [r.id for f in plant.fleets for r in f.robots] if robot_fields else []
     series: dict[str, dict[str, Series]] = {}
     if printer_ids:
         series.update(store.read_series_in_context(MEASUREMENT_PRINTER, printer_ids, printer_fields, start_ns, end_ns))
     if robot_ids:
         series.update(
             store.read_series_in_context(
-                MEASUREMENT_ROBOT, robot_ids, ROBOT_KPI_FIELDS, start_ns, end_ns, robot_lookahead_ns(config)
+                MEASUREMENT_ROBOT, robot_ids, robot_fields, start_ns, end_ns, robot_lookahead_ns(config)
             )
         )
     # Overrides and events must reach the last sample read: it can close an increment that starts inside.
@@ -108,7 +112,7 @@ def read_inputs(
                 fields = dict(series[pid])
                 fields["stop_reason"] = apply_reason_overrides(fields["stop_reason"], mine, last_ns + 1)
                 series[pid] = fields
-    link_ids = printer_ids + [f.id for f in plant.fleets]
+    link_ids = printer_ids + ([f.id for f in plant.fleets] if robot_ids else [])
     events = store.read_connectivity(link_ids, start_ns - CONNECTIVITY_LOOKBACK_NS, last_ns + 1)
     return KpiInputs(series, events)
 
@@ -358,6 +362,9 @@ class ReportBasis:
     ledger_shifts: int
     raw_shifts: int
     stale_shift_keys: tuple[str, ...]
+    # Equipment without a row in some shift whose raw samples are gone (added to the plant file after it, say):
+    # no data there, rather than no report.
+    unrecorded_equipment: tuple[str, ...] = ()
 
 
 # A report may compute at most this much raw history itself; more means the ledger is still being built.
@@ -378,16 +385,27 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
     if closed:
         rows = {r.key: r for r in ledger.store.read_ledger(closed[0].start_ns, closed[-1].end_ns)}
     corrected = {closed[k].start_ns for k in ledger._corrected(closed, rows)}
+    kept_ns = ledger.store.raw_kept_since_ns(now_ns)
+    with_rows = {k[0] for k in rows}
+    # A shift with rows of some equipment whose raw samples are gone: what has no row can never be computed.
+    gone = {i.start_ns for i in closed if kept_ns is not None and i.end_ns <= kept_ns and i.start_ns in with_rows}
     usable = {
         i.start_ns
         for i in closed
-        if i.start_ns not in corrected and all((i.start_ns, e) in rows for e in ledger.equipment_ids)
+        if i.start_ns not in corrected
+        and (i.start_ns in gone or all((i.start_ns, e) in rows for e in ledger.equipment_ids))
     }
+    unrecorded = sorted({e for t in gone & usable for e in ledger.equipment_ids if (t, e) not in rows})
+    no_data = _no_data_totals(ledger, [i for i in closed if i.start_ns in gone]) if unrecorded else {}
     stale_keys = tuple(
         i.key
         for i in closed
         if i.start_ns in usable
-        and any(rows[(i.start_ns, e)].plant_version != ledger.version for e in ledger.equipment_ids)
+        and any(
+            rows[(i.start_ns, e)].plant_version != ledger.version
+            for e in ledger.equipment_ids
+            if (i.start_ns, e) in rows
+        )
     )
     # Raw pieces: the stretches of the range no usable row covers.
     pieces: list[tuple[int, int]] = []
@@ -399,7 +417,6 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
             cursor = i.end_ns
     if cursor < end_ns:
         pieces.append((cursor, end_ns))
-    kept_ns = ledger.store.raw_kept_since_ns(now_ns)
     # Before the ledger's first row the plant was not monitored: nothing was kept there, nothing was dropped.
     monitored_ns = min((key[0] for key in rows), default=None)
     for a, b in pieces:
@@ -435,11 +452,11 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
     for i in instances:
         if i.start_ns in usable:
             for p in printers:
-                printer_row = rows[(i.start_ns, p)].totals
+                printer_row = rows[(i.start_ns, p)].totals if (i.start_ns, p) in rows else no_data[(i.start_ns, p)]
                 assert isinstance(printer_row, PrinterTotals)  # the row's kind says so (models/ledger.py)
                 printers[p].append(printer_row)
             for r in robots:
-                robot_row = rows[(i.start_ns, r)].totals
+                robot_row = rows[(i.start_ns, r)].totals if (i.start_ns, r) in rows else no_data[(i.start_ns, r)]
                 assert isinstance(robot_row, FleetTotals)
                 robots[r].append(robot_row)
         else:
@@ -448,8 +465,20 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
                 printers[p].append(p_part[p])
             for r in robots:
                 robots[r].append(r_part[r])
-    basis = ReportBasis(len(usable), raw_shifts, stale_keys)
+    basis = ReportBasis(len(usable), raw_shifts, stale_keys, tuple(unrecorded))
     return EquipmentTotals(tuple(instances), printers, robots, {}), basis
+
+
+def _no_data_totals(
+    ledger: Ledger, instances: Sequence[ShiftInstance]
+) -> dict[tuple[int, str], PrinterTotals | FleetTotals]:
+    """Per (shift start, equipment): the totals of a shift without a single sample (all of it no data)."""
+    out: dict[tuple[int, str], PrinterTotals | FleetTotals] = {}
+    for i in instances:
+        t = equipment_totals(ledger.plant, i.start_ns, i.end_ns, {}, (), ledger.config, throughput_period_s=None)
+        out.update({(i.start_ns, e): per_shift[0] for e, per_shift in t.printers.items()})
+        out.update({(i.start_ns, e): per_shift[0] for e, per_shift in t.robots.items()})
+    return out
 
 
 def _sampled_ns(ledger: Ledger, start_ns: int, end_ns: int) -> int:

@@ -45,6 +45,7 @@ def basis_json(basis: ReportBasis) -> dict[str, Any]:
         "ledger_shifts": basis.ledger_shifts,
         "raw_shifts": basis.raw_shifts,
         "stale_shift_keys": list(basis.stale_shift_keys),
+        "unrecorded_equipment": list(basis.unrecorded_equipment),
     }
 
 

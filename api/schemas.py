@@ -122,6 +122,8 @@ class Basis(BaseModel):
     ledger_shifts: int
     raw_shifts: int
     stale_shift_keys: list[str]
+    # without a ledger row in shifts whose raw samples are gone (e.g. added to the plant file later): no data there
+    unrecorded_equipment: list[str]
 
 
 class Range(BaseModel):

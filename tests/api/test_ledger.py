@@ -215,6 +215,11 @@ def test_kpi_answers_say_what_they_rest_on_and_name_stale_rows(world: World) -> 
         response = client.get(path, params=params)
         assert response.status_code == 200, (path, response.text)
         basis = response.json()["range"]["basis"]
-        assert basis == {"ledger_shifts": len(keys), "raw_shifts": 0, "stale_shift_keys": keys}, path
+        assert basis == {
+            "ledger_shifts": len(keys),
+            "raw_shifts": 0,
+            "stale_shift_keys": keys,
+            "unrecorded_equipment": [],
+        }, path
     by_day = client.get("/api/v1/kpis", params=params | {"by": "day"}).json()
     assert by_day["range"]["basis"]["stale_shift_keys"] == keys
