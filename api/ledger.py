@@ -22,7 +22,7 @@ import asyncio
 import bisect
 import itertools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,6 +131,18 @@ def samples_inside(
     return np.searchsorted(ts, ends_ns, "left") - np.searchsorted(ts, starts_ns, "left")
 
 
+def shift_sample_counts(
+    fields: Mapping[str, Series], starts_ns: npt.NDArray[np.int64], ends_ns: npt.NDArray[np.int64], *, robot: bool
+) -> npt.NDArray[np.int64]:
+    """Per [start, end) shift, the samples of ``fields`` its row rests on (``LedgerRow.samples_read``): inside the
+    shift, but a robot's counter readings in (start, end] (BOOKED_AFTER_NS). The keeper's and the demo's one rule."""
+    inside = np.zeros(len(starts_ns), dtype=np.int64)
+    for name, series in fields.items():
+        after = BOOKED_AFTER_NS if robot and name in ROBOT_COUNTER_FIELDS else 0
+        inside += samples_inside(series, starts_ns + after, ends_ns + after)
+    return inside
+
+
 def settle_ns(config: KpiConfig) -> int:
     """How long after its end a shift's rows become final (robots' responses may connect up to the horizon)."""
     return round((config.response_horizon_s + SETTLE_S) * NS_PER_S)
@@ -177,10 +189,8 @@ class Ledger:
         ends = np.array([min(i.end_ns, end_ns) for i in totals.instances], dtype=np.int64)
         counts: dict[str, list[int]] = {}
         for equipment in self.equipment_ids:
-            inside = np.zeros(len(starts), dtype=np.int64)
-            for name, series in inputs.series.get(equipment, {}).items():
-                shift = BOOKED_AFTER_NS if equipment in self.robot_fleet and name in ROBOT_COUNTER_FIELDS else 0
-                inside += samples_inside(series, starts + shift, ends + shift)
+            fields = inputs.series.get(equipment, {})
+            inside = shift_sample_counts(fields, starts, ends, robot=equipment in self.robot_fleet)
             counts[equipment] = [int(n) for n in inside]
         return totals, counts
 
