@@ -26,7 +26,13 @@ import numpy as np
 
 from shopfloor.models.plant import Plant
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
-from shopfloor.models.states import PRINTER_STATE_LABELS, ROBOT_STATE_LABELS, PrinterState, RobotState
+from shopfloor.models.states import (
+    PRINTER_STATE_LABELS,
+    ROBOT_STATE_LABELS,
+    PrinterState,
+    RobotState,
+    state_family,
+)
 
 Message = dict[str, Any]
 
@@ -176,6 +182,7 @@ class LiveHub:
             "state": code,
             "label_en": label_en,
             "label_zh": label_zh,
+            "family": state_family(kind, code).value,
             "since_ns": ts_ns,
             "previous": None if previous is None else previous.code,
         }

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from shopfloor.api.timerange import TimeRange, iso
+from shopfloor.models.bands import band_of
 from shopfloor.models.kpi import EnergyKpis, KpiReport, PrinterKpis, energy_kpis
 from shopfloor.models.kpi.report import PeriodReport, ShiftReport, TeamPeriod, TeamReport
 from shopfloor.models.plant import OBJECTIVE_KPIS, Plant, Team, TeamKind
@@ -113,6 +114,7 @@ def objective_json(result: Any) -> dict[str, Any]:
         "target": result.target,
         "actual": result.actual,
         "attainment_pct": result.attainment_pct,
+        "band": band_of(result.attainment_pct),
         "weight": result.weight,
     }
 
