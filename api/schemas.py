@@ -773,5 +773,5 @@ class DisplayConfig(BaseModel):
     robot_states: list[StateRule]
     green_from_pct: float  # attainment / pace at or above: green
     amber_from_pct: float  # at or above: amber; below: red
-    attainment_meter_max_pct: float  # an objective's meter spans 0 to this
+    attainment_meter_max_pct: float  # an objective's meter spans 0 to this: 100 x [kpi] attainment_cap
     fleets: list[FleetDisplay]

@@ -12,9 +12,6 @@ from enum import StrEnum
 
 GREEN_FROM_PCT = 100.0
 AMBER_FROM_PCT = 90.0
-# An objective's attainment meter runs from 0 to this; the 100 % mark stands at 100/120 of its width,
-# so attainment above target still shows as more bar.
-ATTAINMENT_METER_MAX_PCT = 120.0
 
 
 class Band(StrEnum):

@@ -2,7 +2,7 @@
 
 ``/api/v1/display/config`` hands the page every rule it would otherwise have to
 hold itself: which colour (state family) each state code gets, the families'
-names, the green/amber/red thresholds, the attainment meter's scale and each
+names, the green/amber/red thresholds, the attainment meter's scale (the plant's attainment cap) and each
 fleet's low-charge level. The page reads it once; the live messages carry the
 per-item results (``state_family``, ``metres_band``, ``low_charge``, savings),
 so the page only formats.
@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from shopfloor.api.app_paths import STATIC_DIR
 from shopfloor.api.deps import ServicesDep
 from shopfloor.api.schemas import DisplayConfig
-from shopfloor.models.bands import AMBER_FROM_PCT, ATTAINMENT_METER_MAX_PCT, GREEN_FROM_PCT
+from shopfloor.models.bands import AMBER_FROM_PCT, GREEN_FROM_PCT
 from shopfloor.models.plant import Plant
 from shopfloor.models.states import (
     PRINTER_STATE_FAMILY,
@@ -50,7 +50,8 @@ def display_config(plant: Plant) -> dict[str, Any]:
         ],
         "green_from_pct": GREEN_FROM_PCT,
         "amber_from_pct": AMBER_FROM_PCT,
-        "attainment_meter_max_pct": ATTAINMENT_METER_MAX_PCT,
+        # Attainment counts up to the plant's cap ([kpi] attainment_cap): the meter spans exactly what counts.
+        "attainment_meter_max_pct": 100.0 * plant.kpi.attainment_cap,
         "fleets": [{"id": f.id, "low_charge_pct": f.low_charge_pct} for f in plant.fleets],
     }
 
