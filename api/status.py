@@ -92,7 +92,8 @@ class StatusService:
         shift start: the value in force then is the last one before it. Looked up once per shift; what is
         still missing (no reading at all yet) is retried at most every RETRY_S, not on every status call.
         """
-        missing = [(e, f) for e in ids for f in fields if (shift.key, e, f) not in self._first]
+        key = shift.key  # a computed property: once, not once per (robot, counter)
+        missing = [(e, f) for e in ids for f in fields if (key, e, f) not in self._first]
         if not missing or time.monotonic() < self._retry_at.get((shift.key, measurement), 0.0):
             return
         eqs = sorted({e for e, _ in missing})
