@@ -23,13 +23,17 @@ import pytest
 from bench._display_world import FAULT_REASON, HOSTILE, Expected, live_moment, many_lines_plant
 from shopfloor.api.app import create_app
 from shopfloor.api.live import LiveHub
+from shopfloor.models.contract import MEASUREMENT_ROBOT
 from shopfloor.models.plant import Plant
+from shopfloor.models.samples import SampleBatch
 from shopfloor.models.states import (
     PRINTER_STATE_FAMILY,
     PRINTER_STATE_LABELS,
     ROBOT_STATE_FAMILY,
     ROBOT_STATE_LABELS,
     PrinterState,
+    Quality,
+    RobotState,
 )
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.duckdb_store import DuckDBStore
@@ -140,6 +144,16 @@ def test_three_lines_and_a_hundred_robots_each_with_the_state_of_the_data(world_
             assert reason is not None
             expect(tile.get_by_test_id("printer-reason")).to_have_text(f"Reason: {reason.name}")
 
+    # A robot of the second fleet pushed into a fault: its cell takes the family the state message names.
+    cell = pg.get_by_test_id("robot-y05")
+    target = RobotState.FAULT if world.expected.robot_state["y05"] != RobotState.FAULT else RobotState.CHARGING
+    batch = SampleBatch.from_rows(
+        MEASUREMENT_ROBOT, [(time.time_ns(), "y05", "state", float(target), Quality.GOOD, "")], fleet="ev-yard"
+    )
+    world.hub.write(batch)
+    expect(cell).to_have_attribute("data-state", str(int(target)))
+    expect(cell).to_have_attribute("data-family", ROBOT_STATE_FAMILY[target].value)
+    world.expected.robot_state["y05"] = target  # what the cells are checked against below
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     pg.wait_for_timeout(600)  # let the bar transitions (0.5 s CSS) settle for the picture only, not for an assertion
     pg.screenshot(path=str(ARTIFACTS / "display-3-lines-100-robots-en.png"))  # before the checks: kept if one fails
