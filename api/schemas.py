@@ -52,6 +52,7 @@ class PrinterStatus(_StateFields):
     name: str
     name_zh: str
     model: str
+    stopped: bool  # a known state outside the run family: the display shows the stop's reason
     stop_reason: int | None
     stop_reason_label: str | None
     stop_reason_label_zh: str | None

@@ -195,13 +195,16 @@ class StatusService:
             # Savings by the KPI core's formulas (kpi/energy.py), so the tile and the reports agree.
             saving = energy_kpis(printed, energy or 0.0, water or 0.0, self.plant.baseline) if printed else None
             newest = max((tv[0] for tv in lt.values()), default=None)
+            state = self._state_json("printer", p.id, lt)
             printers.append(
                 {
                     "id": p.id,
                     "name": p.name,
                     "name_zh": p.name_zh,
                     "model": p.model,
-                    **self._state_json("printer", p.id, lt),
+                    **state,
+                    # Not producing (a known state outside the run family): the tile names the stop's reason.
+                    "stopped": state["state"] is not None and state["state_family"] != StateFamily.RUN,
                     "stop_reason": reason_code or None,
                     "stop_reason_label": reason.name if reason else None,
                     "stop_reason_label_zh": reason.name_zh if reason else None,

@@ -95,9 +95,8 @@
     const tile = tileFor(tiles.printers, p.id, "printer-template", $("lines"), "line");
     setText(f(tile, "name"), name(p));
     setPrinterState(p.id, p.state, zh() ? p.state_label_zh : p.state_label, p.state_family, p.since_ns);
-    const stopped = p.state_family !== "run" && p.state !== null;
     const reason = p.stop_reason ? (zh() ? p.stop_reason_label_zh : p.stop_reason_label) : null;
-    setText(f(tile, "reason"), stopped ? `${t("reason")}: ${reason || t("no_reason")}` : "");
+    setText(f(tile, "reason"), p.stopped ? `${t("reason")}: ${reason || t("no_reason")}` : "");
     setText(f(tile, "speed"), fmt(p.speed_m_min, 1));
     setText(f(tile, "setpoint"), fmt(p.speed_setpoint_m_min, 0));
     const sp = p.speed_setpoint_m_min || p.ideal_speed_m_min;

@@ -86,6 +86,7 @@ def test_the_status_carries_every_line_and_fleet_with_its_rules_applied(
     for i, p in enumerate(status["printers"]):
         assert p["state"] == LINE_STATES[i] == expected.line_state[p["id"]]
         assert p["state_family"] == PRINTER_STATE_FAMILY[LINE_STATES[i]].value
+        assert p["stopped"] is (LINE_STATES[i] != PrinterState.RUNNING)
         saving = energy_kpis(p["printed_m_shift"], p["energy_kwh_shift"], p["water_l_shift"], plant.baseline)
         assert p["energy_saving_pct"] == pytest.approx(saving.energy_saving_pct)
         assert p["metres_band"] == band_of(100 * p["printed_m_shift"] / p["expected_m_now"])
