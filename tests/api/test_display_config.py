@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from bench._display_world import LINE_STATES, Expected, live_moment, many_lines_plant
 from shopfloor.api.app import create_app
 from shopfloor.api.live import LiveHub
-from shopfloor.models.bands import Band, band_of
+from shopfloor.models.bands import band_of
 from shopfloor.models.kpi import energy_kpis
 from shopfloor.models.plant import Plant
 from shopfloor.models.states import (
@@ -26,25 +26,10 @@ from shopfloor.models.states import (
     PrinterState,
     RobotState,
     StateFamily,
-    state_family,
 )
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.duckdb_store import DuckDBStore
 from tests.api.conftest import config
-
-
-def test_every_state_code_has_a_family_and_unknown_codes_are_off() -> None:
-    assert set(PRINTER_STATE_FAMILY) == set(PrinterState)
-    assert set(ROBOT_STATE_FAMILY) == set(RobotState)
-    assert state_family("printer", 99) is StateFamily.OFF
-    assert state_family("robot", None) is StateFamily.OFF
-    assert state_family("robot", RobotState.CHARGING) is StateFamily.RUN
-
-
-@pytest.mark.parametrize(("pct", "band"), [(None, None), (100.0, Band.GREEN), (99.9, Band.AMBER), (90.0, Band.AMBER)])
-def test_bands(pct: float | None, band: Band | None) -> None:
-    assert band_of(pct) is band
-    assert band_of(89.99) is Band.RED
 
 
 @pytest.fixture
