@@ -13,6 +13,7 @@ from typing import Any
 
 from shopfloor.api.ledger import ReportBasis
 from shopfloor.api.timerange import TimeRange, iso
+from shopfloor.models.bands import band_of
 from shopfloor.models.kpi import EnergyKpis, KpiReport, PrinterKpis, energy_kpis
 from shopfloor.models.kpi.report import PeriodReport, ShiftReport, TeamPeriod, TeamReport
 from shopfloor.models.plant import OBJECTIVE_KPIS, Plant, Team, TeamKind
@@ -124,6 +125,7 @@ def objective_json(result: Any) -> dict[str, Any]:
         "target": result.target,
         "actual": result.actual,
         "attainment_pct": result.attainment_pct,
+        "band": band_of(result.attainment_pct),
         "weight": result.weight,
     }
 

@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shopfloor.models.bands import Band
+from shopfloor.models.states import StateFamily
+
 
 class Health(BaseModel):
     status: str
@@ -39,6 +42,7 @@ class _StateFields(BaseModel):
     state: int | None
     state_label: str | None
     state_label_zh: str | None
+    state_family: StateFamily  # the colour a display gives the state (models/states.py); off when unknown
     since: str | None
     since_ns: int | None
 
@@ -48,6 +52,7 @@ class PrinterStatus(_StateFields):
     name: str
     name_zh: str
     model: str
+    stopped: bool  # a known state outside the run family: the display shows the stop's reason
     stop_reason: int | None
     stop_reason_label: str | None
     stop_reason_label_zh: str | None
@@ -64,6 +69,10 @@ class PrinterStatus(_StateFields):
     baseline_water_l_per_m: float
     target_m_shift: float | None
     expected_m_now: float | None
+    metres_band: Band | None  # metres against expected_m_now (models/bands.py); None without a target
+    metres_ahead_m: float | None  # printed_m_shift - expected_m_now (negative: behind plan)
+    energy_saving_pct: float | None  # this shift against the baseline, as the KPI core computes it
+    water_saving_pct: float | None
     data_age_s: float | None
     link: Link | None
 
@@ -73,6 +82,7 @@ class RobotStatus(_StateFields):
     name: str
     name_zh: str
     soc_pct: float | None
+    low_charge: bool  # soc_pct below the fleet's low_charge_pct
     charging_power_kw: float | None
     error_code: int | None
     sessions_shift: float | None
@@ -90,6 +100,10 @@ class FleetStatus(BaseModel):
     energy_delivered_kwh_shift: float
     charging_now: int
     target_sessions_shift: float | None
+    families: dict[StateFamily, int]  # robots per state family (families without robots left out)
+    faults: int
+    low_charge: int  # robots below low_charge_pct
+    low_charge_pct: float  # the plant file's [[fleets]] low_charge_pct
 
 
 class Status(BaseModel):
@@ -146,6 +160,7 @@ class ObjectiveResult(BaseModel):
     target: float
     actual: float | None
     attainment_pct: float | None
+    band: Band | None  # attainment's band (models/bands.py)
     weight: float
 
 
@@ -735,3 +750,33 @@ class Backfill(BaseModel):
     raw_samples: int
     elapsed_s: float | None
     detail: str | None  # why it failed, or why there was nothing to fill
+
+
+class FamilyLabel(BaseModel):
+    family: StateFamily
+    en: str
+    zh: str
+
+
+class StateRule(BaseModel):
+    code: int
+    family: StateFamily
+    en: str
+    zh: str
+
+
+class FleetDisplay(BaseModel):
+    id: str
+    low_charge_pct: float
+
+
+class DisplayConfig(BaseModel):
+    """What the control-room page would otherwise hard-code (GET /api/v1/display/config)."""
+
+    families: list[FamilyLabel]  # in the order a summary lists them
+    printer_states: list[StateRule]
+    robot_states: list[StateRule]
+    green_from_pct: float  # attainment / pace at or above: green
+    amber_from_pct: float  # at or above: amber; below: red
+    attainment_meter_max_pct: float  # an objective's meter spans 0 to this: 100 x [kpi] attainment_cap
+    fleets: list[FleetDisplay]
