@@ -26,6 +26,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from shopfloor.api.background import BackgroundRefresh
 from shopfloor.api.kpi_service import COMPLETED_RANGE_TTL_FACTOR, KpiService
 from shopfloor.api.ledger import LATE_CHECK_DAYS, LedgerIncomplete, ReportBasis, compose
 from shopfloor.api.raw_window import RawSamplesExpired
@@ -118,8 +119,9 @@ class BreakdownService:
         self._cache: OrderedDict[_Key, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[_Key, threading.Lock] = {}
-        self._revalidating: set[_Key] = set()
-        self._background: set[asyncio.Future[None]] = set()
+        self._refresh = BackgroundRefresh(
+            "breakdown", (StoreError, LedgerIncomplete, RangeError, RawSamplesExpired), log
+        )
         self.computations = 0  # for tests: how often a breakdown was really computed
 
     def get(self, rng: TimeRange, by: Period | None = None) -> Breakdown:
@@ -157,29 +159,9 @@ class BreakdownService:
             return found
         if entry is not None and time.monotonic() - entry.made_monotonic <= STALE_SERVE_S:
             self.kpi.check_store()  # a full disk answers 503 even for what is cached, as everywhere
-            self._revalidate(rng, by, key)
+            self._refresh.start(key, lambda: self.get(rng, by))
             return entry.breakdown
         return await asyncio.to_thread(self.get, rng, by)
-
-    def _revalidate(self, rng: TimeRange, by: Period | None, key: _Key) -> None:
-        with self._lock:
-            if key in self._revalidating:
-                return
-            self._revalidating.add(key)
-
-        def run() -> None:
-            try:
-                self.get(rng, by)
-            except (StoreError, LedgerIncomplete, RangeError, RawSamplesExpired) as exc:
-                # Nobody awaits this refresh: the next request meets the error itself (and answers with it).
-                log.debug("background breakdown refresh failed: %s", exc)
-            finally:
-                with self._lock:
-                    self._revalidating.discard(key)
-
-        task = asyncio.get_running_loop().run_in_executor(None, run)
-        self._background.add(task)  # keep a reference until done (asyncio holds only weak ones)
-        task.add_done_callback(self._background.discard)
 
     def _cached(self, key: _Key) -> Breakdown | None:
         """A fresh breakdown of the key; for a total only (no ``by``), the total of any breakdown of the range."""

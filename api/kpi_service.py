@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shopfloor.api.background import BackgroundRefresh
 from shopfloor.api.ledger import Ledger, ReportBasis, compose, read_inputs
 from shopfloor.api.raw_window import raw_kept, require_raw
 from shopfloor.api.timerange import TimeRange
@@ -74,8 +75,7 @@ class KpiService:
         self._key_locks: dict[tuple[int, int, int], threading.Lock] = {}
         self.computations = 0  # for tests and metrics: how often the core really ran
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_COMPUTATIONS)
-        self._revalidating: set[tuple[int, int, int]] = set()
-        self._background: set[asyncio.Future[None]] = set()
+        self._refresh = BackgroundRefresh("KPI", (StoreError,), log)
         self._printer_ids = [p.id for p in plant.printers]
         self._robot_ids = [r.id for f in plant.fleets for r in f.robots]
         self._link_ids = self._printer_ids + [f.id for f in plant.fleets]
@@ -159,29 +159,9 @@ class KpiService:
             if age <= ttl:
                 return entry.report, entry.basis
             if age <= ttl * STALE_FACTOR:
-                self._revalidate(rng, key)
+                self._refresh.start(key, lambda: self.report(rng))
                 return entry.report, entry.basis
         return await asyncio.to_thread(self.report_and_basis, rng)
-
-    def _revalidate(self, rng: TimeRange, key: tuple[int, int, int]) -> None:
-        with self._lock:
-            if key in self._revalidating:
-                return
-            self._revalidating.add(key)
-
-        def run() -> None:
-            try:
-                self.report(rng)
-            except StoreError as exc:
-                # Nobody awaits this refresh: the next request meets the error itself (and answers 503).
-                log.debug("background KPI refresh failed: %s", exc)
-            finally:
-                with self._lock:
-                    self._revalidating.discard(key)
-
-        task = asyncio.get_running_loop().run_in_executor(None, run)
-        self._background.add(task)  # keep a reference until done (asyncio holds only weak ones)
-        task.add_done_callback(self._background.discard)
 
     def _fresh(self, key: tuple[int, int, int]) -> _Entry | None:
         entry = self._cache.get(key)

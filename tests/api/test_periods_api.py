@@ -217,7 +217,7 @@ def test_an_expired_long_range_is_served_while_it_is_recomputed_in_the_backgroun
         finally:
             for _ in range(MAX_CONCURRENT_COMPUTATIONS):
                 slots.release()
-        await asyncio.wait_for(asyncio.gather(*breakdowns._background), timeout=120)
+        await asyncio.wait_for(asyncio.gather(*breakdowns._refresh.tasks), timeout=120)
         assert breakdowns.computations == computed + 1, "one recomputation, in the background"
         third = await breakdowns.get_async(rng)
         assert third is not first and third.total == first.total, "the recomputed breakdown: the same figures"

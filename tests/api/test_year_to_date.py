@@ -162,8 +162,8 @@ async def test_expired_figures_are_served_while_one_refresh_runs(year: Year) -> 
     clock[0] = 31.0  # expired, not yet past the stale limit
     stale = await service.get_async()
     assert stale is first
-    assert len(service._background) <= 1
-    for task in list(service._background):
+    assert len(service._refresh.tasks) <= 1
+    for task in list(service._refresh.tasks):
         await task
     assert service.computations == 2
     clock[0] = 31.0 + 30.0 * 5 + 1  # far past: computed before answering
