@@ -29,6 +29,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any, Final, TypedDict, get_args, get_origin, get_type_hints
@@ -304,17 +305,19 @@ def decode(record: Mapping[str, object]) -> LedgerRow:
         )
     cls = _TOTALS_OF[kind]
     totals = _decode_value(document["totals"], cls, f"{where}: totals")
+    crew, fleet = _optional_text(record, "crew", where), _optional_text(record, "fleet", where)
+    # Interned: a year of rows repeats a handful of ids and one or two versions thousands of times.
     return LedgerRow(
-        shift_id=shift_id,
+        shift_id=sys.intern(shift_id),
         production_date=production_date,
-        crew=_optional_text(record, "crew", where),
+        crew=None if crew is None else sys.intern(crew),
         shift_start_ns=_integer(record, "shift_start_ns", where),
         shift_end_ns=_integer(record, "shift_end_ns", where),
-        equipment_id=_text(record, "equipment", where),
+        equipment_id=sys.intern(_text(record, "equipment", where)),
         kind=kind,
-        fleet_id=_optional_text(record, "fleet", where),
+        fleet_id=None if fleet is None else sys.intern(fleet),
         totals=totals,
-        plant_version=_text(record, "plant_version", where),
+        plant_version=sys.intern(_text(record, "plant_version", where)),
         annotation_version=_integer(record, "annotation_version", where),
         watermark_ns=_integer(record, "watermark_ns", where),
         samples_read=_integer(record, "samples_read", where),

@@ -4,11 +4,11 @@ A year-to-date report reads a year of ledger rows (a dozen thousand for the
 built-in plant) every time its cache turns over; reading them from the store
 takes a fraction of what decoding them does (JSON, then the totals' types,
 then the row's checks), and they rarely change. So each decoded row is kept
-under the identity of its record: the row's key, when it was computed and by
-what (``computed_ns``, plant and annotation versions, samples read, watermark),
-and the payload's hash and length. A row written again gets a new
-``computed_ns``, so a changed record is always decoded afresh; the store
-remains the only truth, and every read still asks it.
+under the identity of its record: the row's key, when it was computed
+(``computed_ns``), and a hash of every other column, the payload included. A
+row written again gets a new ``computed_ns`` (and any change in a column a new
+hash), so a changed record is decoded afresh; the store remains the only truth,
+and every read still asks it.
 
 Bounded (least recently used out first): about 1 to 2 kB a row, so the bound
 is a few hundred MB at most, a year of a plant of 100 robots.
@@ -21,31 +21,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from shopfloor.models.ledger import LedgerRow
+from shopfloor.models.ledger import RECORD_COLUMNS, LedgerRow
 
 MAX_ROWS: Final = 120_000
 
 _RecordId = tuple[object, ...]
+_KEPT: Final = frozenset({"shift_start_ns", "equipment", "computed_ns"})
 
 
 def record_id(record: Mapping[str, object]) -> _RecordId:
-    payload = record.get("payload")
-    return (
-        record.get("shift_start_ns"),
-        record.get("equipment"),
-        record.get("computed_ns"),
-        record.get("plant_version"),
-        record.get("annotation_version"),
-        record.get("samples_read"),
-        record.get("watermark_ns"),
-        record.get("shift_end_ns"),
-        record.get("shift_key"),
-        record.get("crew"),
-        record.get("kind"),
-        record.get("fleet"),
-        hash(payload) if isinstance(payload, str) else None,
-        len(payload) if isinstance(payload, str) else None,
-    )
+    """The row's key, when it was computed, and a hash of every other column (payload included): small, so a
+    year of kept rows does not keep a year of their columns' text too."""
+    rest = tuple(record.get(c) for c in RECORD_COLUMNS if c not in _KEPT)
+    return (record.get("shift_start_ns"), record.get("equipment"), record.get("computed_ns"), hash(rest))
 
 
 class DecodedRows:

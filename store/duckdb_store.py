@@ -124,6 +124,7 @@ _DROP_KEEPING_CONTEXT = (
 )
 
 LEDGER_TABLE = "ledger"
+LEDGER_FETCH_ROWS = 2048  # ledger records fetched at a time
 # models.ledger's record, column for column (RECORD_COLUMNS order); crew and fleet may be NULL.
 _LEDGER_COLUMNS: dict[str, str] = {
     "shift_start_ns": "BIGINT NOT NULL",
@@ -866,9 +867,16 @@ class DuckDBStore(SampleStore):
         if equipment_ids is not None:
             sql += " AND equipment IN (SELECT unnest(?))"
             params.append(equipment_ids)
+        return self._ledger_records(sql, params)
+
+    def _ledger_records(self, sql: str, params: list[Any]) -> Iterator[Mapping[str, object]]:
+        # In chunks: a year of a large plant is a hundred thousand records, decoded (or found decoded) as they
+        # come, not all held at once as text first.
         with self._reading() as cur:
-            rows = cur.execute(sql, params).fetchall()
-        return [dict(zip(RECORD_COLUMNS, row, strict=True)) for row in rows]
+            cur.execute(sql, params)
+            while chunk := cur.fetchmany(LEDGER_FETCH_ROWS):
+                for row in chunk:
+                    yield dict(zip(RECORD_COLUMNS, row, strict=True))
 
     def _seed_latest(self, measurement: str, equipment_ids: Sequence[str]) -> list[tuple[str, str, int, float]]:
         with self._reading() as cur:
