@@ -27,6 +27,7 @@ ROUTERS = [
     display.router,
     display.api,
     board.router,
+    board.page,
     tracking.router,
     tracking.page,
     year_to_date.router,
