@@ -237,8 +237,9 @@
   function splitAtIso(stop) {
     // the picked wall time on the stop's day (or the next one, for a stop across midnight), with the plant's offset
     const time = $("split-at").value.length === 5 ? `${$("split-at").value}:00` : $("split-at").value;
-    const onStart = `${stop.start.slice(0, 11)}${time}${stop.start.slice(19)}`;
-    return Date.parse(onStart) > Date.parse(stop.start) ? onStart : `${stop.end.slice(0, 11)}${time}${stop.end.slice(19)}`;
+    const offset = (iso) => iso.match(/([+-]\d\d:\d\d|Z)$/)[1]; // the times may carry fractions of a second
+    const onStart = `${stop.start.slice(0, 11)}${time}${offset(stop.start)}`;
+    return Date.parse(onStart) > Date.parse(stop.start) ? onStart : `${stop.end.slice(0, 11)}${time}${offset(stop.end)}`;
   }
 
   function choose(code) {

@@ -51,6 +51,8 @@ class BoardWorld:
     store: DuckDBStore
     annotations: AnnotationStore
     now_ns: int
+    next_ns: int = 0  # the next reading to write
+    metres: float = 1_000_000.0  # the counter's value at next_ns
 
     def clock_ns(self) -> int:
         return self.now_ns
@@ -85,25 +87,31 @@ def build(plant: Plant, path: Path) -> BoardWorld:
     store = DuckDBStore(path / "shopfloor.duckdb", plant.plant.id)
     annotations = AnnotationStore(path / "annotations.sqlite3")
     w = BoardWorld(plant, store, annotations, 0)
-    w.now_ns = w.at(11, 30)
-    metres = 1_000_000.0
+    w.next_ns = w.at(5, 59)  # a minute of context before the shift
+    run_until(w, w.at(11, 30))
+    return w
+
+
+def run_until(w: BoardWorld, end_ns: int) -> None:
+    """Write the line's readings from where the last call stopped up to ``end_ns`` (inclusive); now = ``end_ns``."""
     rows = []
-    t = w.at(5, 59)  # a minute of context before the shift
-    while t <= w.now_ns:
+    t = w.next_ns
+    while t <= end_ns:
         if w.at(8) < t < w.at(9):
             t = w.at(9)
-            metres += ACROSS_GAP_M - 100.0 / 60  # the reading at 08:00:00 already booked its second
+            w.metres += ACROSS_GAP_M - 100.0 / 60  # the reading at 08:00:00 already booked its second
             continue
         state, reason, speed = _second(w, t)
         for field, value in (
             ("state", float(state)),
             ("stop_reason", float(reason)),
             ("speed_m_min", speed),
-            ("printed_m_total", metres),
+            ("printed_m_total", w.metres),
         ):
             rows.append((t, PRINTER, field, value, Quality.GOOD, ""))
-        metres += speed / 60
+        w.metres += speed / 60
         t += NS_PER_S
-    store.write(SampleBatch.from_rows(MEASUREMENT_PRINTER, rows))
-    store.flush()
-    return w
+    w.store.write(SampleBatch.from_rows(MEASUREMENT_PRINTER, rows))
+    w.store.flush()
+    w.next_ns = t
+    w.now_ns = end_ns

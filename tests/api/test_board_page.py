@@ -21,7 +21,7 @@ from shopfloor.api.app import create_app
 from shopfloor.api.live import LiveHub
 from shopfloor.models.plant import Plant
 from tests.api import _board_world as known
-from tests.api._board_world import BoardWorld, build
+from tests.api._board_world import BoardWorld, build, run_until
 from tests.api.conftest import LiveServer, config
 from tests.api.test_display import CHROMIUM, FLAGS, WAIT_MS, browser_or_skip
 
@@ -157,3 +157,18 @@ def test_the_display_links_to_the_board_and_errors_show(page: tuple[Any, LiveSer
     expect(pg.get_by_test_id("status")).to_contain_text("not accepted")
     expect(pg.get_by_test_id("stop")).to_have_count(1)
     assert pg.evaluate("sessionStorage.getItem('shopfloor.apiKey')") is None
+
+
+def test_the_board_follows_the_line_live(page: tuple[Any, LiveServer], world: BoardWorld) -> None:
+    """Ten more minutes at 80 m/min: the running hour's actual grows on the page without a reload (the page
+    reloads its board on the live channel's KPI snapshots)."""
+    pg, server = page
+    from playwright.sync_api import expect
+
+    pg.goto(f"{server.url}/board?printer={known.PRINTER}&lang=en")
+    running = pg.get_by_test_id("hour-row").nth(5)
+    expect(running.locator('[data-f="actual"]')).to_have_text("2,400")
+    expect(pg.get_by_test_id("live-indicator")).to_have_attribute("data-connected", "true")
+    run_until(world, world.at(11, 40))
+    expect(running.locator('[data-f="actual"]')).to_have_text("3,200")
+    expect(pg.get_by_test_id("sum-due")).to_have_text("31,000 m")
