@@ -287,12 +287,17 @@
     $("live").dataset.connected = ok ? "true" : "false";
     $("live-text").textContent = ok ? t("live") : t("offline");
   }
+  // the current shift (no shift= in the URL: it moves on to the next shift by itself), or a named one still running
+  function following() {
+    const b = model.board;
+    return !model.shift || !b || !b.hours[b.hours.length - 1].finished;
+  }
   function connect() {
     const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/live`);
     ws.onopen = () => { delay = 1000; setLive(true); };
     ws.onmessage = (ev) => {
       const msg = JSON.parse(ev.data);
-      if (msg.type === "kpi" && model.printer && !model.shift && Date.now() - lastLoad >= RELOAD_MIN_MS) load();
+      if (msg.type === "kpi" && model.printer && following() && Date.now() - lastLoad >= RELOAD_MIN_MS) load();
     };
     ws.onclose = () => { setLive(false); setTimeout(connect, delay); delay = Math.min(10000, delay * 2); };
     ws.onerror = () => ws.close();
