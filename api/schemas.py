@@ -568,7 +568,7 @@ class AuditEntry(BaseModel):
     id: int
     ts_ns: int
     operator: str
-    action: str  # "set_reason", "split_stop", "add_note"
+    action: str  # "set_reason", "split_stop", "add_note", "hour_comment"
     equipment: str
     before: Any  # what the change replaced, as recorded
     after: Any
@@ -780,3 +780,65 @@ class DisplayConfig(BaseModel):
     amber_from_pct: float  # at or above: amber; below: red
     attainment_meter_max_pct: float  # an objective's meter spans 0 to this: 100 x [kpi] attainment_cap
     fleets: list[FleetDisplay]
+
+
+# --------------------------------------------------------------------------- hour-by-hour board
+
+
+class HourComment(BaseModel):
+    id: int
+    equipment: str
+    shift: str
+    hour_index: int
+    hour_start_ns: int
+    text: str
+    operator: str
+    created_ns: int
+    at: str
+
+
+class BoardHour(BaseModel):
+    index: int
+    start: str
+    end: str
+    start_ns: int
+    end_ns: int
+    planned_min: float  # less planned breaks
+    target_m: float  # ideal speed over the planned minutes
+    due_m: float  # target of the planned time gone by (all of a finished hour, pro rata of the running one)
+    actual_m: float | None  # None: no data, or not started
+    variance_m: float | None  # actual - due
+    attainment_pct: float | None
+    band: Band | None
+    cum_target_m: float
+    cum_due_m: float
+    cum_actual_m: float | None
+    cum_variance_m: float | None
+    started: bool
+    finished: bool
+    comment: HourComment | None
+
+
+class BoardStop(Stop):
+    needs_reason: bool  # a part of the stop has no reason the plant knows
+
+
+class HourByHour(BaseModel):
+    range: Range
+    equipment: str
+    ideal_speed_m_min: float
+    target_m: float
+    due_m: float
+    actual_m: float | None  # hours with data plus metres across gaps
+    across_gap_m: float
+    rate_m_min: float | None  # the shift's rate so far over planned minutes with data
+    planned_min_left: float
+    projected_m: float | None
+    projected_band: Band | None
+    hours: list[BoardHour]
+    stops: list[BoardStop]
+
+
+class HourCommented(BaseModel):
+    comment: HourComment
+    audit: list[AuditEntry]

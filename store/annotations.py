@@ -1,4 +1,4 @@
-"""Operator input: stop-reason overrides, stop splits and notes, with an audit trail.
+"""Operator input: stop-reason overrides, stop splits, notes and hour comments, with an audit trail.
 
 Kept in a stdlib sqlite3 file next to the sample store (``var/annotations.sqlite3``
 by default), so it works the same whether samples live in DuckDB or InfluxDB,
@@ -57,6 +57,17 @@ CREATE TABLE IF NOT EXISTS note (
     created_ns INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS note_eq ON note (equipment, ts_ns);
+CREATE TABLE IF NOT EXISTS hour_comment (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    equipment TEXT NOT NULL,
+    shift TEXT NOT NULL,
+    hour_index INTEGER NOT NULL,
+    hour_start_ns INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    created_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS hour_comment_eq ON hour_comment (equipment, shift, hour_index);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts_ns INTEGER NOT NULL,
@@ -93,11 +104,25 @@ class Note:
 
 
 @dataclass(frozen=True, slots=True)
+class HourComment:
+    """A comment on one hour of the hour-by-hour board (why the hour missed its target)."""
+
+    id: int
+    equipment: str
+    shift: str  # shift instance key, e.g. 2026-11-24/early
+    hour_index: int  # 0 = the hour starting at the shift's start
+    hour_start_ns: int
+    text: str
+    operator: str
+    created_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     id: int
     ts_ns: int
     operator: str
-    action: str  # "set_reason", "split_stop", "add_note"
+    action: str  # "set_reason", "split_stop", "add_note", "hour_comment"
     equipment: str
     before: Any  # JSON-decoded
     after: Any
@@ -225,6 +250,28 @@ class AnnotationStore:
 
         return self._write(change)
 
+    def comment_hour(
+        self, equipment: str, shift: str, hour_index: int, hour_start_ns: int, text: str, operator: str
+    ) -> HourComment:
+        """Comment on an hour of the board; a newer comment on the same hour replaces it on the board (both kept,
+        the audit's "before" is the one replaced)."""
+
+        def change() -> HourComment:
+            before = self._hour_comment(equipment, shift, hour_index)
+            created = self._clock_ns()
+            cur = self._db.execute(
+                "INSERT INTO hour_comment (equipment, shift, hour_index, hour_start_ns, text, operator, created_ns)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (equipment, shift, hour_index, hour_start_ns, text, operator, created),
+            )
+            row = HourComment(
+                int(cur.lastrowid or 0), equipment, shift, hour_index, hour_start_ns, text, operator, created
+            )
+            self._audit(operator, "hour_comment", equipment, None if before is None else asdict(before), asdict(row))
+            return row
+
+        return self._write(change)
+
     def _write(self, change: Callable[[], T]) -> T:
         """``change`` and its audit row in one transaction; a full disk or a damaged file is a StoreUnavailable
         saying so (the API answers 503), logged as an outage rather than once per request."""
@@ -291,6 +338,24 @@ class AnnotationStore:
                 (*equipment_ids, start_ns, end_ns),
             ).fetchall()
         return [Note(*r) for r in rows]
+
+    def hour_comments(self, equipment: str, shift: str) -> dict[int, HourComment]:
+        """The comment in force on each commented hour of one shift (the newest per hour)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, equipment, shift, hour_index, hour_start_ns, text, operator, created_ns FROM hour_comment"
+                " WHERE equipment = ? AND shift = ? ORDER BY id",
+                (equipment, shift),
+            ).fetchall()
+        return {c.hour_index: c for c in (HourComment(*r) for r in rows)}
+
+    def _hour_comment(self, equipment: str, shift: str, hour_index: int) -> HourComment | None:
+        row = self._db.execute(
+            "SELECT id, equipment, shift, hour_index, hour_start_ns, text, operator, created_ns FROM hour_comment"
+            " WHERE equipment = ? AND shift = ? AND hour_index = ? ORDER BY id DESC LIMIT 1",
+            (equipment, shift, hour_index),
+        ).fetchone()
+        return None if row is None else HourComment(*row)
 
     def audit(self, equipment: str | None = None, limit: int = 200) -> list[AuditEntry]:
         """Newest first."""

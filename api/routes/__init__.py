@@ -1,6 +1,7 @@
 """One router per resource; ROUTERS is the order the app includes them."""
 
 from shopfloor.api.routes import (
+    board,
     display,
     health,
     kpis,
@@ -25,6 +26,8 @@ ROUTERS = [
     live.router,
     display.router,
     display.api,
+    board.router,
+    board.page,
     tracking.router,
     tracking.page,
     year_to_date.router,

@@ -49,6 +49,7 @@
     $("lang").textContent = t("lang_button");
     $("lang").dataset.lang = lang;
     $("tracking-link").href = `/tracking?lang=${lang}`;
+    $("board-link").href = `/board?lang=${lang}`;
     document.body.dataset.lang = lang;
     if (model.plant) { $("plant-name").textContent = name(model.plant); document.title = name(model.plant); }
   }

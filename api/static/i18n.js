@@ -53,3 +53,32 @@ Object.assign(window.I18N.zh, {
   raw_note: "{n} 个班次由原始数据计算",
   stale_note: "{n} 个班次来自旧版工厂配置的台账（请运行 shopfloor ledger rebuild）",
 });
+// The hour-by-hour board (/board) and the display's link to it.
+Object.assign(window.I18N.en, {
+  board: "Hour by hour", board_title: "Hour-by-hour board", hour: "Hour", planned_min: "Planned min",
+  variance: "Variance", cum_target: "Cum. target", cum_actual: "Cum. actual", cum_variance: "Cum. variance",
+  comment: "Comment", add_comment: "Comment", edit: "Edit", save: "Save", cancel: "Cancel", saved: "Saved",
+  shift_target: "Shift target", due_so_far: "Target so far", actual_so_far: "Actual so far", rate: "Current rate",
+  projected: "Projected end of shift", stops_title: "Stops without a reason", all_stops: "all stops",
+  set_reason: "Reason", split: "Split", min: "min", reason_for: "Reason of the stop", reason_first: "Reason of the first part",
+  reason_second: "Reason of the second part", split_at: "Split at", no_stops: "No stops this shift",
+  all_have_reasons: "Every stop has a reason", key_enter: "Enter key", key_change: "Change key",
+  key_prompt: "API key", operator: "Your name", key_needed: "An API key is needed to save",
+  gap_note: "{m} m were printed while no data came in: counted in the actual, in no hour",
+  no_printers_board: "No printing machines in the plant file",
+  cat_planned: "Planned", cat_setup: "Setup / changeover", cat_unplanned: "Breakdowns and faults", cat_external: "Starved / blocked",
+});
+Object.assign(window.I18N.zh, {
+  board: "逐时生产看板", board_title: "逐时生产看板", hour: "时段", planned_min: "计划分钟",
+  variance: "差异", cum_target: "累计目标", cum_actual: "累计实际", cum_variance: "累计差异",
+  comment: "备注", add_comment: "备注", edit: "修改", save: "保存", cancel: "取消", saved: "已保存",
+  shift_target: "本班目标", due_so_far: "截至目前目标", actual_so_far: "截至目前实际", rate: "当前速率",
+  projected: "预计班末米数", stops_title: "未填写原因的停机", all_stops: "全部停机",
+  set_reason: "填写原因", split: "拆分", min: "分钟", reason_for: "停机原因", reason_first: "前一段的原因",
+  reason_second: "后一段的原因", split_at: "拆分时刻", no_stops: "本班无停机",
+  all_have_reasons: "所有停机均已填写原因", key_enter: "输入密钥", key_change: "更换密钥",
+  key_prompt: "API 密钥", operator: "姓名", key_needed: "保存需要 API 密钥",
+  gap_note: "数据中断期间印花 {m} 米：计入实际，不计入任何时段",
+  no_printers_board: "工厂配置中没有印花机",
+  cat_planned: "计划停机", cat_setup: "换型准备", cat_unplanned: "故障停机", cat_external: "待料 / 堵料",
+});

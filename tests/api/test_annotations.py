@@ -30,3 +30,20 @@ def test_changes_and_audit_rows_land_together(tmp_path: Path) -> None:
     assert other.version != seen  # its KPI cache notices the change
     other.close()
     store.close()
+
+
+def test_hour_comments_newest_per_hour_with_their_audit(tmp_path: Path) -> None:
+    store = AnnotationStore(tmp_path / "a.sqlite3", clock_ns=lambda: 7)
+    seen = store.version
+    first = store.comment_hour("mso-cpp-1", "2026-11-24/early", 1, 100, "web break", "alice")
+    assert store.version != seen  # a reader keyed on the version sees the comment at once
+    store.comment_hour("mso-cpp-1", "2026-11-24/early", 2, 200, "slow start", "bob")
+    store.comment_hour("mso-cpp-1", "2026-11-24/early", 1, 100, "web break, 15 min", "bob")
+    store.comment_hour("mso-cpp-1", "2026-11-24/late", 1, 300, "other shift", "bob")
+    shown = store.hour_comments("mso-cpp-1", "2026-11-24/early")
+    assert {k: c.text for k, c in shown.items()} == {1: "web break, 15 min", 2: "slow start"}
+    assert store.hour_comments("mso-cpp-2", "2026-11-24/early") == {}
+    entries = store.audit("mso-cpp-1")
+    assert [e.action for e in entries] == ["hour_comment"] * 4
+    assert entries[1].before["id"] == first.id and entries[1].after["text"] == "web break, 15 min"
+    assert entries[3].before is None  # the first comment on an hour replaced nothing

@@ -1,0 +1,73 @@
+"""The hour-by-hour board of one printer and one shift: reads, then hands everything to ``models.board``.
+
+Actual metres are the counter's hourly buckets (``KpiService.throughput``,
+read in context with gaps and outages handled as the KPIs handle them); the
+ideal speed is today the printer's constant ``ideal_speed_m_min`` over the
+whole shift, passed as speed spans so print orders can supply their own
+later. Comments come from the annotation store; the shift's stops from the
+operator's stop list (api/stops.py), each flagged ``needs_reason`` when a
+part of it has no reason the plant knows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from shopfloor.api.deps import Services
+from shopfloor.api.presenters import range_json
+from shopfloor.api.raw_window import require_raw
+from shopfloor.api.stops import list_stops
+from shopfloor.api.timerange import TimeRange, iso
+from shopfloor.models.board import Board, board, constant_speed
+from shopfloor.models.calendar import ShiftInstance
+from shopfloor.store.annotations import HourComment
+
+
+def compute_board(services: Services, printer_id: str, shift: ShiftInstance, rng: TimeRange) -> Board:
+    now_ns = services.clock_ns()
+    printer = services.plant.printer(printer_id)
+    tp = services.kpi.throughput(printer_id, rng, 3600.0)  # 410 before the raw window, 503 on a full disk
+    actual = [None if v != v else float(v) for v in tp.amount.tolist()]  # NaN: no data that hour
+    speeds = constant_speed(shift, printer.ideal_speed_m_min)
+    return board(shift, speeds, actual, now_ns, across_gap_m=tp.across_gap)
+
+
+def _comment_json(services: Services, c: HourComment) -> dict[str, Any]:
+    return asdict(c) | {"at": iso(services.plant, c.created_ns)}
+
+
+def board_json(services: Services, printer_id: str, rng: TimeRange) -> dict[str, Any]:
+    """The whole answer of GET /printers/{id}/hour-by-hour (blocking: run in a thread)."""
+    shift = rng.shift
+    assert shift is not None, "the board's range is always one shift instance"
+    plant = services.plant
+    require_raw(plant, services.store, rng.start_ns, services.clock_ns(), "an hour-by-hour board")
+    b = compute_board(services, printer_id, shift, rng)
+    comments = services.annotations.hour_comments(printer_id, shift.key)
+    stops = list_stops(
+        plant, services.store, services.annotations, printer_id, rng.start_ns, rng.end_ns, config=services.kpi.config
+    )
+    return {
+        "range": range_json(plant, rng),
+        "equipment": printer_id,
+        "ideal_speed_m_min": plant.printer(printer_id).ideal_speed_m_min,
+        "target_m": b.target_m,
+        "due_m": b.due_m,
+        "actual_m": b.actual_m,
+        "across_gap_m": b.across_gap_m,
+        "rate_m_min": b.rate_m_min,
+        "planned_min_left": b.planned_min_left,
+        "projected_m": b.projected_m,
+        "projected_band": b.projected_band,
+        "hours": [
+            asdict(h)
+            | {
+                "start": iso(plant, h.start_ns),
+                "end": iso(plant, h.end_ns),
+                "comment": None if h.index not in comments else _comment_json(services, comments[h.index]),
+            }
+            for h in b.hours
+        ],
+        "stops": [s | {"needs_reason": any(seg["reason_key"] is None for seg in s["segments"])} for s in stops],
+    }

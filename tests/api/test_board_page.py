@@ -1,0 +1,174 @@
+"""The hour-by-hour board in a real headless Chromium, over the known shift of tests/api/_board_world.py.
+
+A real uvicorn server with a fixed clock (11:30 in the early shift of 2026-11-24). The page shows the hours
+with the API's bands, the projection, and the one stop without a reason; the test sets its reason through the
+touch picker (the API key typed once, kept for the session) and sees it leave the list, splits it, and comments
+on an hour. Screenshots: tests/artifacts/board.png (English), board-picker.png (the picker open) and
+board-zh.png. Skips like the display test when Chromium is missing (SHOPFLOOR_REQUIRE_BROWSER=1 makes that a
+failure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shopfloor.api.app import create_app
+from shopfloor.api.live import LiveHub
+from shopfloor.models.plant import Plant
+from tests.api import _board_world as known
+from tests.api._board_world import BoardWorld, build, run_until
+from tests.api.conftest import LiveServer, config
+from tests.api.test_display import CHROMIUM, FLAGS, WAIT_MS, browser_or_skip
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+KEY = "alice-secret-key-123"
+
+
+@pytest.fixture
+def world(plant: Plant, tmp_path: Path) -> Iterator[BoardWorld]:
+    w = build(plant, tmp_path)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def page(world: BoardWorld) -> Iterator[tuple[Any, LiveServer]]:
+    browser_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    app = create_app(
+        world.plant,
+        world.store,
+        annotations=world.annotations,
+        config=config(),
+        live_hub=LiveHub(world.plant, clock_ns=world.clock_ns),
+        clock_ns=world.clock_ns,
+    )
+    with LiveServer(app) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            yield browser.new_page(viewport={"width": 1920, "height": 1080}), server
+        finally:
+            browser.close()
+
+
+def test_the_board_of_a_known_shift_reasons_and_comments(page: tuple[Any, LiveServer], world: BoardWorld) -> None:
+    pg, server = page
+    from playwright.sync_api import expect
+
+    pg.goto(f"{server.url}/board?lang=en")  # no printer given: the plant's first
+    rows = pg.get_by_test_id("hour-row")
+    expect(rows).to_have_count(8)
+    expect(pg.get_by_test_id("printer-select")).to_have_value(known.PRINTER)
+    expect(pg.get_by_test_id("shift-label")).to_contain_text(known.SHIFT)
+    # each hour's variance coloured by the band the API sent
+    for k, band in enumerate(known.EXPECTED_BAND):
+        expect(rows.nth(k)).to_have_attribute("data-band", band or "")
+    expect(rows.nth(0).get_by_test_id("hour-variance")).to_have_text("-600")
+    expect(rows.nth(0).get_by_test_id("hour-variance")).to_have_class("num amber")
+    expect(rows.nth(1).get_by_test_id("hour-variance")).to_have_class("num red")
+    expect(rows.nth(2).get_by_test_id("hour-variance")).to_have_text("—")  # no data: not 0
+    expect(rows.nth(5)).to_have_attribute("data-running", "true")
+    expect(pg.get_by_test_id("sum-projected")).to_have_text("41,100 m")
+    expect(pg.get_by_test_id("sum-projected")).to_have_class("amber")
+    expect(pg.get_by_test_id("gap-note")).to_contain_text("6,000 m")
+
+    # the stop without a reason: picked from the touch picker, grouped by category; the key asked once
+    stops = pg.get_by_test_id("stop")
+    expect(stops).to_have_count(1)
+    expect(stops.first).to_contain_text("07:20:00–07:35:00")
+    expect(stops.first).to_contain_text("No reason entered")
+    stops.first.get_by_test_id("stop-pick").click()
+    expect(pg.get_by_test_id("picker")).to_contain_text("Breakdowns and faults")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "board-picker.png"), full_page=True)
+    pg.get_by_test_id("picker").get_by_role("button", name="Fabric web break").click()
+    expect(pg.get_by_test_id("key-form")).to_be_visible()
+    pg.get_by_test_id("key-input").fill(KEY)
+    pg.get_by_test_id("operator-input").fill("Wang Fang")
+    pg.get_by_test_id("key-save").click()
+    expect(pg.get_by_test_id("stop")).to_have_count(0)
+    expect(pg.get_by_test_id("no-stops")).to_have_text("Every stop has a reason")
+    audit = httpx.get(f"{server.url}/api/v1/audit").json()["entries"]
+    assert audit[0]["action"] == "set_reason" and audit[0]["operator"] == "Wang Fang [alice]"
+    assert audit[0]["after"][0]["reason_code"] == 20
+
+    # a comment on hour 1 (07:00-08:00): the key is not asked again
+    row = rows.nth(1)
+    row.get_by_test_id("comment-edit").click()
+    row.get_by_test_id("comment-text").fill("web break 07:20, splice took 15 min")
+    row.get_by_test_id("comment-save").click()
+    expect(rows.nth(1).get_by_test_id("hour-comment")).to_have_text("web break 07:20, splice took 15 min")
+    expect(pg.get_by_test_id("key-form")).to_be_hidden()
+    pg.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
+    assert (ARTIFACTS / "board.png").stat().st_size > 50_000
+
+    # a supervisor splits the stop: first part web break, second part ink supply, at 07:30
+    pg.get_by_test_id("all-stops").check()
+    stop = pg.get_by_test_id("stop").filter(has_text="07:20:00")
+    stop.get_by_test_id("stop-split").click()
+    pg.get_by_test_id("split-at").fill("07:30:00")
+    pg.get_by_test_id("picker").get_by_role("button", name="Fabric web break").click()
+    expect(pg.get_by_test_id("picker-title")).to_contain_text("second part")
+    pg.get_by_test_id("picker").get_by_role("button", name="Ink supply fault").click()
+    expect(pg.get_by_test_id("picker")).to_be_hidden()
+    expect(pg.get_by_test_id("stop").filter(has_text="07:20:00")).to_contain_text("Fabric web break / Ink supply fault")
+    board = httpx.get(f"{server.url}/api/v1/printers/{known.PRINTER}/hour-by-hour").json()
+    split = next(s for s in board["stops"] if s["start_ns"] == world.at(7, 20))
+    assert [(seg["end_ns"], seg["reason_code"]) for seg in split["segments"]] == [
+        (world.at(7, 30), 20),
+        (world.at(7, 35), 21),
+    ]
+
+    # Chinese: the page's labels from the dictionary, reason names from the plant file
+    pg.get_by_test_id("lang-toggle").click()
+    expect(pg.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(pg.locator("h1")).to_contain_text("逐时生产看板")
+    expect(pg.get_by_test_id("stop").filter(has_text="07:20:00")).to_contain_text("断布 / 供墨故障")
+    expect(pg.get_by_test_id("shift-label")).to_contain_text("早班")
+    pg.screenshot(path=str(ARTIFACTS / "board-zh.png"), full_page=True)
+
+
+def test_the_display_links_to_the_board_and_errors_show(page: tuple[Any, LiveServer]) -> None:
+    pg, server = page
+    from playwright.sync_api import expect
+
+    pg.goto(f"{server.url}/?lang=en")
+    link = pg.get_by_test_id("board-link")
+    expect(link).to_have_text("Hour by hour")
+    expect(link).to_have_attribute("href", "/board?lang=en")
+    link.click()
+    expect(pg.get_by_test_id("hour-row")).to_have_count(8)
+    # a shift the API refuses: its reason on the page, not an empty table
+    pg.goto(f"{server.url}/board?lang=en&shift=2026-11-25/early")
+    expect(pg.get_by_test_id("status")).to_contain_text("has not started yet")
+    # a wrong key: refused, said, and asked again next time
+    pg.goto(f"{server.url}/board?lang=en")
+    pg.get_by_test_id("stop").first.get_by_test_id("stop-pick").click()
+    pg.get_by_test_id("picker").get_by_role("button", name="Fabric web break").click()
+    pg.get_by_test_id("key-input").fill("not-a-key-at-all")
+    pg.get_by_test_id("key-save").click()
+    expect(pg.get_by_test_id("status")).to_contain_text("not accepted")
+    expect(pg.get_by_test_id("stop")).to_have_count(1)
+    assert pg.evaluate("sessionStorage.getItem('shopfloor.apiKey')") is None
+
+
+def test_the_board_follows_the_line_live(page: tuple[Any, LiveServer], world: BoardWorld) -> None:
+    """Ten more minutes at 80 m/min: the running hour's actual grows on the page without a reload (the page
+    reloads its board on the live channel's KPI snapshots)."""
+    pg, server = page
+    from playwright.sync_api import expect
+
+    pg.goto(f"{server.url}/board?printer={known.PRINTER}&lang=en")
+    running = pg.get_by_test_id("hour-row").nth(5)
+    expect(running.locator('[data-f="actual"]')).to_have_text("2,400")
+    expect(pg.get_by_test_id("live-indicator")).to_have_attribute("data-connected", "true")
+    run_until(world, world.at(11, 40))
+    expect(running.locator('[data-f="actual"]')).to_have_text("3,200")
+    expect(pg.get_by_test_id("sum-due")).to_have_text("31,000 m")
