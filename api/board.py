@@ -11,10 +11,12 @@ part of it has no reason the plant knows.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shopfloor.api.deps import Services
 from shopfloor.api.presenters import range_json
 from shopfloor.api.raw_window import require_raw
 from shopfloor.api.stops import list_stops
@@ -22,6 +24,9 @@ from shopfloor.api.timerange import TimeRange, iso
 from shopfloor.models.board import Board, board, constant_speed
 from shopfloor.models.calendar import ShiftInstance
 from shopfloor.store.annotations import HourComment
+
+if TYPE_CHECKING:  # deps holds the BoardService: the services are only named here
+    from shopfloor.api.deps import Services
 
 
 def compute_board(services: Services, printer_id: str, shift: ShiftInstance, rng: TimeRange) -> Board:
@@ -71,3 +76,49 @@ def board_json(services: Services, printer_id: str, rng: TimeRange) -> dict[str,
         ],
         "stops": [s | {"needs_reason": any(seg["reason_key"] is None for seg in s["segments"])} for s in stops],
     }
+
+
+CACHE_ENTRIES = 64  # boards of a few lines and shifts
+
+
+class BoardService:
+    """Boards cached for a moment per (printer, shift, annotation version): every line-side screen asks for the
+    same board every few seconds, and a flood of them must not read the shift's counter and stops once each.
+    Concurrent requests for one board wait for one computation; a correction (a new annotation version, so a new
+    key) shows at once."""
+
+    def __init__(self, cache_s: float) -> None:
+        self.cache_s = cache_s
+        self._cache: OrderedDict[tuple[str, int, int, int], tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple[str, int, int, int], threading.Lock] = {}
+        self.computations = 0  # for tests: how often a board was really computed
+
+    def get(self, services: Services, printer_id: str, rng: TimeRange) -> dict[str, Any]:
+        """``board_json`` of the printer and shift, computed at most once per ``cache_s`` (blocking)."""
+        key = (printer_id, rng.start_ns, rng.nominal_end_ns, services.annotations.version)
+        with self._lock:
+            found = self._fresh(key)
+            if found is not None:
+                return found
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                found = self._fresh(key)
+            if found is not None:
+                return found
+            answer = board_json(services, printer_id, rng)
+            with self._lock:
+                self.computations += 1
+                self._cache[key] = (time.monotonic(), answer)
+                self._cache.move_to_end(key)
+                while len(self._cache) > CACHE_ENTRIES:
+                    old, _ = self._cache.popitem(last=False)
+                    self._key_locks.pop(old, None)
+            return answer
+
+    def _fresh(self, key: tuple[str, int, int, int]) -> dict[str, Any] | None:
+        entry = self._cache.get(key)
+        if entry is None or time.monotonic() - entry[0] > self.cache_s:
+            return None
+        return entry[1]

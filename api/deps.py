@@ -15,6 +15,7 @@ from fastapi import Depends, HTTPException, Query, Request, Security, WebSocket,
 from fastapi.security import APIKeyHeader
 
 from shopfloor.api.auth import check_key
+from shopfloor.api.board import BoardService
 from shopfloor.api.breakdowns import BreakdownService, listing
 from shopfloor.api.kpi_service import KpiService
 from shopfloor.api.live import LiveHub
@@ -43,9 +44,11 @@ class Services:
     clock_ns: Callable[[], int] = time.time_ns  # the plant's "now": the wall clock, or a simulation's
     last_kpi_snapshot: dict[str, Any] | None = field(default=None)
     breakdowns: BreakdownService = field(init=False)  # KPIs per period over the same ledger, slots and store
+    boards: BoardService = field(init=False)  # hour-by-hour boards, cached for a moment
 
     def __post_init__(self) -> None:
         self.breakdowns = BreakdownService(self.kpi, self.config.kpi_cache_s)
+        self.boards = BoardService(self.config.kpi_cache_s)
 
 
 def get_services(request: Request) -> Services:

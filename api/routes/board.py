@@ -12,7 +12,6 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopfloor.api.app_paths import STATIC_DIR
-from shopfloor.api.board import board_json
 from shopfloor.api.deps import UNPROCESSABLE, OperatorDep, Services, ServicesDep, ShiftQuery, not_found
 from shopfloor.api.schemas import HourByHour, HourCommented
 from shopfloor.api.timerange import RangeError, TimeRange, iso, parse_time, resolve
@@ -63,7 +62,7 @@ def _shift_range(services: Services, shift: str | None) -> TimeRange:
 async def hour_by_hour(printer_id: str, services: ServicesDep, shift: ShiftQuery = None) -> dict[str, Any]:
     _printer(services, printer_id)
     rng = _shift_range(services, shift)
-    return await asyncio.to_thread(board_json, services, printer_id, rng)
+    return await asyncio.to_thread(services.boards.get, services, printer_id, rng)
 
 
 @router.post(

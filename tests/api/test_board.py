@@ -145,3 +145,23 @@ def test_unknown_printer_future_shift_and_expired_raw(client: TestClient, world:
     assert board(client, shift=known.SHIFT)["hours"][0]["actual_m"] == pytest.approx(5400)
     r = client.get(URL, params={"shift": "2026-11-23/early"})
     assert r.status_code == 410 and "raw_retention_days" in r.json()["detail"], r.text
+
+
+def test_a_board_is_computed_once_for_many_screens_and_again_after_a_change(world: BoardWorld) -> None:
+    app = create_app(
+        world.plant,
+        world.store,
+        annotations=world.annotations,
+        config=config(kpi_cache_s=3600.0),  # nothing expires during the test: only a change makes a new board
+        clock_ns=world.clock_ns,
+    )
+    boards = app.state.services.boards
+    client = TestClient(app)
+    first = [board(client) for _ in range(5)]
+    assert boards.computations == 1 and all(b == first[0] for b in first)
+    r = client.post(
+        f"{URL}/comments", json={"shift": known.SHIFT, "hour_index": 0, "text": "slow start"}, headers=ALICE
+    )
+    assert r.status_code == 201, r.text
+    assert board(client)["hours"][0]["comment"]["text"] == "slow start", "a comment shows at once"
+    assert boards.computations == 2
