@@ -40,8 +40,10 @@ CACHE_ENTRIES = 32
 # At most this many KPI computations at once (one per core): a burst of distinct 31-day requests queues
 # instead of holding 31 days of arrays each in memory at the same time.
 MAX_CONCURRENT_COMPUTATIONS = 2
-# Hourly throughput is part of a report up to this long (raw samples); longer ranges are summed per shift.
-HOURLY_MAX_NS = 7 * NS_PER_DAY
+# Hourly throughput is part of a report up to this long (a day: the display's and a shift report's chart); it
+# reads the metres counter's raw samples, whose cost grows with the range, where everything else of a longer
+# report comes from the ledger. /printers/{id}/throughput serves hours (and minutes) of up to 31 days.
+HOURLY_MAX_NS = NS_PER_DAY
 COMPLETED_RANGE_TTL_FACTOR = 30  # a range that has ended changes only with late data or annotations
 STALE_FACTOR = 5  # an expired report this many lifetimes old is still served while it is recomputed
 

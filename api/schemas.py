@@ -406,7 +406,7 @@ class PrinterEquipmentKpis(BaseModel):
     kind: Literal["printer"]
     total: PrinterKpis
     by_shift: dict[str, PrinterKpis]  # when by is "shift", else empty
-    hourly_printed_m: HourlyPrinted | None  # ranges up to 7 days listed per shift
+    hourly_printed_m: HourlyPrinted | None  # ranges up to a day (KpiService.HOURLY_MAX_NS); null beyond
     by: Listing
     by_period: dict[str, PrinterKpis]  # period label -> KPIs, when by is a period
 

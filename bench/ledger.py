@@ -18,8 +18,8 @@ hours into the early shift), so the year to date is nearly a whole year.
    whose raw samples are gone), so a year of rows costs seconds to make, not
    a year of computing. Then the COST OF RANGES: uncached
    ``KpiService.compute`` over 1, 7, 31 and 365 production days up to now
-   (1 day = today = the running shift, which comes from raw samples; ranges
-   up to 7 days also read their metres counter for the hourly throughput),
+   (1 day = today = the running shift, which comes from raw samples, and
+   the day's metres counter for its hourly throughput),
    as ratios to the 1-day one: flat would be about 1x.
 2. A second child serves that file with the real app and server (one
    ledger-keeper pass timed before it listens; the keeper and the live
@@ -513,7 +513,7 @@ def measure_server(kind: str, folder: Path, args: argparse.Namespace) -> None:
                     raise RuntimeError(f"year-to-date scoreboard: HTTP {r.status_code} {r.text[:200]}")
         peaks_kb = {"the year-to-date requests": status_kb(child.pid, "VmHWM")}
         # One scoreboard of each shorter range too (uncached: a first request each), so the peak below is that of
-        # any KPI request: the 7-day one also reads a week of raw samples for its hourly throughput.
+        # any KPI request.
         ranges_s: dict[int, float] = {}
         for days in RANGE_DAYS[:-1]:
             t0 = time.perf_counter()
