@@ -731,3 +731,33 @@ class Backfill(BaseModel):
     raw_samples: int
     elapsed_s: float | None
     detail: str | None  # why it failed, or why there was nothing to fill
+
+
+# --------------------------------------------------------------------------- andon alerts
+
+
+class Alert(BaseModel):
+    id: str
+    rule: str
+    equipment: str
+    severity: Literal["info", "warning", "critical"]
+    message: str
+    message_zh: str
+    active: bool
+    raised: str
+    raised_ns: int
+    cleared: str | None
+    cleared_ns: int | None
+    acknowledged: str | None
+    acknowledged_ns: int | None
+    acknowledged_by: str | None
+
+
+class Alerts(BaseModel):
+    state: Literal["active", "recent"]
+    recent_hours: int
+    alerts: list[Alert]
+
+
+class AlertAcknowledged(BaseModel):
+    alert: Alert
