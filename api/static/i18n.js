@@ -53,3 +53,11 @@ Object.assign(window.I18N.zh, {
   raw_note: "{n} 个班次由原始数据计算",
   stale_note: "{n} 个班次来自旧版工厂配置的台账（请运行 shopfloor ledger rebuild）",
 });
+// The display's andon banner (alerts.js).
+Object.assign(window.I18N.en, {
+  alerts_title: "Alerts", alerts_ack: "acknowledged", alerts_sound_on: "Sound on", alerts_sound_off: "Sound off",
+  alerts_since: "since",
+});
+Object.assign(window.I18N.zh, {
+  alerts_title: "报警", alerts_ack: "已确认", alerts_sound_on: "声音开", alerts_sound_off: "声音关", alerts_since: "起于",
+});
