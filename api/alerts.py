@@ -129,14 +129,17 @@ class AlertService:
         except StoreError as exc:
             log.warning("alerts: cannot read the alerts active before this start (%s); starting with none", exc)
         self.hub.add_listener(self._poke)
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK_S)
-            self._wake.clear()
-            try:
-                await self.evaluate()
-            except Exception:  # a bug: its traceback, but alerts must go on
-                log.exception("alert evaluation failed; retrying at the next sample")
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), TICK_S)
+                self._wake.clear()
+                try:
+                    await self.evaluate()
+                except Exception:  # a bug: its traceback, but alerts must go on
+                    log.exception("alert evaluation failed; retrying at the next sample")
+        finally:
+            self.hub.remove_listener(self._poke)
 
     async def evaluate(self) -> list[Change]:
         now = self.clock_ns()
@@ -155,7 +158,9 @@ class AlertService:
         # The acknowledgement and its audit row are kept before anyone is told: a StoreError here is the
         # caller's 503, and nothing changed.
         acked = replace(found, acknowledged_ns=now, acknowledged_by=who)
-        await asyncio.to_thread(self.annotations.record_alert, Change(Transition.ACKNOWLEDGED, acked))
+        async with self._saving:  # after what still waits for the store (the alert's own raising, maybe)
+            await asyncio.to_thread(self._save)
+            await asyncio.to_thread(self.annotations.record_alert, Change(Transition.ACKNOWLEDGED, acked))
         change = self._book.acknowledge(alert_id, who, now)
         if change is None:  # cleared while the store was written: the record stands, nothing to announce
             return acked
@@ -167,9 +172,10 @@ class AlertService:
             return
         self._announce(changes)
         self._unsaved.extend(changes)
-        if len(self._unsaved) > MAX_UNSAVED:
-            del self._unsaved[: len(self._unsaved) - MAX_UNSAVED]
-            self.unsaved_dropped += 1
+        excess = len(self._unsaved) - MAX_UNSAVED
+        if excess > 0:
+            del self._unsaved[:excess]
+            self.unsaved_dropped += excess
         async with self._saving:
             try:
                 await asyncio.to_thread(self._save)

@@ -100,6 +100,11 @@ class LiveHub:
         with self._lock:
             self._listeners.append(poke)
 
+    def remove_listener(self, poke: Callable[[], None]) -> None:
+        with self._lock:
+            if poke in self._listeners:
+                self._listeners.remove(poke)
+
     def _poke(self) -> None:
         with self._lock:
             listeners = list(self._listeners)
