@@ -11,7 +11,7 @@ it lasts and one when it ends (``OutageLog``), never a line per attempt; a 4xx
 other than 408 and 429 is the receiver refusing that event: logged once and
 dropped, since repeating it cannot succeed. Past ``max_queued`` waiting events
 the oldest are dropped and counted. The bearer token (``token_env``) is sent,
-never logged.
+never logged; nor are the URL's user info and query.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import asyncio
 import collections
 import logging
 import os
+import urllib.parse
 from typing import Any
 
 import httpx
@@ -32,12 +33,22 @@ log = logging.getLogger("shopfloor.api.webhook")
 RETRIED_4XX = frozenset({408, 429})
 
 
+def shown_url(url: str) -> str:
+    """The URL as logged: without user info, query and fragment, where a receiver's secrets may sit."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 class WebhookSender:
     def __init__(self, settings: WebhookSettings, *, outage_period_s: float = 60.0) -> None:
         self.settings = settings
         self._queue: collections.deque[dict[str, Any]] = collections.deque()
         self._ready = asyncio.Event()
-        self._outage = OutageLog(log, f"alert webhook {settings.url}", period_s=outage_period_s)
+        self._outage = OutageLog(log, f"alert webhook {shown_url(settings.url)}", period_s=outage_period_s)
         self._headers = {"content-type": "application/json"}
         if settings.token_env:
             token = os.environ.get(settings.token_env)
@@ -93,7 +104,8 @@ class WebhookSender:
         try:
             response = await client.post(self.settings.url, json=event, headers=headers)
         except httpx.HTTPError as exc:
-            return f"cannot post: {type(exc).__name__}: {exc}"
+            said = str(exc).replace(self.settings.url, shown_url(self.settings.url))
+            return f"cannot post: {type(exc).__name__}: {said}"
         if response.is_success:
             self.delivered += 1
             self._outage.recovered()

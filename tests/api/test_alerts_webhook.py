@@ -34,17 +34,19 @@ class Receiver:
 
     def __init__(self) -> None:
         self.posts: list[tuple[str, str, dict[str, Any]]] = []
+        self.refuse: set[str] = set()  # events (by idempotency key) answered 400
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> None:
-        posts = self.posts
+        posts, refuse = self.posts, self.refuse
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                posts.append((self.headers["idempotency-key"], self.headers.get("authorization", ""), body))
-                self.send_response(204)
+                key = self.headers["idempotency-key"]
+                posts.append((key, self.headers.get("authorization", ""), body))
+                self.send_response(400 if any(key.startswith(k) for k in refuse) else 204)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -114,3 +116,38 @@ def test_each_alert_event_reaches_the_receiver_once_across_its_outage(
     assert [r.levelno for r in lines] == [logging.ERROR, logging.WARNING], [r.getMessage() for r in lines]
     assert "works again" in lines[1].getMessage()
     assert all(TOKEN not in r.getMessage() for r in caplog.records)
+
+
+def test_an_event_the_receiver_refuses_is_dropped_once_and_the_next_ones_go_on(
+    env: Env, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="shopfloor.api.webhook")
+    hook = WebhookSettings(url=f"http://127.0.0.1:{receiver.port}/andon?secret=sekrit-in-query", retry_initial_s=0.05)
+    plant = env.plant.model_copy(update={"alerts": env.plant.alerts.model_copy(update={"webhook": hook})})
+    hub = LiveHub(plant)
+    app = create_app(plant, env.store, live_hub=hub, annotations=env.annotations, config=config())
+    receiver.refuse.add("robot-fault.r03.")  # whatever happens to r03, the receiver will not have it
+    with TestClient(app) as client:
+        hub.write(robot_state("r03", RobotState.FAULT))
+        refused = wait_until(lambda: active(client, "robot-fault", "r03"), "the refused alert")
+        hub.write(robot_state("r09", RobotState.FAULT))
+        taken = wait_until(lambda: active(client, "robot-fault", "r09"), "the next alert")
+        wait_until(lambda: f"{taken['id']}:raised" in receiver.keys, "the next alert at the receiver")
+        webhook = app.state.services.alerts.webhook
+        wait_until(lambda: webhook.delivered >= 1, "the sender to see the receiver's answer")
+        assert webhook.dropped == 1
+    assert receiver.keys.count(f"{refused['id']}:raised") == 1  # refused for good: not repeated
+    lines = [r.getMessage() for r in caplog.records if r.name == "shopfloor.api.webhook"]
+    assert len(lines) == 1 and "HTTP 400" in lines[0] and refused["id"] in lines[0], lines
+    receiver.stop()
+    # with the receiver gone, the outage line names the receiver without the secret in its URL
+    hub2 = LiveHub(plant)
+    with TestClient(create_app(plant, env.store, live_hub=hub2, annotations=env.annotations, config=config())) as c2:
+        hub2.write(robot_state("r10", RobotState.FAULT))
+        wait_until(lambda: active(c2, "robot-fault", "r10"), "an alert while the receiver is down")
+        wait_until(
+            lambda: any("alert webhook" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records),
+            "the outage line",
+        )
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "sekrit" not in text and f"http://127.0.0.1:{receiver.port}/andon" in text
