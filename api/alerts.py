@@ -9,7 +9,7 @@ what changed, then for each change: the store (the annotations file, in a
 worker thread), the live channel (``{"type": "alert", ...}``), the webhook's
 queue and the counters on /metrics. The store being away does not stop
 alerts reaching the display: it is said once per stretch and retried with the
-next change.
+next evaluation.
 """
 
 from __future__ import annotations
@@ -168,14 +168,16 @@ class AlertService:
         return change.alert
 
     async def _apply(self, changes: list[Change]) -> None:
-        if not changes:
+        """Announce ``changes``, then store them after whatever still waits (retried at every evaluation)."""
+        if changes:
+            self._announce(changes)
+            self._unsaved.extend(changes)
+            excess = len(self._unsaved) - MAX_UNSAVED
+            if excess > 0:
+                del self._unsaved[:excess]
+                self.unsaved_dropped += excess
+        if not self._unsaved:
             return
-        self._announce(changes)
-        self._unsaved.extend(changes)
-        excess = len(self._unsaved) - MAX_UNSAVED
-        if excess > 0:
-            del self._unsaved[:excess]
-            self.unsaved_dropped += excess
         async with self._saving:
             try:
                 await asyncio.to_thread(self._save)
