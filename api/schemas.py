@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shopfloor.models.plant import Severity
+
 
 class Health(BaseModel):
     status: str
@@ -740,7 +742,7 @@ class Alert(BaseModel):
     id: str
     rule: str
     equipment: str
-    severity: Literal["info", "warning", "critical"]
+    severity: Severity
     message: str
     message_zh: str
     active: bool

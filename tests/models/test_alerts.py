@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from shopfloor.models.alerts import AlertBook, Condition, EquipmentView, Evaluation, Transition, conditions
 from shopfloor.models.plant import Plant, PlantFileError, Severity, load_plant, plant_from_dict
 from shopfloor.models.states import PrinterState, RobotState
+from tests.models.test_plant_file import dumps_toml
 
 S = 1_000_000_000
 T0 = 1_800_000_000 * S
@@ -193,3 +196,19 @@ def test_the_book_against_a_plain_reference(sequence: list[tuple[set[tuple[str, 
             len(seen) % 2
         )
         assert (len(seen) % 2 == 1) == (k in active)
+
+
+def test_check_plant_lists_the_rules_and_the_webhook_without_its_secrets(raw: dict[str, Any], tmp_path: Path) -> None:
+    raw["alerts"]["webhook"] = {"url": "http://andon:pw-secret@gw.plant.local:9000/hook?key=sekrit"}
+    path = tmp_path / "plant.toml"
+    path.write_text(dumps_toml(raw), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "shopfloor.cli.main", "check-plant", "--plant", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "robot-fault (robot_fault, critical)" in result.stdout
+    assert "alert webhook: http://gw.plant.local:9000/hook" in result.stdout
+    assert "secret" not in result.stdout and "sekrit" not in result.stdout
