@@ -15,7 +15,7 @@ stores the events and sends them on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -64,63 +64,90 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:g}"
 
 
-def _check(plant: Plant, rule: AlertRule, e: str, view: EquipmentView, now_ns: int) -> Condition | bool | None:
-    """A Condition when it holds, False when it does not, None when the data cannot tell."""
+@dataclass(slots=True)  # not frozen: made once per rule and equipment at every evaluation, and frozen init is slow
+class _Subject:
+    """One rule against one equipment, with what is known of it now (read only)."""
 
-    def holds(message: str, message_zh: str, since_ns: int | None = None) -> Condition:
-        return Condition(rule.id, e, rule.severity, message, message_zh, since_ns)
+    plant: Plant
+    rule: AlertRule
+    equipment: str
+    state: tuple[int, int] | None  # (code, since_ns)
+    values: Mapping[str, float]
+    view: EquipmentView
+    now_ns: int
 
-    state = view.states.get(e)
-    values = view.values.get(e, {})
-    kind = rule.kind
-    if kind is AlertKind.LINE_STOPPED:
-        if state is None:
-            return None
-        code, since = state
-        limit = rule.stopped_longer_than_s or 0.0
-        if code in NOT_STOPPED or now_ns - since <= limit * NS_PER_S:
-            return False
-        return holds(f"{e} stopped for more than {_minutes(limit)} min", f"{e} 停机超过 {_minutes(limit)} 分钟", since)
-    if kind is AlertKind.STOP_REASON:
-        if state is None or "stop_reason" not in values:
-            return None
-        reason = plant.stop_reason(round(values["stop_reason"]))
-        if state[0] not in STOPPED_FOR_REASON or reason is None or reason.key not in (rule.stop_reasons or ()):
-            return False
-        return holds(f"{e} stopped: {reason.name}", f"{e} 停机：{reason.name_zh}", state[1])
-    if kind is AlertKind.ROBOT_FAULT:
-        error = values.get("error_code")
-        if state is None and error is None:
-            return None
-        in_fault = state is not None and state[0] == RobotState.FAULT
-        if not in_fault and not error:
-            return False
-        if error:
-            return holds(
-                f"{e} reports error code {round(error)}", f"{e} 报错误代码 {round(error)}", state[1] if state else None
-            )
-        return holds(f"{e} in fault", f"{e} 故障", state[1] if state else None)
-    if kind is AlertKind.ROBOT_CHARGE_LOW:
-        soc = values.get("soc_pct")
-        limit = rule.charge_below_pct or 0.0
-        if soc is None:
-            return None
-        if soc >= limit:
-            return False
-        return holds(f"{e} battery below {limit:g} %", f"{e} 电量低于 {limit:g}%")
-    if kind is AlertKind.LINK_DOWN:
-        connected = view.links.get(e)
-        if connected is None:
-            return None
-        return False if connected else holds(f"link to {e} is down", f"{e} 通信中断")
-    # DATA_STALE: printers only (robots report by exception, so an old value there is normal)
-    newest = view.newest_ns.get(e)
+
+# What a check finds: (message, message_zh, since_ns) when the condition holds, False when it does not, None
+# when the data cannot tell.
+Found = tuple[str, str, int | None] | bool | None
+
+
+def _line_stopped(s: _Subject) -> Found:
+    if s.state is None:
+        return None
+    code, since = s.state
+    limit = s.rule.stopped_longer_than_s or 0.0
+    if code in NOT_STOPPED or s.now_ns - since <= limit * NS_PER_S:
+        return False
+    e = s.equipment
+    return f"{e} stopped for more than {_minutes(limit)} min", f"{e} 停机超过 {_minutes(limit)} 分钟", since
+
+
+def _stop_reason(s: _Subject) -> Found:
+    if s.state is None or "stop_reason" not in s.values:
+        return None
+    reason = s.plant.stop_reason(round(s.values["stop_reason"]))
+    if s.state[0] not in STOPPED_FOR_REASON or reason is None or reason.key not in (s.rule.stop_reasons or ()):
+        return False
+    return f"{s.equipment} stopped: {reason.name}", f"{s.equipment} 停机：{reason.name_zh}", s.state[1]
+
+
+def _robot_fault(s: _Subject) -> Found:
+    error = s.values.get("error_code")
+    if s.state is None and error is None:
+        return None
+    since = s.state[1] if s.state else None
+    if error:
+        return f"{s.equipment} reports error code {round(error)}", f"{s.equipment} 报错误代码 {round(error)}", since
+    if s.state is not None and s.state[0] == RobotState.FAULT:
+        return f"{s.equipment} in fault", f"{s.equipment} 故障", since
+    return False
+
+
+def _robot_charge_low(s: _Subject) -> Found:
+    soc = s.values.get("soc_pct")
+    if soc is None:
+        return None
+    limit = s.rule.charge_below_pct or 0.0
+    return soc < limit and (f"{s.equipment} battery below {limit:g} %", f"{s.equipment} 电量低于 {limit:g}%", None)
+
+
+def _link_down(s: _Subject) -> Found:
+    connected = s.view.links.get(s.equipment)
+    if connected is None:
+        return None
+    return not connected and (f"link to {s.equipment} is down", f"{s.equipment} 通信中断", None)
+
+
+def _data_stale(s: _Subject) -> Found:
+    """Printers only: robots report by exception, so an old value there is normal."""
+    newest = s.view.newest_ns.get(s.equipment)
     if newest is None:
         return None
-    limit_s = (rule.stale_polls or 1) * plant.printer(e).modbus.poll_interval_s
-    if now_ns - newest <= limit_s * NS_PER_S:
+    limit_s = (s.rule.stale_polls or 1) * s.plant.printer(s.equipment).modbus.poll_interval_s
+    if s.now_ns - newest <= limit_s * NS_PER_S:
         return False
-    return holds(f"no data from {e} for more than {limit_s:g} s", f"{e} 超过 {limit_s:g} 秒无数据")
+    return f"no data from {s.equipment} for more than {limit_s:g} s", f"{s.equipment} 超过 {limit_s:g} 秒无数据", None
+
+
+CHECKS: dict[AlertKind, Callable[[_Subject], Found]] = {
+    AlertKind.LINE_STOPPED: _line_stopped,
+    AlertKind.STOP_REASON: _stop_reason,
+    AlertKind.ROBOT_FAULT: _robot_fault,
+    AlertKind.ROBOT_CHARGE_LOW: _robot_charge_low,
+    AlertKind.LINK_DOWN: _link_down,
+    AlertKind.DATA_STALE: _data_stale,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +161,15 @@ def conditions(plant: Plant, view: EquipmentView, now_ns: int) -> Evaluation:
     holding: dict[AlertKey, Condition] = {}
     known: set[AlertKey] = set()
     for rule in plant.alerts.rules:
+        check = CHECKS[rule.kind]
         for e in _equipment(plant, rule):
-            result = _check(plant, rule, e, view, now_ns)
-            if result is None:
+            found = check(_Subject(plant, rule, e, view.states.get(e), view.values.get(e, {}), view, now_ns))
+            if found is None:
                 continue
             known.add((rule.id, e))
-            if isinstance(result, Condition):
-                holding[(rule.id, e)] = result
+            if isinstance(found, tuple):
+                message, message_zh, since_ns = found
+                holding[(rule.id, e)] = Condition(rule.id, e, rule.severity, message, message_zh, since_ns)
     return Evaluation(holding, frozenset(known))
 
 

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopfloor.models.alerts import AlertBook, Condition, EquipmentView, Evaluation, Transition, conditions
-from shopfloor.models.plant import Plant, PlantFileError, Severity, load_plant, plant_from_dict
+from shopfloor.models.alerts import CHECKS, AlertBook, Condition, EquipmentView, Evaluation, Transition, conditions
+from shopfloor.models.plant import ALERT_KINDS, AlertKind, Plant, PlantFileError, Severity, load_plant, plant_from_dict
 from shopfloor.models.states import PrinterState, RobotState
 from tests.models.test_plant_file import dumps_toml
 
@@ -40,6 +40,10 @@ def error_of(raw: dict[str, Any], rule: dict[str, Any]) -> str:
         plant_from_dict(raw, Path("plant.toml"))
     assert "plant.toml" in str(info.value)
     return str(info.value)
+
+
+def test_every_kind_has_its_spec_and_its_check() -> None:
+    assert set(ALERT_KINDS) == set(CHECKS) == set(AlertKind)
 
 
 def test_the_built_in_plant_ships_a_rule_of_every_kind_but_none_of_the_missing_attainment(plant: Plant) -> None:
