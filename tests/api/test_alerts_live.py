@@ -47,3 +47,25 @@ async def test_a_robot_fault_injected_in_the_simulator_is_an_alert_on_the_websoc
         await async_wait_until(
             lambda: [a.id for a in env.annotations.alerts(active=True)].count(alert["id"]) == 1, "the stored alert"
         )
+
+
+async def test_a_fleet_controller_going_away_raises_link_down_and_its_return_clears_it(env: Env) -> None:
+    hub = LiveHub(env.plant)
+    with LiveServer(make_app(env, hub, snapshot_interval_s=0.5)) as server:
+        async with fleet_running(env, TeeSink(env.store, hub)) as sim:
+            await async_wait_until(lambda: (link := hub.link("ev-robots")) and link.connected, "the fleet's link up")
+            async with LiveClient(f"{server.ws_url}/api/v1/live") as live:
+                await live.next_of("status")
+                await sim.stop()  # the controller goes away: the collector reports its link down
+                raised, _ = await live.next_of(
+                    "alert", lambda m: m["transition"] == "raised" and m["alert"]["rule"] == "link-down"
+                )
+                assert (
+                    raised["alert"]["equipment"] == "ev-robots"
+                    and raised["alert"]["message_zh"] == "ev-robots 通信中断"
+                )
+                await sim.start()  # back on the same port: the collector reconnects
+                cleared, _ = await live.next_of(
+                    "alert", lambda m: m["transition"] == "cleared" and m["alert"]["id"] == raised["alert"]["id"]
+                )
+                assert cleared["alert"]["cleared_ns"] >= raised["alert"]["raised_ns"]
