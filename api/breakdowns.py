@@ -20,17 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from shopfloor.api.background import BackgroundRefresh
 from shopfloor.api.kpi_service import COMPLETED_RANGE_TTL_FACTOR, KpiService
-from shopfloor.api.ledger import LATE_CHECK_DAYS, ReportBasis, compose
+from shopfloor.api.ledger import LATE_CHECK_DAYS, LedgerIncomplete, ReportBasis, compose
+from shopfloor.api.raw_window import RawSamplesExpired
 from shopfloor.api.timerange import RangeError, TimeRange
 from shopfloor.models.kpi.report import PeriodReport, period_reports
 from shopfloor.models.periods import Period, periods_between
 from shopfloor.models.timebase import NS_PER_DAY
+from shopfloor.store.base import StoreError
+
+log = logging.getLogger("shopfloor.api.breakdowns")
 
 # Per-shift lists (a report's shifts, a team's score per shift) cover ranges up to this long; longer ranges are
 # answered per period.
@@ -38,6 +44,10 @@ BY_SHIFT_MAX_DAYS = 31
 MAX_PERIODS = 400  # periods one breakdown lists: a year of days
 CACHE_ENTRIES = 512  # small entries (a few figures per period): a page of ten years of months fits
 SETTLED_RANGE_TTL_S = 600.0
+# An expired breakdown up to this old is still served while one recomputation runs in the background: a year's
+# figures take seconds to compose, and no request should wait for that because the cache turned over
+# (stale-while-revalidate; what is served is never older than this).
+STALE_SERVE_S = 30.0
 
 _Key = tuple[int, int, int, str]
 
@@ -109,6 +119,9 @@ class BreakdownService:
         self._cache: OrderedDict[_Key, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[_Key, threading.Lock] = {}
+        self._refresh = BackgroundRefresh(
+            "breakdown", (StoreError, LedgerIncomplete, RangeError, RawSamplesExpired), log
+        )
         self.computations = 0  # for tests: how often a breakdown was really computed
 
     def get(self, rng: TimeRange, by: Period | None = None) -> Breakdown:
@@ -136,12 +149,18 @@ class BreakdownService:
             return breakdown
 
     async def get_async(self, rng: TimeRange, by: Period | None = None) -> Breakdown:
+        """For async routes: a fresh cached breakdown at once; an expired one up to STALE_SERVE_S old at once
+        while one recomputation runs in the background; otherwise computed now."""
+        key = (rng.start_ns, rng.nominal_end_ns, self.kpi.annotations.version, by.value if by else "")
         with self._lock:
-            found = self._cached(
-                (rng.start_ns, rng.nominal_end_ns, self.kpi.annotations.version, by.value if by else "")
-            )
+            found = self._cached(key)
+            entry = self._cache.get(key) if found is None else None
         if found is not None:
             return found
+        if entry is not None and time.monotonic() - entry.made_monotonic <= STALE_SERVE_S:
+            self.kpi.check_store()  # a full disk answers 503 even for what is cached, as everywhere
+            self._refresh.start(key, lambda: self.get(rng, by))
+            return entry.breakdown
         return await asyncio.to_thread(self.get, rng, by)
 
     def _cached(self, key: _Key) -> Breakdown | None:

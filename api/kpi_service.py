@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shopfloor.api.background import BackgroundRefresh
 from shopfloor.api.ledger import Ledger, ReportBasis, compose, read_inputs
 from shopfloor.api.raw_window import raw_kept, require_raw
 from shopfloor.api.timerange import TimeRange
@@ -49,6 +50,7 @@ STALE_FACTOR = 5  # an expired report this many lifetimes old is still served wh
 class _Entry:
     made_monotonic: float
     report: KpiReport
+    basis: ReportBasis  # what the report rests on: ledger rows, raw samples, rows of another plant file
 
 
 class KpiService:
@@ -73,8 +75,7 @@ class KpiService:
         self._key_locks: dict[tuple[int, int, int], threading.Lock] = {}
         self.computations = 0  # for tests and metrics: how often the core really ran
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_COMPUTATIONS)
-        self._revalidating: set[tuple[int, int, int]] = set()
-        self._background: set[asyncio.Future[None]] = set()
+        self._refresh = BackgroundRefresh("KPI", (StoreError,), log)
         self._printer_ids = [p.id for p in plant.printers]
         self._robot_ids = [r.id for f in plant.fleets for r in f.robots]
         self._link_ids = self._printer_ids + [f.id for f in plant.fleets]
@@ -90,26 +91,30 @@ class KpiService:
 
     def report(self, rng: TimeRange) -> KpiReport:
         """The KPI report of ``rng`` (the running shift is computed up to now)."""
+        return self.report_and_basis(rng)[0]
+
+    def report_and_basis(self, rng: TimeRange) -> tuple[KpiReport, ReportBasis]:
+        """The KPI report of ``rng`` and what it rests on (shown to readers: a report on stale rows says so)."""
         self.check_store()
         key = (rng.start_ns, rng.nominal_end_ns, self.annotations.version)
         with self._lock:
             entry = self._fresh(key)
             if entry is not None:
-                return entry.report
+                return entry.report, entry.basis
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # concurrent requests for one range wait for one computation
             with self._lock:
                 entry = self._fresh(key)
             if entry is not None:
-                return entry.report
-            report = self.compute(rng.start_ns, rng.nominal_end_ns)  # clipped to now inside
+                return entry.report, entry.basis
+            report, basis = self.compute_with_basis(rng.start_ns, rng.nominal_end_ns)  # clipped to now inside
             with self._lock:
-                self._cache[key] = _Entry(time.monotonic(), report)
+                self._cache[key] = _Entry(time.monotonic(), report, basis)
                 self._cache.move_to_end(key)
                 while len(self._cache) > CACHE_ENTRIES:
                     old, _ = self._cache.popitem(last=False)
                     self._key_locks.pop(old, None)
-            return report
+            return report, basis
 
     def throughput(self, printer_id: str, rng: TimeRange, period_s: float) -> Throughput:
         """Metres per bucket of ``period_s`` over ``rng`` from the stored counter, read in context (uncached: one
@@ -121,7 +126,7 @@ class KpiService:
         require_raw(self.plant, self.store, rng.start_ns, now_ns, "a throughput")
         with self._slots:
             inputs = read_inputs(
-                self.plant, self.store, self.annotations, rng.start_ns, end_ns, self.config, ("printed_m_total",)
+                self.plant, self.store, self.annotations, rng.start_ns, end_ns, self.config, ("printed_m_total",), ()
             )
             outages = outage_spans(inputs.events, printer_id, rng.start_ns, OPEN_END_NS)
             fields = inputs.series.get(printer_id, {})
@@ -138,6 +143,10 @@ class KpiService:
         return None if entry is None else entry.report
 
     async def report_async(self, rng: TimeRange) -> KpiReport:
+        """For async routes: see ``report_and_basis_async``."""
+        return (await self.report_and_basis_async(rng))[0]
+
+    async def report_and_basis_async(self, rng: TimeRange) -> tuple[KpiReport, ReportBasis]:
         """For async routes: a fresh cached report without touching the thread pool; an expired one (up to
         STALE_FACTOR x its lifetime old) at once while one recomputation runs in the background
         (stale-while-revalidate: no request waits for the core on the hot path); otherwise computed now."""
@@ -148,31 +157,11 @@ class KpiService:
             ttl = None if entry is None else self._ttl(key, entry)
         if entry is not None and age is not None and ttl is not None:
             if age <= ttl:
-                return entry.report
+                return entry.report, entry.basis
             if age <= ttl * STALE_FACTOR:
-                self._revalidate(rng, key)
-                return entry.report
-        return await asyncio.to_thread(self.report, rng)
-
-    def _revalidate(self, rng: TimeRange, key: tuple[int, int, int]) -> None:
-        with self._lock:
-            if key in self._revalidating:
-                return
-            self._revalidating.add(key)
-
-        def run() -> None:
-            try:
-                self.report(rng)
-            except StoreError as exc:
-                # Nobody awaits this refresh: the next request meets the error itself (and answers 503).
-                log.debug("background KPI refresh failed: %s", exc)
-            finally:
-                with self._lock:
-                    self._revalidating.discard(key)
-
-        task = asyncio.get_running_loop().run_in_executor(None, run)
-        self._background.add(task)  # keep a reference until done (asyncio holds only weak ones)
-        task.add_done_callback(self._background.discard)
+                self._refresh.start(key, lambda: self.report(rng))
+                return entry.report, entry.basis
+        return await asyncio.to_thread(self.report_and_basis, rng)
 
     def _fresh(self, key: tuple[int, int, int]) -> _Entry | None:
         entry = self._cache.get(key)
@@ -186,13 +175,17 @@ class KpiService:
 
     def compute(self, start_ns: int, end_ns: int) -> KpiReport:
         """Uncached: read, apply overrides, run the core."""
+        return self.compute_with_basis(start_ns, end_ns)[0]
+
+    def compute_with_basis(self, start_ns: int, end_ns: int) -> tuple[KpiReport, ReportBasis]:
+        """Uncached, and what the report rests on."""
         # The running shift: the caller clipped end to "now" when it resolved the range;
         # re-clip here so a cached range computed later still never reaches the future.
         end_ns = min(end_ns, self.clock_ns())
         with self._slots:
             return self._compute(start_ns, end_ns)
 
-    def _compute(self, start_ns: int, end_ns: int) -> KpiReport:
+    def _compute(self, start_ns: int, end_ns: int) -> tuple[KpiReport, ReportBasis]:
         """Closed shifts from the ledger, the rest from raw samples read in context (api/ledger.py)."""
         now_ns = self.clock_ns()
         totals, basis = compose(self.ledger, start_ns, end_ns, now_ns)
@@ -200,7 +193,7 @@ class KpiService:
         if end_ns - start_ns <= HOURLY_MAX_NS and raw_kept(self.store, start_ns, now_ns):
             hourly: dict[str, HourlyThroughput] = {}
             inputs = read_inputs(
-                self.plant, self.store, self.annotations, start_ns, end_ns, self.config, ("printed_m_total",)
+                self.plant, self.store, self.annotations, start_ns, end_ns, self.config, ("printed_m_total",), ()
             )
             for p in self.plant.printers:
                 outages = outage_spans(inputs.events, p.id, start_ns, OPEN_END_NS)
@@ -213,4 +206,4 @@ class KpiService:
             totals = dataclasses.replace(totals, throughput=hourly)
         self.computations += 1
         self.last_basis = basis
-        return assemble_report(self.plant, start_ns, end_ns, totals, self.config)
+        return assemble_report(self.plant, start_ns, end_ns, totals, self.config), basis

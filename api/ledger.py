@@ -22,7 +22,7 @@ import asyncio
 import bisect
 import itertools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +55,8 @@ PRINTER_KPI_FIELDS = (
     "water_l_total",
     "ink_consumed_kg_total",
 )
-ROBOT_KPI_FIELDS = ("state", "energy_delivered_kwh_total", "sessions_completed_total", "sessions_failed_total")
+ROBOT_COUNTER_FIELDS = ("energy_delivered_kwh_total", "sessions_completed_total", "sessions_failed_total")
+ROBOT_KPI_FIELDS = ("state", *ROBOT_COUNTER_FIELDS)
 # Events from before the range too: a link that went down yesterday and is still down makes the start of the
 # range "no data" (the core clips every outage to the range).
 CONNECTIVITY_LOOKBACK_NS = 7 * NS_PER_DAY
@@ -84,17 +85,21 @@ def read_inputs(
     end_ns: int,
     config: KpiConfig,
     printer_fields: Sequence[str] = PRINTER_KPI_FIELDS,
+    robot_fields: Sequence[str] = ROBOT_KPI_FIELDS,
 ) -> KpiInputs:
-    """The range's samples in context (docs/kpi.md, "Context"), operator overrides applied, connectivity events."""
-    printer_ids = [p.id for p in plant.printers]
-    robot_ids = [r.id for f in plant.fleets for r in f.robots]
+    """The range's samples in context (docs/kpi.md, "Context"), operator overrides applied, connectivity events.
+
+    Fields left out are not read (a printer's hourly metres need its metres counter and nothing of the robots).
+    """
+    printer_ids = [p.id for p in plant.printers] if printer_fields else []
+    robot_ids = [r.id for f in plant.fleets for r in f.robots] if robot_fields else []
     series: dict[str, dict[str, Series]] = {}
     if printer_ids:
         series.update(store.read_series_in_context(MEASUREMENT_PRINTER, printer_ids, printer_fields, start_ns, end_ns))
     if robot_ids:
         series.update(
             store.read_series_in_context(
-                MEASUREMENT_ROBOT, robot_ids, ROBOT_KPI_FIELDS, start_ns, end_ns, robot_lookahead_ns(config)
+                MEASUREMENT_ROBOT, robot_ids, robot_fields, start_ns, end_ns, robot_lookahead_ns(config)
             )
         )
     # Overrides and events must reach the last sample read: it can close an increment that starts inside.
@@ -107,9 +112,14 @@ def read_inputs(
                 fields = dict(series[pid])
                 fields["stop_reason"] = apply_reason_overrides(fields["stop_reason"], mine, last_ns + 1)
                 series[pid] = fields
-    link_ids = printer_ids + [f.id for f in plant.fleets]
+    link_ids = printer_ids + ([f.id for f in plant.fleets] if robot_ids else [])
     events = store.read_connectivity(link_ids, start_ns - CONNECTIVITY_LOOKBACK_NS, last_ns + 1)
     return KpiInputs(series, events)
+
+
+# A robot's counters report by exception: a reading books its increment just before it (models/kpi/counters.py,
+# ``at_change``), so the readings a shift's counters rest on lie in (start, end], not [start, end).
+BOOKED_AFTER_NS = 1
 
 
 def samples_inside(
@@ -119,6 +129,18 @@ def samples_inside(
     the series per shift: ten years of shifts are counted in a moment)."""
     ts = np.sort(series.ts_ns)
     return np.searchsorted(ts, ends_ns, "left") - np.searchsorted(ts, starts_ns, "left")
+
+
+def shift_sample_counts(
+    fields: Mapping[str, Series], starts_ns: npt.NDArray[np.int64], ends_ns: npt.NDArray[np.int64], *, robot: bool
+) -> npt.NDArray[np.int64]:
+    """Per [start, end) shift, the samples of ``fields`` its row rests on (``LedgerRow.samples_read``): inside the
+    shift, but a robot's counter readings in (start, end] (BOOKED_AFTER_NS). The keeper's and the demo's one rule."""
+    inside = np.zeros(len(starts_ns), dtype=np.int64)
+    for name, series in fields.items():
+        after = BOOKED_AFTER_NS if robot and name in ROBOT_COUNTER_FIELDS else 0
+        inside += samples_inside(series, starts_ns + after, ends_ns + after)
+    return inside
 
 
 def settle_ns(config: KpiConfig) -> int:
@@ -167,9 +189,8 @@ class Ledger:
         ends = np.array([min(i.end_ns, end_ns) for i in totals.instances], dtype=np.int64)
         counts: dict[str, list[int]] = {}
         for equipment in self.equipment_ids:
-            inside = np.zeros(len(starts), dtype=np.int64)
-            for series in inputs.series.get(equipment, {}).values():
-                inside += samples_inside(series, starts, ends)
+            fields = inputs.series.get(equipment, {})
+            inside = shift_sample_counts(fields, starts, ends, robot=equipment in self.robot_fleet)
             counts[equipment] = [int(n) for n in inside]
         return totals, counts
 
@@ -295,11 +316,13 @@ class Ledger:
         return out
 
     def _more_samples_now(self, instance: ShiftInstance, rows: Sequence[LedgerRow]) -> bool:
-        counts = self.store.count_samples(
-            MEASUREMENT_PRINTER, self.printer_ids, PRINTER_KPI_FIELDS, instance.start_ns, instance.end_ns
-        ) | self.store.count_samples(
-            MEASUREMENT_ROBOT, list(self.robot_fleet), ROBOT_KPI_FIELDS, instance.start_ns, instance.end_ns
-        )
+        start, end, after = instance.start_ns, instance.end_ns, BOOKED_AFTER_NS
+        robots = list(self.robot_fleet)
+        counts = self.store.count_samples(MEASUREMENT_PRINTER, self.printer_ids, PRINTER_KPI_FIELDS, start, end)
+        state = self.store.count_samples(MEASUREMENT_ROBOT, robots, ("state",), start, end)
+        counters = self.store.count_samples(MEASUREMENT_ROBOT, robots, ROBOT_COUNTER_FIELDS, start + after, end + after)
+        for robot in robots:
+            counts[robot] = state.get(robot, 0) + counters.get(robot, 0)
         return any(counts.get(r.equipment_id, 0) != r.samples_read for r in rows)
 
     def refresh(self, instances: Sequence[ShiftInstance], progress: Callable[[int], None] | None = None) -> int:
@@ -349,6 +372,9 @@ class ReportBasis:
     ledger_shifts: int
     raw_shifts: int
     stale_shift_keys: tuple[str, ...]
+    # Equipment without a row in some shift whose raw samples are gone (added to the plant file after it, say):
+    # no data there, rather than no report.
+    unrecorded_equipment: tuple[str, ...] = ()
 
 
 # A report may compute at most this much raw history itself; more means the ledger is still being built.
@@ -369,16 +395,27 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
     if closed:
         rows = {r.key: r for r in ledger.store.read_ledger(closed[0].start_ns, closed[-1].end_ns)}
     corrected = {closed[k].start_ns for k in ledger._corrected(closed, rows)}
+    kept_ns = ledger.store.raw_kept_since_ns(now_ns)
+    with_rows = {k[0] for k in rows}
+    # A shift with rows of some equipment whose raw samples are gone: what has no row can never be computed.
+    gone = {i.start_ns for i in closed if kept_ns is not None and i.end_ns <= kept_ns and i.start_ns in with_rows}
     usable = {
         i.start_ns
         for i in closed
-        if i.start_ns not in corrected and all((i.start_ns, e) in rows for e in ledger.equipment_ids)
+        if i.start_ns not in corrected
+        and (i.start_ns in gone or all((i.start_ns, e) in rows for e in ledger.equipment_ids))
     }
+    unrecorded = sorted({e for t in gone & usable for e in ledger.equipment_ids if (t, e) not in rows})
+    no_data = _no_data_totals(ledger, [i for i in closed if i.start_ns in gone]) if unrecorded else {}
     stale_keys = tuple(
         i.key
         for i in closed
         if i.start_ns in usable
-        and any(rows[(i.start_ns, e)].plant_version != ledger.version for e in ledger.equipment_ids)
+        and any(
+            rows[(i.start_ns, e)].plant_version != ledger.version
+            for e in ledger.equipment_ids
+            if (i.start_ns, e) in rows
+        )
     )
     # Raw pieces: the stretches of the range no usable row covers.
     pieces: list[tuple[int, int]] = []
@@ -390,7 +427,6 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
             cursor = i.end_ns
     if cursor < end_ns:
         pieces.append((cursor, end_ns))
-    kept_ns = ledger.store.raw_kept_since_ns(now_ns)
     # Before the ledger's first row the plant was not monitored: nothing was kept there, nothing was dropped.
     monitored_ns = min((key[0] for key in rows), default=None)
     for a, b in pieces:
@@ -426,11 +462,11 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
     for i in instances:
         if i.start_ns in usable:
             for p in printers:
-                printer_row = rows[(i.start_ns, p)].totals
+                printer_row = rows[(i.start_ns, p)].totals if (i.start_ns, p) in rows else no_data[(i.start_ns, p)]
                 assert isinstance(printer_row, PrinterTotals)  # the row's kind says so (models/ledger.py)
                 printers[p].append(printer_row)
             for r in robots:
-                robot_row = rows[(i.start_ns, r)].totals
+                robot_row = rows[(i.start_ns, r)].totals if (i.start_ns, r) in rows else no_data[(i.start_ns, r)]
                 assert isinstance(robot_row, FleetTotals)
                 robots[r].append(robot_row)
         else:
@@ -439,8 +475,20 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
                 printers[p].append(p_part[p])
             for r in robots:
                 robots[r].append(r_part[r])
-    basis = ReportBasis(len(usable), raw_shifts, stale_keys)
+    basis = ReportBasis(len(usable), raw_shifts, stale_keys, tuple(unrecorded))
     return EquipmentTotals(tuple(instances), printers, robots, {}), basis
+
+
+def _no_data_totals(
+    ledger: Ledger, instances: Sequence[ShiftInstance]
+) -> dict[tuple[int, str], PrinterTotals | FleetTotals]:
+    """Per (shift start, equipment): the totals of a shift without a single sample (all of it no data)."""
+    out: dict[tuple[int, str], PrinterTotals | FleetTotals] = {}
+    for i in instances:
+        t = equipment_totals(ledger.plant, i.start_ns, i.end_ns, {}, (), ledger.config, throughput_period_s=None)
+        out.update({(i.start_ns, e): per_shift[0] for e, per_shift in t.printers.items()})
+        out.update({(i.start_ns, e): per_shift[0] for e, per_shift in t.robots.items()})
+    return out
 
 
 def _sampled_ns(ledger: Ledger, start_ns: int, end_ns: int) -> int:

@@ -10,7 +10,8 @@ snapshots (status, KPIs) are published by the app's snapshot task through
 ``write()`` may be called from any thread (a collector in its own loop): the
 hub updates its tables under a lock and hands messages to subscribers with
 ``loop.call_soon_threadsafe``. Each subscriber has a bounded queue; a client
-too slow to keep up loses its oldest messages, never the server's memory.
+too slow to keep up loses its oldest messages, never the server's memory, and
+keeps at most one unsent snapshot of each kind (a newer one replaces it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +28,13 @@ import numpy as np
 
 from shopfloor.models.plant import Plant
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
-from shopfloor.models.states import PRINTER_STATE_LABELS, ROBOT_STATE_LABELS, PrinterState, RobotState
+from shopfloor.models.states import (
+    PRINTER_STATE_LABELS,
+    ROBOT_STATE_LABELS,
+    PrinterState,
+    RobotState,
+    state_family,
+)
 
 Message = dict[str, Any]
 
@@ -56,22 +64,52 @@ def state_labels(kind: str, code: int) -> tuple[str, str]:
         return (f"Unknown state {code}", f"未知状态 {code}")
 
 
+# Periodic snapshots: each replaces the one before, so an unsent one is stale once a newer one comes.
+SUPERSEDED_TYPES = frozenset({"status", "kpi"})
+
+
 class Subscription:
+    """One client's pending messages: at most ``maxsize``, and at most one snapshot of each kind.
+
+    A client too slow to keep up loses its oldest messages; a snapshot waiting to be sent is replaced by
+    a newer one (which goes to the back, after the changes it already includes). So what waits for one
+    client is bounded in bytes as well as in count, whatever the plant's size: two snapshots (about
+    80 kB for 3 lines and 100 robots, bench/display.py) and small state messages.
+    """
+
     def __init__(self, hub: LiveHub, loop: asyncio.AbstractEventLoop, maxsize: int) -> None:
-        self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize)
         self.loop = loop
+        self.maxsize = maxsize
         self.dropped = 0
+        self.superseded = 0
+        self._items: deque[Message] = deque()
+        self._ready = asyncio.Event()
         self._hub = hub
 
     def offer(self, message: Message) -> None:
         """Runs on the subscriber's loop."""
-        if self.queue.full():
-            self.queue.get_nowait()  # drop the oldest: fresh state matters more than history
+        kind = message.get("type")
+        if kind in SUPERSEDED_TYPES:
+            for i, waiting in enumerate(self._items):
+                if waiting.get("type") == kind:
+                    del self._items[i]
+                    self.superseded += 1
+                    break
+        if len(self._items) >= self.maxsize:
+            self._items.popleft()  # drop the oldest: fresh state matters more than history
             self.dropped += 1
-        self.queue.put_nowait(message)
+        self._items.append(message)
+        self._ready.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._items)
 
     async def get(self) -> Message:
-        return await self.queue.get()
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._items.popleft()
 
     def close(self) -> None:
         self._hub.unsubscribe(self)
@@ -196,6 +234,7 @@ class LiveHub:
             "state": code,
             "label_en": label_en,
             "label_zh": label_zh,
+            "family": state_family(kind, code).value,
             "since_ns": ts_ns,
             "previous": None if previous is None else previous.code,
         }

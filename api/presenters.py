@@ -11,7 +11,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from shopfloor.api.ledger import ReportBasis
 from shopfloor.api.timerange import TimeRange, iso
+from shopfloor.models.bands import band_of
 from shopfloor.models.kpi import EnergyKpis, KpiReport, PrinterKpis, energy_kpis
 from shopfloor.models.kpi.report import PeriodReport, ShiftReport, TeamPeriod, TeamReport
 from shopfloor.models.plant import OBJECTIVE_KPIS, Plant, Team, TeamKind
@@ -39,8 +41,18 @@ def jsonable(x: Any) -> Any:
     return x
 
 
-def range_json(plant: Plant, rng: TimeRange) -> dict[str, Any]:
+def basis_json(basis: ReportBasis) -> dict[str, Any]:
+    return {
+        "ledger_shifts": basis.ledger_shifts,
+        "raw_shifts": basis.raw_shifts,
+        "stale_shift_keys": list(basis.stale_shift_keys),
+        "unrecorded_equipment": list(basis.unrecorded_equipment),
+    }
+
+
+def range_json(plant: Plant, rng: TimeRange, basis: ReportBasis | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
+        "basis": None if basis is None else basis_json(basis),
         "start": iso(plant, rng.start_ns),
         "end": iso(plant, rng.end_ns),
         "start_ns": rng.start_ns,
@@ -113,6 +125,7 @@ def objective_json(result: Any) -> dict[str, Any]:
         "target": result.target,
         "actual": result.actual,
         "attainment_pct": result.attainment_pct,
+        "band": band_of(result.attainment_pct),
         "weight": result.weight,
     }
 
@@ -132,8 +145,10 @@ def team_json(plant: Plant, t: TeamReport | TeamPeriod) -> dict[str, Any]:
     }
 
 
-def scoreboard_json(plant: Plant, rng: TimeRange, report: KpiReport) -> dict[str, Any]:
-    return {"range": range_json(plant, rng), "teams": [team_json(plant, t) for t in report.teams]}
+def scoreboard_json(
+    plant: Plant, rng: TimeRange, report: KpiReport, basis: ReportBasis | None = None
+) -> dict[str, Any]:
+    return {"range": range_json(plant, rng, basis), "teams": [team_json(plant, t) for t in report.teams]}
 
 
 def team_shifts(team: Team, report: KpiReport) -> list[ShiftReport]:

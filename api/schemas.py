@@ -13,7 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shopfloor.models.bands import Band
 from shopfloor.models.plant import Severity
+from shopfloor.models.states import StateFamily
 
 
 class Health(BaseModel):
@@ -41,6 +43,7 @@ class _StateFields(BaseModel):
     state: int | None
     state_label: str | None
     state_label_zh: str | None
+    state_family: StateFamily  # the colour a display gives the state (models/states.py); off when unknown
     since: str | None
     since_ns: int | None
 
@@ -50,6 +53,7 @@ class PrinterStatus(_StateFields):
     name: str
     name_zh: str
     model: str
+    stopped: bool  # a known state outside the run family: the display shows the stop's reason
     stop_reason: int | None
     stop_reason_label: str | None
     stop_reason_label_zh: str | None
@@ -66,6 +70,10 @@ class PrinterStatus(_StateFields):
     baseline_water_l_per_m: float
     target_m_shift: float | None
     expected_m_now: float | None
+    metres_band: Band | None  # metres against expected_m_now (models/bands.py); None without a target
+    metres_ahead_m: float | None  # printed_m_shift - expected_m_now (negative: behind plan)
+    energy_saving_pct: float | None  # this shift against the baseline, as the KPI core computes it
+    water_saving_pct: float | None
     data_age_s: float | None
     link: Link | None
 
@@ -75,6 +83,7 @@ class RobotStatus(_StateFields):
     name: str
     name_zh: str
     soc_pct: float | None
+    low_charge: bool  # soc_pct below the fleet's low_charge_pct
     charging_power_kw: float | None
     error_code: int | None
     sessions_shift: float | None
@@ -92,6 +101,10 @@ class FleetStatus(BaseModel):
     energy_delivered_kwh_shift: float
     charging_now: int
     target_sessions_shift: float | None
+    families: dict[StateFamily, int]  # robots per state family (families without robots left out)
+    faults: int
+    low_charge: int  # robots below low_charge_pct
+    low_charge_pct: float  # the plant file's [[fleets]] low_charge_pct
 
 
 class Status(BaseModel):
@@ -117,6 +130,17 @@ class RangePeriod(BaseModel):
     label: str  # e.g. 2026-11, 2026-W48, 2026-Q4, 2026 (a fiscal year: 2026/27)
 
 
+class Basis(BaseModel):
+    """What a period's figures rest on: closed shifts from the KPI ledger, shifts (or parts) from raw samples,
+    and the ledger rows computed with another plant file (until `shopfloor ledger rebuild`)."""
+
+    ledger_shifts: int
+    raw_shifts: int
+    stale_shift_keys: list[str]
+    # without a ledger row in shifts whose raw samples are gone (e.g. added to the plant file later): no data there
+    unrecorded_equipment: list[str]
+
+
 class Range(BaseModel):
     start: str
     end: str
@@ -124,6 +148,8 @@ class Range(BaseModel):
     end_ns: int
     shift: ShiftRef | None
     period: RangePeriod | None  # set when the range was asked as period=...
+    # What the figures rest on (KPI, team and savings answers); None where they are raw series.
+    basis: Basis | None = None
 
 
 class ObjectiveResult(BaseModel):
@@ -135,6 +161,7 @@ class ObjectiveResult(BaseModel):
     target: float
     actual: float | None
     attainment_pct: float | None
+    band: Band | None  # attainment's band (models/bands.py)
     weight: float
 
 
@@ -591,15 +618,6 @@ class Audit(BaseModel):
 # --------------------------------------------------------------------------- tracking (months and years)
 
 
-class Basis(BaseModel):
-    """What a period's figures rest on: closed shifts from the KPI ledger, shifts (or parts) from raw samples,
-    and the ledger rows computed with another plant file (until `shopfloor ledger rebuild`)."""
-
-    ledger_shifts: int
-    raw_shifts: int
-    stale_shift_keys: list[str]
-
-
 class TrackingTeam(BaseModel):
     id: str
     name: str
@@ -733,6 +751,36 @@ class Backfill(BaseModel):
     raw_samples: int
     elapsed_s: float | None
     detail: str | None  # why it failed, or why there was nothing to fill
+
+
+class FamilyLabel(BaseModel):
+    family: StateFamily
+    en: str
+    zh: str
+
+
+class StateRule(BaseModel):
+    code: int
+    family: StateFamily
+    en: str
+    zh: str
+
+
+class FleetDisplay(BaseModel):
+    id: str
+    low_charge_pct: float
+
+
+class DisplayConfig(BaseModel):
+    """What the control-room page would otherwise hard-code (GET /api/v1/display/config)."""
+
+    families: list[FamilyLabel]  # in the order a summary lists them
+    printer_states: list[StateRule]
+    robot_states: list[StateRule]
+    green_from_pct: float  # attainment / pace at or above: green
+    amber_from_pct: float  # at or above: amber; below: red
+    attainment_meter_max_pct: float  # an objective's meter spans 0 to this: 100 x [kpi] attainment_cap
+    fleets: list[FleetDisplay]
 
 
 # --------------------------------------------------------------------------- andon alerts

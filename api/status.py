@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -20,10 +21,12 @@ import numpy as np
 
 from shopfloor.api.live import LiveHub, StateInfo, state_labels
 from shopfloor.api.timerange import current_shift, iso
+from shopfloor.models.bands import band_of
 from shopfloor.models.calendar import ShiftInstance
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from shopfloor.models.kpi import energy_kpis
 from shopfloor.models.plant import ObjectiveKpi, Plant
-from shopfloor.models.states import RobotState
+from shopfloor.models.states import RobotState, StateFamily, state_family
 from shopfloor.models.timebase import NS_PER_S
 from shopfloor.store.base import SampleStore, StoreError, StoreUnavailable
 
@@ -89,7 +92,8 @@ class StatusService:
         shift start: the value in force then is the last one before it. Looked up once per shift; what is
         still missing (no reading at all yet) is retried at most every RETRY_S, not on every status call.
         """
-        missing = [(e, f) for e in ids for f in fields if (shift.key, e, f) not in self._first]
+        key = shift.key  # a computed property: once, not once per (robot, counter)
+        missing = [(e, f) for e in ids for f in fields if (key, e, f) not in self._first]
         if not missing or time.monotonic() < self._retry_at.get((shift.key, measurement), 0.0):
             return
         eqs = sorted({e for e, _ in missing})
@@ -119,10 +123,18 @@ class StatusService:
         code = info.code if info else (int(latest["state"][1]) if "state" in latest else None)
         since = info.since_ns if info else None
         if code is None:
-            return {"state": None, "state_label": None, "state_label_zh": None, "since": None, "since_ns": None}
+            return {
+                "state": None,
+                "state_label": None,
+                "state_label_zh": None,
+                "state_family": StateFamily.OFF.value,
+                "since": None,
+                "since_ns": None,
+            }
         en, zh = state_labels(kind, code)
         return {
             "state": code,
+            "state_family": state_family(kind, code).value,
             "state_label": en,
             "state_label_zh": zh,
             "since": iso(self.plant, since) if since else None,
@@ -178,14 +190,21 @@ class StatusService:
             reason_code = int(value["stop_reason"]) if "stop_reason" in value else 0
             reason = self.plant.stop_reason(reason_code)
             target = self._target(p.id, ObjectiveKpi.PRINTED_M)
+            expected = target * elapsed if target else None  # pro-rata target at this moment
+            pace = band_of(100.0 * printed / expected) if printed is not None and expected else None
+            # Savings by the KPI core's formulas (kpi/energy.py), so the tile and the reports agree.
+            saving = energy_kpis(printed, energy or 0.0, water or 0.0, self.plant.baseline) if printed else None
             newest = max((tv[0] for tv in lt.values()), default=None)
+            state = self._state_json("printer", p.id, lt)
             printers.append(
                 {
                     "id": p.id,
                     "name": p.name,
                     "name_zh": p.name_zh,
                     "model": p.model,
-                    **self._state_json("printer", p.id, lt),
+                    **state,
+                    # Not producing (a known state outside the run family): the tile names the stop's reason.
+                    "stopped": state["state"] is not None and state["state_family"] != StateFamily.RUN,
                     "stop_reason": reason_code or None,
                     "stop_reason_label": reason.name if reason else None,
                     "stop_reason_label_zh": reason.name_zh if reason else None,
@@ -201,7 +220,11 @@ class StatusService:
                     "baseline_energy_kwh_per_m": self.plant.baseline.energy_kwh_per_m,
                     "baseline_water_l_per_m": self.plant.baseline.water_l_per_m,
                     "target_m_shift": target,
-                    "expected_m_now": target * elapsed if target else None,  # pro-rata target at this moment
+                    "expected_m_now": expected,
+                    "metres_band": None if pace is None else pace.value,
+                    "metres_ahead_m": printed - expected if printed is not None and expected else None,
+                    "energy_saving_pct": None if saving is None or energy is None else saving.energy_saving_pct,
+                    "water_saving_pct": None if saving is None or water is None else saving.water_saving_pct,
                     "data_age_s": None if newest is None else max(0.0, (now - newest) / NS_PER_S),
                     "link": self._link_json(p.id),
                 }
@@ -212,13 +235,15 @@ class StatusService:
             for r in f.robots:
                 lt = robots_latest.get(r.id, {})
                 value = {k: tv[1] for k, tv in lt.items()}
+                soc = value.get("soc_pct")
                 robots.append(
                     {
                         "id": r.id,
                         "name": r.name,
                         "name_zh": r.name_zh,
                         **self._state_json("robot", r.id, lt),
-                        "soc_pct": value.get("soc_pct"),
+                        "soc_pct": soc,
+                        "low_charge": soc is not None and soc < f.low_charge_pct,
                         "charging_power_kw": value.get("charging_power_kw"),
                         "error_code": int(value["error_code"]) if "error_code" in value else None,
                         "sessions_shift": self._shift_amount(shift.key, r.id, "sessions_completed_total", lt),
@@ -228,6 +253,7 @@ class StatusService:
                         ),
                     }
                 )
+            families = Counter(x["state_family"] for x in robots)
             fleets.append(
                 {
                     "id": f.id,
@@ -238,6 +264,11 @@ class StatusService:
                     "sessions_shift": sum(x["sessions_shift"] or 0 for x in robots),
                     "energy_delivered_kwh_shift": sum(x["energy_delivered_kwh_shift"] or 0 for x in robots),
                     "charging_now": sum(1 for x in robots if x["state"] == RobotState.CHARGING),
+                    # The summary a room reads before the cells: robots per state family, faults, low charge.
+                    "families": {fam.value: families[fam.value] for fam in StateFamily if families[fam.value]},
+                    "faults": families[StateFamily.FAULT.value],
+                    "low_charge": sum(1 for x in robots if x["low_charge"]),
+                    "low_charge_pct": f.low_charge_pct,
                     "target_sessions_shift": self._target(f.id, ObjectiveKpi.CHARGING_SESSIONS),
                 }
             )

@@ -145,6 +145,11 @@ def period_of(plant: Plant, period: str, at: dt.date | int | None, now_ns: int) 
             day = period_of_date(calendar, tz, Period.DAY, at)
             return year.start_ns, day.end_ns, year
         so_far = year_to_date(calendar, tz, now_ns if at is None else at, year_start_month=first_month)
+        if at is None:
+            # The year so far runs to the end of today, clipped to now: one range (one cache key) all day long,
+            # not a new one every nanosecond.
+            today = period_range(calendar, tz, Period.DAY, now_ns)
+            return so_far.start_ns, today.end_ns, so_far
         return so_far.start_ns, so_far.end_ns, so_far
     if isinstance(at, dt.date):
         if period == Period.SHIFT:

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shopfloor.api.background import BackgroundRefresh
 from shopfloor.api.kpi_service import KpiService
 from shopfloor.api.ledger import MAX_RAW_NS, Ledger, LedgerIncomplete, ReportBasis, read_inputs
 from shopfloor.api.timerange import iso
@@ -65,8 +66,7 @@ class YearToDateService:
         self._lock = threading.Lock()  # the cache
         self._computing = threading.Lock()  # one computation at a time: a year's rows are read once
         self._cached: tuple[float, YearToDate] | None = None
-        self._refreshing = False
-        self._background: set[asyncio.Future[None]] = set()
+        self._refresh = BackgroundRefresh("year-to-date", (StoreError, RuntimeError), log)
         self.computations = 0  # for tests: how often the figures were really computed
 
     # ------------------------------------------------------------------ computing
@@ -147,7 +147,7 @@ class YearToDateService:
         if fresh is not None:
             return fresh
         if stale is not None:
-            self._refresh_in_background()
+            self._refresh.start("year", self.get)
             return stale
         return await asyncio.to_thread(self.get)
 
@@ -158,26 +158,6 @@ class YearToDateService:
         if result.annotation_version != self.kpi.annotations.version:
             return None  # a correction since: computed at once, never served stale
         return result if self._monotonic() - made <= max_age_s else None
-
-    def _refresh_in_background(self) -> None:
-        with self._lock:
-            if self._refreshing:
-                return
-            self._refreshing = True
-
-        def run() -> None:
-            try:
-                self.get()
-            except (StoreError, RuntimeError) as exc:
-                # Nobody awaits this refresh: the next request past the stale limit meets the error itself.
-                log.debug("background year-to-date refresh failed: %s", exc)
-            finally:
-                with self._lock:
-                    self._refreshing = False
-
-        task = asyncio.get_running_loop().run_in_executor(None, run)
-        self._background.add(task)  # a reference until done (asyncio keeps only weak ones)
-        task.add_done_callback(self._background.discard)
 
 
 def printer_totals(

@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from shopfloor.api.backfill import BackfillProgress, BackfillState
-from shopfloor.api.ledger import PRINTER_KPI_FIELDS, ROBOT_KPI_FIELDS, samples_inside, settle_ns
+from shopfloor.api.ledger import PRINTER_KPI_FIELDS, ROBOT_KPI_FIELDS, settle_ns, shift_sample_counts
 from shopfloor.api.year_to_date import holds_data
 from shopfloor.models.calendar import ShiftInstance, shift_instances
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT, ROBOT_FIELDS
@@ -192,9 +192,10 @@ def ledger_rows(
         instance: ShiftInstance, equipment: str, t: PrinterTotals | FleetTotals, fields: Sequence[str]
     ) -> LedgerRow:
         have = context.get(equipment, {})
-        # as the keeper counts: the samples of the fields it reads, inside the shift
+        # as the keeper counts: the samples of the fields it reads that its row rests on
         bounds = np.array([instance.start_ns], dtype=np.int64), np.array([instance.end_ns], dtype=np.int64)
-        samples = sum(int(samples_inside(have[f], *bounds)[0]) for f in fields if f in have)
+        mine = {f: have[f] for f in fields if f in have}
+        samples = int(shift_sample_counts(mine, *bounds, robot=equipment in fleet_of)[0])
         samples = samples if stored else 0
         return LedgerRow.for_shift(
             instance,

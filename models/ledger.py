@@ -29,7 +29,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any, Final, TypedDict, get_args, get_origin, get_type_hints
 
@@ -391,40 +391,138 @@ def _encode_value(value: object, hint: Any, where: str) -> object:
     raise LedgerFormatError(f"{where}: the ledger codec cannot carry a field of type {hint!r}")
 
 
+class _Bad(Exception):
+    """A value that is not what its type hint says: the message, and the path to it, built as the error rises
+    (the happy path builds no location strings: a year of rows is decoded per report)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path: list[str] = []
+
+
 def _decode_value(value: object, hint: Any, where: str) -> Any:
+    try:
+        return _decoder(hint)(value)
+    except _Bad as bad:
+        raise LedgerFormatError(where + "".join(bad.path) + bad.message) from None
+
+
+def _at(segment: str, bad: _Bad) -> _Bad:
+    bad.path.insert(0, segment)
+    return bad
+
+
+@functools.cache
+def _decoder(hint: Any) -> Callable[[object], Any]:
+    """A decoder for values of ``hint``, made once per type from its hints (the reflection is done here, not
+    per value)."""
     origin, args = get_origin(hint), get_args(hint)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        cls: Any = hint
         names = [f.name for f in dataclasses.fields(hint)]
-        if not isinstance(value, dict) or set(value) != set(names):
-            got = sorted(value) if isinstance(value, dict) else type(value).__name__
-            raise LedgerFormatError(f"{where} must be an object with exactly the keys {names}, got {got}")
-        return hint(**{n: _decode_value(value[n], _hints(hint)[n], f"{where}.{n}") for n in names})
+        name_set = frozenset(names)
+        fields = [(n, _decoder(_hints(hint)[n])) for n in names]
+
+        def dataclass_value(value: object) -> Any:
+            if not isinstance(value, dict) or value.keys() != name_set:
+                got = sorted(value) if isinstance(value, dict) else type(value).__name__
+                raise _Bad(f" must be an object with exactly the keys {names}, got {got}")
+            kwargs: dict[str, Any] = {}
+            for n, decode_field in fields:
+                try:
+                    kwargs[n] = decode_field(value[n])
+                except _Bad as bad:
+                    raise _at(f".{n}", bad) from None
+            return cls(**kwargs)
+
+        return dataclass_value
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise LedgerFormatError(f"{where} must be a number, got {value!r}")
-        return float(value)
+
+        def number(value: object) -> float:
+            if type(value) is float:
+                return value
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _Bad(f" must be a number, got {value!r}")
+            return float(value)
+
+        return number
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise LedgerFormatError(f"{where} must be an integer, got {value!r}")
-        return value
+
+        def integer(value: object) -> int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _Bad(f" must be an integer, got {value!r}")
+            return value
+
+        return integer
     if hint is str:
-        if not isinstance(value, str):
-            raise LedgerFormatError(f"{where} must be a string, got {value!r}")
+
+        def text(value: object) -> str:
+            if not isinstance(value, str):
+                raise _Bad(f" must be a string, got {value!r}")
+            return value
+
+        return text
+
+    def array(value: object) -> list[object]:
+        if not isinstance(value, list):
+            raise _Bad(f" must be a JSON array, got {value!r}")
         return value
-    if not isinstance(value, list):
-        raise LedgerFormatError(f"{where} must be a JSON array, got {value!r}")
+
     if origin is dict:
-        out: dict[object, object] = {}
-        for pair in value:
-            if not isinstance(pair, list) or len(pair) != 2:
-                raise LedgerFormatError(f"{where} must hold [key, value] pairs, got {pair!r}")
-            key = _decode_value(pair[0], args[0], f"{where} key")
-            if key in out:
-                raise LedgerFormatError(f"{where} has the key {key!r} twice")
-            out[key] = _decode_value(pair[1], args[1], f"{where}[{key!r}]")
-        return out
+        decode_key, decode_item = _decoder(args[0]), _decoder(args[1])
+
+        def mapping(value: object) -> dict[object, object]:
+            out: dict[object, object] = {}
+            for pair in array(value):
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise _Bad(f" must hold [key, value] pairs, got {pair!r}")
+                try:
+                    key = decode_key(pair[0])
+                except _Bad as bad:
+                    raise _at(" key", bad) from None
+                if key in out:
+                    raise _Bad(f" has the key {key!r} twice")
+                try:
+                    out[key] = decode_item(pair[1])
+                except _Bad as bad:
+                    raise _at(f"[{key!r}]", bad) from None
+            return out
+
+        return mapping
     if origin is tuple:
-        return tuple(_decode_value(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        decode_item = _decoder(args[0])
+
+        def sequence(value: object) -> tuple[object, ...]:
+            items = array(value)
+            try:
+                return tuple(map(decode_item, items))
+            except _Bad as bad:
+                # rare: find which one, for the message
+                index = next(i for i, v in enumerate(items) if not _decodes(decode_item, v))
+                raise _at(f"[{index}]", bad) from None
+
+        return sequence
     if origin is frozenset:
-        return frozenset(_decode_value(v, args[0], f"{where} member") for v in value)
-    raise LedgerFormatError(f"{where}: the ledger codec cannot carry a field of type {hint!r}")
+        decode_item = _decoder(args[0])
+
+        def members(value: object) -> frozenset[object]:
+            try:
+                return frozenset(map(decode_item, array(value)))
+            except _Bad as bad:
+                raise _at(" member", bad) from None
+
+        return members
+
+    def unknown(value: object) -> Any:
+        raise _Bad(f": the ledger codec cannot carry a field of type {hint!r}")
+
+    return unknown
+
+
+def _decodes(decode: Callable[[object], Any], value: object) -> bool:
+    try:
+        decode(value)
+    except _Bad:
+        return False
+    return True

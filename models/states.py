@@ -7,7 +7,7 @@ published. New states get new codes.
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 
 class PrinterState(IntEnum):
@@ -81,3 +81,69 @@ ROBOT_STATE_LABELS: dict[RobotState, tuple[str, str]] = {
     RobotState.OFFLINE: ("Offline", "离线"),
     RobotState.MAINTENANCE: ("Maintenance", "计划维护"),
 }
+
+
+class StateFamily(StrEnum):
+    """What a state means to a person across the room: one colour per family on every tile.
+
+    The display colours states by family, never by code, so a new state code
+    only needs a row in the tables below (and the page is told through the API).
+    """
+
+    RUN = "run"  # producing / serving a car: what the equipment is for
+    MOVE = "move"  # a robot on its way to or from a car
+    SETUP = "setup"  # changeover, or a robot recharging itself: needed, not producing
+    IDLE = "idle"  # ready, waiting for work
+    WARN = "warn"  # held, starved or blocked: stopped, someone should look
+    FAULT = "fault"  # out of service by a fault
+    PLAN = "plan"  # planned maintenance
+    OFF = "off"  # switched off, not reachable, or a code this version does not know
+
+
+STATE_FAMILY_LABELS: dict[StateFamily, tuple[str, str]] = {
+    StateFamily.RUN: ("Working", "作业中"),
+    StateFamily.MOVE: ("Moving", "移动中"),
+    StateFamily.SETUP: ("Setup / self-charging", "调机/自充电"),
+    StateFamily.IDLE: ("Idle", "空闲"),
+    StateFamily.WARN: ("Held / starved", "暂停/待料"),
+    StateFamily.FAULT: ("Fault", "故障"),
+    StateFamily.PLAN: ("Maintenance", "计划维护"),
+    StateFamily.OFF: ("Offline", "离线"),
+}
+
+PRINTER_STATE_FAMILY: dict[PrinterState, StateFamily] = {
+    PrinterState.STOPPED: StateFamily.IDLE,
+    PrinterState.IDLE: StateFamily.IDLE,
+    PrinterState.SETUP: StateFamily.SETUP,
+    PrinterState.RUNNING: StateFamily.RUN,
+    PrinterState.HELD: StateFamily.WARN,
+    PrinterState.SUSPENDED: StateFamily.WARN,
+    PrinterState.FAULT: StateFamily.FAULT,
+    PrinterState.MAINTENANCE: StateFamily.PLAN,
+    PrinterState.OFFLINE: StateFamily.OFF,
+}
+
+ROBOT_STATE_FAMILY: dict[RobotState, StateFamily] = {
+    RobotState.IDLE: StateFamily.IDLE,
+    RobotState.DISPATCHED: StateFamily.MOVE,
+    RobotState.DRIVING: StateFamily.MOVE,
+    RobotState.CONNECTING: StateFamily.MOVE,
+    RobotState.CHARGING: StateFamily.RUN,
+    RobotState.RETURNING: StateFamily.MOVE,
+    RobotState.SELF_CHARGING: StateFamily.SETUP,
+    RobotState.FAULT: StateFamily.FAULT,
+    RobotState.OFFLINE: StateFamily.OFF,
+    RobotState.MAINTENANCE: StateFamily.PLAN,
+}
+
+
+def state_family(kind: str, code: int | None) -> StateFamily:
+    """The family of a printer's or a robot's state code; unknown or missing codes are OFF (grey), not hidden."""
+    if code is None:
+        return StateFamily.OFF
+    try:
+        if kind == "printer":
+            return PRINTER_STATE_FAMILY[PrinterState(code)]
+        return ROBOT_STATE_FAMILY[RobotState(code)]
+    except ValueError:
+        return StateFamily.OFF

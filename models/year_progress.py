@@ -24,32 +24,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import reduce
 
 from shopfloor.models.annual_target import AnnualTargetProgress, annual_target_progress
+from shopfloor.models.bands import Band, band_of
 from shopfloor.models.kpi.energy import EnergyKpis, energy_kpis
 from shopfloor.models.kpi.printer import PrinterTotals
 from shopfloor.models.periods import PeriodRange, year_to_date
 from shopfloor.models.plant import Plant
 
-# Pace bands, as on the shift tile: at least the pro-rata target is green, at least 90 % of it amber.
-GREEN_PACE_PCT = 100.0
-AMBER_PACE_PCT = 90.0
-
-
-class Band(StrEnum):
-    GREEN = "green"
-    AMBER = "amber"
-    RED = "red"
-
 
 def pace_band(pace_pct: float | None) -> Band | None:
-    if pace_pct is None:
-        return None
-    if pace_pct >= GREEN_PACE_PCT:
-        return Band.GREEN
-    return Band.AMBER if pace_pct >= AMBER_PACE_PCT else Band.RED
+    """The pace's band: the shift tile's rule (models/bands.py)."""
+    return band_of(pace_pct)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from shopfloor.models.timebase import NS_PER_DAY, NS_PER_S
 from shopfloor.store.assemble import QualityLog as QualityLog
 from shopfloor.store.assemble import SeriesMap as SeriesMap
 from shopfloor.store.assemble import assemble_series, sort_quality
+from shopfloor.store.decoded_rows import DecodedRows
 from shopfloor.store.prepare import check_equipment_ids, check_measurement, check_range, prepare_ledger
 
 if TYPE_CHECKING:
@@ -115,6 +116,8 @@ class SampleStore(ABC):
     _latest: LatestCache  # this process's writes, seeded from the backend: what latest() answers from
     # How log lines name the backend ("collecting … into DuckDBStore"); callers ask the store, never its class.
     kind: ClassVar[str]
+    # Ledger rows decoded before, by their record (store/decoded_rows.py); made on the first ledger read.
+    _decoded_rows: DecodedRows | None = None
 
     @abstractmethod
     def describe(self) -> str:
@@ -352,9 +355,11 @@ class SampleStore(ABC):
         if ids == [] or start_ns == end_ns:
             return []
         rows: dict[tuple[int, str], LedgerRow] = {}
+        if self._decoded_rows is None:
+            self._decoded_rows = DecodedRows()
         for record in self._query_ledger(start_ns, end_ns, ids):
             try:
-                row = decode(record)
+                row = self._decoded_rows.get(record, decode)
             except LedgerFormatError as exc:
                 raise StoreError(f"{self.describe()}: cannot read the ledger: {exc}") from None
             rows[row.key] = row

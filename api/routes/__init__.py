@@ -25,6 +25,7 @@ ROUTERS = [
     operator.router,
     live.router,
     display.router,
+    display.api,
     tracking.router,
     tracking.page,
     year_to_date.router,

@@ -53,7 +53,7 @@ async def all_kpis(services: ServicesDep, rng: RangeDep, by: ListingDep) -> dict
         breakdown = await services.breakdowns.get_async(rng, by)
         total = breakdown.total
         return {
-            "range": range_json(plant, rng),
+            "range": range_json(plant, rng, breakdown.basis),
             "printers": {pid: printer_json(plant, pk) for pid, pk in total.printers.items()},
             "fleets": {fid: jsonable(fk) for fid, fk in total.fleets.items()},
             "robots": {rid: jsonable(fk) for rid, fk in total.robots.items()},
@@ -61,9 +61,9 @@ async def all_kpis(services: ServicesDep, rng: RangeDep, by: ListingDep) -> dict
             "by": by.value,
             "periods": [period_kpis_json(plant, p) for p in breakdown.periods],
         }
-    report = await services.kpi.report_async(rng)
+    report, basis = await services.kpi.report_and_basis_async(rng)
     return {
-        "range": range_json(plant, rng),
+        "range": range_json(plant, rng, basis),
         "printers": {pid: printer_json(plant, pk) for pid, pk in report.printers.items()},
         "fleets": {fid: jsonable(fk) for fid, fk in report.fleets.items()},
         "robots": {rid: jsonable(fk) for rid, fk in report.robots.items()},
@@ -91,9 +91,10 @@ async def all_kpis(services: ServicesDep, rng: RangeDep, by: ListingDep) -> dict
 async def equipment_kpis(equipment_id: str, services: ServicesDep, rng: RangeDep, by: ListingDep) -> dict[str, Any]:
     kind = _kind(services, equipment_id)
     plant = services.plant
-    out: dict[str, Any] = {"range": range_json(plant, rng), "equipment": equipment_id, "kind": kind}
+    out: dict[str, Any] = {"equipment": equipment_id, "kind": kind}
     if by is not Period.SHIFT:
         breakdown = await services.breakdowns.get_async(rng, by)
+        out["range"] = range_json(plant, rng, breakdown.basis)
         total = breakdown.total
         if kind == "printer":
             out["total"] = printer_json(plant, total.printers[equipment_id])
@@ -105,8 +106,8 @@ async def equipment_kpis(equipment_id: str, services: ServicesDep, rng: RangeDep
         else:
             out["total"] = jsonable(total.robots[equipment_id])
         return out | {"by_shift": {}, "by": by.value}
-    report = await services.kpi.report_async(rng)
-    out |= {"by": by.value, "by_period": {}}
+    report, basis = await services.kpi.report_and_basis_async(rng)
+    out |= {"range": range_json(plant, rng, basis), "by": by.value, "by_period": {}}
     if kind == "printer":
         out["total"] = printer_json(plant, report.printers[equipment_id])
         out["by_shift"] = {s.key: printer_json(plant, s.printers[equipment_id]) for s in report.shifts}
@@ -128,13 +129,13 @@ async def pareto(printer_id: str, services: ServicesDep, rng: RangeDep) -> dict[
     if _kind(services, printer_id) != "printer":
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{printer_id!r} is not a printing machine")
     if is_long(rng):
-        total = (await services.breakdowns.get_async(rng)).total
-        pk = printer_json(services.plant, total.printers[printer_id])
+        breakdown = await services.breakdowns.get_async(rng)
+        pk, basis = printer_json(services.plant, breakdown.total.printers[printer_id]), breakdown.basis
     else:
-        report = await services.kpi.report_async(rng)
+        report, basis = await services.kpi.report_and_basis_async(rng)
         pk = printer_json(services.plant, report.printers[printer_id])
     return {
-        "range": range_json(services.plant, rng),
+        "range": range_json(services.plant, rng, basis),
         "equipment": printer_id,
         "pareto": pk["pareto"],
         "unplanned_downtime_min": pk["unplanned_downtime_min"],
@@ -195,16 +196,17 @@ async def savings(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     plant = services.plant
     ids = [p.id for p in plant.printers]
     if is_long(rng):
-        total = (await services.breakdowns.get_async(rng)).total
+        breakdown = await services.breakdowns.get_async(rng)
+        total = breakdown.total
         return {
-            "range": range_json(plant, rng),
+            "range": range_json(plant, rng, breakdown.basis),
             "baseline": baseline_json(plant),
             "total": jsonable(summed_energy(plant, (total.printers[pid] for pid in ids))),
             "printers": {pid: jsonable(total.printers[pid].energy) for pid in ids},
         }
-    report = await services.kpi.report_async(rng)
+    report, basis = await services.kpi.report_and_basis_async(rng)
     return {
-        "range": range_json(plant, rng),
+        "range": range_json(plant, rng, basis),
         "baseline": baseline_json(plant),
         "total": jsonable(merged_energy(plant, ids, list(report.shifts))),
         "printers": {pid: jsonable(report.printers[pid].energy) for pid in ids},
@@ -233,9 +235,9 @@ async def daily_trends(
 ) -> dict[str, Any]:
     plant = services.plant
     rng = _days_range(services, days)
-    report = await services.kpi.report_async(rng)
+    report, basis = await services.kpi.report_and_basis_async(rng)
     return {
-        "range": range_json(plant, rng),
+        "range": range_json(plant, rng, basis),
         "days": [
             {
                 "date": d.production_date.isoformat(),

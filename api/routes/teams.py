@@ -36,10 +36,13 @@ async def teams(services: ServicesDep) -> list[dict[str, Any]]:
 @router.get("/scoreboard", summary="Rank, score and per-objective attainment of every team", response_model=Scoreboard)
 async def scoreboard(services: ServicesDep, rng: RangeDep) -> dict[str, Any]:
     if is_long(rng):
-        total = (await services.breakdowns.get_async(rng)).total
-        return {"range": range_json(services.plant, rng), "teams": [team_json(services.plant, t) for t in total.teams]}
-    report = await services.kpi.report_async(rng)
-    return scoreboard_json(services.plant, rng, report)
+        breakdown = await services.breakdowns.get_async(rng)
+        return {
+            "range": range_json(services.plant, rng, breakdown.basis),
+            "teams": [team_json(services.plant, t) for t in breakdown.total.teams],
+        }
+    report, basis = await services.kpi.report_and_basis_async(rng)
+    return scoreboard_json(services.plant, rng, report, basis)
 
 
 @router.get("/{team_id}", summary="One team's score over the range, per shift and per day", response_model=TeamDetail)
@@ -50,7 +53,7 @@ async def team(team_id: str, services: ServicesDep, rng: RangeDep, by: ListingDe
         breakdown = await services.breakdowns.get_async(rng, by)
         total = next(x for x in breakdown.total.teams if x.team_id == team_id)
         return {
-            "range": range_json(services.plant, rng),
+            "range": range_json(services.plant, rng, breakdown.basis),
             **team_json(services.plant, total),
             "by_shift": {},
             "trend": {},
@@ -59,10 +62,10 @@ async def team(team_id: str, services: ServicesDep, rng: RangeDep, by: ListingDe
                 p.label: jsonable(next(x for x in p.teams if x.team_id == team_id).score) for p in breakdown.periods
             },
         }
-    report = await services.kpi.report_async(rng)
+    report, basis = await services.kpi.report_and_basis_async(rng)
     t = next(x for x in report.teams if x.team_id == team_id)
     return {
-        "range": range_json(services.plant, rng),
+        "range": range_json(services.plant, rng, basis),
         **team_json(services.plant, t),
         "by_shift": {k: jsonable(v) for k, v in t.by_shift.items()},
         "trend": jsonable(t.trend),

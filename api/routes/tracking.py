@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from shopfloor.api.app_paths import STATIC_DIR
 from shopfloor.api.breakdowns import Breakdown
 from shopfloor.api.deps import UNPROCESSABLE, Services, ServicesDep, not_found
-from shopfloor.api.presenters import baseline_json, jsonable, objective_json, pareto_json
+from shopfloor.api.presenters import baseline_json, basis_json, jsonable, objective_json, pareto_json
 from shopfloor.api.schemas import RankingHistory, TeamTracking
 from shopfloor.api.timerange import RangeError, TimeRange, iso
 from shopfloor.api.tracking import Span, compute_periods, tracking_span
@@ -92,14 +92,6 @@ def _period_head(services: Services, p: PeriodRange, rng: TimeRange) -> dict[str
     }
 
 
-def _basis_json(b: Breakdown) -> dict[str, Any]:
-    return {
-        "ledger_shifts": b.basis.ledger_shifts,
-        "raw_shifts": b.basis.raw_shifts,
-        "stale_shift_keys": list(b.basis.stale_shift_keys),
-    }
-
-
 def team_sheets(services: Services, team: Team, computed: list[tuple[PeriodRange, TimeRange, Breakdown]]) -> list[Any]:
     plant = services.plant
     out = []
@@ -115,7 +107,7 @@ def team_sheets(services: Services, team: Team, computed: list[tuple[PeriodRange
                 "objectives": [objective_json(o) for o in t.score.objectives],
                 "pareto": [] if t.printer is None else pareto_json(plant, t.printer.pareto),
                 "energy_water": None if t.printer is None else jsonable(t.printer.energy),
-                "basis": _basis_json(b),
+                "basis": basis_json(b.basis),
             }
         )
     return out
@@ -260,7 +252,7 @@ async def ranking(
                     {"team": t.team_id, "rank": t.rank, "score": t.score.score, "shifts": t.shifts}
                     for t in b.total.teams
                 ],
-                "basis": _basis_json(b),
+                "basis": basis_json(b.basis),
             }
             for p, rng, b in computed
         ],

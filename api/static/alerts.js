@@ -4,7 +4,7 @@
 // Text from the plant (messages) is set with textContent only. Sound is off until someone turns it on.
 (function () {
   "use strict";
-  const banner = document.getElementById("alerts-banner");
+  const banner = document.getElementById("alert-banner");
   const list = document.getElementById("alerts-list");
   const soundButton = document.getElementById("alerts-sound");
   const title = document.getElementById("alerts-title");

@@ -9,15 +9,28 @@
   const t = (key) => I18N[lang][key] || key;
   const zh = () => lang === "zh";
 
-  const model = { plant: null, status: null, kpi: null, since: {}, clockOffsetMs: 0, ytd: null, ytdError: false, backfill: null };
+  const model = { plant: null, config: null, status: null, kpi: null, since: {}, clockOffsetMs: 0, ytd: null, ytdError: false, backfill: null };
 
-  // Colours by state family: the same meaning on every tile.
-  const PRINTER_CLASS = { 0: "idle", 1: "idle", 2: "setup", 3: "run", 4: "warn", 5: "warn", 6: "fault", 7: "plan", 8: "off" };
-  const ROBOT_CLASS = { 0: "idle", 1: "move", 2: "move", 3: "move", 4: "run", 5: "move", 6: "setup", 7: "fault", 8: "off", 9: "plan" };
+  // Every rule (state colours, bands, low charge, savings) comes from the API: /api/v1/display/config once,
+  // and per item in the live messages (state_family, metres_band, low_charge, energy_saving_pct, band).
+  // This file only lays out and formats. Text from the plant file goes in with textContent only.
 
   const fmt = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v)) ? "—"
     : Number(v).toLocaleString(zh() ? "zh-CN" : "en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
   const name = (o) => (o ? (zh() ? (o.name_zh || o.name) : o.name) : "—");
+  const f = (root, key) => root.querySelector(`[data-f="${key}"]`);
+  const el = (tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  // Write only what changed: a value left alone costs no style or layout work (a hundred robots, every second).
+  const setText = (e, v) => { if (e.textContent !== v) e.textContent = v; };
+  const setClass = (e, v) => { if (e.className !== v) e.className = v; };
+  const setData = (e, k, v) => { if (e.dataset[k] !== v) e.dataset[k] = v; };
+  const setStyle = (e, k, v) => { if (e.style[k] !== v) e.style[k] = v; };
+  const pct = (v) => `${Math.max(0, Math.min(100, v || 0))}%`;
 
   function duration(ms) {
     if (ms < 0 || !Number.isFinite(ms)) return "—";
@@ -26,9 +39,13 @@
     return h > 0 ? `${h}:${two(m)}:${two(sec)}` : `${two(m)}:${two(sec)}`;
   }
 
+  function translate(root) {
+    root.querySelectorAll("[data-i18n]").forEach((e) => { e.textContent = t(e.dataset.i18n); });
+  }
+
   function applyStatic() {
     document.documentElement.lang = zh() ? "zh-CN" : "en";
-    document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    translate(document);
     $("lang").textContent = t("lang_button");
     $("lang").dataset.lang = lang;
     $("tracking-link").href = `/tracking?lang=${lang}`;
@@ -36,125 +53,214 @@
     if (model.plant) { $("plant-name").textContent = name(model.plant); document.title = name(model.plant); }
   }
 
+  // ---- one tile per line and per fleet, made once from the templates and kept by id
+  const tiles = { printers: new Map(), fleets: new Map() };
+
+  function tileFor(map, id, templateId, box, attr) {
+    let tile = map.get(id);
+    if (!tile) {
+      tile = $(templateId).content.firstElementChild.cloneNode(true);
+      tile.dataset[attr] = id;
+      translate(tile);
+      box.appendChild(tile);
+      map.set(id, tile);
+    }
+    return tile;
+  }
+
+  // Layout by how much there is to show (lines, robots): the stylesheet picks sizes from these.
+  function layout(s) {
+    const robots = s.fleets.reduce((n, x) => n + x.robots.length, 0);
+    const grid = $("grid");
+    grid.dataset.lines = String(s.printers.length);
+    grid.dataset.fleets = String(s.fleets.length);
+    grid.dataset.robots = String(robots);
+    grid.dataset.size = s.printers.length > 1 || robots > 24 || s.fleets.length > 1 ? "many" : "one";
+  }
+
   function renderStatus() {
     const s = model.status;
     if (!s) return;
     const shiftDef = model.plant && model.plant.shifts.find((x) => x.id === s.shift.id);
     const crew = model.plant && model.plant.teams.find((x) => x.id === s.shift.crew);
-    $("shift-label").textContent = `${t("shift")}: ${shiftDef ? name(shiftDef) : s.shift.id} ${s.shift.start.slice(11, 16)}–${s.shift.end.slice(11, 16)}`
-      + (crew ? ` · ${t("crew")}: ${name(crew)}` : "");
-    $("shift-progress").style.width = `${Math.min(100, s.shift.elapsed_pct).toFixed(1)}%`;
-    const p = s.printers[0];
-    if (p) renderPrinter(p);
-    const f = s.fleets[0];
-    if (f) renderFleet(f);
+    setText($("shift-label"), `${t("shift")}: ${shiftDef ? name(shiftDef) : s.shift.id} ${s.shift.start.slice(11, 16)}–${s.shift.end.slice(11, 16)}`
+      + (crew ? ` · ${t("crew")}: ${name(crew)}` : ""));
+    setStyle($("shift-progress"), "width", pct(s.shift.elapsed_pct));
+    layout(s);
+    s.printers.forEach(renderPrinter);
+    s.fleets.forEach(renderFleet);
   }
 
   function renderPrinter(p) {
-    $("printer-name").textContent = name(p);
-    setPrinterState(p.id, p.state, zh() ? p.state_label_zh : p.state_label, p.since_ns);
-    const reason = p.stop_reason && p.state !== 3 ? (zh() ? p.stop_reason_label_zh : p.stop_reason_label) : null;
-    $("printer-reason").textContent = p.state !== 3 && p.state !== null ? `${t("reason")}: ${reason || t("no_reason")}` : "";
-    $("printer-speed").textContent = fmt(p.speed_m_min, 1);
-    $("printer-setpoint").textContent = fmt(p.speed_setpoint_m_min, 0);
+    const tile = tileFor(tiles.printers, p.id, "printer-template", $("lines"), "line");
+    setText(f(tile, "name"), name(p));
+    setPrinterState(p.id, p.state, zh() ? p.state_label_zh : p.state_label, p.state_family, p.since_ns);
+    const reason = p.stop_reason ? (zh() ? p.stop_reason_label_zh : p.stop_reason_label) : null;
+    setText(f(tile, "reason"), p.stopped ? `${t("reason")}: ${reason || t("no_reason")}` : "");
+    setText(f(tile, "speed"), fmt(p.speed_m_min, 1));
+    setText(f(tile, "setpoint"), fmt(p.speed_setpoint_m_min, 0));
     const sp = p.speed_setpoint_m_min || p.ideal_speed_m_min;
-    $("speed-bar").style.width = `${Math.min(100, 100 * (p.speed_m_min || 0) / sp)}%`;
-    $("printer-metres").textContent = fmt(p.printed_m_shift, 0);
-    $("printer-target").textContent = fmt(p.target_m_shift, 0);
-    // Bands against the pro-rata target at this moment of the shift: >= 100 % green, >= 90 % amber, else red.
-    let band = "";
-    if (p.expected_m_now && p.printed_m_shift !== null) {
-      const ratio = p.printed_m_shift / p.expected_m_now;
-      band = ratio >= 1 ? "green" : ratio >= 0.9 ? "amber" : "red";
-      $("metres-note").textContent = `${band === "green" ? t("ahead") : t("behind")} ${fmt(p.printed_m_shift - p.expected_m_now, 0)} m`;
-    }
-    $("metres-box").dataset.band = band;
+    setStyle(f(tile, "speed-bar"), "width", pct(100 * (p.speed_m_min || 0) / sp));
+    setText(f(tile, "metres"), fmt(p.printed_m_shift, 0));
+    setText(f(tile, "target"), fmt(p.target_m_shift, 0));
+    setData(f(tile, "metres-box"), "band", p.metres_band || "");
+    setText(f(tile, "metres-note"), p.metres_ahead_m === null ? ""
+      : `${p.metres_ahead_m >= 0 ? t("ahead") : t("behind")} ${fmt(Math.abs(p.metres_ahead_m), 0)} m`);
     if (p.target_m_shift) {
-      $("metres-bar").style.width = `${Math.min(100, 100 * (p.printed_m_shift || 0) / p.target_m_shift)}%`;
-      $("metres-expected").style.left = `${Math.min(100, 100 * (p.expected_m_now || 0) / p.target_m_shift)}%`;
+      setStyle(f(tile, "metres-bar"), "width", pct(100 * (p.printed_m_shift || 0) / p.target_m_shift));
+      setStyle(f(tile, "metres-expected"), "left", pct(100 * (p.expected_m_now || 0) / p.target_m_shift));
     }
-    $("printer-energy").textContent = fmt(p.energy_kwh_per_m_shift, 3);
-    $("printer-baseline").textContent = fmt(p.baseline_energy_kwh_per_m, 3);
-    const saving = p.energy_kwh_per_m_shift ? 100 * (1 - p.energy_kwh_per_m_shift / p.baseline_energy_kwh_per_m) : null;
-    $("printer-saving").textContent = saving === null ? "—" : `${t("saving")} ${fmt(saving, 0)} %`;
-    $("printer-saving").className = saving === null ? "" : saving >= 0 ? "good" : "bad";
+    setText(f(tile, "energy"), fmt(p.energy_kwh_per_m_shift, 3));
+    setText(f(tile, "baseline"), fmt(p.baseline_energy_kwh_per_m, 3));
+    const saving = p.energy_saving_pct;
+    setText(f(tile, "saving"), saving === null ? "—" : `${t("saving")} ${fmt(saving, 0)} %`);
+    setClass(f(tile, "saving"), saving === null ? "" : saving >= 0 ? "good" : "bad");
+    renderPrinterKpi(p.id);
   }
 
-  function setPrinterState(id, code, label, sinceNs) {
-    const el = $("printer-state");
-    el.textContent = label || "—";
-    el.dataset.state = code === null || code === undefined ? "" : String(code);
-    el.className = `state ${PRINTER_CLASS[code] || "off"}`;
+  function setPrinterState(id, code, label, family, sinceNs) {
+    const tile = tiles.printers.get(id);
+    if (!tile) return;
+    const st = f(tile, "state");
+    setText(st, label || "—");
+    setData(st, "state", code === null || code === undefined ? "" : String(code));
+    setData(st, "family", family || "off");
+    setClass(st, `state ${family || "off"}`);
     if (sinceNs) model.since[id] = sinceNs / 1e6;
   }
 
-  function robotCard(r) {
-    let card = $(`robot-${r.id}`);
-    if (!card) {
-      card = document.createElement("div");
-      card.id = `robot-${r.id}`;
-      card.className = "robot";
-      card.setAttribute("data-testid", `robot-${r.id}`);
-      card.innerHTML = `<div class="rid"></div><div class="rstate" data-testid="robot-${r.id}-state"></div>
-        <div class="soc"><div></div></div><div class="rsoc" data-testid="robot-${r.id}-soc"></div>
-        <div class="rsess" data-testid="robot-${r.id}-sessions"></div>`;
-      $("robots").appendChild(card);
+  function robotCell(r, box) {
+    let cell = $(`robot-${r.id}`);
+    if (!cell) {
+      cell = el("div", "robot");
+      cell.id = `robot-${r.id}`;
+      cell.dataset.testid = `robot-${r.id}`;
+      cell.parts = {};
+      const parts = [["rid", "id"], ["rstate", "state"], ["soc", null], ["rsoc", "soc"], ["rsess", "sessions"]];
+      for (const [cls, test] of parts) {
+        const part = el("div", cls);
+        if (test) part.dataset.testid = `robot-${r.id}-${test}`;
+        if (cls === "soc") part.appendChild(el("div"));
+        cell.appendChild(part);
+        cell.parts[cls] = part;
+      }
+      cell.parts.bar = cell.parts.soc.firstChild;
+      box.appendChild(cell);
     }
-    return card;
+    return cell;
   }
 
-  function renderRobot(r) {
-    const card = robotCard(r);
-    card.querySelector(".rid").textContent = r.id.toUpperCase();
-    const st = card.querySelector(".rstate");
-    st.textContent = (zh() ? r.state_label_zh : r.state_label) || "—";
-    st.dataset.state = r.state === null ? "" : String(r.state);
-    card.className = `robot ${ROBOT_CLASS[r.state] || "off"}`;
-    const soc = r.soc_pct === null ? 0 : r.soc_pct;
-    const bar = card.querySelector(".soc div");
-    bar.style.width = `${soc}%`;
-    bar.className = soc < 25 ? "low" : "";
-    card.querySelector(".rsoc").textContent = `${fmt(r.soc_pct, 0)} %`;
-    card.querySelector(".rsess").textContent = `${fmt(r.sessions_shift, 0)} ${t("sessions_unit")} · ${fmt(r.energy_delivered_kwh_shift, 0)} kWh`;
+  function renderRobot(r, box) {
+    if (!box && !$(`robot-${r.id}`)) return; // a pushed change before the first status: that status draws it
+    const cell = robotCell(r, box);
+    const parts = cell.parts;
+    const label = (zh() ? r.state_label_zh : r.state_label) || "—";
+    const code = r.state === null ? "" : String(r.state);
+    setText(parts.rid, r.id.toUpperCase());
+    const title = `${name(r)} · ${label}`;
+    if (cell.title !== title) cell.title = title;
+    setText(parts.rstate, label);
+    setData(parts.rstate, "state", code);
+    setData(cell, "state", code);
+    setData(cell, "family", r.state_family || "off");
+    setData(cell, "low", r.low_charge ? "true" : "false");
+    setClass(cell, `robot ${r.state_family || "off"}`);
+    setStyle(parts.bar, "width", pct(r.soc_pct));
+    setClass(parts.bar, r.low_charge ? "low" : "");
+    setText(parts.rsoc, `${fmt(r.soc_pct, 0)} %`);
+    setText(parts.rsess, `${fmt(r.sessions_shift, 0)} ${t("sessions_unit")} · ${fmt(r.energy_delivered_kwh_shift, 0)} kWh`);
   }
 
-  function renderFleet(f) {
-    $("fleet-name").textContent = name(f);
-    $("fleet-sessions").textContent = fmt(f.sessions_shift, 0);
-    $("fleet-sessions-target").textContent = f.target_sessions_shift ? ` / ${fmt(f.target_sessions_shift, 0)}` : "";
-    $("fleet-kwh").textContent = fmt(f.energy_delivered_kwh_shift, 0);
-    $("fleet-charging").textContent = `${f.charging_now} / ${f.robots.length}`;
-    f.robots.forEach(renderRobot);
+  function familyName(family) {
+    const row = model.config && model.config.families.find((x) => x.family === family);
+    return row ? (zh() ? row.zh : row.en) : family;
+  }
+
+  function renderSummary(fl, box) {
+    // Robots per state family in the config's order, then faults and low charge: what a room reads first.
+    const key = JSON.stringify([lang, !!model.config, fl.families, fl.low_charge, fl.low_charge_pct, fl.faults]);
+    if (box.dataset.key === key) return; // unchanged: left alone
+    box.dataset.key = key;
+    box.textContent = "";
+    const order = model.config ? model.config.families.map((x) => x.family) : Object.keys(fl.families);
+    for (const family of order) {
+      const n = fl.families[family];
+      if (!n) continue;
+      const chip = el("span", `chip ${family}`);
+      chip.dataset.testid = `fleet-family-${family}`;
+      chip.append(el("b", "", String(n)), el("span", "", ` ${familyName(family)}`));
+      box.appendChild(chip);
+    }
+    const low = el("span", `chip lowc${fl.low_charge ? " alert" : ""}`);
+    low.dataset.testid = "fleet-low-charge";
+    low.append(el("b", "", String(fl.low_charge)), el("span", "", ` ${t("low_charge")} < ${fmt(fl.low_charge_pct, 0)} %`));
+    box.appendChild(low);
+    box.dataset.faults = String(fl.faults);
+  }
+
+  function renderFleet(fl) {
+    const tile = tileFor(tiles.fleets, fl.id, "fleet-template", $("fleets"), "fleet");
+    setText(f(tile, "name"), name(fl));
+    setText(f(tile, "sessions"), fmt(fl.sessions_shift, 0));
+    setText(f(tile, "sessions-target"), fl.target_sessions_shift ? ` / ${fmt(fl.target_sessions_shift, 0)}` : "");
+    setText(f(tile, "kwh"), fmt(fl.energy_delivered_kwh_shift, 0));
+    setText(f(tile, "charging"), `${fl.charging_now} / ${fl.robots.length}`);
+    renderSummary(fl, f(tile, "summary"));
+    const box = f(tile, "robots");
+    setData(box, "count", String(fl.robots.length));
+    setStyle(tile, "flexGrow", String(Math.max(1, Math.ceil(fl.robots.length / 12))));
+    fl.robots.forEach((r) => renderRobot(r, box));
+    renderFleetKpi(fl.id);
+  }
+
+  function renderPrinterKpi(id) {
+    const k = model.kpi && model.kpi.printers[id];
+    const tile = tiles.printers.get(id);
+    if (!k || !tile) return;
+    const o = k.oee;
+    f(tile, "oee").textContent = fmt(o.oee_pct, 1);
+    f(tile, "apq").textContent = `${t("a")} ${fmt(o.availability_pct, 0)}% · ${t("p")} ${fmt(o.performance_pct, 0)}% · ${t("q")} ${fmt(o.quality_pct, 1)}%`;
+  }
+
+  function renderFleetKpi(id) {
+    const k = model.kpi && model.kpi.fleets[id];
+    const tile = tiles.fleets.get(id);
+    if (k && tile) f(tile, "avail").textContent = fmt(k.availability_pct, 1);
+  }
+
+  function objectiveRow(o) {
+    const meterMax = model.config ? model.config.attainment_meter_max_pct : 100;
+    const att = o.attainment_pct;
+    const row = el("div", `obj ${o.band || "na"}`);
+    row.title = o.kpi;
+    const meter = el("div", "ometer");
+    const fill = el("div");
+    fill.style.width = pct(100 * (att || 0) / meterMax);
+    const mark = el("i");
+    mark.style.left = pct(100 * 100 / meterMax); // where 100 % of the target stands
+    meter.append(fill, mark);
+    row.append(el("span", "", zh() ? o.name_zh : o.name), meter, el("b", "", att === null ? "—" : `${fmt(att, 0)}%`));
+    return row;
   }
 
   function renderKpi() {
     const k = model.kpi;
     if (!k) return;
-    const pid = Object.keys(k.printers)[0];
-    if (pid) {
-      const o = k.printers[pid].oee;
-      $("printer-oee").textContent = fmt(o.oee_pct, 1);
-      $("printer-apq").textContent = `${t("a")} ${fmt(o.availability_pct, 0)}% · ${t("p")} ${fmt(o.performance_pct, 0)}% · ${t("q")} ${fmt(o.quality_pct, 1)}%`;
-    }
-    const fid = Object.keys(k.fleets)[0];
-    if (fid) $("fleet-avail").textContent = fmt(k.fleets[fid].availability_pct, 1);
+    tiles.printers.forEach((_, id) => renderPrinterKpi(id));
+    tiles.fleets.forEach((_, id) => renderFleetKpi(id));
     const box = $("teams");
-    box.innerHTML = "";
+    box.textContent = "";
     k.scoreboard.teams.forEach((team) => {
-      const row = document.createElement("div");
-      row.className = `team rank${team.rank}${team.shifts === 0 ? " off" : ""}`;
-      row.setAttribute("data-testid", `team-${team.team}`);
-      const objectives = team.objectives.map((o) => {
-        const att = o.attainment_pct;
-        const cls = att === null ? "na" : att >= 100 ? "green" : att >= 90 ? "amber" : "red";
-        return `<div class="obj ${cls}" title="${o.kpi}"><span>${zh() ? o.name_zh : o.name}</span>
-          <div class="ometer"><div style="width:${Math.min(100, (att || 0) / 1.2)}%"></div><i></i></div>
-          <b>${att === null ? "—" : fmt(att, 0) + "%"}</b></div>`;
-      }).join("");
-      row.innerHTML = `<div class="rank" data-testid="team-${team.team}-rank">${team.rank}</div>
-        <div class="tname">${zh() ? team.name_zh : team.name}</div>
-        <div class="score${team.score === null ? " na" : ""}" data-testid="team-${team.team}-score">${team.score !== null ? fmt(team.score, 0) : team.shifts === 0 ? t("off_shift") : t("no_score")}</div>
-        <div class="objs">${objectives}</div>`;
+      const row = el("div", `team rank${team.rank}${team.shifts === 0 ? " off" : ""}`);
+      row.dataset.testid = `team-${team.team}`;
+      const rank = el("div", "rank", String(team.rank));
+      rank.dataset.testid = `team-${team.team}-rank`;
+      const score = el("div", `score${team.score === null ? " na" : ""}`,
+        team.score !== null ? fmt(team.score, 0) : team.shifts === 0 ? t("off_shift") : t("no_score"));
+      score.dataset.testid = `team-${team.team}-score`;
+      const objs = el("div", "objs");
+      team.objectives.forEach((o) => objs.appendChild(objectiveRow(o)));
+      row.append(rank, el("div", "tname", zh() ? team.name_zh : team.name), score, objs);
       box.appendChild(row);
     });
   }
@@ -227,16 +333,17 @@
   function onState(msg) {
     // Pushed the moment the hub sees a change: update the tile without waiting for the next snapshot.
     const label = zh() ? msg.label_zh : msg.label_en;
+    const fields = { state: msg.state, state_label: msg.label_en, state_label_zh: msg.label_zh, state_family: msg.family, since_ns: msg.since_ns };
     if (msg.kind === "printer") {
-      setPrinterState(msg.equipment, msg.state, label, msg.since_ns);
+      setPrinterState(msg.equipment, msg.state, label, msg.family, msg.since_ns);
       if (model.status) {
         const p = model.status.printers.find((x) => x.id === msg.equipment);
-        if (p) Object.assign(p, { state: msg.state, state_label: msg.label_en, state_label_zh: msg.label_zh, since_ns: msg.since_ns });
+        if (p) Object.assign(p, fields);
       }
     } else if (model.status) {
-      for (const f of model.status.fleets) {
-        const r = f.robots.find((x) => x.id === msg.equipment);
-        if (r) { Object.assign(r, { state: msg.state, state_label: msg.label_en, state_label_zh: msg.label_zh, since_ns: msg.since_ns }); renderRobot(r); }
+      for (const fl of model.status.fleets) {
+        const r = fl.robots.find((x) => x.id === msg.equipment);
+        if (r) { Object.assign(r, fields); renderRobot(r); }
       }
     }
   }
@@ -250,12 +357,14 @@
     // The plant's wall clock, whatever the time zone of the PC showing it.
     const tz = model.plant ? model.plant.timezone : undefined;
     $("clock").textContent = now.toLocaleTimeString(zh() ? "zh-CN" : "en-GB", { hour12: false, timeZone: tz });
-    const p = model.status && model.status.printers[0];
-    if (p && model.since[p.id]) $("printer-since").textContent = duration(plantNowMs() - model.since[p.id]);
+    tiles.printers.forEach((tile, id) => {
+      if (model.since[id]) f(tile, "since").textContent = duration(plantNowMs() - model.since[id]);
+    });
   }
 
   // ---- live channel, reconnecting by itself (1 s, doubling to 10 s)
   let delay = 1000;
+  const renderTimes = (window.__renderTimes = []);
   function setLive(ok) {
     $("live").dataset.connected = ok ? "true" : "false";
     $("live-text").textContent = ok ? t("live") : t("offline");
@@ -266,7 +375,18 @@
     ws.onmessage = (ev) => {
       const msg = JSON.parse(ev.data);
       window.dispatchEvent(new CustomEvent("shopfloor:live", { detail: msg })); // other modules (alerts.js) listen
-      if (msg.type === "status") { model.status = msg; model.clockOffsetMs = msg.now_ns / 1e6 - Date.now(); renderStatus(); }
+      if (msg.type === "status") {
+        model.status = msg;
+        model.clockOffsetMs = msg.now_ns / 1e6 - Date.now();
+        // How long one live update takes to draw, layout included (reading offsetHeight lays the page out now,
+        // work the browser does before the next paint anyway): the last 100, read by bench/display.py.
+        const started = performance.now();
+        renderStatus();
+        void document.body.offsetHeight;
+        renderTimes.push(performance.now() - started);
+        if (renderTimes.length > 100) renderTimes.shift();
+        window.__renders = (window.__renders || 0) + 1;
+      }
       else if (msg.type === "kpi") { model.kpi = msg; renderKpi(); }
       else if (msg.type === "state") onState(msg);
     };
@@ -288,6 +408,10 @@
   fetch("/api/v1/plant").then((r) => r.json()).then((plant) => {
     model.plant = plant;
     applyStatic(); renderStatus();
+  });
+  fetch("/api/v1/display/config").then((r) => r.json()).then((config) => {
+    model.config = config;
+    renderStatus(); renderKpi();
   });
   connect();
   loadYtd();

@@ -11,7 +11,7 @@ window.I18N = {
     ytd_title: "Year to date", ytd_metres: "Metres this year", ytd_energy: "Energy saved", ytd_water: "Water saved",
     ytd_money: "Money saved", ytd_co2: "CO₂ avoided", ytd_pace: "of the pro-rata target", ytd_projected: "year-end at this rate",
     ytd_since: "figures since", ytd_building: "being computed", ytd_no_target: "no annual target",
-    backfill: "history", backfill_days: "days",
+    backfill: "history", backfill_days: "days", low_charge: "low charge",
   },
   zh: {
     for: "持续", speed: "车速", metres_shift: "本班印花米数", energy_per_m: "单位米能耗",
@@ -23,7 +23,7 @@ window.I18N = {
     ytd_title: "本年累计", ytd_metres: "本年印花米数", ytd_energy: "节约电量", ytd_water: "节约用水",
     ytd_money: "节约费用", ytd_co2: "减少二氧化碳", ytd_pace: "（按时进度）", ytd_projected: "按此速度全年",
     ytd_since: "数据起始于", ytd_building: "正在计算", ytd_no_target: "未设年度目标",
-    backfill: "历史数据", backfill_days: "天",
+    backfill: "历史数据", backfill_days: "天", low_charge: "低电量",
   },
 };
 // The tracking page (/tracking) and the display's link to it.

@@ -7,6 +7,13 @@ Rules (docs/kpi.md, "Counters"):
   just as the state time of the same interval is (so metres and running
   time of a shift match, and a reading taken exactly at the end of a shift
   closes that shift). The first sample has no increment.
+* a counter **reported by exception** (a robot's, over an OPC UA
+  subscription) holds its last value until it reports a change: its gain
+  happened at the later sample, the change, so ``at_change`` books it there
+  (one nanosecond before it: a change read exactly at a shift's end closes that shift).
+  Booked at the earlier sample, the first session a robot completes after
+  hours parked would land in the shift of the one before - and a shift's
+  figures would wait for a change that may come days later.
 * a drop of more than half the wrap span is a wrap: increment = delta + span
   (the half-span rule of SNMP/RRDtool counter handling). Any other drop is a
   reset (PLC restart, meter exchange): the counter restarted from 0, so the
@@ -31,7 +38,9 @@ from shopfloor.models.timebase import NS_PER_S
 
 @dataclass(frozen=True, slots=True)
 class Increments:
-    ts_ns: npt.NDArray[np.int64]  # start of the interval the increment covers (the earlier sample)
+    # Where the increment is booked: the start of the interval it covers (the earlier sample) for a polled
+    # counter, its end (the change) for one reported by exception (``at_change``).
+    ts_ns: npt.NDArray[np.int64]
     end_ns: npt.NDArray[np.int64]  # the reading that closes it
     amount: npt.NDArray[np.float64]  # >= 0, engineering units of the counter
     # Rare events are kept as indices into amount (a day of 1 Hz data has a handful), not as masks.
@@ -104,6 +113,16 @@ def increments(
         hit = np.flatnonzero(overlaps(outages, ts_ns[:-1], ts_ns[1:]))
         across = np.union1d(across, hit)
     return Increments(ts_ns[:-1], ts_ns[1:], amount, across, drop[is_wrap], drop[~is_wrap])
+
+
+def at_change(incs: Increments) -> Increments:
+    """The same increments booked at the reading that reported them (counters reported by exception).
+
+    Booked one nanosecond before that reading: what a reading reports changed before it, so a reading exactly at
+    a shift's end closes that shift, as a polled counter's does, and one exactly at its start belongs to the
+    shift before.
+    """
+    return Increments(incs.end_ns - 1, incs.end_ns, incs.amount, incs.gap_index, incs.wrap_index, incs.reset_index)
 
 
 def starting_in(incs: Increments, start_ns: int, end_ns: int) -> Increments:

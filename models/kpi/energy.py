@@ -64,6 +64,8 @@ def energy_kpis(printed_m: float, energy_kwh: float, water_l: float, baseline: B
     saving_kwh = base_kwh - energy_kwh
     saving_l = base_l - water_l
     saving_pct_l = ratio(saving_l, base_l)
+    # ratio(): a subnormal printed_m times the baseline rounds to 0.0, and a baseline may be 0
+    saving_pct_kwh = ratio(saving_kwh, base_kwh)
     factor = baseline.grid_emission_kg_co2_per_kwh
     return EnergyKpis(
         printed_m=printed_m,
@@ -74,7 +76,7 @@ def energy_kpis(printed_m: float, energy_kwh: float, water_l: float, baseline: B
         baseline_energy_kwh=base_kwh,
         baseline_water_l=base_l,
         energy_saving_kwh=saving_kwh,
-        energy_saving_pct=100.0 * saving_kwh / base_kwh,
+        energy_saving_pct=None if saving_pct_kwh is None else 100.0 * saving_pct_kwh,
         water_saving_l=saving_l,
         water_saving_pct=None if saving_pct_l is None else 100.0 * saving_pct_l,  # baseline water may be 0
         money_saving=saving_kwh * baseline.electricity_price_per_kwh + saving_l / 1000.0 * baseline.water_price_per_m3,

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from shopfloor.models.calendar import ShiftInstance, assign_instances
 from shopfloor.models.kpi.clean import clean_series
-from shopfloor.models.kpi.counters import Increments, Throughput, increments, starting_in, throughput
+from shopfloor.models.kpi.counters import Increments, Throughput, at_change, increments, starting_in, throughput
 from shopfloor.models.kpi.downtime import StopEvents, shift_downtime, stop_events
 from shopfloor.models.kpi.fleet import N_ROBOT_STATES, FleetTotals, responses, state_seconds
 from shopfloor.models.kpi.intervals import Intervals, runs, state_intervals
@@ -116,10 +116,16 @@ def _counter(
     out: Spans,
     start_ns: int,
     end_ns: int,
+    by_exception: bool = False,
 ) -> Increments:
-    """The increments a computation of [start_ns, end_ns) counts (context samples only close or open them)."""
+    """The increments a computation of [start_ns, end_ns) counts (context samples only close or open them).
+
+    ``by_exception``: the counter reports changes only, so each increment is booked at its change
+    (docs/kpi.md, "Counters").
+    """
     ts, value = clean_series(fields.get(name))
-    return starting_in(increments(ts, value, wrap, gap, out), start_ns, end_ns)
+    incs = increments(ts, value, wrap, gap, out)
+    return starting_in(at_change(incs) if by_exception else incs, start_ns, end_ns)
 
 
 def printer_intervals(
@@ -251,6 +257,11 @@ def robot_shift_totals(
     outages: Spans = NO_SPANS,
     config: KpiConfig = KpiConfig(),
 ) -> list[FleetTotals]:
+    """Per shift instance (and the slot outside every shift), one robot's additive totals.
+
+    ``outages``: the fleet link's, not cut at ``start_ns``; a counter increment booked at its change inside
+    the range covers the time since the reading before, which may lie before the range.
+    """
     gap = None if config.robot_max_gap_s is None else round(config.robot_max_gap_s * NS_PER_S)
     st = runs(*clean_series(fields.get("state")), end_ns, gap)
     # Robots do not stop for the crew's planned breaks: no split there.
@@ -263,7 +274,7 @@ def robot_shift_totals(
     resp_slot = _slots(instances, resp_dispatch_ns)
 
     def counter(name: str) -> Increments:
-        return _counter(fields, name, robot_wrap_span(fleet, name), gap, outages, start_ns, end_ns)
+        return _counter(fields, name, robot_wrap_span(fleet, name), gap, outages, start_ns, end_ns, by_exception=True)
 
     done, failed, energy = (
         counter(n) for n in ("sessions_completed_total", "sessions_failed_total", "energy_delivered_kwh_total")

@@ -56,9 +56,18 @@ def meets(spans: Sequence[Span], a: int, b: int) -> bool:
 
 
 def increments(
-    ts: list[int], value: list[float], wrap: float | None, max_gap_ns: int | None, outages: Sequence[Span] = ()
+    ts: list[int],
+    value: list[float],
+    wrap: float | None,
+    max_gap_ns: int | None,
+    outages: Sequence[Span] = (),
+    at_change: bool = False,
 ) -> list[tuple[int, float, bool, bool, bool]]:
-    """(interval start, amount, across_gap, wrapped, reset) per sample after the first."""
+    """(where booked, amount, across_gap, wrapped, reset) per sample after the first.
+
+    Booked at the interval's start (the earlier sample), or with ``at_change`` (a counter reported by
+    exception) just before its end, the reading that reported the change (so a reading exactly at a shift's
+    end closes that shift)."""
     out = []
     for i in range(1, len(ts)):
         delta = value[i] - value[i - 1]
@@ -71,7 +80,7 @@ def increments(
             amount, reset = value[i], True
         amount = max(amount, 0.0)
         across = (max_gap_ns is not None and ts[i] - ts[i - 1] > max_gap_ns) or meets(outages, ts[i - 1], ts[i])
-        out.append((ts[i - 1], amount, across, wrapped, reset))
+        out.append((ts[i] - 1 if at_change else ts[i - 1], amount, across, wrapped, reset))
     return out
 
 
@@ -291,7 +300,7 @@ def _slot(instances: Sequence[ShiftInstance], t: int) -> int:
 def starting_in(
     incs: list[tuple[int, float, bool, bool, bool]], start_ns: int, end_ns: int
 ) -> list[tuple[int, float, bool, bool, bool]]:
-    """The increments a computation of [start_ns, end_ns) counts: those that start inside it."""
+    """The increments a computation of [start_ns, end_ns) counts: those booked inside it."""
     return [inc for inc in incs if start_ns <= inc[0] < end_ns]
 
 
@@ -422,7 +431,11 @@ def robot_shift_totals(
         if start_ns <= t < end_ns:  # a dispatch in the context before start belongs to the range before
             resp[_slot(instances, t)].append(r)
     incs = {
-        n: starting_in(increments(*series(fields.get(n)), robot_wrap_span(fleet, n), gap, outages), start_ns, end_ns)
+        n: starting_in(
+            increments(*series(fields.get(n)), robot_wrap_span(fleet, n), gap, outages, at_change=True),
+            start_ns,
+            end_ns,
+        )
         for n in ("sessions_completed_total", "sessions_failed_total", "energy_delivered_kwh_total")
     }
     done = per_slot(instances, incs["sessions_completed_total"], False)

@@ -172,7 +172,9 @@ def equipment_totals(
             )
     r_tot: dict[str, list[FleetTotals]] = {}
     for f in plant.fleets:
-        out = outage_spans(events, f.id, start_ns, OPEN_END_NS)
+        # Not cut at start: a robot's counter increment booked at its change inside the range covers time since
+        # the reading before it, and whether an outage lay in between must not depend on where the range starts.
+        out = outage_spans(events, f.id, 0, OPEN_END_NS)
         for r in f.robots:
             r_tot[r.id] = robot_shift_totals(f, r.id, series.get(r.id, {}), start_ns, end_ns, inst, out, config)[:n]
     return EquipmentTotals(tuple(inst), p_tot, r_tot, hourly)

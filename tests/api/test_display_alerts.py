@@ -42,7 +42,7 @@ def test_an_alert_shows_on_the_display_within_1_s_and_leaves_when_cleared(
     expect(pg.get_by_test_id("live-indicator")).to_have_attribute("data-connected", "true")
     # As test_display.py does: the page has settled (the first KPI snapshot, computed cold, is in) before timing.
     expect(pg.get_by_test_id("team-gravure-rank")).to_have_text(re.compile(r"^[1-5]$"))
-    banner = pg.get_by_test_id("alerts-banner")
+    banner = pg.get_by_test_id("alert-banner")
     assert server.services.alerts is not None
     target = next(
         r.id for r in env.plant.fleets[0].robots if all(a.equipment != r.id for a in server.services.alerts.active)

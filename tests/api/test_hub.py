@@ -68,6 +68,24 @@ async def test_a_slow_client_keeps_only_the_newest_messages(plant: Plant) -> Non
     assert sub.dropped == 6
 
 
+async def test_a_slow_client_keeps_only_the_newest_snapshot_of_each_kind(plant: Plant) -> None:
+    # A snapshot is the whole status (42 kB for 3 lines and 100 robots): a client that does not read
+    # must not pile them up; each newer one replaces the unsent one and goes after the changes before it.
+    hub = LiveHub(plant, queue_size=8)
+    sub = hub.subscribe()
+    hub.publish({"type": "status", "n": 1})
+    hub.write(robot([(1, "r03", "state", RobotState.DRIVING)]))
+    hub.publish({"type": "kpi", "n": 1})
+    hub.publish({"type": "status", "n": 2})
+    hub.publish({"type": "kpi", "n": 2})
+    hub.publish({"type": "status", "n": 3})
+    await asyncio.sleep(0)
+    assert sub.pending == 3
+    got = await drain(sub, 3)
+    assert [(m["type"], m.get("n")) for m in got] == [("state", None), ("kpi", 2), ("status", 3)]
+    assert (sub.superseded, sub.dropped) == (3, 0)
+
+
 async def test_link_changes_are_pushed(plant: Plant) -> None:
     hub = LiveHub(plant)
     sub = hub.subscribe()

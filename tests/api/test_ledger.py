@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 from shopfloor.api import ledger as ledger_module
+from shopfloor.api.app import create_app
 from shopfloor.api.kpi_service import KpiService
 from shopfloor.api.ledger import Ledger, LedgerIncomplete, compose, read_inputs
-from shopfloor.models.calendar import ShiftInstance, shift_instances, to_ns
+from shopfloor.models.calendar import ShiftInstance, from_ns, shift_instances, to_ns
 from shopfloor.models.contract import MEASUREMENT_PRINTER
 from shopfloor.models.kpi import KpiConfig
 from shopfloor.models.kpi.report import equipment_totals
@@ -22,6 +24,7 @@ from shopfloor.models.timebase import NS_PER_DAY, NS_PER_S
 from shopfloor.simulators.history import plant_history
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.duckdb_store import DuckDBStore
+from tests.api.conftest import config
 
 CONFIG = KpiConfig()
 
@@ -189,3 +192,34 @@ def test_a_range_the_ledger_does_not_cover_is_refused_with_the_reason(
 
 def _rows(w: World) -> dict[tuple[int, str], object]:
     return {r.key: r for r in w.store.read_ledger(w.instances[0].start_ns, w.now_ns)}
+
+
+def test_kpi_answers_say_what_they_rest_on_and_name_stale_rows(world: World) -> None:
+    world.ledger().catch_up(world.instances[0].start_ns)
+    faster = world.plant.model_copy(
+        update={
+            "printers": [
+                p.model_copy(update={"ideal_speed_m_min": p.ideal_speed_m_min + 1}) for p in world.plant.printers
+            ]
+        }
+    )
+    # No lifespan: the keeper stays off, so the rows of the earlier plant file stay as they are.
+    app = create_app(faster, world.store, annotations=world.annotations, config=config(), clock_ns=lambda: world.now_ns)
+    client = TestClient(app)
+    params = {
+        "start": from_ns(world.instances[0].start_ns, world.plant.tz).isoformat(),
+        "end": from_ns(world.instances[-1].end_ns, world.plant.tz).isoformat(),
+    }
+    keys = [i.key for i in world.instances]
+    for path in ("/api/v1/kpis", "/api/v1/teams/scoreboard", "/api/v1/savings", "/api/v1/printers/mso-cpp-1/pareto"):
+        response = client.get(path, params=params)
+        assert response.status_code == 200, (path, response.text)
+        basis = response.json()["range"]["basis"]
+        assert basis == {
+            "ledger_shifts": len(keys),
+            "raw_shifts": 0,
+            "stale_shift_keys": keys,
+            "unrecorded_equipment": [],
+        }, path
+    by_day = client.get("/api/v1/kpis", params=params | {"by": "day"}).json()
+    assert by_day["range"]["basis"]["stale_shift_keys"] == keys

@@ -132,8 +132,10 @@ async def test_live_data_from_the_simulators_through_the_api(tmp_path: Path) -> 
             assert all(r["state"] is not None and r["soc_pct"] is not None for r in status["fleets"][0]["robots"])
             params = {"start": iso(run.started_ns - S), "end": iso(time.time_ns() + 2 * S)}
             kpis = (await http.get("/api/v1/equipment/mso-cpp-1/kpis", params=params)).json()
+            # the polls up to where the report's range ends (it was clipped to "now" then): on a loaded machine
+            # the line prints on for seconds between the report and this read
             counter = run.store.read_series(
-                MEASUREMENT_PRINTER, ["mso-cpp-1"], ["printed_m_total"], run.started_ns - S, time.time_ns()
+                MEASUREMENT_PRINTER, ["mso-cpp-1"], ["printed_m_total"], run.started_ns - S, kpis["range"]["end_ns"]
             )["mso-cpp-1"]["printed_m_total"]
             printed = kpis["total"]["printed_m"]
             # what the API reports lies between what the polls saw and what the simulator really printed

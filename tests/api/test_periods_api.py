@@ -8,6 +8,7 @@ raw series keep their 31 days and say why.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -17,6 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shopfloor.api.app import create_app
+from shopfloor.api.breakdowns import BreakdownService
+from shopfloor.api.kpi_service import MAX_CONCURRENT_COMPUTATIONS, KpiService
+from shopfloor.api.timerange import resolve
 from shopfloor.models.calendar import to_ns
 from shopfloor.models.periods import Period, period_of_date, period_range, year_to_date
 from shopfloor.models.plant import Plant, load_plant
@@ -189,3 +193,33 @@ def test_a_year_of_a_plant_monitored_since_october_is_not_refused(client: TestCl
     )
     assert kpi.last_basis.ledger_shifts == 93
     assert report.printers["mso-cpp-1"].printed_m > 0
+
+
+def test_an_expired_long_range_is_served_while_it_is_recomputed_in_the_background(world: TrackingWorld) -> None:
+    """Stale-while-revalidate: the year so far takes seconds to compose; no request waits for that because the
+    cache turned over. The computation slots are held here, so a request that waited for a recomputation would
+    not return at all."""
+    kpi = KpiService(world.plant, world.store, world.annotations, clock_ns=world.clock_ns)
+    breakdowns = BreakdownService(kpi, cache_s=0.0)  # every breakdown has expired by the next request
+    rng = resolve(world.plant, shift=None, start=None, end=None, max_range_days=3660, now_ns=world.now_ns, period="ytd")
+    assert rng.nominal_end_ns > world.now_ns, "a range still running: it expires after cache_s"
+
+    async def scenario() -> None:
+        first = await breakdowns.get_async(rng)
+        computed = breakdowns.computations
+        slots = kpi.computation_slot()
+        assert all(slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_COMPUTATIONS)), "every slot held"
+        try:
+            # (the timeout only detects a request that waits: served from the cache, it returns at once)
+            second = await asyncio.wait_for(breakdowns.get_async(rng), timeout=120)
+            assert second is first, "the expired breakdown, as it was"
+            assert breakdowns.computations == computed, "nothing could compute while the slots were held"
+        finally:
+            for _ in range(MAX_CONCURRENT_COMPUTATIONS):
+                slots.release()
+        await asyncio.wait_for(asyncio.gather(*breakdowns._refresh.tasks), timeout=120)
+        assert breakdowns.computations == computed + 1, "one recomputation, in the background"
+        third = await breakdowns.get_async(rng)
+        assert third is not first and third.total == first.total, "the recomputed breakdown: the same figures"
+
+    asyncio.run(scenario())

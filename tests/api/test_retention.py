@@ -186,6 +186,27 @@ def test_a_stale_row_is_computed_again_before_its_samples_go(world: World) -> No
     assert done.drop is not None and done.drop.cutoff_ns > shift.end_ns
 
 
+def test_a_robot_added_after_the_retention_is_no_data_in_the_shifts_before_not_a_refusal(world: World) -> None:
+    ledger = world.ledger()
+    done = run_retention(ledger, world.now_ns)
+    assert done.cutoff_ns is not None
+    day = [i for i in world.instances if i.end_ns <= done.cutoff_ns][-3:]  # three whole shifts whose raw is gone
+    before = world.service().compute(day[0].start_ns, day[-1].end_ns)
+    fleet = world.plant.fleets[0]
+    newcomer = fleet.robots[0].model_copy(update={"id": "r-new", "name": "new robot"})
+    grown = world.plant.model_copy(
+        update={"fleets": [fleet.model_copy(update={"robots": [*fleet.robots, newcomer]}), *world.plant.fleets[1:]]}
+    )
+    service = KpiService(grown, world.store, world.annotations, config=CONFIG, clock_ns=lambda: world.now_ns)
+    report = service.compute(day[0].start_ns, day[-1].end_ns)
+    basis = service.last_basis
+    assert basis is not None and basis.unrecorded_equipment == ("r-new",) and basis.raw_shifts == 0
+    assert basis.ledger_shifts == 3 and set(basis.stale_shift_keys) == {i.key for i in day}, "another plant file"
+    new = report.robots["r-new"]
+    assert new.observed_s == 0.0 and new.sessions_completed == 0, "no data, never zero activity"
+    assert report.robots[fleet.robots[0].id] == before.robots[fleet.robots[0].id], "the others: their rows"
+
+
 def test_nothing_is_dropped_while_the_ledger_holds_nothing(world: World) -> None:
     printer_rows = world.count("printer")
     done = run_retention(world.ledger(), world.now_ns, absorb_limit=0)

@@ -51,7 +51,12 @@ def test_a_team_per_month_of_the_year(client: TestClient, world: TrackingWorld) 
     assert [p["label"] for p in body["periods"]] == MONTHS_2026
     assert [p["complete"] for p in body["periods"]] == [True] * 10 + [False]
     october = body["periods"][9]
-    assert october["basis"] == {"ledger_shifts": 93, "raw_shifts": 0, "stale_shift_keys": []}
+    assert october["basis"] == {
+        "ledger_shifts": 93,
+        "raw_shifts": 0,
+        "stale_shift_keys": [],
+        "unrecorded_equipment": [],
+    }
     assert october["shifts"] == 93 and october["teams_ranked"] == len(world.plant.teams)
     # the objectives sheet: targets per shift scaled to the month's shifts (metres), ratios as they are
     targets = {o.kpi.value: o.target for o in world.plant.team("gravure").objectives}

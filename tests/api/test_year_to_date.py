@@ -108,7 +108,9 @@ def test_with_raw_samples_only_the_year_starts_at_their_first_shift(year: Year) 
     with TestClient(app) as client:
         body = client.get("/api/v1/year-to-date").json()
     assert body["covered_from"] == "2026-03-08T22:00:00+08:00"
-    assert body["basis"] == {"ledger_shifts": 0, "raw_shifts": 5, "stale_shift_keys": []}
+    # the keeper (the client runs the lifespan) may have written the first rows by now: either way, five shifts
+    basis = body["basis"]
+    assert basis["ledger_shifts"] + basis["raw_shifts"] == 5 and basis["stale_shift_keys"] == []
     assert body["plant"]["printed_m"] > 0
 
 
@@ -160,8 +162,8 @@ async def test_expired_figures_are_served_while_one_refresh_runs(year: Year) -> 
     clock[0] = 31.0  # expired, not yet past the stale limit
     stale = await service.get_async()
     assert stale is first
-    assert len(service._background) <= 1
-    for task in list(service._background):
+    assert len(service._refresh.tasks) <= 1
+    for task in list(service._refresh.tasks):
         await task
     assert service.computations == 2
     clock[0] = 31.0 + 30.0 * 5 + 1  # far past: computed before answering

@@ -205,6 +205,8 @@ BAD_FILES = [
     ("storage.backend", "influxdb", "storage", "needs a [storage.influxdb] table"),
     ("storage.backend", "sqlite", "storage.backend", "'embedded'"),
     ("kpi.micro_stop_s", -5, "kpi.micro_stop_s", "greater than or equal to 0"),
+    ("fleets.0.low_charge_pct", 100, "fleets[0] (ev-robots).low_charge_pct", "less than 100"),
+    ("fleets.0.low_charge_pct", 0, "fleets[0] (ev-robots).low_charge_pct", "greater than 0"),
     ("kpi.attainment_cap", 0.5, "kpi.attainment_cap", "greater than or equal to 1"),
     ("kpi.max_gap_poll", 3, "kpi.max_gap_poll", "unknown key"),
     ("kpi.response_horizon_s", 0, "kpi.response_horizon_s", "greater than 0"),

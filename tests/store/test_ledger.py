@@ -77,6 +77,24 @@ def test_a_row_written_again_replaces_the_old_one(open_test_store: StoreFactory)
     assert [r for r in read_all(store) if r.key in replaced] == by_key(crewless)
 
 
+def test_a_record_is_decoded_once_until_it_is_written_again(open_test_store: StoreFactory) -> None:
+    """A year's report reads its rows again and again: each stored record is decoded once (store/decoded_rows.py);
+    a row written again, with anything different, is decoded afresh."""
+    store = open_test_store()
+    rows = some_rows()
+    store.write_ledger(rows)
+    assert read_all(store) == by_key(rows)
+    decoded = store._decoded_rows
+    assert decoded is not None and decoded.decoded == len(rows)
+    assert read_all(store) == by_key(rows) and decoded.decoded == len(rows), "nothing decoded twice"
+    # the same key, the same versions and times: only the totals differ
+    again = dataclasses.replace(rows[3], totals=dataclasses.replace(rows[3].totals, sessions_failed=99.0))
+    store.write_ledger([again])
+    got = {r.key: r for r in read_all(store)}
+    assert got[again.key] == again and got[again.key].totals.sessions_failed == 99.0
+    assert decoded.decoded == len(rows) + 1
+
+
 def test_reads_select_by_shift_start_and_equipment(open_test_store: StoreFactory) -> None:
     store = open_test_store()
     rows = some_rows()

@@ -33,3 +33,9 @@ def test_no_factor_or_nothing_printed_reports_no_co2() -> None:
         ).co2_avoided_kg
         == 0.0
     )
+
+
+def test_a_length_too_small_for_its_baseline_to_be_counted_gives_no_saving_percentage() -> None:
+    # 5e-324 m (a subnormal) times 0.3 kWh/m rounds to 0.0 kWh: no percentage of nothing, and no crash
+    e = energy_kpis(5e-324, 0.0, 0.0, BASELINE)
+    assert e.baseline_energy_kwh == 0.0 and e.energy_saving_pct is None

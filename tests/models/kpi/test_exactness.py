@@ -199,7 +199,7 @@ def robot_run(
     config: KpiConfig,
 ) -> list[FleetTotals]:
     fields = fields_with_context(full, start, end, robot_lookahead_ns(config))
-    out = outage_spans(events, FLEET.id, start, OPEN_END_NS)
+    out = outage_spans(events, FLEET.id, 0, OPEN_END_NS)  # as models/kpi/report.py: not cut at start
     return robot_shift_totals(FLEET, "r1", fields, start, end, inst, out, config)
 
 
@@ -479,3 +479,28 @@ def test_without_context_each_shift_boundary_loses_one_poll():
     per_poll_m = 100.0 / 60.0
     lost = day.days[0].printers[PRINTER.id].printed_m - sum(s.printers[PRINTER.id].printed_m for s in shifts)
     assert lost == pytest.approx(2 * per_poll_m)  # two boundaries inside the day
+
+
+def test_a_robot_counter_change_belongs_to_the_shift_it_was_reported_in():
+    """Robots report by exception: a session completed after a night parked is the morning's, not booked back
+    at the previous completion (yesterday's late shift); a change read exactly at a shift's end closes it."""
+    morning = to_ns(dt.datetime(2026, 11, 24, 6, tzinfo=PLANT.tz))
+    inst = shift_instances(PLANT.shift_calendar, PLANT.tz, morning - 16 * 3600 * NS, morning + 8 * 3600 * NS)
+    assert len(inst) >= 2 and inst[-1].start_ns == morning
+    evening = inst[-2]
+    t = np.array(
+        [evening.start_ns + 3600 * NS, morning + 2 * 3600 * NS, inst[-1].end_ns, inst[-1].end_ns + 60 * NS],
+        dtype=np.int64,
+    )
+    full = {
+        "state": Series(t[:1], np.array([RobotState.IDLE], dtype=np.float64)),
+        "sessions_completed_total": Series(t, np.array([7.0, 8.0, 9.0, 10.0])),
+    }
+    whole = robot_run(full, (), inst[0].start_ns, inst[-1].end_ns, inst, KpiConfig())
+    assert whole[len(inst) - 2].sessions_completed == 0.0, "nothing was completed in the evening after 7"
+    assert whole[len(inst) - 1].sessions_completed == 2.0, "8 was reported in the morning; 9 at its end closes it"
+    # The evening's figures were final when it closed: readings that came later change nothing of it.
+    seen_then = {
+        k: Series(s.ts_ns[s.ts_ns < evening.end_ns], s.value[s.ts_ns < evening.end_ns]) for k, s in full.items()
+    }
+    assert robot_run(seen_then, (), *alone(evening), KpiConfig())[0] == whole[len(inst) - 2]
