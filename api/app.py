@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from shopfloor.api.alerts import AlertService
 from shopfloor.api.app_paths import STATIC_DIR
 from shopfloor.api.backfill import BackfillProgress
 from shopfloor.api.deps import Services
@@ -34,6 +35,7 @@ from shopfloor.api.settings import ApiConfig
 from shopfloor.api.snapshots import run_snapshots
 from shopfloor.api.status import StatusService
 from shopfloor.api.timerange import iso
+from shopfloor.api.webhook import WebhookSender
 from shopfloor.api.year_to_date import YearToDateService
 from shopfloor.collectors.base import CollectorStatus
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
@@ -90,6 +92,8 @@ def create_app(
         return backlog[0]
 
     spooled = store.spool_backlog() is not None
+    webhook = WebhookSender(plant.alerts.webhook) if plant.alerts.webhook is not None else None
+    alerts = AlertService(plant, hub, annotations, clock_ns=clock_ns, webhook=webhook)
     metrics = ApiMetrics(
         lambda: hub.clients,
         newest_ns,
@@ -99,9 +103,12 @@ def create_app(
         collectors=collectors,
         samples_stored=samples_stored,
         store_health=store.health,
+        alerts=alerts,
     )
     status_service = StatusService(plant, store, hub, clock_ns=clock_ns)
-    services = Services(plant, store, hub, annotations, config, kpi, status_service, metrics, clock_ns=clock_ns)
+    services = Services(
+        plant, store, hub, annotations, config, kpi, status_service, metrics, clock_ns=clock_ns, alerts=alerts
+    )
     errors = ErrorLog()
 
     @contextlib.asynccontextmanager
@@ -109,6 +116,9 @@ def create_app(
         task = asyncio.create_task(run_snapshots(services), name="live-snapshots")
         keeper = asyncio.create_task(keep_ledger(kpi.ledger), name="ledger-keeper")
         retention = asyncio.create_task(keep_raw_retention(kpi.ledger), name="raw-retention")
+        background = [task, keeper, retention, asyncio.create_task(alerts.run(), name="alerts")]
+        if webhook is not None:
+            background.append(asyncio.create_task(webhook.run(), name="alert-webhook"))
         log.info(
             "API up for plant %s; %d API key(s) configured (%s)",
             plant.plant.id,
@@ -118,10 +128,10 @@ def create_app(
         try:
             yield
         finally:
-            for background in (task, keeper, retention):
-                background.cancel()
+            for job in background:
+                job.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await background
+                    await job
             errors.close()
 
     app = FastAPI(

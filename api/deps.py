@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, HTTPException, Query, Request, Security, WebSocket, status
 from fastapi.security import APIKeyHeader
 
+from shopfloor.api.alerts import AlertService
 from shopfloor.api.auth import check_key
 from shopfloor.api.board import BoardService
 from shopfloor.api.breakdowns import BreakdownService, listing
@@ -43,6 +44,7 @@ class Services:
     metrics: ApiMetrics
     clock_ns: Callable[[], int] = time.time_ns  # the plant's "now": the wall clock, or a simulation's
     last_kpi_snapshot: dict[str, Any] | None = field(default=None)
+    alerts: AlertService | None = None  # the andon rules' service (create_app makes it)
     breakdowns: BreakdownService = field(init=False)  # KPIs per period over the same ledger, slots and store
     boards: BoardService = field(init=False)  # hour-by-hour boards, cached for a moment
 

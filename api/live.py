@@ -130,6 +130,24 @@ class LiveHub:
         self._first_seen: set[str] = set()
         self.last_write_ns: int | None = None
         self.state_changes = 0
+        self._listeners: list[Callable[[], None]] = []
+
+    def add_listener(self, poke: Callable[[], None]) -> None:
+        """``poke()`` is called after every write (samples or links), on the writer's thread: it must only
+        signal (e.g. ``loop.call_soon_threadsafe(event.set)``), never do the work (the alert service)."""
+        with self._lock:
+            self._listeners.append(poke)
+
+    def remove_listener(self, poke: Callable[[], None]) -> None:
+        with self._lock:
+            if poke in self._listeners:
+                self._listeners.remove(poke)
+
+    def _poke(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for poke in listeners:
+            poke()
 
     # ------------------------------------------------------------------ SampleSink
 
@@ -164,6 +182,7 @@ class LiveHub:
                         messages.append(message)
         for message in messages:
             self.publish(message)
+        self._poke()
 
     def _merge(self, equipment: str, field: str, ts_ns: int, value: float) -> bool:
         """Keep the newest value; False for a late, out-of-order sample (the newer value stands)."""
@@ -191,6 +210,7 @@ class LiveHub:
                 )
         for message in messages:
             self.publish(message)
+        self._poke()
 
     def _update_state(
         self, equipment: str, code: int, ts_ns: int, fields: dict[str, tuple[int, float]]
@@ -248,6 +268,11 @@ class LiveHub:
     def values(self, equipment: str) -> dict[str, tuple[int, float]]:
         with self._lock:
             return dict(self._values.get(equipment, {}))
+
+    def facts(self) -> tuple[dict[str, StateInfo], dict[str, dict[str, tuple[int, float]]], dict[str, LinkInfo]]:
+        """States, newest values and links of every equipment, copied under one lock (one consistent view)."""
+        with self._lock:
+            return dict(self._states), {e: dict(v) for e, v in self._values.items()}, dict(self._links)
 
     # ------------------------------------------------------------------ subscribers
 

@@ -23,7 +23,12 @@
   ``shopfloor_collector_connected{source}`` (1 while the link is up),
   ``shopfloor_collector_events_total{source,kind}`` (polls, skipped ticks,
   reconnects, … as each collector counts them) and
-  ``shopfloor_samples_stored_total{measurement}`` (samples the store accepted).
+  ``shopfloor_samples_stored_total{measurement}`` (samples the store accepted);
+* andon alerts: ``shopfloor_alerts_active{rule,severity}`` (every rule of the
+  plant, 0 when none is active), ``shopfloor_alerts_raised_total{rule,severity}``
+  and, with a webhook, ``shopfloor_alert_webhook_queued`` (events waiting for
+  the receiver), ``shopfloor_alert_webhook_delivered_total`` and
+  ``shopfloor_alert_webhook_dropped_total``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from shopfloor.api.alerts import AlertService
 from shopfloor.collectors.base import CollectorStatus
 from shopfloor.models.timebase import NS_PER_S
 from shopfloor.store.base import StoreHealth
@@ -116,6 +122,39 @@ class _StoreHealth(Collector):
         )
 
 
+class _Alerts(Collector):
+    def __init__(self, alerts: AlertService) -> None:
+        self._alerts = alerts
+
+    def collect(self) -> Iterable[Metric]:
+        service = self._alerts
+        active = GaugeMetricFamily(
+            "shopfloor_alerts_active", "Andon alerts active now, per rule", labels=["rule", "severity"]
+        )
+        raised = CounterMetricFamily(
+            "shopfloor_alerts_raised", "Andon alerts raised since start, per rule", labels=["rule", "severity"]
+        )
+        now = [(a.rule, a.severity.value) for a in service.active]
+        for rule in service.plant.alerts.rules:
+            key = (rule.id, rule.severity.value)
+            active.add_metric(list(key), now.count(key))
+            raised.add_metric(list(key), service.raised_total[key])
+        yield from (active, raised)
+        hook = service.webhook
+        if hook is not None:
+            yield GaugeMetricFamily(
+                "shopfloor_alert_webhook_queued", "Alert events waiting for the webhook receiver", value=hook.queued
+            )
+            yield CounterMetricFamily(
+                "shopfloor_alert_webhook_delivered", "Alert events the receiver accepted", value=hook.delivered
+            )
+            yield CounterMetricFamily(
+                "shopfloor_alert_webhook_dropped",
+                "Alert events dropped: refused by the receiver (4xx) or pushed out of a full queue",
+                value=hook.dropped,
+            )
+
+
 class ApiMetrics:
     def __init__(
         self,
@@ -127,6 +166,7 @@ class ApiMetrics:
         collectors: Callable[[], Sequence[CollectorStatus]] | None = None,
         samples_stored: Callable[[], dict[str, int]] | None = None,
         store_health: Callable[[], StoreHealth] | None = None,
+        alerts: AlertService | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
@@ -156,6 +196,8 @@ class ApiMetrics:
             ).set_function(spool_backlog_bytes)
         if collectors is not None:
             self.registry.register(_Collection(collectors, samples_stored or dict))
+        if alerts is not None:
+            self.registry.register(_Alerts(alerts))
 
 
 class MetricsMiddleware:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from shopfloor.models.bands import Band
+from shopfloor.models.plant import Severity
 from shopfloor.models.states import StateFamily
 
 
@@ -842,3 +843,33 @@ class HourByHour(BaseModel):
 class HourCommented(BaseModel):
     comment: HourComment
     audit: list[AuditEntry]
+
+
+# --------------------------------------------------------------------------- andon alerts
+
+
+class Alert(BaseModel):
+    id: str
+    rule: str
+    equipment: str
+    severity: Severity
+    message: str
+    message_zh: str
+    active: bool
+    raised: str
+    raised_ns: int
+    cleared: str | None
+    cleared_ns: int | None
+    acknowledged: str | None
+    acknowledged_ns: int | None
+    acknowledged_by: str | None
+
+
+class Alerts(BaseModel):
+    state: Literal["active", "recent"]
+    recent_hours: int
+    alerts: list[Alert]
+
+
+class AlertAcknowledged(BaseModel):
+    alert: Alert

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("modbus_requests", "ingest", "opcua_fleet", "kpi", "api", "soak", "ledger", "display")
+BENCHMARKS = ("modbus_requests", "ingest", "opcua_fleet", "kpi", "api", "soak", "ledger", "display", "alerts")
 
 
 def main(argv: list[str] | None = None) -> int:

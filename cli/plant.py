@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from shopfloor.api.webhook import shown_url
 from shopfloor.models.plant import load_plant
 
 
@@ -38,4 +39,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  shifts: {shifts}")
     print(f"  teams: {', '.join(t.id for t in plant.teams)}")
     print(f"  storage: {plant.storage.backend}")
+    rules = ", ".join(f"{r.id} ({r.kind.value}, {r.severity.value})" for r in plant.alerts.rules) or "none"
+    print(f"  alert rules: {rules}")
+    hook = plant.alerts.webhook
+    if hook is not None:
+        print(f"  alert webhook: {shown_url(hook.url)}")
     return 0

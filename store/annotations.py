@@ -1,4 +1,5 @@
-"""Operator input: stop-reason overrides, stop splits, notes and hour comments, with an audit trail.
+"""Operator input: stop-reason overrides, stop splits, notes and hour comments, with an audit trail; andon
+alert events.
 
 Kept in a stdlib sqlite3 file next to the sample store (``var/annotations.sqlite3``
 by default), so it works the same whether samples live in DuckDB or InfluxDB,
@@ -13,6 +14,10 @@ For a reason change, "before" is ``{"measured": [...], "overrides": [...]}``:
 the reason(s) the machine reported for the stop (passed in by the caller,
 which knows the stop) and the earlier overrides this one supersedes, so even
 the first correction keeps the measured reason it replaced.
+
+Andon alert events (``alert``: raised, cleared, acknowledged and by whom) are
+kept here too, whatever the sample store: they are events of the plant, not
+samples, and an acknowledgement and its audit row land in one transaction.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from shopfloor.models.alerts import AlertEvent, Change, Transition
+from shopfloor.models.plant import Severity
 from shopfloor.store.base import StoreError, StoreUnavailable
 from shopfloor.store.diagnose import cannot_open, damaged, disk_full, is_damaged, is_disk_full, one_line
 from shopfloor.store.outage import DEFAULT_PERIOD_S, OutageLog
@@ -78,6 +85,20 @@ CREATE TABLE IF NOT EXISTS audit (
     after TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_eq ON audit (equipment, ts_ns);
+CREATE TABLE IF NOT EXISTS alert (
+    id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    equipment TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message TEXT NOT NULL,
+    message_zh TEXT NOT NULL,
+    raised_ns INTEGER NOT NULL,
+    cleared_ns INTEGER,
+    acknowledged_ns INTEGER,
+    acknowledged_by TEXT
+);
+CREATE INDEX IF NOT EXISTS alert_raised ON alert (raised_ns);
+CREATE INDEX IF NOT EXISTS alert_active ON alert (cleared_ns);
 """
 
 
@@ -271,6 +292,50 @@ class AnnotationStore:
             return row
 
         return self._write(change)
+
+    def record_alert(self, change: Change) -> None:
+        """Keep an alert event: a raised alert is inserted, a clearance or an acknowledgement updates it; an
+        acknowledgement (a person's act) also leaves an audit row, in the same transaction."""
+        a = change.alert
+
+        def write() -> None:
+            if change.transition is Transition.RAISED:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO alert (id, rule, equipment, severity, message, message_zh, raised_ns)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (a.id, a.rule, a.equipment, a.severity.value, a.message, a.message_zh, a.raised_ns),
+                )
+            elif change.transition is Transition.CLEARED:
+                self._db.execute("UPDATE alert SET cleared_ns = ? WHERE id = ?", (a.cleared_ns, a.id))
+            else:
+                found = self._db.execute(
+                    "UPDATE alert SET acknowledged_ns = ?, acknowledged_by = ?"
+                    " WHERE id = ? AND acknowledged_ns IS NULL",
+                    (a.acknowledged_ns, a.acknowledged_by, a.id),
+                ).rowcount
+                if found:
+                    before = {"id": a.id, "acknowledged_ns": None}
+                    after = {"id": a.id, "acknowledged_ns": a.acknowledged_ns, "rule": a.rule, "message": a.message}
+                    self._audit(a.acknowledged_by or "", "acknowledge_alert", a.equipment, before, after)
+
+        self._write(write)
+
+    def alerts(self, *, active: bool, since_ns: int = 0, limit: int = 500) -> list[AlertEvent]:
+        """Active alerts (oldest first), or every alert raised since ``since_ns`` (newest first)."""
+        columns = (
+            "SELECT id, rule, equipment, severity, message, message_zh, raised_ns, cleared_ns, acknowledged_ns,"
+            " acknowledged_by FROM alert"
+        )
+        with self._lock:
+            if active:
+                rows = self._db.execute(
+                    f"{columns} WHERE cleared_ns IS NULL ORDER BY raised_ns, id LIMIT ?", (limit,)
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    f"{columns} WHERE raised_ns >= ? ORDER BY raised_ns DESC, id LIMIT ?", (since_ns, limit)
+                ).fetchall()
+        return [AlertEvent(r[0], r[1], r[2], Severity(r[3]), *r[4:]) for r in rows]
 
     def _write(self, change: Callable[[], T]) -> T:
         """``change`` and its audit row in one transaction; a full disk or a damaged file is a StoreUnavailable

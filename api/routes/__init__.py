@@ -1,6 +1,7 @@
 """One router per resource; ROUTERS is the order the app includes them."""
 
 from shopfloor.api.routes import (
+    alerts,
     board,
     display,
     health,
@@ -31,4 +32,5 @@ ROUTERS = [
     tracking.router,
     tracking.page,
     year_to_date.router,
+    alerts.router,
 ]

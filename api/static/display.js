@@ -372,9 +372,10 @@
   }
   function connect() {
     const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/live`);
-    ws.onopen = () => { delay = 1000; setLive(true); };
+    ws.onopen = () => { delay = 1000; setLive(true); window.dispatchEvent(new Event("shopfloor:live-open")); };
     ws.onmessage = (ev) => {
       const msg = JSON.parse(ev.data);
+      window.dispatchEvent(new CustomEvent("shopfloor:live", { detail: msg })); // other modules (alerts.js) listen
       if (msg.type === "status") {
         model.status = msg;
         model.clockOffsetMs = msg.now_ns / 1e6 - Date.now();

@@ -82,3 +82,11 @@ Object.assign(window.I18N.zh, {
   no_printers_board: "工厂配置中没有印花机",
   cat_planned: "计划停机", cat_setup: "换型准备", cat_unplanned: "故障停机", cat_external: "待料 / 堵料",
 });
+// The display's andon banner (alerts.js).
+Object.assign(window.I18N.en, {
+  alerts_title: "Alerts", alerts_ack: "acknowledged", alerts_sound_on: "Sound on", alerts_sound_off: "Sound off",
+  alerts_since: "since",
+});
+Object.assign(window.I18N.zh, {
+  alerts_title: "报警", alerts_ack: "已确认", alerts_sound_on: "声音开", alerts_sound_off: "声音关", alerts_since: "起于",
+});

@@ -7,7 +7,7 @@ read the same objects, so what one serves is what the other reads.
 
 One module per topic: ``common`` (identifiers, the strict base model, stop
 reasons), ``modbus`` (printers), ``opcua`` (fleets), ``shifts``, ``teams``,
-``objectives`` (the one table of team objective KPIs), ``settings`` (baseline,
+``objectives`` (the one table of team objective KPIs), ``alerts`` (andon rules), ``settings`` (baseline,
 storage, API, KPI rules, simulation) and ``loading`` (the whole document and
 reading it). Every public name is re-exported here, so callers import from
 ``shopfloor.models.plant``.
@@ -17,6 +17,15 @@ bad file raises :class:`PlantFileError`, whose message names the file, the
 key path and what was expected.
 """
 
+from shopfloor.models.plant.alerts import (
+    ALERT_KINDS,
+    AlertKind,
+    AlertRule,
+    AlertSettings,
+    KindSpec,
+    Severity,
+    WebhookSettings,
+)
 from shopfloor.models.plant.common import (
     FieldName,
     FiniteFloat,
@@ -85,11 +94,15 @@ from shopfloor.models.plant.shifts import (
 from shopfloor.models.plant.teams import Objective, Team, TeamKind
 
 __all__ = [
+    "ALERT_KINDS",
     "DEFAULT_MAX_UNSAVED_SAMPLES",
     "DEFAULT_NODE_ID_TEMPLATE",
     "DEFAULT_PLANT_RESOURCE",
     "NS_PLACEHOLDER",
     "OBJECTIVE_KPIS",
+    "AlertKind",
+    "AlertRule",
+    "AlertSettings",
     "ApiSettings",
     "Baseline",
     "BrowseName",
@@ -103,6 +116,7 @@ __all__ = [
     "HostName",
     "Identifier",
     "InfluxSettings",
+    "KindSpec",
     "KpiSettings",
     "ModbusEndpoint",
     "ModbusSignal",
@@ -125,6 +139,7 @@ __all__ = [
     "RobotVariable",
     "SecurityMode",
     "SecurityPolicy",
+    "Severity",
     "Shift",
     "ShiftCalendar",
     "Simulation",
@@ -134,6 +149,7 @@ __all__ = [
     "StrictModel",
     "Team",
     "TeamKind",
+    "WebhookSettings",
     "default_robot_variables",
     "load_plant",
     "opcua_password",

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationError, model_validator
 
+from shopfloor.models.plant.alerts import AlertSettings
 from shopfloor.models.plant.common import PlantInfo, StopReason, StrictModel, by_key
 from shopfloor.models.plant.modbus import Printer
 from shopfloor.models.plant.opcua import Fleet
@@ -37,6 +38,7 @@ class Plant(StrictModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     kpi: KpiSettings = Field(default_factory=KpiSettings)
     simulation: Simulation = Field(default_factory=Simulation)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Plant:
@@ -73,7 +75,27 @@ class Plant(StrictModel):
             for crew in shift.crews:
                 if crew not in crew_ids:
                     raise ValueError(f"shift {shift.id!r} names crew {crew!r}, which is not a team of kind 'crew'")
+        self._alert_references(printer_ids, fleet_ids, robots)
         return self
+
+    def _alert_references(self, printer_ids: set[str], fleet_ids: set[str], robots: list[str]) -> None:
+        """Every rule names equipment of the kind it watches, and stop reasons this plant has."""
+        watched = {"printer": sorted(printer_ids), "robot": sorted(robots), "link": sorted(printer_ids | fleet_ids)}
+        reason_keys = {r.key for r in self.stop_reasons}
+        for rule in self.alerts.rules:
+            known = watched[rule.scope]
+            wrong = [e for e in rule.equipment if e not in known]
+            if wrong:
+                raise ValueError(
+                    f"alerts.rules {rule.id!r} ({rule.kind.value}) watches {rule.scope} ids; {wrong} are not"
+                    f" (known: {', '.join(known)})"
+                )
+            unknown = sorted(set(rule.stop_reasons or ()) - reason_keys)
+            if unknown:
+                raise ValueError(
+                    f"alerts.rules {rule.id!r}: stop reasons {unknown} are not keys of stop_reasons"
+                    f" (known: {', '.join(sorted(reason_keys))})"
+                )
 
     @property
     def tz(self) -> ZoneInfo:

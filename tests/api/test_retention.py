@@ -317,6 +317,12 @@ def test_the_serving_process_runs_retention_by_itself(world: World, caplog: pyte
     )
     with caplog.at_level(logging.INFO, logger="shopfloor.api.retention"), TestClient(app):
         wait_until(lambda: world.store.raw_kept_since_ns(0) == cutoff, "the first retention pass", timeout_s=120)
+        # The pass logs what it dropped when it ends, after the store moved its cutoff (and compacted the file).
+        wait_until(
+            lambda: any(r.getMessage().startswith("raw retention: dropped ") for r in caplog.records),
+            "the first retention pass's line",
+            timeout_s=120,
+        )
     dropped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("raw retention: dropped ")]
     assert len(dropped) == 1, dropped
     assert f"before {iso(world.plant, cutoff)} (1 day;" in dropped[0]

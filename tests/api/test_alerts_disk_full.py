@@ -1,0 +1,56 @@
+"""Alerts with the annotations file on a real full disk (a tiny tmpfs): they still reach the API and the live
+channel, an acknowledgement is refused with the reason (503), and once space returns the events are kept."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shopfloor.api.app import create_app
+from shopfloor.api.live import LiveHub
+from shopfloor.models.plant import Plant
+from shopfloor.models.states import RobotState
+from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.duckdb_store import DuckDBStore
+from tests.api.conftest import ALICE, config
+from tests.api.test_alerts import active, robot_state
+from tests.api.test_disk_full import embedded  # noqa: F401  # the fixture: DuckDB and annotations on a tiny tmpfs
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.tmpfs import fill, free
+from tests.fixtures.waiting import wait_until
+
+
+def test_alerts_go_on_through_a_full_disk_and_are_kept_when_space_returns(
+    plant: Plant,
+    tiny_fs: Path,
+    embedded: tuple[DuckDBStore, AnnotationStore, ManualClock],  # noqa: F811  # the fixture imported above
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    store, notes, _ = embedded
+    hub = LiveHub(plant)
+    with TestClient(create_app(plant, store, live_hub=hub, annotations=notes, config=config())) as client:
+        filler = fill(tiny_fs)
+        with client.websocket_connect("/api/v1/live") as live:
+            hub.write(robot_state("r06", RobotState.FAULT, time.time_ns()))
+            while (msg := live.receive_json())["type"] != "alert":
+                pass
+            assert msg["transition"] == "raised" and msg["alert"]["equipment"] == "r06"
+        alert = active(client, "robot-fault", "r06")
+        assert alert is not None  # listed from memory while the file cannot take it
+        r = client.post(f"/api/v1/alerts/{alert['id']}/ack", headers=ALICE)
+        assert r.status_code == 503, r.text
+        assert "no space left on device: cannot write annotations file" in r.json()["detail"]
+        assert active(client, "robot-fault", "r06")["acknowledged"] is None  # type: ignore[index]  # listed above
+
+        free(filler)
+        wait_until(lambda: [a.id for a in notes.alerts(active=True)] == [alert["id"]], "the alert kept")
+        assert client.post(f"/api/v1/alerts/{alert['id']}/ack", headers=ALICE).status_code == 200
+        assert notes.alerts(active=True)[0].acknowledged_by == "alice"
+    assert all(r.exc_info is None for r in caplog.records), "no tracebacks"
+    lines = [r for r in caplog.records if r.name == "shopfloor.api.alerts"]
+    assert [r.levelno for r in lines] == [logging.ERROR, logging.WARNING], [r.getMessage() for r in lines]
