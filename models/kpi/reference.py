@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from shopfloor.models.kpi.oee import TimeTotals
 from shopfloor.models.kpi.pipeline import KpiConfig, robot_wrap_span
 from shopfloor.models.kpi.printer import PrinterTotals
 from shopfloor.models.kpi.time_model import CATEGORY_ELEMENT, DEFAULT_ELEMENT, Element
-from shopfloor.models.plant import Fleet, Printer, StopReason
+from shopfloor.models.plant import Design, Fleet, Printer, StopReason
 from shopfloor.models.samples import Series
 from shopfloor.models.states import PrinterState, RobotState
 from shopfloor.models.timebase import NS_PER_S
@@ -314,6 +314,47 @@ def per_slot(
     return out
 
 
+def held_at(ts: list[int], value: list[float], t: int) -> int:
+    """A step series' value at ``t`` (its last reading at or before ``t``); 0 before the first."""
+    i = bisect.bisect_right(ts, t) - 1
+    return 0 if i < 0 else round(value[i])
+
+
+def ideal_speed_at(
+    design_code: tuple[list[int], list[float]], designs: Sequence[Design], default_m_min: float, t: int
+) -> float:
+    """The ideal speed of the design the line reported at ``t`` (models/kpi/orders.py)."""
+    code = held_at(*design_code, t)
+    for design in designs:
+        if code != 0 and design.code == code:
+            return design.ideal_speed_m_min
+    return default_m_min
+
+
+def ideal_per_slot(
+    instances: Sequence[ShiftInstance],
+    produced: list[tuple[int, float, bool, bool, bool]],
+    defective: list[tuple[int, float, bool, bool, bool]],
+    speed: Callable[[int], float],
+) -> tuple[list[float], list[float]]:
+    """(ideal_s, good_ideal_s) per slot: metres grouped by the speed they ran at, each group / its speed."""
+    by_speed: dict[float, tuple[list[float], list[float]]] = {}
+    n = len(instances) + 1
+    for rows, column in ((produced, 0), (defective, 1)):
+        for t, amount, across, _, _ in rows:
+            v = speed(t)
+            by_speed.setdefault(v, ([0.0] * n, [0.0] * n))
+            if not across:
+                by_speed[v][column][_slot(instances, t)] += amount
+    ideal, good = [0.0] * n, [0.0] * n
+    for v in sorted(by_speed):
+        p, d = by_speed[v]
+        for k in range(n):
+            ideal[k] += p[k] / (v / 60.0)
+            good[k] += (p[k] - d[k]) / (v / 60.0)
+    return ideal, good
+
+
 def printer_shift_totals(
     printer: Printer,
     stop_reasons: list[StopReason],
@@ -323,6 +364,7 @@ def printer_shift_totals(
     instances: Sequence[ShiftInstance],
     outages: Sequence[Span] = (),
     config: KpiConfig = KpiConfig(),
+    designs: Sequence[Design] = (),
 ) -> list[PrinterTotals]:
     gap = round(config.max_gap_polls * printer.modbus.poll_interval_s * NS_PER_S)
     iv = state_intervals(
@@ -348,6 +390,13 @@ def printer_shift_totals(
     energy = per_slot(instances, incs["energy_kwh_total"], False)
     water = per_slot(instances, incs["water_l_total"], False)
     ink = per_slot(instances, incs["ink_consumed_kg_total"], False)
+    design_code = series(fields.get("design_code"))
+    ideal, good_ideal = ideal_per_slot(
+        instances,
+        incs["printed_m_total"],
+        incs["defective_m_total"],
+        lambda t: ideal_speed_at(design_code, designs, printer.ideal_speed_m_min, t),
+    )
     wraps = [0] * (len(instances) + 1)
     resets = [0] * (len(instances) + 1)
     for rows in incs.values():
@@ -359,7 +408,7 @@ def printer_shift_totals(
             times[k],
             produced[k],
             defective[k],
-            produced[k] / (printer.ideal_speed_m_min / 60.0),
+            ideal[k],
             printed[k],
             printed[k] - produced[k],
             defective_all[k],
@@ -370,7 +419,7 @@ def printer_shift_totals(
             resets[k],
             reason_s[k],
             reason_n[k],
-            (produced[k] - defective[k]) / (printer.ideal_speed_m_min / 60.0),
+            good_ideal[k],
         )
         for k in range(len(instances) + 1)
     ]

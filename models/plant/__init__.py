@@ -6,7 +6,8 @@ settings, and the simulators' process parameters. Simulators and collectors
 read the same objects, so what one serves is what the other reads.
 
 One module per topic: ``common`` (identifiers, the strict base model, stop
-reasons), ``modbus`` (printers), ``opcua`` (fleets), ``shifts``, ``teams``,
+reasons), ``modbus`` (printers), ``opcua`` (fleets), ``designs`` (print
+designs and their ideal speeds), ``shifts``, ``teams``,
 ``objectives`` (the one table of team objective KPIs), ``settings`` (baseline,
 storage, API, KPI rules, simulation) and ``loading`` (the whole document and
 reading it). Every public name is re-exported here, so callers import from
@@ -28,6 +29,7 @@ from shopfloor.models.plant.common import (
     StopReason,
     StrictModel,
 )
+from shopfloor.models.plant.designs import NO_DESIGN, Design
 from shopfloor.models.plant.loading import (
     DEFAULT_PLANT_RESOURCE,
     Plant,
@@ -88,11 +90,13 @@ __all__ = [
     "DEFAULT_MAX_UNSAVED_SAMPLES",
     "DEFAULT_NODE_ID_TEMPLATE",
     "DEFAULT_PLANT_RESOURCE",
+    "NO_DESIGN",
     "NS_PLACEHOLDER",
     "OBJECTIVE_KPIS",
     "ApiSettings",
     "Baseline",
     "BrowseName",
+    "Design",
     "Direction",
     "EmbeddedStoreSettings",
     "FieldName",
