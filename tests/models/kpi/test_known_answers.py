@@ -147,30 +147,30 @@ def test_two_shift_example_sums_times():
 def test_two_orders_of_different_ideal_speeds_with_a_changeover():
     """Worked by hand: a shift of 480 min without breaks prints two orders (docs/kpi.md, "Orders").
 
-    * order 7001, design 101 (ideal 100 m/min): 200 min running at 90 m/min = 18 000 m, 180 m defective;
+    * order 7001, design 101 (ideal 120 m/min): 200 min running at 108 m/min = 21 600 m, 216 m defective;
     * changeover 40 min (SETUP, reason 11 colour change);
-    * order 7002, design 102 (ideal 80 m/min): 200 min running at 72 m/min = 14 400 m, 400 m defective;
+    * order 7002, design 102 (ideal 90 m/min): 200 min running at 81 m/min = 16 200 m, 450 m defective;
     * a web break 40 min.
 
     PBT 480 min, APT 400 min, AUST 40 min: availability 400 / 480 = 83.33 %.
-    Metres at their order's ideal speed: 18 000 / 100 + 14 400 / 80 = 180 + 180 = 360 min, so
-    performance 360 / 400 = 90 % (each order ran at 90 % of its design's top speed; one line-wide ideal of
-    100 m/min would say 32 400 / 100 / 400 = 81 %).
-    Good metres at ideal speed (fully productive time): 17 820 / 100 + 14 000 / 80 = 178.2 + 175 = 353.2 min,
-    so OEE = 353.2 / 480 = 73.583 %. Quality in metres is 31 820 / 32 400 = 98.21 %; A x P x Q = 73.66 %
+    Metres at their order's ideal speed: 21 600 / 120 + 16 200 / 90 = 180 + 180 = 360 min, so
+    performance 360 / 400 = 90 % (each order ran at 90 % of its design's top speed; the printer's one ideal
+    of 100 m/min would say 37 800 / 100 / 400 = 94.5 %).
+    Good metres at ideal speed (fully productive time): 21 384 / 120 + 15 750 / 90 = 178.2 + 175 = 353.2 min,
+    so OEE = 353.2 / 480 = 73.583 %. Quality in metres is 37 134 / 37 800 = 98.24 %; A x P x Q = 73.68 %
     differs because a defective metre of the slower design costs more ideal time - OEE is the fully
     productive time over PBT, as for several lines of different speeds.
     """
     shift = {"id": "day", "name": "Day", "name_zh": "白班", "start": dt.time(6), "end": dt.time(14)}
     plant = plant_with(shifts=[shift], timezone="UTC")
-    assert {d.code: d.ideal_speed_m_min for d in plant.designs}.items() >= {101: 100.0, 102: 80.0}.items()
+    assert {d.code: d.ideal_speed_m_min for d in plant.designs}.items() >= {101: 120.0, 102: 90.0}.items()
     start = to_ns(dt.datetime(2026, 3, 2, 6, 0, tzinfo=plant.tz))
     end = start + 480 * 60 * NS
     # (minutes, state, reason, order, design, speed m/min, defective fraction)
     blocks = [
-        (200, S.RUNNING, 0, 7001, 101, 90.0, 180 / 18_000),
+        (200, S.RUNNING, 0, 7001, 101, 108.0, 216 / 21_600),
         (40, S.SETUP, 11, 7002, 102, 0.0, 0.0),
-        (200, S.RUNNING, 0, 7002, 102, 72.0, 400 / 14_400),
+        (200, S.RUNNING, 0, 7002, 102, 81.0, 450 / 16_200),
         (40, S.FAULT, FAULT_REASON, 7002, 102, 0.0, 0.0),
     ]
     t_s = np.arange(480 * 60 + 1)  # one reading a second, the last exactly at the shift's end
@@ -199,16 +199,16 @@ def test_two_orders_of_different_ideal_speeds_with_a_changeover():
     )
     k = printer_kpis(t, plant.baseline, plant.stop_reasons)
     assert k.times.pbt_s == 480 * 60 and k.times.apt_s == 400 * 60 and k.times.aust_s == 40 * 60
-    assert t.produced_m == pytest.approx(32_400, rel=1e-12)
+    assert t.produced_m == pytest.approx(37_800, rel=1e-12)
     assert t.ideal_s == pytest.approx(360 * 60, rel=1e-12)
     assert t.good_ideal_s == pytest.approx(353.2 * 60, rel=1e-12)
     assert k.oee.availability_pct == pytest.approx(100 * 400 / 480, rel=1e-12)
     assert k.oee.performance_pct == pytest.approx(90.0, rel=1e-12)
-    assert k.oee.quality_pct == pytest.approx(100 * 31_820 / 32_400, rel=1e-12)
+    assert k.oee.quality_pct == pytest.approx(100 * 37_134 / 37_800, rel=1e-12)
     assert k.oee.oee_pct == pytest.approx(100 * 353.2 / 480, rel=1e-12)
     # Without the orders, one line-wide ideal speed (the printer's 100 m/min) gives the old answer.
     no_orders = {n: s for n, s in fields.items() if n not in ("order_number", "design_code")}
     [flat, _] = printer_shift_totals(
         plant.printers[0], plant.stop_reasons, no_orders, start, end, inst, NO_SPANS, cfg, plant.designs
     )
-    assert flat.ideal_s == pytest.approx(324 * 60, rel=1e-12)
+    assert flat.ideal_s == pytest.approx(378 * 60, rel=1e-12)
