@@ -780,3 +780,30 @@ class DisplayConfig(BaseModel):
     amber_from_pct: float  # at or above: amber; below: red
     attainment_meter_max_pct: float  # an objective's meter spans 0 to this: 100 x [kpi] attainment_cap
     fleets: list[FleetDisplay]
+
+
+class OrderDesign(BaseModel):
+    name: str
+    name_zh: str
+    colourway: str
+
+
+class Order(BaseModel):
+    """One print order on one line, its KPIs over its span inside the range asked."""
+
+    equipment: str
+    order_number: int
+    design_code: int  # 0: no design read
+    design: OrderDesign | None  # None: a design the plant file does not list (or none)
+    ideal_speed_m_min: float  # what performance measured the order against
+    start: str
+    end: str
+    start_ns: int
+    end_ns: int
+    ongoing: bool
+    kpis: PrinterKpis  # run time = kpis.times.apt_s, setup = kpis.times.aust_s
+
+
+class Orders(BaseModel):
+    range: Range
+    orders: list[Order]

@@ -27,6 +27,7 @@ from shopfloor.models.kpi import NO_DATA, KpiConfig, outage_spans
 from shopfloor.models.kpi.context import OPEN_END_NS, read_end_ns
 from shopfloor.models.kpi.downtime import StopEvents
 from shopfloor.models.kpi.intervals import Intervals
+from shopfloor.models.kpi.orders import ORDER_NUMBER_FIELD
 from shopfloor.models.kpi.overrides import apply_reason_overrides
 from shopfloor.models.kpi.pipeline import printer_stop_events
 from shopfloor.models.kpi.time_model import Element
@@ -55,9 +56,9 @@ def list_stops(
     printer = plant.printer(printer_id)
     # Read in context, as the KPIs are (docs/kpi.md, "Context"): a stop going on at the range's start is a stop
     # from its first moment, as the KPIs count it, not "no data" until the first sample inside.
-    data = store.read_series_in_context(MEASUREMENT_PRINTER, [printer_id], ["state", "stop_reason"], start_ns, end_ns)[
-        printer_id
-    ]
+    # The order number too: a stop between two orders is setup, in this list as in the KPIs (docs/kpi.md, "Orders").
+    names = ["state", "stop_reason", ORDER_NUMBER_FIELD]
+    data = store.read_series_in_context(MEASUREMENT_PRINTER, [printer_id], names, start_ns, end_ns)[printer_id]
     last_ns = read_end_ns([data], end_ns)
     measured = data["stop_reason"]
     overrides = annotations.overrides([printer_id], start_ns, last_ns + 1)
@@ -70,7 +71,7 @@ def list_stops(
         return printer_stop_events(
             printer,
             plant.stop_reasons,
-            {"state": data["state"], "stop_reason": reason},
+            {**data, "stop_reason": reason},
             start_ns,
             end_ns,
             inst,

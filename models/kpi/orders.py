@@ -8,7 +8,8 @@ reading holds until the next one, like a state. This module is the one place tha
   ``[[designs]]``, the printer's ``ideal_speed_m_min`` for no design or a design the file does not list.
   The KPI pipeline divides each metres increment by it (docs/kpi.md, "Orders"); an hour-by-hour board asks
   it for each hour's target;
-* ``order_spans``: the contiguous runs of one order, for per-order reports.
+* ``order_spans``: the contiguous runs of one order, for per-order reports;
+* ``changeovers_as_setup``: a stop between two orders is setup time (AUST), attributed to the change.
 
 A reading before the first one of a series is "no order" (0). Order readings are not cut by the gap rule:
 an order stays loaded across a link outage, and the metres read across a gap are excluded from performance
@@ -24,8 +25,11 @@ import numpy as np
 import numpy.typing as npt
 
 from shopfloor.models.kpi.clean import clean_series
+from shopfloor.models.kpi.intervals import NO_DATA, Intervals
+from shopfloor.models.kpi.time_model import Element
 from shopfloor.models.plant import NO_DESIGN, Design
 from shopfloor.models.samples import Series
+from shopfloor.models.states import PrinterState
 
 ORDER_NUMBER_FIELD = "order_number"
 DESIGN_CODE_FIELD = "design_code"
@@ -100,6 +104,51 @@ def ideal_speed_m_min_at(
     return np.where(i >= 0, step_speeds[np.clip(i, 0, None)], default_m_min)
 
 
+def order_changes_ns(steps: OrderSteps) -> npt.NDArray[np.int64]:
+    """When another order (not "no order") was loaded: the steps whose order number differs from the one before."""
+    if len(steps.ts_ns) < 2:
+        return np.empty(0, dtype=np.int64)
+    changed = (steps.order_number[1:] != steps.order_number[:-1]) & (steps.order_number[1:] != NO_ORDER)
+    return steps.ts_ns[1:][changed]
+
+
+def changeovers_as_setup(
+    intervals: Intervals, element: npt.NDArray[np.int64], changes_ns: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """``element`` with the stop between two orders as setup time (AUST) (docs/kpi.md, "Orders").
+
+    A stop here is a maximal run of contiguous non-running time with data inside one shift instance; if another
+    order is loaded during it (a change at or after its start, before its end), the stop is the changeover:
+    its delay time with no reason given (ADET of IDLE, STOPPED, SUSPENDED without a reason) becomes AUST. A
+    reason someone gave (starved, a fault) and a planned break keep their element. A stop cut by a shift's end
+    is judged in each shift by what happened in that shift, so per-shift ledger rows still add up exactly.
+    """
+    n = len(intervals)
+    if n == 0 or len(changes_ns) == 0:
+        return element
+    state = intervals.state
+    stopped = (state != NO_DATA) & (state != PrinterState.RUNNING)
+    if not stopped.any():
+        return element
+    # A stop starts at a stopped interval whose predecessor is not part of it (running, no data, another shift).
+    joins = np.zeros(n, dtype=bool)
+    joins[1:] = (
+        stopped[:-1]
+        & (intervals.instance[1:] == intervals.instance[:-1])
+        & (intervals.start_ns[1:] == intervals.end_ns[:-1])
+    )
+    first = stopped & ~joins
+    last = np.zeros(n, dtype=bool)
+    last[:-1] = stopped[:-1] & ~(stopped[1:] & joins[1:])
+    last[-1] = stopped[-1]
+    starts, ends = intervals.start_ns[first], intervals.end_ns[last]
+    has_change = np.searchsorted(changes_ns, ends, side="left") > np.searchsorted(changes_ns, starts, side="left")
+    stop_id = np.cumsum(first) - 1
+    in_changeover = stopped & has_change[np.clip(stop_id, 0, None)]
+    delay_without_reason = (element == Element.ADET) & (intervals.reason == 0)
+    return np.where(in_changeover & delay_without_reason, Element.AUST, element)
+
+
 def order_spans(steps: OrderSteps, start_ns: int, end_ns: int) -> list[OrderSpan]:
     """The runs of an order (not "no order") overlapping [start_ns, end_ns), cut to it, in time order."""
     out: list[OrderSpan] = []
@@ -120,8 +169,10 @@ __all__ = [
     "ORDER_NUMBER_FIELD",
     "OrderSpan",
     "OrderSteps",
+    "changeovers_as_setup",
     "design_speeds_m_min",
     "ideal_speed_m_min_at",
+    "order_changes_ns",
     "order_spans",
     "order_steps",
 ]

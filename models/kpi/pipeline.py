@@ -28,7 +28,13 @@ from shopfloor.models.kpi.downtime import StopEvents, shift_downtime, stop_event
 from shopfloor.models.kpi.fleet import N_ROBOT_STATES, FleetTotals, responses, state_seconds
 from shopfloor.models.kpi.intervals import Intervals, runs, state_intervals
 from shopfloor.models.kpi.oee import TimeTotals
-from shopfloor.models.kpi.orders import ideal_speed_m_min_at, order_steps
+from shopfloor.models.kpi.orders import (
+    OrderSteps,
+    changeovers_as_setup,
+    ideal_speed_m_min_at,
+    order_changes_ns,
+    order_steps,
+)
 from shopfloor.models.kpi.outages import NO_SPANS, Spans
 from shopfloor.models.kpi.printer import PrinterTotals
 from shopfloor.models.kpi.time_model import classify
@@ -142,6 +148,12 @@ def printer_intervals(
     return state_intervals(st, start_ns, end_ns, instances, reason=rs, outages=outages)
 
 
+def printer_elements(iv: Intervals, stop_reasons: list[StopReason], steps: OrderSteps) -> npt.NDArray[np.int64]:
+    """The ISO 22400 element of every interval: the time model's table, then a stop between two orders as setup
+    (models/kpi/orders.py). One function, so the KPIs and the operator's stop list agree."""
+    return changeovers_as_setup(iv, classify(iv, stop_reasons), order_changes_ns(steps))
+
+
 def printer_gap_ns(printer: Printer, config: KpiConfig) -> int:
     """Printer samples further apart than this leave no data between them."""
     return round(config.max_gap_polls * printer.modbus.poll_interval_s * NS_PER_S)
@@ -180,7 +192,7 @@ def printer_stop_events(
     one stop event is exactly what the Pareto and the failure count count.
     """
     iv = printer_intervals(fields, start_ns, end_ns, instances, outages, printer_gap_ns(printer, config))
-    return iv, stop_events(iv, classify(iv, stop_reasons), config.micro_stop_s)
+    return iv, stop_events(iv, printer_elements(iv, stop_reasons, order_steps(fields)), config.micro_stop_s)
 
 
 def _only(inc: Increments, keep: npt.NDArray[np.bool_]) -> Increments:
@@ -229,7 +241,8 @@ def printer_shift_totals(
     """
     gap = printer_gap_ns(printer, config)
     iv = printer_intervals(fields, start_ns, end_ns, instances, outages, gap)
-    down = shift_downtime(iv, classify(iv, stop_reasons), len(instances), config.micro_stop_s)
+    steps = order_steps(fields)
+    down = shift_downtime(iv, printer_elements(iv, stop_reasons, steps), len(instances), config.micro_stop_s)
 
     def counter(name: str) -> Increments:
         return _counter(fields, name, printer.signal(name).wrap_m, gap, outages, start_ns, end_ns)
@@ -241,7 +254,6 @@ def printer_shift_totals(
     defective_k = _per_slot(instances, defective, known_only=True)
     defective_all = _per_slot(instances, defective, known_only=False)
     energy_s, water_s, ink_s = (_per_slot(instances, c, False) for c in (energy, water, ink))
-    steps = order_steps(fields)
     ideal_k, good_ideal_k = _ideal_seconds(
         instances,
         printed,

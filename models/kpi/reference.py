@@ -231,10 +231,50 @@ def stop_events(
     ]
 
 
+def order_changes(fields: Mapping[str, Series]) -> list[int]:
+    """Times at which the order number read changed to another order (not 0)."""
+    ts, value = series(fields.get("order_number"))
+    out: list[int] = []
+    for k in range(1, len(ts)):
+        if round(value[k]) != round(value[k - 1]) and round(value[k]) != 0:
+            out.append(ts[k])
+    return out
+
+
+def changeover_elements(intervals: list[Interval], elements: list[Element], changes: Sequence[int]) -> list[Element]:
+    """A stop (contiguous non-running time with data, one shift instance) in which another order was loaded:
+    its delay time without a reason is setup (models/kpi/orders.py)."""
+    out = list(elements)
+    k = 0
+    while k < len(intervals):
+        if intervals[k][2] in (NO_DATA, PrinterState.RUNNING):
+            k += 1
+            continue
+        j = k
+        while (
+            j + 1 < len(intervals)
+            and intervals[j + 1][2] not in (NO_DATA, PrinterState.RUNNING)
+            and intervals[j + 1][4] == intervals[k][4]
+            and intervals[j + 1][0] == intervals[j][1]
+        ):
+            j += 1
+        start, end = intervals[k][0], intervals[j][1]
+        if any(start <= c < end for c in changes):
+            for i in range(k, j + 1):
+                if out[i] == Element.ADET and intervals[i][3] == 0:
+                    out[i] = Element.AUST
+        k = j + 1
+    return out
+
+
 def shift_downtime(
-    intervals: list[Interval], stop_reasons: Sequence[StopReason], n_instances: int, micro_stop_s: float
+    intervals: list[Interval],
+    stop_reasons: Sequence[StopReason],
+    n_instances: int,
+    micro_stop_s: float,
+    changes: Sequence[int] = (),
 ) -> tuple[list[TimeTotals], list[dict[int, float]], list[dict[int, int]]]:
-    elements = [element(iv, stop_reasons) for iv in intervals]
+    elements = changeover_elements(intervals, [element(iv, stop_reasons) for iv in intervals], changes)
     events = stop_events(intervals, elements, micro_stop_s)
     acc = [
         dict.fromkeys(["apt", "aust", "adot", "adet", "pdot", "nd", "out", "micro_s", "repair"], 0.0)
@@ -370,7 +410,9 @@ def printer_shift_totals(
     iv = state_intervals(
         series(fields.get("state")), start_ns, end_ns, instances, series(fields.get("stop_reason")), outages, gap
     )
-    times, reason_s, reason_n = shift_downtime(iv, stop_reasons, len(instances), config.micro_stop_s)
+    times, reason_s, reason_n = shift_downtime(
+        iv, stop_reasons, len(instances), config.micro_stop_s, order_changes(fields)
+    )
     incs = {
         name: starting_in(
             increments(*series(fields.get(name)), printer.signal(name).wrap_m, gap, outages), start_ns, end_ns

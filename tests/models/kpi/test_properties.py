@@ -34,6 +34,7 @@ PLANT = load_plant()
 PRINTER_CODES = [int(s) for s in PrinterState] + [42]  # one code the contract does not know
 REASON_CODES = [0, 0, 1, 2, 10, 20, 30, 999]  # 999: not in the plant file
 DESIGN_CODES = [0, *(d.code for d in PLANT.designs), 999]  # 0: no design; 999: not in the plant file
+ORDER_NUMBERS = [0, 7001, 7002, 7003]  # 0: no order
 ROBOT_CODES = [int(s) for s in RobotState]
 START, END = T0 - 5 * NS, T0 + HORIZON_S * NS
 GAPS = st.sampled_from([None, 3 * NS, 8 * NS])
@@ -241,6 +242,7 @@ def printer_fields(draw):
         "water_l_total": draw(counter_series(1000.0)),
         # Designs of the plant file (different ideal speeds), "no design" and one the file does not list.
         "design_code": draw(state_series(DESIGN_CODES)),
+        "order_number": draw(state_series(ORDER_NUMBERS)),
     }
 
 
