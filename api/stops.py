@@ -22,12 +22,11 @@ import numpy as np
 
 from shopfloor.api.timerange import iso
 from shopfloor.models.calendar import ShiftInstance, shift_instances
-from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.contract import MEASUREMENT_PRINTER, ORDER_NUMBER_FIELD
 from shopfloor.models.kpi import NO_DATA, KpiConfig, outage_spans
 from shopfloor.models.kpi.context import OPEN_END_NS, read_end_ns
 from shopfloor.models.kpi.downtime import StopEvents
 from shopfloor.models.kpi.intervals import Intervals
-from shopfloor.models.kpi.orders import ORDER_NUMBER_FIELD
 from shopfloor.models.kpi.overrides import apply_reason_overrides
 from shopfloor.models.kpi.pipeline import printer_stop_events
 from shopfloor.models.kpi.time_model import Element

@@ -1,6 +1,6 @@
 """Print orders: which order ran when on a line, and the ideal speed of the design it printed (pure).
 
-The line PLC serves the current order number and design code (docs/data-contract.md, "Order fields"); each
+The line PLC serves the current order number and design code (docs/data-contract.md, "Printer order fields"); each
 reading holds until the next one, like a state. This module is the one place that turns those readings into
 
 * ``OrderSteps``: the order and design in force from each change on;
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from shopfloor.models.contract import DESIGN_CODE_FIELD, ORDER_NUMBER_FIELD
 from shopfloor.models.kpi.clean import clean_series
 from shopfloor.models.kpi.intervals import NO_DATA, Intervals
 from shopfloor.models.kpi.time_model import Element
@@ -31,8 +32,6 @@ from shopfloor.models.plant import NO_DESIGN, Design
 from shopfloor.models.samples import Series
 from shopfloor.models.states import PrinterState
 
-ORDER_NUMBER_FIELD = "order_number"
-DESIGN_CODE_FIELD = "design_code"
 NO_ORDER = 0
 
 
@@ -164,9 +163,7 @@ def order_spans(steps: OrderSteps, start_ns: int, end_ns: int) -> list[OrderSpan
 
 
 __all__ = [
-    "DESIGN_CODE_FIELD",
     "NO_ORDER",
-    "ORDER_NUMBER_FIELD",
     "OrderSpan",
     "OrderSteps",
     "changeovers_as_setup",
