@@ -50,6 +50,7 @@ def printer_orders(
     if order_number is not None:
         spans = [s for s in spans if s.order_number == order_number]
     last_change_ns = int(steps.ts_ns[-1]) if len(steps.ts_ns) else None
+    plan = annotations.planned_orders(printer_id, [s.order_number for s in spans[:MAX_ORDERS]])
     out = []
     for span in spans[:MAX_ORDERS]:
         # Each span read as its own range would be: its fields cut with context, so a span ending at a shift's end
@@ -63,7 +64,12 @@ def printer_orders(
         # Every slot, the one outside every shift too: metres printed then belong to the order (they have no
         # planned busy time, so they count in its metres and energy, not in its availability).
         total = reduce(PrinterTotals.__add__, slots, PrinterTotals())
-        out.append(_order_json(plant, printer_id, span, total, ongoing=span.start_ns >= (last_change_ns or 0)))
+        report = _order_json(plant, printer_id, span, total, ongoing=span.start_ns >= (last_change_ns or 0))
+        planned = plan.get(span.order_number)
+        report["metres_ordered"] = None if planned is None else planned.metres_ordered
+        # Against this span's metres: an order run in several spans (or ranges) shows each span's remainder.
+        report["remaining_m"] = None if planned is None else max(0.0, planned.metres_ordered - total.printed_m)
+        out.append(report)
     return out
 
 

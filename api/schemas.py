@@ -801,9 +801,24 @@ class Order(BaseModel):
     start_ns: int
     end_ns: int
     ongoing: bool
+    metres_ordered: float | None  # from the imported plan; None: the order is not in a plan
+    remaining_m: float | None  # metres ordered less metres printed (not below 0); None without a plan
     kpis: PrinterKpis  # run time = kpis.times.apt_s, setup = kpis.times.aust_s
 
 
 class Orders(BaseModel):
     range: Range
     orders: list[Order]
+
+
+class PlannedOrder(BaseModel):
+    order_number: int
+    design_code: int
+    colourway: str
+    fabric: str
+    metres_ordered: float
+
+
+class PlanImported(BaseModel):
+    equipment: str
+    orders: list[PlannedOrder]

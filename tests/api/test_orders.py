@@ -10,7 +10,7 @@ from shopfloor.api.timerange import iso, parse_shift_key
 from shopfloor.models.contract import MEASUREMENT_PRINTER
 from shopfloor.models.samples import SampleBatch
 from shopfloor.models.timebase import NS_PER_S
-from tests.api.conftest import Env
+from tests.api.conftest import ALICE, Env
 
 PRINTER = "mso-cpp-1"
 
@@ -83,6 +83,53 @@ def test_one_order_by_number(client: TestClient, env: Env, two_orders: tuple[int
     [order] = r.json()["orders"]
     assert (order["equipment"], order["start_ns"], order["end_ns"]) == (PRINTER, middle, end)
     missing = client.get("/api/v1/orders/9999", params=params)
-    assert missing.status_code == 404 and "9999" in missing.json()["detail"]
+    assert missing.status_code == 200 and missing.json()["orders"] == []  # did not run then
     assert client.get("/api/v1/orders/0", params=params).status_code == 422
     assert client.get("/api/v1/printers/nope/orders", params=params).status_code == 404
+
+
+PLAN = """order_number,design_code,colourway,fabric,metres_ordered
+8001,101,red on ivory,cotton poplin,9000
+8002,102,indigo,viscose,4000.5
+"""
+
+
+def test_a_plan_gives_each_order_its_metres_ordered_and_is_audited(
+    client: TestClient, env: Env, two_orders: tuple[int, int, int]
+) -> None:
+    url = f"/api/v1/printers/{PRINTER}/orders/plan"
+    assert client.post(url, json={"csv": PLAN}).status_code == 401  # a key, as for every change
+    r = client.post(url, json={"csv": PLAN, "operator": "Li Na"}, headers=ALICE)
+    assert r.status_code == 201, r.text
+    assert [o["order_number"] for o in r.json()["orders"]] == [8001, 8002]
+    [entry] = client.get("/api/v1/audit", params={"equipment": PRINTER, "limit": 1}).json()["entries"]
+    assert entry["action"] == "import_plan" and entry["operator"] == "Li Na [alice]" and entry["before"] == []
+    assert [o["metres_ordered"] for o in entry["after"]] == [9000.0, 4000.5]
+    orders = client.get(f"/api/v1/printers/{PRINTER}/orders", params={"shift": env.previous_shift}).json()["orders"]
+    for o, ordered in zip(orders, (9000.0, 4000.5), strict=True):
+        assert o["metres_ordered"] == ordered
+        assert o["remaining_m"] == pytest.approx(max(0.0, ordered - o["kpis"]["printed_m"]))
+    # Planned again: the newer row is in force, and the audit keeps the one it replaced.
+    again = PLAN.splitlines()[0] + "\n8002,102,indigo,viscose,5000\n"
+    assert client.post(url, json={"csv": again}, headers=ALICE).status_code == 201
+    [entry] = client.get("/api/v1/audit", params={"equipment": PRINTER, "limit": 1}).json()["entries"]
+    assert [o["metres_ordered"] for o in entry["before"]] == [4000.5]
+    orders = client.get(f"/api/v1/printers/{PRINTER}/orders", params={"shift": env.previous_shift}).json()["orders"]
+    assert [o["metres_ordered"] for o in orders] == [9000.0, 5000.0]
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "words"),
+    [
+        ("order,design_code,colourway,fabric,metres_ordered\n1,101,,,5\n", "missing ['order_number']"),
+        (PLAN.splitlines()[0] + "\n8001,101,,,abc\n", "line 2, column metres_ordered: expected metres > 0"),
+        (PLAN.splitlines()[0] + "\n8001,999,,,5\n", "line 2, column design_code: expected a design code"),
+        (PLAN.splitlines()[0] + "\n8001,101,,,5\n8001,102,,,6\n", "line 3, column order_number: order 8001 is already"),
+        (PLAN.splitlines()[0] + "\n0,101,,,5\n", "line 2, column order_number: expected a whole number"),
+        (PLAN.splitlines()[0] + "\n", "no order rows"),
+    ],
+)
+def test_a_bad_plan_is_refused_naming_line_and_column(client: TestClient, env: Env, csv_text: str, words: str) -> None:
+    r = client.post(f"/api/v1/printers/{PRINTER}/orders/plan", json={"csv": csv_text}, headers=ALICE)
+    assert r.status_code == 422 and words in r.json()["detail"], r.text
+    assert env.annotations.planned_orders(PRINTER, [1, 8001]) == {}
