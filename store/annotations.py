@@ -1,4 +1,4 @@
-"""Operator input: stop-reason overrides, stop splits and notes, with an audit trail.
+"""Operator input: stop-reason overrides, stop splits, notes and print-order plans, with an audit trail.
 
 Kept in a stdlib sqlite3 file next to the sample store (``var/annotations.sqlite3``
 by default), so it works the same whether samples live in DuckDB or InfluxDB,
@@ -13,6 +13,9 @@ For a reason change, "before" is ``{"measured": [...], "overrides": [...]}``:
 the reason(s) the machine reported for the stop (passed in by the caller,
 which knows the stop) and the earlier overrides this one supersedes, so even
 the first correction keeps the measured reason it replaced.
+
+A plan of print orders (``import_plan``) gives an order its metres ordered for the order reports; the newest
+import of an order number is in force, and its audit "before" holds the rows it replaced. A plan changes no KPI.
 """
 
 from __future__ import annotations
