@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from shopfloor.api.raw_window import expired
 from shopfloor.models.calendar import ShiftInstance, shift_instances
-from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
+from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT, PRINTER_ORDER_FIELDS
 from shopfloor.models.kpi import KpiConfig
 from shopfloor.models.kpi.context import read_end_ns, robot_lookahead_ns
 from shopfloor.models.kpi.fleet import FleetTotals
@@ -54,6 +54,8 @@ PRINTER_KPI_FIELDS = (
     "energy_kwh_total",
     "water_l_total",
     "ink_consumed_kg_total",
+    # Which order (design) ran when: the ideal speed of each metre (docs/kpi.md, "Orders").
+    *(f.name for f in PRINTER_ORDER_FIELDS),
 )
 ROBOT_COUNTER_FIELDS = ("energy_delivered_kwh_total", "sessions_completed_total", "sessions_failed_total")
 ROBOT_KPI_FIELDS = ("state", *ROBOT_COUNTER_FIELDS)

@@ -873,3 +873,45 @@ class Alerts(BaseModel):
 
 class AlertAcknowledged(BaseModel):
     alert: Alert
+
+
+class OrderDesign(BaseModel):
+    name: str
+    name_zh: str
+    colourway: str
+
+
+class Order(BaseModel):
+    """One print order on one line, its KPIs over its span inside the range asked."""
+
+    equipment: str
+    order_number: int
+    design_code: int  # 0: no design read
+    design: OrderDesign | None  # None: a design the plant file does not list (or none)
+    ideal_speed_m_min: float  # what performance measured the order against
+    start: str
+    end: str
+    start_ns: int
+    end_ns: int
+    ongoing: bool
+    metres_ordered: float | None  # from the imported plan; None: the order is not in a plan
+    remaining_m: float | None  # metres ordered less metres printed (not below 0); None without a plan
+    kpis: PrinterKpis  # run time = kpis.times.apt_s, setup = kpis.times.aust_s
+
+
+class Orders(BaseModel):
+    range: Range
+    orders: list[Order]
+
+
+class PlannedOrder(BaseModel):
+    order_number: int
+    design_code: int
+    colourway: str
+    fabric: str
+    metres_ordered: float
+
+
+class PlanImported(BaseModel):
+    equipment: str
+    orders: list[PlannedOrder]

@@ -22,7 +22,7 @@ import numpy as np
 
 from shopfloor.api.timerange import iso
 from shopfloor.models.calendar import ShiftInstance, shift_instances
-from shopfloor.models.contract import MEASUREMENT_PRINTER
+from shopfloor.models.contract import MEASUREMENT_PRINTER, ORDER_NUMBER_FIELD
 from shopfloor.models.kpi import NO_DATA, KpiConfig, outage_spans
 from shopfloor.models.kpi.context import OPEN_END_NS, read_end_ns
 from shopfloor.models.kpi.downtime import StopEvents
@@ -55,9 +55,9 @@ def list_stops(
     printer = plant.printer(printer_id)
     # Read in context, as the KPIs are (docs/kpi.md, "Context"): a stop going on at the range's start is a stop
     # from its first moment, as the KPIs count it, not "no data" until the first sample inside.
-    data = store.read_series_in_context(MEASUREMENT_PRINTER, [printer_id], ["state", "stop_reason"], start_ns, end_ns)[
-        printer_id
-    ]
+    # The order number too: a stop between two orders is setup, in this list as in the KPIs (docs/kpi.md, "Orders").
+    names = ["state", "stop_reason", ORDER_NUMBER_FIELD]
+    data = store.read_series_in_context(MEASUREMENT_PRINTER, [printer_id], names, start_ns, end_ns)[printer_id]
     last_ns = read_end_ns([data], end_ns)
     measured = data["stop_reason"]
     overrides = annotations.overrides([printer_id], start_ns, last_ns + 1)
@@ -70,7 +70,7 @@ def list_stops(
         return printer_stop_events(
             printer,
             plant.stop_reasons,
-            {"state": data["state"], "stop_reason": reason},
+            {**data, "stop_reason": reason},
             start_ns,
             end_ns,
             inst,

@@ -53,7 +53,9 @@ def _runs_to_samples(
     return np.repeat(seq, dur)[:n]
 
 
-def printer_day(rng: np.random.Generator, start_ns: int, wrap_m: float) -> dict[str, Series]:
+def printer_day(
+    rng: np.random.Generator, start_ns: int, wrap_m: float, design_codes: Sequence[int] = ()
+) -> dict[str, Series]:
     cycle = [P.RUNNING, P.FAULT, P.RUNNING, P.SETUP, P.RUNNING, P.SUSPENDED, P.RUNNING, P.HELD]
     means = [3000, 400, 2500, 1000, 3000, 200, 2000, 30]
     reasons = {P.FAULT: 20, P.SETUP: 10, P.SUSPENDED: 30}
@@ -67,6 +69,10 @@ def printer_day(rng: np.random.Generator, start_ns: int, wrap_m: float) -> dict[
     keep = np.ones(DAY_S, dtype=bool)
     keep[30_000:30_040] = False  # a 40 s gap: no data, never zero
     printed = np.mod(wrap_m - 5_000.0 + metres, wrap_m)  # wraps during the day
+    # A new print order at the start of every setup (a changeover), its design cycling through the plant's.
+    setup_starts = (state == P.SETUP) & np.r_[True, state[:-1] != P.SETUP]
+    order_index = np.cumsum(setup_starts)
+    designs = np.asarray(design_codes or [0], dtype=float)
     cols = {
         "state": state.astype(float),
         "stop_reason": reason,
@@ -75,6 +81,8 @@ def printer_day(rng: np.random.Generator, start_ns: int, wrap_m: float) -> dict[
         "energy_kwh_total": 1e5 + np.cumsum(60 + 3.45 * speed) / 3600,
         "water_l_total": metres * 0.15,
         "ink_consumed_kg_total": metres * 0.008,
+        "order_number": 7001.0 + order_index,
+        "design_code": designs[order_index % len(designs)],
     }
     return {k: Series(ts[keep], v[keep]) for k, v in cols.items()}
 
@@ -104,7 +112,7 @@ def reference_run(
     """The reference pipeline over the printer and the given robots (per-equipment totals per shift)."""
     inst = shift_instances(plant.shift_calendar, plant.tz, start, end)
     for p in plant.printers:
-        ref.printer_shift_totals(p, plant.stop_reasons, data[p.id], start, end, inst, (), cfg)
+        ref.printer_shift_totals(p, plant.stop_reasons, data[p.id], start, end, inst, (), cfg, plant.designs)
     fleet = plant.fleets[0]
     for rid in robot_ids:
         ref.robot_shift_totals(fleet, rid, data[rid], start, end, inst, (), cfg)
@@ -124,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     printer = plant.printers[0]
     wrap_m = printer.signal("printed_m_total").wrap_m
     assert wrap_m is not None  # a counter (the plant file says so) wraps
-    data = {printer.id: printer_day(rng, start, wrap_m)}
+    data = {printer.id: printer_day(rng, start, wrap_m, [d.code for d in plant.designs])}
     robot_ids = [r.id for r in plant.fleets[0].robots]
     for rid in robot_ids:
         data[rid] = robot_day(rng, start)

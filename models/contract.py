@@ -81,6 +81,15 @@ PRINTER_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("dryer_1_temp_c", "°C", "dryer zone 1 air temperature"),
 )
 
+# Signals a plant file may add to a printer's map for print orders (docs/kpi.md, "Orders"). Each reading holds
+# until the next; without them every metre is measured against the printer's ideal speed.
+ORDER_NUMBER_FIELD = "order_number"
+DESIGN_CODE_FIELD = "design_code"
+PRINTER_ORDER_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(ORDER_NUMBER_FIELD, "", "print order on the line; 0 = none"),
+    FieldSpec(DESIGN_CODE_FIELD, "", "design of that order, a code of the plant file's designs; 0 = none"),
+)
+
 ROBOT_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("state", "", "robot state code, models.states.RobotState"),
     FieldSpec("soc_pct", "%", "state of charge of the robot's own battery"),

@@ -1,5 +1,5 @@
-"""Operator input: stop-reason overrides, stop splits, notes and hour comments, with an audit trail; andon
-alert events.
+"""Operator input: stop-reason overrides, stop splits, notes, hour comments and print-order plans, with an audit
+trail; andon alert events.
 
 Kept in a stdlib sqlite3 file next to the sample store (``var/annotations.sqlite3``
 by default), so it works the same whether samples live in DuckDB or InfluxDB,
@@ -18,6 +18,9 @@ the first correction keeps the measured reason it replaced.
 Andon alert events (``alert``: raised, cleared, acknowledged and by whom) are
 kept here too, whatever the sample store: they are events of the plant, not
 samples, and an acknowledgement and its audit row land in one transaction.
+
+A plan of print orders (``import_plan``) gives an order its metres ordered for the order reports; the newest
+import of an order number is in force, and its audit "before" holds the rows it replaced. A plan changes no KPI.
 """
 
 from __future__ import annotations
@@ -85,6 +88,18 @@ CREATE TABLE IF NOT EXISTS audit (
     after TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_eq ON audit (equipment, ts_ns);
+CREATE TABLE IF NOT EXISTS order_plan (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    equipment TEXT NOT NULL,
+    order_number INTEGER NOT NULL,
+    design_code INTEGER NOT NULL,
+    colourway TEXT NOT NULL,
+    fabric TEXT NOT NULL,
+    metres_ordered REAL NOT NULL,
+    operator TEXT NOT NULL,
+    created_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS order_plan_number ON order_plan (order_number, id);
 CREATE TABLE IF NOT EXISTS alert (
     id TEXT PRIMARY KEY,
     rule TEXT NOT NULL,
@@ -139,11 +154,22 @@ class HourComment:
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedOrder:
+    """One row of a shift's plan, as a planner imported it (the newest row of an order number is in force)."""
+
+    order_number: int
+    design_code: int
+    colourway: str
+    fabric: str
+    metres_ordered: float
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     id: int
     ts_ns: int
     operator: str
-    action: str  # "set_reason", "split_stop", "add_note", "hour_comment"
+    action: str  # "set_reason", "split_stop", "add_note", "hour_comment", "import_plan", "acknowledge_alert"
     equipment: str
     before: Any  # JSON-decoded
     after: Any
@@ -337,6 +363,37 @@ class AnnotationStore:
                 ).fetchall()
         return [AlertEvent(r[0], r[1], r[2], Severity(r[3]), *r[4:]) for r in rows]
 
+    def import_plan(self, equipment: str, rows: Sequence[PlannedOrder], operator: str) -> list[PlannedOrder]:
+        """Store a plan's rows for ``equipment``; an order number planned again is replaced (audit: the rows it
+        replaced as "before")."""
+
+        def change() -> list[PlannedOrder]:
+            before = self._planned(equipment, [r.order_number for r in rows])
+            created = self._clock_ns()
+            self._db.executemany(
+                "INSERT INTO order_plan (equipment, order_number, design_code, colourway, fabric, metres_ordered,"
+                " operator, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        equipment,
+                        r.order_number,
+                        r.design_code,
+                        r.colourway,
+                        r.fabric,
+                        r.metres_ordered,
+                        operator,
+                        created,
+                    )
+                    for r in rows
+                ],
+            )
+            self._audit(
+                operator, "import_plan", equipment, [asdict(r) for r in before.values()], [asdict(r) for r in rows]
+            )
+            return list(rows)
+
+        return self._write(change)
+
     def _write(self, change: Callable[[], T]) -> T:
         """``change`` and its audit row in one transaction; a full disk or a damaged file is a StoreUnavailable
         saying so (the API answers 503), logged as an outage rather than once per request."""
@@ -391,6 +448,25 @@ class AnnotationStore:
                 (override_id,),
             ).fetchall()
         return [ReasonOverride(*r) for r in rows]
+
+    def planned_orders(self, equipment: str, order_numbers: Sequence[int]) -> dict[int, PlannedOrder]:
+        """The plan in force for these order numbers on ``equipment`` (the newest import of each)."""
+        with self._lock:
+            return self._planned(equipment, order_numbers)
+
+    def _planned(self, equipment: str, order_numbers: Sequence[int]) -> dict[int, PlannedOrder]:
+        wanted = sorted(set(order_numbers))
+        out: dict[int, PlannedOrder] = {}
+        for k in range(0, len(wanted), 500):  # SQLite bounds the number of parameters of one statement
+            chunk = wanted[k : k + 500]
+            rows = self._db.execute(
+                f"SELECT order_number, design_code, colourway, fabric, metres_ordered FROM order_plan"
+                f" WHERE equipment = ? AND order_number IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                (equipment, *chunk),
+            ).fetchall()
+            for r in rows:
+                out[int(r[0])] = PlannedOrder(int(r[0]), int(r[1]), str(r[2]), str(r[3]), float(r[4]))
+        return out
 
     def notes(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[Note]:
         if not equipment_ids:

@@ -16,7 +16,7 @@ shift computed alone gives.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -28,10 +28,17 @@ from shopfloor.models.kpi.downtime import StopEvents, shift_downtime, stop_event
 from shopfloor.models.kpi.fleet import N_ROBOT_STATES, FleetTotals, responses, state_seconds
 from shopfloor.models.kpi.intervals import Intervals, runs, state_intervals
 from shopfloor.models.kpi.oee import TimeTotals
+from shopfloor.models.kpi.orders import (
+    OrderSteps,
+    changeovers_as_setup,
+    ideal_speed_m_min_at,
+    order_changes_ns,
+    order_steps,
+)
 from shopfloor.models.kpi.outages import NO_SPANS, Spans
 from shopfloor.models.kpi.printer import PrinterTotals
 from shopfloor.models.kpi.time_model import classify
-from shopfloor.models.plant import Fleet, Plant, Printer, StopReason
+from shopfloor.models.plant import Design, Fleet, Plant, Printer, StopReason
 from shopfloor.models.samples import Series
 from shopfloor.models.timebase import NS_PER_S
 
@@ -141,6 +148,12 @@ def printer_intervals(
     return state_intervals(st, start_ns, end_ns, instances, reason=rs, outages=outages)
 
 
+def printer_elements(iv: Intervals, stop_reasons: list[StopReason], steps: OrderSteps) -> npt.NDArray[np.int64]:
+    """The ISO 22400 element of every interval: the time model's table, then a stop between two orders as setup
+    (models/kpi/orders.py). One function, so the KPIs and the operator's stop list agree."""
+    return changeovers_as_setup(iv, classify(iv, stop_reasons), order_changes_ns(steps))
+
+
 def printer_gap_ns(printer: Printer, config: KpiConfig) -> int:
     """Printer samples further apart than this leave no data between them."""
     return round(config.max_gap_polls * printer.modbus.poll_interval_s * NS_PER_S)
@@ -179,7 +192,35 @@ def printer_stop_events(
     one stop event is exactly what the Pareto and the failure count count.
     """
     iv = printer_intervals(fields, start_ns, end_ns, instances, outages, printer_gap_ns(printer, config))
-    return iv, stop_events(iv, classify(iv, stop_reasons), config.micro_stop_s)
+    return iv, stop_events(iv, printer_elements(iv, stop_reasons, order_steps(fields)), config.micro_stop_s)
+
+
+def _only(inc: Increments, keep: npt.NDArray[np.bool_]) -> Increments:
+    """``inc`` with the amounts not kept set to 0 (same positions, so slot sums add the rest exactly as before)."""
+    return inc if keep.all() else replace(inc, amount=np.where(keep, inc.amount, 0.0))
+
+
+def _ideal_seconds(
+    instances: Sequence[ShiftInstance],
+    produced: Increments,
+    defective: Increments,
+    produced_speed_m_min: npt.NDArray[np.float64],
+    defective_speed_m_min: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per slot, metres at their order's ideal speed (``ideal_s``) and good metres at it (``good_ideal_s``).
+
+    Grouped by speed (a shift prints a handful of designs): Σ over speeds of (metres at that speed) / speed,
+    so a line that printed one design all along gets exactly produced_m / ideal speed (docs/kpi.md, "Orders").
+    """
+    ideal = np.zeros(len(instances) + 1)
+    good = np.zeros(len(instances) + 1)
+    for speed_m_min in np.unique(np.concatenate([produced_speed_m_min, defective_speed_m_min])):
+        speed_m_s = float(speed_m_min) / 60.0
+        p = _per_slot(instances, _only(produced, produced_speed_m_min == speed_m_min), known_only=True)
+        d = _per_slot(instances, _only(defective, defective_speed_m_min == speed_m_min), known_only=True)
+        ideal += p / speed_m_s
+        good += (p - d) / speed_m_s
+    return ideal, good
 
 
 def printer_shift_totals(
@@ -191,10 +232,17 @@ def printer_shift_totals(
     instances: Sequence[ShiftInstance],
     outages: Spans = NO_SPANS,
     config: KpiConfig = KpiConfig(),
+    designs: Sequence[Design] = (),
 ) -> list[PrinterTotals]:
+    """Per shift instance (and the slot outside every shift), one printer's additive totals.
+
+    ``designs``: the plant file's; each metres increment is measured against the ideal speed of the design
+    in force where it is booked (models/kpi/orders.py), the printer's ``ideal_speed_m_min`` where none is.
+    """
     gap = printer_gap_ns(printer, config)
     iv = printer_intervals(fields, start_ns, end_ns, instances, outages, gap)
-    down = shift_downtime(iv, classify(iv, stop_reasons), len(instances), config.micro_stop_s)
+    steps = order_steps(fields)
+    down = shift_downtime(iv, printer_elements(iv, stop_reasons, steps), len(instances), config.micro_stop_s)
 
     def counter(name: str) -> Increments:
         return _counter(fields, name, printer.signal(name).wrap_m, gap, outages, start_ns, end_ns)
@@ -206,7 +254,13 @@ def printer_shift_totals(
     defective_k = _per_slot(instances, defective, known_only=True)
     defective_all = _per_slot(instances, defective, known_only=False)
     energy_s, water_s, ink_s = (_per_slot(instances, c, False) for c in (energy, water, ink))
-    ideal_m_s = printer.ideal_speed_m_min / 60.0
+    ideal_k, good_ideal_k = _ideal_seconds(
+        instances,
+        printed,
+        defective,
+        ideal_speed_m_min_at(steps, designs, printer.ideal_speed_m_min, printed.ts_ns),
+        ideal_speed_m_min_at(steps, designs, printer.ideal_speed_m_min, defective.ts_ns),
+    )
     all_counters = (printed, defective, energy, water, ink)
     no_events = np.zeros(len(instances) + 1, dtype=np.intp)
     wraps = sum(
@@ -224,8 +278,8 @@ def printer_shift_totals(
                 times=down.times[k],
                 produced_m=float(produced_k[k]),
                 defective_m=float(defective_k[k]),
-                ideal_s=float(produced_k[k]) / ideal_m_s,
-                good_ideal_s=float(produced_k[k] - defective_k[k]) / ideal_m_s,
+                ideal_s=float(ideal_k[k]),
+                good_ideal_s=float(good_ideal_k[k]),
                 printed_m=float(printed_all[k]),
                 printed_across_gap_m=float(printed_all[k] - produced_k[k]),
                 defective_all_m=float(defective_all[k]),

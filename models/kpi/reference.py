@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from shopfloor.models.kpi.oee import TimeTotals
 from shopfloor.models.kpi.pipeline import KpiConfig, robot_wrap_span
 from shopfloor.models.kpi.printer import PrinterTotals
 from shopfloor.models.kpi.time_model import CATEGORY_ELEMENT, DEFAULT_ELEMENT, Element
-from shopfloor.models.plant import Fleet, Printer, StopReason
+from shopfloor.models.plant import Design, Fleet, Printer, StopReason
 from shopfloor.models.samples import Series
 from shopfloor.models.states import PrinterState, RobotState
 from shopfloor.models.timebase import NS_PER_S
@@ -231,10 +231,50 @@ def stop_events(
     ]
 
 
+def order_changes(fields: Mapping[str, Series]) -> list[int]:
+    """Times at which the order number read changed to another order (not 0)."""
+    ts, value = series(fields.get("order_number"))
+    out: list[int] = []
+    for k in range(1, len(ts)):
+        if round(value[k]) != round(value[k - 1]) and round(value[k]) != 0:
+            out.append(ts[k])
+    return out
+
+
+def changeover_elements(intervals: list[Interval], elements: list[Element], changes: Sequence[int]) -> list[Element]:
+    """A stop (contiguous non-running time with data, one shift instance) in which another order was loaded:
+    its delay time without a reason is setup (models/kpi/orders.py)."""
+    out = list(elements)
+    k = 0
+    while k < len(intervals):
+        if intervals[k][2] in (NO_DATA, PrinterState.RUNNING):
+            k += 1
+            continue
+        j = k
+        while (
+            j + 1 < len(intervals)
+            and intervals[j + 1][2] not in (NO_DATA, PrinterState.RUNNING)
+            and intervals[j + 1][4] == intervals[k][4]
+            and intervals[j + 1][0] == intervals[j][1]
+        ):
+            j += 1
+        start, end = intervals[k][0], intervals[j][1]
+        if any(start <= c < end for c in changes):
+            for i in range(k, j + 1):
+                if out[i] == Element.ADET and intervals[i][3] == 0:
+                    out[i] = Element.AUST
+        k = j + 1
+    return out
+
+
 def shift_downtime(
-    intervals: list[Interval], stop_reasons: Sequence[StopReason], n_instances: int, micro_stop_s: float
+    intervals: list[Interval],
+    stop_reasons: Sequence[StopReason],
+    n_instances: int,
+    micro_stop_s: float,
+    changes: Sequence[int] = (),
 ) -> tuple[list[TimeTotals], list[dict[int, float]], list[dict[int, int]]]:
-    elements = [element(iv, stop_reasons) for iv in intervals]
+    elements = changeover_elements(intervals, [element(iv, stop_reasons) for iv in intervals], changes)
     events = stop_events(intervals, elements, micro_stop_s)
     acc = [
         dict.fromkeys(["apt", "aust", "adot", "adet", "pdot", "nd", "out", "micro_s", "repair"], 0.0)
@@ -314,6 +354,47 @@ def per_slot(
     return out
 
 
+def held_at(ts: list[int], value: list[float], t: int) -> int:
+    """A step series' value at ``t`` (its last reading at or before ``t``); 0 before the first."""
+    i = bisect.bisect_right(ts, t) - 1
+    return 0 if i < 0 else round(value[i])
+
+
+def ideal_speed_at(
+    design_code: tuple[list[int], list[float]], designs: Sequence[Design], default_m_min: float, t: int
+) -> float:
+    """The ideal speed of the design the line reported at ``t`` (models/kpi/orders.py)."""
+    code = held_at(*design_code, t)
+    for design in designs:
+        if code != 0 and design.code == code:
+            return design.ideal_speed_m_min
+    return default_m_min
+
+
+def ideal_per_slot(
+    instances: Sequence[ShiftInstance],
+    produced: list[tuple[int, float, bool, bool, bool]],
+    defective: list[tuple[int, float, bool, bool, bool]],
+    speed: Callable[[int], float],
+) -> tuple[list[float], list[float]]:
+    """(ideal_s, good_ideal_s) per slot: metres grouped by the speed they ran at, each group / its speed."""
+    by_speed: dict[float, tuple[list[float], list[float]]] = {}
+    n = len(instances) + 1
+    for rows, column in ((produced, 0), (defective, 1)):
+        for t, amount, across, _, _ in rows:
+            v = speed(t)
+            by_speed.setdefault(v, ([0.0] * n, [0.0] * n))
+            if not across:
+                by_speed[v][column][_slot(instances, t)] += amount
+    ideal, good = [0.0] * n, [0.0] * n
+    for v in sorted(by_speed):
+        p, d = by_speed[v]
+        for k in range(n):
+            ideal[k] += p[k] / (v / 60.0)
+            good[k] += (p[k] - d[k]) / (v / 60.0)
+    return ideal, good
+
+
 def printer_shift_totals(
     printer: Printer,
     stop_reasons: list[StopReason],
@@ -323,12 +404,15 @@ def printer_shift_totals(
     instances: Sequence[ShiftInstance],
     outages: Sequence[Span] = (),
     config: KpiConfig = KpiConfig(),
+    designs: Sequence[Design] = (),
 ) -> list[PrinterTotals]:
     gap = round(config.max_gap_polls * printer.modbus.poll_interval_s * NS_PER_S)
     iv = state_intervals(
         series(fields.get("state")), start_ns, end_ns, instances, series(fields.get("stop_reason")), outages, gap
     )
-    times, reason_s, reason_n = shift_downtime(iv, stop_reasons, len(instances), config.micro_stop_s)
+    times, reason_s, reason_n = shift_downtime(
+        iv, stop_reasons, len(instances), config.micro_stop_s, order_changes(fields)
+    )
     incs = {
         name: starting_in(
             increments(*series(fields.get(name)), printer.signal(name).wrap_m, gap, outages), start_ns, end_ns
@@ -348,6 +432,13 @@ def printer_shift_totals(
     energy = per_slot(instances, incs["energy_kwh_total"], False)
     water = per_slot(instances, incs["water_l_total"], False)
     ink = per_slot(instances, incs["ink_consumed_kg_total"], False)
+    design_code = series(fields.get("design_code"))
+    ideal, good_ideal = ideal_per_slot(
+        instances,
+        incs["printed_m_total"],
+        incs["defective_m_total"],
+        lambda t: ideal_speed_at(design_code, designs, printer.ideal_speed_m_min, t),
+    )
     wraps = [0] * (len(instances) + 1)
     resets = [0] * (len(instances) + 1)
     for rows in incs.values():
@@ -359,7 +450,7 @@ def printer_shift_totals(
             times[k],
             produced[k],
             defective[k],
-            produced[k] / (printer.ideal_speed_m_min / 60.0),
+            ideal[k],
             printed[k],
             printed[k] - produced[k],
             defective_all[k],
@@ -370,7 +461,7 @@ def printer_shift_totals(
             resets[k],
             reason_s[k],
             reason_n[k],
-            (produced[k] - defective[k]) / (printer.ideal_speed_m_min / 60.0),
+            good_ideal[k],
         )
         for k in range(len(instances) + 1)
     ]

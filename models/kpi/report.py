@@ -162,7 +162,9 @@ def equipment_totals(
     for p in plant.printers:
         fields = series.get(p.id, {})
         out = outage_spans(events, p.id, start_ns, OPEN_END_NS)
-        p_tot[p.id] = printer_shift_totals(p, plant.stop_reasons, fields, start_ns, end_ns, inst, out, config)[:n]
+        p_tot[p.id] = printer_shift_totals(
+            p, plant.stop_reasons, fields, start_ns, end_ns, inst, out, config, plant.designs
+        )[:n]
         if throughput_period_s is not None:
             tp = printer_throughput(p, fields, start_ns, end_ns, throughput_period_s, out, config)
             hourly[p.id] = HourlyThroughput(

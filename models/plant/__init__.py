@@ -6,8 +6,9 @@ settings, and the simulators' process parameters. Simulators and collectors
 read the same objects, so what one serves is what the other reads.
 
 One module per topic: ``common`` (identifiers, the strict base model, stop
-reasons), ``modbus`` (printers), ``opcua`` (fleets), ``shifts``, ``teams``,
-``objectives`` (the one table of team objective KPIs), ``alerts`` (andon rules), ``settings`` (baseline,
+reasons), ``modbus`` (printers), ``opcua`` (fleets), ``designs`` (print
+designs and their ideal speeds), ``shifts``, ``teams``, ``objectives`` (the one table of team objective KPIs),
+``alerts`` (andon rules), ``settings`` (baseline,
 storage, API, KPI rules, simulation) and ``loading`` (the whole document and
 reading it). Every public name is re-exported here, so callers import from
 ``shopfloor.models.plant``.
@@ -37,6 +38,7 @@ from shopfloor.models.plant.common import (
     StopReason,
     StrictModel,
 )
+from shopfloor.models.plant.designs import NO_DESIGN, Design
 from shopfloor.models.plant.loading import (
     DEFAULT_PLANT_RESOURCE,
     Plant,
@@ -98,6 +100,7 @@ __all__ = [
     "DEFAULT_MAX_UNSAVED_SAMPLES",
     "DEFAULT_NODE_ID_TEMPLATE",
     "DEFAULT_PLANT_RESOURCE",
+    "NO_DESIGN",
     "NS_PLACEHOLDER",
     "OBJECTIVE_KPIS",
     "AlertKind",
@@ -106,6 +109,7 @@ __all__ = [
     "ApiSettings",
     "Baseline",
     "BrowseName",
+    "Design",
     "Direction",
     "EmbeddedStoreSettings",
     "FieldName",

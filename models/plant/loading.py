@@ -8,15 +8,17 @@ key path and what was expected.
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationError, model_validator
 
 from shopfloor.models.plant.alerts import AlertSettings
 from shopfloor.models.plant.common import PlantInfo, StopReason, StrictModel, by_key
+from shopfloor.models.plant.designs import Design
 from shopfloor.models.plant.modbus import Printer
 from shopfloor.models.plant.opcua import Fleet
 from shopfloor.models.plant.settings import ApiSettings, Baseline, KpiSettings, Simulation, StorageSettings
@@ -30,6 +32,7 @@ class Plant(StrictModel):
     plant: PlantInfo
     stop_reasons: list[StopReason]
     printers: list[Printer] = Field(default_factory=list)
+    designs: Annotated[list[Design], Field(max_length=10_000)] = Field(default_factory=list)
     fleets: list[Fleet] = Field(default_factory=list)
     shift_calendar: ShiftCalendar
     teams: list[Team]
@@ -45,6 +48,9 @@ class Plant(StrictModel):
         codes = [r.code for r in self.stop_reasons]
         if len(set(codes)) != len(codes):
             raise ValueError("stop_reasons: codes must be unique")
+        repeated_designs = sorted(c for c, n in Counter(d.code for d in self.designs).items() if n > 1)
+        if repeated_designs:
+            raise ValueError(f"designs: codes must be unique, repeated: {repeated_designs}")
         equipment = [p.id for p in self.printers] + [f.id for f in self.fleets]
         robots = [r.id for f in self.fleets for r in f.robots]
         everything = equipment + robots
@@ -109,6 +115,13 @@ class Plant(StrictModel):
 
     def team(self, team_id: str) -> Team:
         return by_key(self.teams, team_id, lambda t: t.id)
+
+    def design(self, code: int) -> Design | None:
+        """The design with this code; None for 0 (no design) or a code the file does not list."""
+        try:
+            return by_key(self.designs, code, lambda d: d.code)
+        except KeyError:
+            return None
 
     def stop_reason(self, code: int) -> StopReason | None:
         try:

@@ -8,9 +8,9 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from shopfloor.models.contract import PRINTER_FIELDS
+from shopfloor.models.contract import PRINTER_FIELDS, PRINTER_ORDER_FIELDS
 from shopfloor.models.plant.common import FieldName, FiniteFloat, Identifier, PositiveFloat, StrictModel, by_key
-from shopfloor.models.registers import ByteOrder, DataType, integer_bits, register_count
+from shopfloor.models.registers import INTEGER_TYPES, ByteOrder, DataType, integer_bits, register_count
 
 
 class RegisterKind(StrEnum):
@@ -116,6 +116,15 @@ class Printer(StrictModel):
             signal = self.signal(spec.name)
             if spec.counter and not signal.counter:
                 raise ValueError(f"signal {spec.name!r} is a total: set counter = true")
+        for spec in PRINTER_ORDER_FIELDS:
+            if spec.name not in names:
+                continue  # optional: a line without order registers measures every metre at ideal_speed_m_min
+            signal = self.signal(spec.name)
+            if signal.type not in INTEGER_TYPES or signal.counter or signal.scale != 1 or signal.offset != 0:
+                raise ValueError(
+                    f"signal {spec.name!r} holds a code: an integer type with scale 1, offset 0 and counter = false"
+                    f" (see docs/data-contract.md), got {signal.type.value}"
+                )
         by_table: dict[RegisterKind, list[ModbusSignal]] = {}
         for signal in self.signals:
             by_table.setdefault(signal.table, []).append(signal)

@@ -14,7 +14,8 @@ What happens, in order of priority at each step boundary:
 2. a timed stop (fault repair, changeover, starved/blocked) runs to its end;
 3. outside every shift the line is OFFLINE; in a planned break it is STOPPED
    with the ``planned_break`` reason;
-4. a changeover is due every ``changeover_every_m`` metres (SETUP, a random
+4. a changeover is due every ``changeover_every_m`` metres: the order on the
+   line is done and the next order of the queue is loaded (SETUP, a random
    setup-category reason, ``changeover_min`` ± 15 %);
 5. a failure is due after an exponential running time with mean
    ``mean_time_between_failures_min`` (FAULT, a random unplanned reason,
@@ -22,6 +23,13 @@ What happens, in order of priority at each step boundary:
 6. starved/blocked is due after an exponential running time (SUSPENDED, a
    random external reason);
 7. otherwise the line RUNS, ramping toward the setpoint.
+
+Print orders: the line works through a queue of orders of ``changeover_every_m``
+metres each, numbered from ``FIRST_ORDER_NUMBER`` on, each of a design drawn from
+the plant file's ``[[designs]]`` (0 if it lists none) by a random stream of its
+own (so adding orders changed no other draw). It serves them in the
+``order_number`` and ``design_code`` registers; ``truth.orders`` keeps what each
+order printed. The speed setpoint is the same for every design.
 
 Every quantity is integrated exactly over piecewise-linear speed (ramps that
 end inside a step are split), so metres, energy and the speed trajectory are
@@ -39,11 +47,12 @@ from shopfloor.models.plant import Plant, Printer, StopCategory, StopReason
 from shopfloor.models.states import PrinterState
 from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.printer.schedule import Plan, PlanLookup
-from shopfloor.simulators.printer.truth import PrinterTruth, StopEvent
+from shopfloor.simulators.printer.truth import OrderRun, PrinterTruth, StopEvent
 
 log = logging.getLogger("shopfloor.simulators.printer")
 
 PLANNED_BREAK_KEY = "planned_break"
+FIRST_ORDER_NUMBER = 7001
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,8 @@ MODEL_SIGNALS: tuple[str, ...] = (
     "running",
     "fault_active",
     "emergency_stop",
+    "order_number",
+    "design_code",
 )
 
 
@@ -127,6 +138,9 @@ class PrinterProcess:
         self._plan = PlanLookup(plant.shift_calendar, plant.tz)
         self._reasons = _reasons_by_category(plant.stop_reasons)
         self._break_code = _break_code(plant.stop_reasons)
+        # Orders draw from a stream of their own: the failures, stops and changeovers stay those of the seed.
+        self._order_rng = random.Random(f"{self.seed}:orders")
+        self._design_codes = [d.code for d in plant.designs]
 
         c, p, dt = self.constants, self.params, self.step_s
         self._decel = p.ramp_m_min_per_s * c.decel_factor
@@ -145,6 +159,7 @@ class PrinterProcess:
         self._stop_until_ns: int | None = None
         self._stopped_since_ns: int | None = None
         self._m_since_changeover = 0.0
+        self._load_next_order(start_ns)
         self._run_s_to_failure = self._draw_failure_s()
         self._run_s_to_starved = self._draw_starved_s()
         self._decide(start_ns)
@@ -209,7 +224,14 @@ class PrinterProcess:
             "running": 1.0 if self.state is PrinterState.RUNNING else 0.0,
             "fault_active": 1.0 if self.state is PrinterState.FAULT else 0.0,
             "emergency_stop": 1.0 if self.emergency_stop else 0.0,
+            "order_number": float(self.order.order_number),
+            "design_code": float(self.order.design_code),
         }
+
+    @property
+    def order(self) -> OrderRun:
+        """The order on the line (loaded at the start of its changeover)."""
+        return self.truth.orders[-1]
 
     # ------------------------------------------------------------------ internals
 
@@ -235,6 +257,9 @@ class PrinterProcess:
         self.speed_m_min = v1
         t.printed_m += metres
         t.defective_m += metres * defect_rate
+        order = t.orders[-1]
+        order.printed_m += metres
+        order.defective_m += metres * defect_rate
         t.energy_kwh += energy_kwh
         t.water_l += metres * p.water_l_per_m
         t.ink_kg += metres * p.ink_g_per_m / 1000.0
@@ -271,6 +296,7 @@ class PrinterProcess:
             self._transition(PrinterState.STOPPED, self._break_code, t_ns)
         elif self._m_since_changeover >= self.params.changeover_every_m and self._reasons[StopCategory.SETUP]:
             self._m_since_changeover = 0.0
+            self._load_next_order(t_ns)
             self.truth.changeovers += 1
             self.truth.water_l += self.constants.cleaning_water_l_per_changeover
             jitter = self.constants.changeover_jitter
@@ -289,6 +315,14 @@ class PrinterProcess:
             self._timed_stop(PrinterState.SUSPENDED, StopCategory.EXTERNAL, wait_s, t_ns)
         else:
             self._transition(PrinterState.RUNNING, 0, t_ns)
+
+    def _load_next_order(self, t_ns: int) -> None:
+        orders = self.truth.orders
+        if orders:
+            orders[-1].end_ns = t_ns
+        number = orders[-1].order_number + 1 if orders else FIRST_ORDER_NUMBER
+        design = self._order_rng.choice(self._design_codes) if self._design_codes else 0
+        orders.append(OrderRun(number, design, self.params.changeover_every_m, t_ns))
 
     def _timed_stop(self, state: PrinterState, category: StopCategory, seconds: float, t_ns: int) -> None:
         reason = self._rng.choice(self._reasons[category])

@@ -38,6 +38,20 @@ class StopEvent:
 
 
 @dataclass(slots=True)
+class OrderRun:
+    """One print order of the simulator's queue: loaded at ``start_ns`` (its changeover begins then), done at
+    ``end_ns`` (the next order is loaded), with what was printed while it was loaded."""
+
+    order_number: int
+    design_code: int  # 0: the plant file lists no designs
+    metres_ordered: float
+    start_ns: int
+    end_ns: int | None = None  # None while it is the order on the line
+    printed_m: float = 0.0
+    defective_m: float = 0.0
+
+
+@dataclass(slots=True)
 class PrinterTruth:
     start_ns: int
     now_ns: int
@@ -52,6 +66,7 @@ class PrinterTruth:
     # Nanoseconds spent in each PrinterState, indexed by the state's code.
     state_ns: list[int] = field(default_factory=lambda: [0] * len(PrinterState))
     stops: list[StopEvent] = field(default_factory=list)
+    orders: list[OrderRun] = field(default_factory=list)  # the queue worked through so far, in order
 
     @property
     def elapsed_s(self) -> float:

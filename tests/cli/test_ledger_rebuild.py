@@ -8,6 +8,7 @@ import datetime as dt
 import importlib.resources
 import os
 import pty
+import re
 import shutil
 import subprocess
 import sys
@@ -71,10 +72,17 @@ def history(plant: Plant, tmp_path_factory: pytest.TempPathFactory) -> History:
 
 
 def faster_plant_file(folder: Path) -> Path:
+    """The built-in plant with every ideal speed (the printer's and each design's) 25 % higher."""
     text = importlib.resources.files("shopfloor.models.plants").joinpath("mso_cpp_plant.toml").read_text("utf-8")
     assert text.count("ideal_speed_m_min = 100.0") == 1
     path = folder / "plant.toml"
-    path.write_text(text.replace("ideal_speed_m_min = 100.0", "ideal_speed_m_min = 125.0"), encoding="utf-8")
+    faster = re.sub(
+        r"^ideal_speed_m_min = ([0-9.]+)$",
+        lambda m: f"ideal_speed_m_min = {float(m.group(1)) * 1.25}",
+        text,
+        flags=re.MULTILINE,
+    )
+    path.write_text(faster, encoding="utf-8")
     return path
 
 

@@ -6,7 +6,13 @@ import re
 from pathlib import Path
 
 from shopfloor.models import contract
-from shopfloor.models.contract import LEDGER_INTEGER_FIELDS, LEDGER_TEXT_FIELDS, PRINTER_FIELDS, ROBOT_FIELDS
+from shopfloor.models.contract import (
+    LEDGER_INTEGER_FIELDS,
+    LEDGER_TEXT_FIELDS,
+    PRINTER_FIELDS,
+    PRINTER_ORDER_FIELDS,
+    ROBOT_FIELDS,
+)
 from shopfloor.models.ledger import RECORD_COLUMNS
 from shopfloor.models.states import PrinterState, Quality, RobotState
 
@@ -20,7 +26,11 @@ def table_rows(heading: str) -> list[list[str]]:
 
 
 def test_every_field_is_documented_with_its_unit() -> None:
-    for heading, fields in (("Printer fields", PRINTER_FIELDS), ("Robot fields", ROBOT_FIELDS)):
+    for heading, fields in (
+        ("Printer fields", PRINTER_FIELDS),
+        ("Printer order fields", PRINTER_ORDER_FIELDS),
+        ("Robot fields", ROBOT_FIELDS),
+    ):
         rows = {row[0].strip("`"): row for row in table_rows(heading)}
         assert set(rows) == {f.name for f in fields}
         for spec in fields:
@@ -35,7 +45,7 @@ def test_every_state_and_quality_code_is_documented() -> None:
 
 
 def test_field_names_carry_units() -> None:
-    for spec in PRINTER_FIELDS + ROBOT_FIELDS:
+    for spec in PRINTER_FIELDS + PRINTER_ORDER_FIELDS + ROBOT_FIELDS:
         if spec.unit and spec.unit != "":
             assert re.search(r"_(m|m_min|kwh|l|kg|c|pct|kw)(_total)?$", spec.name), spec.name
 

@@ -58,6 +58,8 @@ PRINTER = PLANT.printers[0]
 FLEET = PLANT.fleets[0]
 PRINTER_CODES = [int(s) for s in PrinterState] + [42]  # one code the contract does not know
 REASON_CODES = [0, 0, 1, 2, 10, 20, 30, 999]  # 999: not in the plant file
+DESIGN_CODES = [0, *(d.code for d in PLANT.designs), 999]  # 0: no design; 999: not in the plant file
+ORDER_NUMBERS = [0, 7001, 7002, 7003]  # 0: no order
 ROBOT_CODES = [int(s) for s in RobotState]
 PRINTER_COUNTERS = (
     "printed_m_total",
@@ -104,7 +106,12 @@ def printer_series(draw: st.DrawFn) -> dict[str, Series]:
     open_field = draw(st.sampled_from([None, None, None, "state", "stop_reason", *PRINTER_COUNTERS]))
     fields = {
         name: closing_reading(draw, draw(state_series(codes)), codes, open_field == name)
-        for name, codes in (("state", PRINTER_CODES), ("stop_reason", REASON_CODES))
+        for name, codes in (
+            ("state", PRINTER_CODES),
+            ("stop_reason", REASON_CODES),
+            ("design_code", DESIGN_CODES),
+            ("order_number", ORDER_NUMBERS),
+        )
     }
     for name in PRINTER_COUNTERS:
         if draw(st.integers(0, 5)) == 0:
@@ -187,7 +194,7 @@ def printer_run(
 ) -> list[PrinterTotals]:
     fields = printer_read(full, overrides, start, end)
     out = outage_spans(events, PRINTER.id, start, OPEN_END_NS)
-    return printer_shift_totals(PRINTER, PLANT.stop_reasons, fields, start, end, inst, out, config)
+    return printer_shift_totals(PRINTER, PLANT.stop_reasons, fields, start, end, inst, out, config, PLANT.designs)
 
 
 def robot_run(

@@ -23,7 +23,7 @@ import pytest
 
 from shopfloor.collectors.modbus.poller import ModbusPoller
 from shopfloor.models.calendar import to_ns
-from shopfloor.models.contract import MEASUREMENT_PRINTER, PRINTER_FIELDS, ROBOT_FIELDS
+from shopfloor.models.contract import MEASUREMENT_PRINTER, PRINTER_FIELDS, PRINTER_ORDER_FIELDS, ROBOT_FIELDS
 from shopfloor.models.kpi import KpiConfig, KpiReport, build_report
 from shopfloor.models.plant import Plant, load_plant
 from shopfloor.models.samples import Series
@@ -76,7 +76,11 @@ async def print_a_shift(plant: Plant, db: Path) -> tuple[PrinterTruth, KpiReport
         truth = sim.process.truth
         poller.close()
     series = store.read_series(
-        MEASUREMENT_PRINTER, [printer.id], [f.name for f in PRINTER_FIELDS], start, start + SHIFT_S * NS_PER_S + 1
+        MEASUREMENT_PRINTER,
+        [printer.id],
+        [f.name for f in PRINTER_FIELDS + PRINTER_ORDER_FIELDS],
+        start,
+        start + SHIFT_S * NS_PER_S + 1,
     )
     events = store.read_connectivity([printer.id], start - NS_PER_S, start + SHIFT_S * NS_PER_S + 1)
     store.close()
@@ -134,6 +138,28 @@ def test_printer_times_and_downtime_by_reason_are_the_simulators_within_one_poll
     planned_true = sum(s for code, s in true_by_reason.items() if code in planned)
     planned_stops = sum(n for code, n in stops_by_reason.items() if code in planned)
     assert t.pdot_s == pytest.approx(planned_true, abs=2 * POLL_S * max(1, planned_stops))
+
+
+def test_performance_by_order_is_the_simulators_order_by_order(
+    plant: Plant,
+    printed_shift: tuple[PrinterTruth, KpiReport],
+) -> None:
+    """The orders served in the PLC's registers reach the KPI: each order's metres at its design's speed."""
+    truth, report = printed_shift
+    speeds = {d.code: d.ideal_speed_m_min for d in plant.designs}
+    assert len(truth.orders) >= 2 and len({o.design_code for o in truth.orders}) >= 2, "orders of two designs"
+    [shift] = report.shifts
+    k = shift.printers[plant.printers[0].id]
+    assert k.oee.performance_pct is not None
+    ideal_s = k.oee.performance_pct / 100 * k.times.apt_s  # performance = ideal_s / APT
+    want_ideal_s = sum(o.printed_m / (speeds[o.design_code] / 60.0) for o in truth.orders)
+    # An increment is measured at the design read where it starts: the poll that covers an order change may put
+    # one poll's metres (braking into the changeover) under the other design.
+    setpoint_m_s = plant.simulation.printer.setpoint_m_min / 60.0
+    tolerance_s = len(truth.orders) * POLL_S * setpoint_m_s / (min(speeds.values()) / 60.0) + 1.0
+    assert ideal_s == pytest.approx(want_ideal_s, abs=tolerance_s)
+    flat_s = truth.printed_m / (plant.printers[0].ideal_speed_m_min / 60.0)
+    assert abs(want_ideal_s - flat_s) > 2 * tolerance_s, "the designs' speeds must matter in this shift"
 
 
 # --------------------------------------------------------------------------- fleet

@@ -33,6 +33,8 @@ from tests.models.kpi._strategies import (
 PLANT = load_plant()
 PRINTER_CODES = [int(s) for s in PrinterState] + [42]  # one code the contract does not know
 REASON_CODES = [0, 0, 1, 2, 10, 20, 30, 999]  # 999: not in the plant file
+DESIGN_CODES = [0, *(d.code for d in PLANT.designs), 999]  # 0: no design; 999: not in the plant file
+ORDER_NUMBERS = [0, 7001, 7002, 7003]  # 0: no order
 ROBOT_CODES = [int(s) for s in RobotState]
 START, END = T0 - 5 * NS, T0 + HORIZON_S * NS
 GAPS = st.sampled_from([None, 3 * NS, 8 * NS])
@@ -238,6 +240,9 @@ def printer_fields(draw):
         "defective_m_total": draw(counter_series(1000.0)),
         "energy_kwh_total": draw(counter_series(1000.0)),
         "water_l_total": draw(counter_series(1000.0)),
+        # Designs of the plant file (different ideal speeds), "no design" and one the file does not list.
+        "design_code": draw(state_series(DESIGN_CODES)),
+        "order_number": draw(state_series(ORDER_NUMBERS)),
     }
 
 
@@ -247,8 +252,10 @@ def test_printer_pipeline_matches_reference(fields, inst, out, micro):
     """End to end; ink is left out on purpose (a missing field is no data, not an error)."""
     printer = PLANT.printers[0]
     cfg = KpiConfig(micro_stop_s=micro)
-    got = printer_shift_totals(printer, PLANT.stop_reasons, fields, START, END, inst, out, cfg)
-    want = ref.printer_shift_totals(printer, PLANT.stop_reasons, fields, START, END, inst, spans_list(out), cfg)
+    got = printer_shift_totals(printer, PLANT.stop_reasons, fields, START, END, inst, out, cfg, PLANT.designs)
+    want = ref.printer_shift_totals(
+        printer, PLANT.stop_reasons, fields, START, END, inst, spans_list(out), cfg, PLANT.designs
+    )
     assert len(got) == len(want) == len(inst) + 1
     for g, w in zip(got, want, strict=True):
         assert g.times == pytest.approx(w.times)
@@ -256,6 +263,7 @@ def test_printer_pipeline_matches_reference(fields, inst, out, micro):
             "produced_m",
             "defective_m",
             "ideal_s",
+            "good_ideal_s",
             "printed_m",
             "defective_all_m",
             "energy_kwh",

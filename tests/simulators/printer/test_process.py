@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -225,3 +226,38 @@ def test_ramp_matches_a_fine_grained_reference(v0: float, target: float, rate: f
     ref_v1, ref_area = _ramp_reference(v0, target, rate, dt)
     assert v1 == pytest.approx(ref_v1, abs=1e-6)
     assert area == pytest.approx(ref_area, rel=1e-3, abs=rate * dt * dt / 4000 + 1e-9)
+
+
+def test_the_line_works_through_a_queue_of_orders(plant: Plant, day_runs: dict[int, PrinterProcess]) -> None:
+    """One order per changeover, numbered in sequence, of the plant's designs; each order's metres are what the
+    line printed while it was loaded, and every order done printed (at least) the metres ordered."""
+    designs = {d.code for d in plant.designs}
+    for process in day_runs.values():
+        orders = process.truth.orders
+        assert len(orders) == process.truth.changeovers + 1
+        assert [o.order_number for o in orders] == list(
+            range(orders[0].order_number, orders[0].order_number + len(orders))
+        )
+        assert {o.design_code for o in orders} <= designs and len({o.design_code for o in orders}) >= 2
+        assert orders[0].start_ns == process.truth.start_ns and orders[-1].end_ns is None
+        for done, loaded in itertools.pairwise(orders):
+            assert done.end_ns == loaded.start_ns
+            assert done.printed_m >= done.metres_ordered
+            # The next order is loaded when its changeover starts: a SETUP stop begins right there.
+            assert any(s.start_ns == loaded.start_ns and s.state is PrinterState.SETUP for s in process.truth.stops)
+        assert sum(o.printed_m for o in orders) == pytest.approx(process.truth.printed_m, rel=1e-12)
+        assert sum(o.defective_m for o in orders) == pytest.approx(process.truth.defective_m, rel=1e-12)
+        served = process.values()
+        assert (served["order_number"], served["design_code"]) == (orders[-1].order_number, orders[-1].design_code)
+
+
+def test_orders_change_no_other_draw(plant: Plant, shift_start_ns: int) -> None:
+    """Orders draw from their own stream: a plant without designs stops and changes over at the same moments."""
+    with_designs = PrinterProcess(plant, seed=5, start_ns=shift_start_ns)
+    without = PrinterProcess(plant.model_copy(update={"designs": []}), seed=5, start_ns=shift_start_ns)
+    for process in (with_designs, without):
+        process.run_until(shift_start_ns + DAY_NS // 2)
+    assert [(s.start_ns, s.state, s.reason_code) for s in with_designs.truth.stops] == [
+        (s.start_ns, s.state, s.reason_code) for s in without.truth.stops
+    ]
+    assert {o.design_code for o in without.truth.orders} == {0}

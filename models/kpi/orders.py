@@ -1,0 +1,175 @@
+"""Print orders: which order ran when on a line, and the ideal speed of the design it printed (pure).
+
+The line PLC serves the current order number and design code (docs/data-contract.md, "Printer order fields"); each
+reading holds until the next one, like a state. This module is the one place that turns those readings into
+
+* ``OrderSteps``: the order and design in force from each change on;
+* ``ideal_speed_m_min_at``: the ideal speed in force at given times - the design's from the plant file's
+  ``[[designs]]``, the printer's ``ideal_speed_m_min`` for no design or a design the file does not list.
+  The KPI pipeline divides each metres increment by it (docs/kpi.md, "Orders"); an hour-by-hour board asks
+  it for each hour's target;
+* ``order_spans``: the contiguous runs of one order, for per-order reports;
+* ``changeovers_as_setup``: a stop between two orders is setup time (AUST), attributed to the change.
+
+A reading before the first one of a series is "no order" (0). Order readings are not cut by the gap rule:
+an order stays loaded across a link outage, and the metres read across a gap are excluded from performance
+anyway (docs/kpi.md, "Counters").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from shopfloor.models.contract import DESIGN_CODE_FIELD, ORDER_NUMBER_FIELD
+from shopfloor.models.kpi.clean import clean_series
+from shopfloor.models.kpi.intervals import NO_DATA, Intervals
+from shopfloor.models.kpi.time_model import Element
+from shopfloor.models.plant import NO_DESIGN, Design
+from shopfloor.models.samples import Series
+from shopfloor.models.states import PrinterState
+
+NO_ORDER = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSteps:
+    """The order and design in force from ``ts_ns[i]`` until ``ts_ns[i + 1]`` (the last one: onward)."""
+
+    ts_ns: npt.NDArray[np.int64]
+    order_number: npt.NDArray[np.int64]
+    design_code: npt.NDArray[np.int64]
+
+    def index_at(self, ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """Index of the step in force at each time (at or before it); -1 before the first step."""
+        return np.searchsorted(self.ts_ns, ts_ns, side="right") - 1
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSpan:
+    """One contiguous run of an order on a line, [start_ns, end_ns)."""
+
+    order_number: int
+    design_code: int
+    start_ns: int
+    end_ns: int
+
+
+def _held(
+    ts: npt.NDArray[np.int64], value: npt.NDArray[np.float64], at: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """The value of a step series at each time of ``at``; 0 before its first reading."""
+    if len(ts) == 0:
+        return np.zeros(len(at), dtype=np.int64)
+    i = np.searchsorted(ts, at, side="right") - 1
+    return np.where(i >= 0, np.rint(value[np.clip(i, 0, None)]), 0.0).astype(np.int64)
+
+
+def order_steps(fields: Mapping[str, Series]) -> OrderSteps:
+    """The order steps of one printer's stored fields (either field may be missing: it reads 0)."""
+    o_ts, o_value = clean_series(fields.get(ORDER_NUMBER_FIELD))
+    d_ts, d_value = clean_series(fields.get(DESIGN_CODE_FIELD))
+    ts = np.union1d(o_ts, d_ts).astype(np.int64)
+    order, design = _held(o_ts, o_value, ts), _held(d_ts, d_value, ts)
+    if len(ts) == 0:
+        return OrderSteps(ts, order, design)
+    change = np.ones(len(ts), dtype=bool)
+    change[1:] = (order[1:] != order[:-1]) | (design[1:] != design[:-1])
+    return OrderSteps(ts[change], order[change], design[change])
+
+
+def design_speeds_m_min(
+    designs: Sequence[Design], default_m_min: float, design_code: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Ideal speed of each design code: the plant file's, else ``default_m_min`` (no design, unknown code)."""
+    speeds = np.full(len(design_code), default_m_min, dtype=np.float64)
+    for design in designs:  # a pattern book of tens to hundreds of designs; the codes are few distinct values
+        speeds[design_code == design.code] = design.ideal_speed_m_min
+    speeds[design_code == NO_DESIGN] = default_m_min
+    return speeds
+
+
+def ideal_speed_m_min_at(
+    steps: OrderSteps, designs: Sequence[Design], default_m_min: float, ts_ns: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """The ideal speed in force at each of ``ts_ns`` (``default_m_min`` before the first reading)."""
+    if len(steps.ts_ns) == 0:
+        return np.full(len(ts_ns), default_m_min, dtype=np.float64)
+    step_speeds = design_speeds_m_min(designs, default_m_min, steps.design_code)
+    i = steps.index_at(ts_ns)
+    return np.where(i >= 0, step_speeds[np.clip(i, 0, None)], default_m_min)
+
+
+def order_changes_ns(steps: OrderSteps) -> npt.NDArray[np.int64]:
+    """When another order (not "no order") was loaded: the steps whose order number differs from the one before."""
+    if len(steps.ts_ns) < 2:
+        return np.empty(0, dtype=np.int64)
+    changed = (steps.order_number[1:] != steps.order_number[:-1]) & (steps.order_number[1:] != NO_ORDER)
+    return steps.ts_ns[1:][changed]
+
+
+def changeovers_as_setup(
+    intervals: Intervals, element: npt.NDArray[np.int64], changes_ns: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """``element`` with the stop between two orders as setup time (AUST) (docs/kpi.md, "Orders").
+
+    A stop here is a maximal run of contiguous non-running time with data inside one shift instance; if another
+    order is loaded during it (a change at or after its start, before its end), the stop is the changeover:
+    its delay time with no reason given (ADET of IDLE, STOPPED, SUSPENDED without a reason) becomes AUST. A
+    reason someone gave (starved, a fault) and a planned break keep their element. A stop cut by a shift's end
+    is judged in each shift by what happened in that shift, so per-shift ledger rows still add up exactly.
+    """
+    n = len(intervals)
+    if n == 0 or len(changes_ns) == 0:
+        return element
+    state = intervals.state
+    stopped = (state != NO_DATA) & (state != PrinterState.RUNNING)
+    if not stopped.any():
+        return element
+    # A stop starts at a stopped interval whose predecessor is not part of it (running, no data, another shift).
+    joins = np.zeros(n, dtype=bool)
+    joins[1:] = (
+        stopped[:-1]
+        & (intervals.instance[1:] == intervals.instance[:-1])
+        & (intervals.start_ns[1:] == intervals.end_ns[:-1])
+    )
+    first = stopped & ~joins
+    last = np.zeros(n, dtype=bool)
+    last[:-1] = stopped[:-1] & ~(stopped[1:] & joins[1:])
+    last[-1] = stopped[-1]
+    starts, ends = intervals.start_ns[first], intervals.end_ns[last]
+    has_change = np.searchsorted(changes_ns, ends, side="left") > np.searchsorted(changes_ns, starts, side="left")
+    stop_id = np.cumsum(first) - 1
+    in_changeover = stopped & has_change[np.clip(stop_id, 0, None)]
+    delay_without_reason = (element == Element.ADET) & (intervals.reason == 0)
+    return np.where(in_changeover & delay_without_reason, Element.AUST, element)
+
+
+def order_spans(steps: OrderSteps, start_ns: int, end_ns: int) -> list[OrderSpan]:
+    """The runs of an order (not "no order") overlapping [start_ns, end_ns), cut to it, in time order."""
+    out: list[OrderSpan] = []
+    n = len(steps.ts_ns)
+    for i in range(n):
+        begin = max(int(steps.ts_ns[i]), start_ns)
+        stop = min(int(steps.ts_ns[i + 1]) if i + 1 < n else end_ns, end_ns)
+        if stop <= begin or int(steps.order_number[i]) == NO_ORDER:
+            continue
+        number, design = int(steps.order_number[i]), int(steps.design_code[i])
+        out.append(OrderSpan(number, design, begin, stop))
+    return out
+
+
+__all__ = [
+    "NO_ORDER",
+    "OrderSpan",
+    "OrderSteps",
+    "changeovers_as_setup",
+    "design_speeds_m_min",
+    "ideal_speed_m_min_at",
+    "order_changes_ns",
+    "order_spans",
+    "order_steps",
+]
