@@ -2,9 +2,9 @@
 
 Actual metres are the counter's hourly buckets (``KpiService.throughput``,
 read in context with gaps and outages handled as the KPIs handle them); the
-ideal speed is today the printer's constant ``ideal_speed_m_min`` over the
-whole shift, passed as speed spans so print orders can supply their own
-later. Comments come from the annotation store; the shift's stops from the
+ideal speed is that of the running print orders' designs (the order registers,
+``models.board.order_speeds``), the printer's ``ideal_speed_m_min`` where the
+line reports none. Comments come from the annotation store; the shift's stops from the
 operator's stop list (api/stops.py), each flagged ``needs_reason`` when a
 part of it has no reason the plant knows.
 """
@@ -21,8 +21,10 @@ from shopfloor.api.presenters import range_json
 from shopfloor.api.raw_window import require_raw
 from shopfloor.api.stops import list_stops
 from shopfloor.api.timerange import TimeRange, iso
-from shopfloor.models.board import Board, board, constant_speed
+from shopfloor.models.board import Board, board, order_speeds
 from shopfloor.models.calendar import ShiftInstance
+from shopfloor.models.contract import DESIGN_CODE_FIELD, MEASUREMENT_PRINTER, ORDER_NUMBER_FIELD
+from shopfloor.models.kpi.orders import order_steps
 from shopfloor.store.annotations import HourComment
 
 if TYPE_CHECKING:  # deps holds the BoardService: the services are only named here
@@ -34,7 +36,11 @@ def compute_board(services: Services, printer_id: str, shift: ShiftInstance, rng
     printer = services.plant.printer(printer_id)
     tp = services.kpi.throughput(printer_id, rng, 3600.0)  # 410 before the raw window, 503 on a full disk
     actual = [None if v != v else float(v) for v in tp.amount.tolist()]  # NaN: no data that hour
-    speeds = constant_speed(shift, printer.ideal_speed_m_min)
+    # The order registers, read in context: the order loaded before the shift is the one running at its start.
+    fields = services.store.read_series_in_context(
+        MEASUREMENT_PRINTER, [printer_id], [ORDER_NUMBER_FIELD, DESIGN_CODE_FIELD], shift.start_ns, rng.end_ns
+    ).get(printer_id, {})
+    speeds = order_speeds(shift, order_steps(fields), services.plant.designs, printer.ideal_speed_m_min)
     return board(shift, speeds, actual, now_ns, across_gap_m=tp.across_gap)
 
 

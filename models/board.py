@@ -36,8 +36,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from shopfloor.models.bands import Band, band_of
 from shopfloor.models.calendar import ShiftInstance
+from shopfloor.models.kpi.orders import OrderSteps, ideal_speed_m_min_at
+from shopfloor.models.plant import Design
 from shopfloor.models.timebase import NS_PER_S
 
 NS_PER_MIN = 60 * NS_PER_S
@@ -145,8 +149,21 @@ def hour_targets(shift: ShiftInstance, breaks_ns: Sequence[Span], speeds: Sequen
 
 
 def constant_speed(shift: ShiftInstance, speed_m_min: float) -> tuple[SpeedSpan, ...]:
-    """One speed over the whole shift (today's input: the printer's ``ideal_speed_m_min``)."""
+    """One speed over the whole shift (a line that reports no print orders: its ``ideal_speed_m_min``)."""
     return (SpeedSpan(shift.start_ns, shift.end_ns, speed_m_min),)
+
+
+def order_speeds(
+    shift: ShiftInstance, steps: OrderSteps, designs: Sequence[Design], default_m_min: float
+) -> tuple[SpeedSpan, ...]:
+    """The running orders' ideal speeds over the shift: each order's design speed from when it was loaded, the
+    line's default before the first reading and for unknown designs (models/kpi/orders.py, as performance
+    measures them). The order loaded last holds to the shift's end: what is left of the shift is planned at it."""
+    inside = steps.ts_ns[(steps.ts_ns > shift.start_ns) & (steps.ts_ns < shift.end_ns)]
+    starts = np.concatenate(([shift.start_ns], inside)).astype(np.int64)
+    ends = np.concatenate((inside, [shift.end_ns])).astype(np.int64)
+    speeds = ideal_speed_m_min_at(steps, designs, default_m_min, starts)
+    return tuple(SpeedSpan(int(a), int(b), float(v)) for a, b, v in zip(starts, ends, speeds, strict=True))
 
 
 def _pct(actual: float, due: float) -> float | None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
 from shopfloor.models.bands import Band
-from shopfloor.models.board import SpeedSpan, board, constant_speed, hour_targets, planned_spans
+from shopfloor.models.board import SpeedSpan, board, constant_speed, hour_targets, order_speeds, planned_spans
 from shopfloor.models.calendar import ShiftInstance, to_ns
+from shopfloor.models.kpi.orders import OrderSteps
+from shopfloor.models.plant import Design
 
 DAY = dt.date(2026, 11, 24)
 
@@ -88,3 +91,21 @@ def test_a_finished_shift_projects_its_actual_and_no_data_projects_nothing() -> 
     empty = board(SHIFT, constant_speed(SHIFT, 100.0), [], at(7, 30))
     assert empty.actual_m is None and empty.projected_m is None and empty.rate_m_min is None
     assert empty.hours[0].cum_actual_m is None and empty.hours[1].due_m == 3000
+
+
+def test_the_targets_follow_the_running_orders_design_speeds() -> None:
+    """An order of a 120 m/min design loaded before the shift, one of a 90 m/min design from 08:00: the hours'
+    targets follow; an unlisted design gets the line's default."""
+    designs = [
+        Design(code=1, name="peony", name_zh="牡丹", ideal_speed_m_min=120.0),
+        Design(code=2, name="lattice", name_zh="格子", ideal_speed_m_min=90.0),
+    ]
+    steps = OrderSteps(
+        np.array([at(5, 50), at(8)], dtype=np.int64), np.array([7001, 7002], dtype=np.int64), np.array([1, 2])
+    )
+    speeds = order_speeds(SHIFT, steps, designs, 100.0)
+    assert [(s.start_ns, s.end_ns, s.speed_m_min) for s in speeds] == [(at(6), at(8), 120.0), (at(8), at(14), 90.0)]
+    targets = hour_targets(SHIFT, SHIFT.breaks_ns, speeds)
+    assert [t.target_m for t in targets] == pytest.approx([7200, 7200, 5400, 5400, 2700, 5400, 5400, 5400])
+    unlisted = OrderSteps(np.array([at(6)], dtype=np.int64), np.array([7003]), np.array([9]))
+    assert [s.speed_m_min for s in order_speeds(SHIFT, unlisted, designs, 100.0)] == [100.0]
