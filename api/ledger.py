@@ -22,7 +22,7 @@ import asyncio
 import bisect
 import itertools
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -419,16 +419,7 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
             if (i.start_ns, e) in rows
         )
     )
-    # Raw pieces: the stretches of the range no usable row covers.
-    pieces: list[tuple[int, int]] = []
-    cursor = start_ns
-    for i in instances:
-        if i.start_ns in usable:
-            if i.start_ns > cursor:
-                pieces.append((cursor, i.start_ns))
-            cursor = i.end_ns
-    if cursor < end_ns:
-        pieces.append((cursor, end_ns))
+    pieces = raw_pieces(instances, usable, start_ns, end_ns)
     # Before the ledger's first row the plant was not monitored: nothing was kept there, nothing was dropped.
     monitored_ns = min((key[0] for key in rows), default=None)
     for a, b in pieces:
@@ -479,6 +470,23 @@ def compose(ledger: Ledger, start_ns: int, end_ns: int, now_ns: int) -> tuple[Eq
                 robots[r].append(r_part[r])
     basis = ReportBasis(len(usable), raw_shifts, stale_keys, tuple(unrecorded))
     return EquipmentTotals(tuple(instances), printers, robots, {}), basis
+
+
+def raw_pieces(
+    instances: Sequence[ShiftInstance], usable: Collection[int], start_ns: int, end_ns: int
+) -> list[tuple[int, int]]:
+    """The stretches of [start_ns, end_ns) that no usable ledger row covers (``usable``: shift starts), in order:
+    what a report computes from raw samples."""
+    pieces: list[tuple[int, int]] = []
+    cursor = start_ns
+    for i in instances:
+        if i.start_ns in usable:
+            if i.start_ns > cursor:
+                pieces.append((cursor, i.start_ns))
+            cursor = i.end_ns
+    if cursor < end_ns:
+        pieces.append((cursor, end_ns))
+    return pieces
 
 
 def _no_data_totals(

@@ -29,7 +29,7 @@ from typing import Any
 
 from shopfloor.api.background import BackgroundRefresh
 from shopfloor.api.kpi_service import KpiService
-from shopfloor.api.ledger import MAX_RAW_NS, Ledger, LedgerIncomplete, ReportBasis, read_inputs
+from shopfloor.api.ledger import MAX_RAW_NS, Ledger, LedgerIncomplete, ReportBasis, raw_pieces, read_inputs
 from shopfloor.api.timerange import iso
 from shopfloor.models.calendar import shift_instances
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
@@ -185,15 +185,7 @@ def printer_totals(
         for i in closed
         if i.start_ns in usable and any(rows[(i.start_ns, p)].plant_version != ledger.version for p in printers)
     )
-    pieces: list[tuple[int, int]] = []
-    cursor = start_ns
-    for i in instances:
-        if i.start_ns in usable:
-            if i.start_ns > cursor:
-                pieces.append((cursor, i.start_ns))
-            cursor = i.end_ns
-    if cursor < end_ns:
-        pieces.append((cursor, end_ns))
+    pieces = raw_pieces(instances, usable, start_ns, end_ns)
     raw_ns = sum(b - a for a, b in pieces)
     if raw_ns > MAX_RAW_NS:
         raise LedgerIncomplete(
