@@ -37,7 +37,7 @@ from shopfloor.simulators.printer.server import PrinterSimulator
 from shopfloor.simulators.printer.truth import PrinterTruth
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.duckdb_store import DuckDBStore
-from tests.api.conftest import ALICE, config
+from tests.api.conftest import ALICE, REQUEST_TIMEOUT_S, config
 
 S = 1_000_000_000
 HOURS = 2
@@ -146,7 +146,9 @@ def test_the_api_reports_what_the_simulators_really_did(collected: Collected) ->
 @pytest.fixture(scope="module")
 def collected_schema(collected: Collected) -> schemathesis.BaseSchema:
     app = create_app(collected.plant, collected.store, annotations=collected.notes, config=config())
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
+    found = schemathesis.openapi.from_asgi("/openapi.json", app)
+    found.config.update(request_timeout=REQUEST_TIMEOUT_S)
+    return found
 
 
 schema = schemathesis.pytest.from_fixture("collected_schema")

@@ -21,7 +21,7 @@ from shopfloor.models.plant import load_plant
 from shopfloor.simulators.history import plant_history
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.duckdb_store import DuckDBStore
-from tests.api.conftest import ALICE, config
+from tests.api.conftest import ALICE, REQUEST_TIMEOUT_S, config
 
 S = 1_000_000_000
 
@@ -37,7 +37,9 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
     store.flush()
     notes = AnnotationStore(path / "annotations.sqlite3")
     app = create_app(plant, store, annotations=notes, config=config())
-    yield schemathesis.openapi.from_asgi("/openapi.json", app)
+    found = schemathesis.openapi.from_asgi("/openapi.json", app)
+    found.config.update(request_timeout=REQUEST_TIMEOUT_S)
+    yield found
     notes.close()
     store.close()
 
