@@ -35,7 +35,7 @@ from shopfloor.models.states import (
     Quality,
     RobotState,
 )
-from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.annotations import AnnotationStore, PlannedOrder
 from shopfloor.store.duckdb_store import DuckDBStore
 from tests.api.conftest import LiveServer, config
 from tests.api.test_display import CHROMIUM, FLAGS, WAIT_MS, browser_or_skip
@@ -125,8 +125,28 @@ def test_three_lines_and_a_hundred_robots_each_with_the_state_of_the_data(world_
 
     world: World = world_of(3, 100)
     pg = world.page
+    # Each line's order planned at twice what it printed this shift (live_moment: 4000 x (i + 1) m).
+    for i, p in enumerate(world.plant.printers):
+        number, design = world.expected.line_order[p.id]
+        world.server.services.annotations.import_plan(
+            p.id, [PlannedOrder(number, design, "", "", 8000.0 * (i + 1))], "t"
+        )
     shown(world, "en")
     expect(pg.get_by_test_id("printer-tile")).to_have_count(3)
+    for i, p in enumerate(world.plant.printers):
+        # The order tile: the order number and design the API serves, metres done / ordered and what is left.
+        number, code = world.expected.line_order[p.id]
+        design = world.plant.design(code)
+        assert number and design is not None
+        order = line_tile(pg, p.id)
+        expect(order.get_by_test_id("printer-order")).to_be_visible()
+        expect(order.get_by_test_id("printer-order")).to_have_attribute("data-order", str(number))
+        expect(order.get_by_test_id("printer-order-number")).to_have_text(f"Order {number}")
+        expect(order.get_by_test_id("printer-order-design")).to_have_text(f"{design.name} · {design.colourway}")
+        done = 4000 * (i + 1)
+        expect(order.get_by_test_id("printer-order-metres")).to_have_text(f"{done:,} / {2 * done:,} m")
+        expect(order.get_by_test_id("printer-order-remaining")).to_have_text(f"left {done:,} m")
+        expect(order.get_by_test_id("printer-order-eta")).to_have_text(re.compile(r"^(ETA \d\d:\d\d|stopped: no ETA)$"))
     for p in world.plant.printers:
         state = world.expected.line_state[p.id]
         tile = line_tile(pg, p.id)
@@ -190,6 +210,11 @@ def test_three_lines_and_a_hundred_robots_each_with_the_state_of_the_data(world_
         PRINTER_STATE_LABELS[world.expected.line_state["mso-cpp-2"]][1]
     )
     expect(pg.get_by_test_id("fleet-low-charge").first).to_contain_text("低电量")
+    design = world.plant.design(world.expected.line_order["mso-cpp-1"][1])
+    assert design is not None
+    expect(line_tile(pg, "mso-cpp-1").get_by_test_id("printer-order-design")).to_have_text(
+        f"{design.name_zh} · {design.colourway}"
+    )
     pg.wait_for_timeout(600)
     pg.screenshot(path=str(ARTIFACTS / "display-3-lines-100-robots-zh.png"))
     assert (ARTIFACTS / "display-3-lines-100-robots-zh.png").stat().st_size > 20_000
@@ -202,6 +227,9 @@ def test_four_lines_fit_the_screen(world_of: Any) -> None:
     pg = world.page
     shown(world, "zh")
     expect(pg.get_by_test_id("printer-tile")).to_have_count(4)
+    expect(line_tile(pg, "mso-cpp-1").get_by_test_id("printer-order-number")).to_have_text("订单 9001")
+    for hidden in ("printer-order", "printer-order-head"):  # held, no order loaded: no order tile
+        expect(line_tile(pg, "mso-cpp-4").get_by_test_id(hidden)).to_be_hidden()
     boxes = pg.evaluate(
         "() => Array.from(document.querySelectorAll('.tile')).map((t) => t.getBoundingClientRect().bottom)"
     )
