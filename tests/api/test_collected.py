@@ -197,6 +197,7 @@ def test_the_running_order_s_progress_is_the_simulator_s_order_queue(collected: 
     assert running.end_ns is None and running.printed_m > 0
     url = "/api/v1/printers/mso-cpp-1/orders/current"
     plan = f"order_number,design_code,colourway,fabric,metres_ordered\n{running.order_number},{running.design_code},,,"
+    app.state.services.order_progress.refresh_s = 3600.0  # no refresh by age during the test: count computations
     with TestClient(app) as http:
         # The simulator's queue knows how much each order is for; a planner tells the API through a plan.
         r = http.post(
@@ -222,5 +223,6 @@ def test_the_running_order_s_progress_is_the_simulator_s_order_queue(collected: 
         assert current["eta_ns"] == pytest.approx(now_ns + minutes_left * 60 * S, abs=S)
     else:
         assert current["eta_reason"] == "stopped"
-    # The display's live message carries the same answer (from the same cache: computed once).
+    # The display's live message carries the same answer, from the same cache: computed once for both.
     assert kpi["orders"]["mso-cpp-1"] == current
+    assert app.state.services.order_progress.computations == 1
