@@ -15,15 +15,16 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench._display_world import FAULT_REASON, HOSTILE, Expected, live_moment, many_lines_plant
+from bench._display_world import FAULT_REASON, HOSTILE, Expected, S, live_moment, many_lines_plant
 from shopfloor.api.app import create_app
 from shopfloor.api.live import LiveHub
-from shopfloor.models.contract import MEASUREMENT_ROBOT
+from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.plant import Plant
 from shopfloor.models.samples import SampleBatch
 from shopfloor.models.states import (
@@ -125,12 +126,20 @@ def test_three_lines_and_a_hundred_robots_each_with_the_state_of_the_data(world_
 
     world: World = world_of(3, 100)
     pg = world.page
-    # Each line's order planned at twice what it printed this shift (live_moment: 4000 x (i + 1) m).
+    # Each line's order planned at twice what it printed this shift (live_moment: 4000 x (i + 1) m); line 1 read
+    # once more ten minutes ago, so it printed in the last half hour and has an ETA.
     for i, p in enumerate(world.plant.printers):
         number, design = world.expected.line_order[p.id]
         world.server.services.annotations.import_plan(
             p.id, [PlannedOrder(number, design, "", "", 8000.0 * (i + 1))], "t"
         )
+    store = world.server.services.store
+    ten_minutes_ago = (time.time_ns() - 600 * S, "mso-cpp-1", "printed_m_total", 4000.0, Quality.GOOD, "")
+    store.write(SampleBatch.from_rows(MEASUREMENT_PRINTER, [ten_minutes_ago]))
+    store.flush()
+    pg.add_init_script(
+        "addEventListener('shopfloor:live', (e) => { if (e.detail.type === 'kpi') window.__kpi = e.detail; })"
+    )
     shown(world, "en")
     expect(pg.get_by_test_id("printer-tile")).to_have_count(3)
     for i, p in enumerate(world.plant.printers):
@@ -147,6 +156,13 @@ def test_three_lines_and_a_hundred_robots_each_with_the_state_of_the_data(world_
         expect(order.get_by_test_id("printer-order-metres")).to_have_text(f"{done:,} / {2 * done:,} m")
         expect(order.get_by_test_id("printer-order-remaining")).to_have_text(f"left {done:,} m")
         expect(order.get_by_test_id("printer-order-eta")).to_have_text(re.compile(r"^(ETA \d\d:\d\d|stopped: no ETA)$"))
+    # The ETA the API sent, as a clock time in the plant's zone (not the browser's), read with the message it came in.
+    eta = pg.evaluate(
+        """() => ({ns: window.__kpi.orders['mso-cpp-1'].eta_ns,
+        text: document.querySelector('[data-line="mso-cpp-1"] [data-testid="printer-order-eta"]').textContent})"""
+    )
+    assert eta["ns"] is not None, "line 1 printed in the last half hour"
+    assert eta["text"] == "ETA " + datetime.fromtimestamp(eta["ns"] / S, world.plant.plant.tz).strftime("%H:%M")
     for p in world.plant.printers:
         state = world.expected.line_state[p.id]
         tile = line_tile(pg, p.id)
