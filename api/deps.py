@@ -21,6 +21,7 @@ from shopfloor.api.breakdowns import BreakdownService, listing
 from shopfloor.api.kpi_service import KpiService
 from shopfloor.api.live import LiveHub
 from shopfloor.api.metrics import ApiMetrics
+from shopfloor.api.order_progress import OrderProgressService
 from shopfloor.api.settings import ApiConfig
 from shopfloor.api.status import StatusService
 from shopfloor.api.timerange import RangeError, TimeRange, resolve
@@ -47,10 +48,12 @@ class Services:
     alerts: AlertService | None = None  # the andon rules' service (create_app makes it)
     breakdowns: BreakdownService = field(init=False)  # KPIs per period over the same ledger, slots and store
     boards: BoardService = field(init=False)  # hour-by-hour boards, cached for a moment
+    order_progress: OrderProgressService = field(init=False)  # each line's running order, cached a few seconds
 
     def __post_init__(self) -> None:
         self.breakdowns = BreakdownService(self.kpi, self.config.kpi_cache_s)
         self.boards = BoardService(self.config.kpi_cache_s)
+        self.order_progress = OrderProgressService()
 
 
 def get_services(request: Request) -> Services:

@@ -67,10 +67,20 @@ def printer_orders(
         report = _order_json(plant, printer_id, span, total, ongoing=span.start_ns >= (last_change_ns or 0))
         planned = plan.get(span.order_number)
         report["metres_ordered"] = None if planned is None else planned.metres_ordered
-        # Against this span's metres: an order run in several spans (or ranges) shows each span's remainder.
-        report["remaining_m"] = None if planned is None else max(0.0, planned.metres_ordered - total.printed_m)
         out.append(report)
+    _remaining_over_all_spans(out)
     return out
+
+
+def _remaining_over_all_spans(reports: list[dict[str, Any]]) -> None:
+    """Each report's ``remaining_m``: metres ordered less what the order printed over all its spans in the range
+    (one order number is one order: resumed after another order, or cut by a shift, it is still the same job)."""
+    done_m: dict[int, float] = {}
+    for r in reports:
+        done_m[r["order_number"]] = done_m.get(r["order_number"], 0.0) + r["kpis"]["printed_m"]
+    for r in reports:
+        ordered = r["metres_ordered"]
+        r["remaining_m"] = None if ordered is None else max(0.0, ordered - done_m[r["order_number"]])
 
 
 def _order_json(plant: Plant, printer_id: str, span: OrderSpan, total: PrinterTotals, ongoing: bool) -> dict[str, Any]:

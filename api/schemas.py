@@ -915,3 +915,32 @@ class PlannedOrder(BaseModel):
 class PlanImported(BaseModel):
     equipment: str
     orders: list[PlannedOrder]
+
+
+# ---- the running order's progress per line (the display's order tile; api/order_progress.py)
+
+
+class OrderProgress(BaseModel):
+    """Where the order running on a line stands (docs/kpi.md, "Order progress")."""
+
+    equipment: str
+    order_number: int
+    design_code: int  # 0: no design read
+    design: OrderDesign | None  # None: a design the plant file does not list (or none)
+    started: str  # the start of its first span read (at most 24 h back)
+    started_ns: int
+    done_m: float  # metres printed while it was loaded, over all its spans
+    metres_ordered: float | None  # from the imported plan; None: the order is not in a plan
+    remaining_m: float | None  # metres ordered less done (not below 0); None without a plan
+    progress_pct: float | None  # done / ordered (above 100 when over-printed); None without a plan
+    rate_m_min: float | None  # metres over its last rate_window_s of loaded time, stops included
+    rate_window_s: int
+    eta: str | None  # when the remaining metres are done at that rate, in the plant's zone
+    eta_ns: int | None
+    eta_reason: Literal["no plan", "done", "stopped"] | None  # why there is no ETA
+    as_of: str  # when it was computed (refreshed every few seconds)
+    as_of_ns: int
+
+
+class CurrentOrder(BaseModel):
+    order: OrderProgress | None  # None: no order runs on the line

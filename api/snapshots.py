@@ -39,6 +39,9 @@ def kpi_snapshot(services: Services) -> dict[str, Any]:
         "printers": {pid: printer_json(plant, pk) for pid, pk in report.printers.items()},
         "fleets": {fid: jsonable(fk) for fid, fk in report.fleets.items()},
         "robots": {rid: jsonable(fk) for rid, fk in report.robots.items()},
+        # Each line's running order (None: none runs), from the service's cache: computed once per snapshot at
+        # most, never per client (api/order_progress.py).
+        "orders": {p.id: services.order_progress.get(services, p.id) for p in plant.printers},
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -28,6 +28,7 @@ HOSTILE = '<img src=x onerror="window.__xss=(window.__xss||0)+1">'
 LINE_STATES = (PrinterState.RUNNING, PrinterState.FAULT, PrinterState.SETUP, PrinterState.HELD)
 FAULT_REASON = 20
 ROBOT_STATES = tuple(RobotState)
+ORDER_BASE = 9001  # line i runs order ORDER_BASE + i; it printed 4000 x (i + 1) m of it this shift
 
 
 def shipped_raw() -> dict[str, Any]:
@@ -91,6 +92,7 @@ class Expected:
     line_state: dict[str, PrinterState]
     robot_state: dict[str, RobotState]
     robot_soc_pct: dict[str, float]
+    line_order: dict[str, tuple[int, int]] = field(default_factory=dict)  # (order number, design code); 0: none
 
 
 def robot_soc_pct(i: int) -> float:
@@ -104,9 +106,14 @@ def live_moment(plant: Plant, now_ns: int, sinks: list[SampleSink]) -> Expected:
     start = running.start_ns if running is not None else now_ns - 3600 * S
     p_rows: list[tuple[int, str, str, float | None, Quality, str]] = []
     line_state: dict[str, PrinterState] = {}
+    line_order: dict[str, tuple[int, int]] = {}
     for i, p in enumerate(plant.printers):
         line = LINE_STATES[i % len(LINE_STATES)]
         line_state[p.id] = line
+        # A print order on every line but a held one (its order tile hidden), each of another design.
+        design = plant.designs[i % len(plant.designs)].code if plant.designs else 0
+        order = (0, 0) if line == PrinterState.HELD else (ORDER_BASE + i, design)
+        line_order[p.id] = order
         for ts, metres, kwh in ((start, 1000.0, 100.0), (now_ns, 1000.0 + 4000.0 * (i + 1), 100.0 + 280.0 * (i + 1))):
             p_rows += [
                 (ts, p.id, "state", float(line), Quality.GOOD, ""),
@@ -116,6 +123,8 @@ def live_moment(plant: Plant, now_ns: int, sinks: list[SampleSink]) -> Expected:
                 (ts, p.id, "printed_m_total", metres, Quality.GOOD, ""),
                 (ts, p.id, "energy_kwh_total", kwh, Quality.GOOD, ""),
                 (ts, p.id, "water_l_total", metres * 0.15, Quality.GOOD, ""),
+                (ts, p.id, "order_number", float(order[0]), Quality.GOOD, ""),
+                (ts, p.id, "design_code", float(order[1]), Quality.GOOD, ""),
             ]
     batches = [SampleBatch.from_rows(MEASUREMENT_PRINTER, p_rows)]
     robot_state: dict[str, RobotState] = {}
@@ -140,4 +149,4 @@ def live_moment(plant: Plant, now_ns: int, sinks: list[SampleSink]) -> Expected:
     for sink in sinks:
         for batch in batches:
             sink.write(batch)
-    return Expected(line_state, robot_state, robot_soc)
+    return Expected(line_state, robot_state, robot_soc, line_order)

@@ -215,12 +215,42 @@
   }
 
   function renderPrinterKpi(id) {
+    renderOrder(id);
     const k = model.kpi && model.kpi.printers[id];
     const tile = tiles.printers.get(id);
     if (!k || !tile) return;
     const o = k.oee;
     f(tile, "oee").textContent = fmt(o.oee_pct, 1);
     f(tile, "apq").textContent = `${t("a")} ${fmt(o.availability_pct, 0)}% · ${t("p")} ${fmt(o.performance_pct, 0)}% · ${t("q")} ${fmt(o.quality_pct, 1)}%`;
+  }
+
+  // The running order (kpi message, "orders"): every figure and the ETA come from the API; this only formats.
+  const ETA_REASON = { "no plan": "order_no_plan", done: "order_done", stopped: "order_stopped" };
+  function plantTime(ns) {
+    const tz = model.plant ? model.plant.timezone : undefined;
+    const at = new Date(ns / 1e6);
+    const opts = { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: tz };
+    // Beyond the next twelve hours a time alone would read as today's: the date goes with it.
+    if (ns / 1e6 - plantNowMs() > 12 * 3600 * 1000) Object.assign(opts, { month: "numeric", day: "numeric" });
+    return at.toLocaleString(zh() ? "zh-CN" : "en-GB", opts);
+  }
+
+  function renderOrder(id) {
+    const tile = tiles.printers.get(id);
+    if (!tile) return;
+    const o = model.kpi && model.kpi.orders ? model.kpi.orders[id] : null;
+    const box = f(tile, "extra"), head = f(tile, "order-head");
+    if (box.hidden !== !o) { box.hidden = !o; head.hidden = !o; }
+    if (!o) return;
+    setData(box, "order", String(o.order_number));
+    setText(f(tile, "order-number"), `${t("order")} ${o.order_number}`);
+    // A design the plant file does not list shows its code; no design (0) shows nothing.
+    const design = o.design ? `${name(o.design)} · ${o.design.colourway}` : o.design_code ? `${t("design")} ${o.design_code}` : "";
+    setText(f(tile, "order-design"), design);
+    setStyle(f(tile, "order-bar"), "width", pct(o.progress_pct));
+    setText(f(tile, "order-metres"), `${fmt(o.done_m, 0)} / ${fmt(o.metres_ordered, 0)} m`);
+    setText(f(tile, "order-remaining"), o.remaining_m === null ? "" : `${t("order_left")} ${fmt(o.remaining_m, 0)} m`);
+    setText(f(tile, "order-eta"), o.eta_ns ? `${t("order_eta")} ${plantTime(o.eta_ns)}` : t(ETA_REASON[o.eta_reason] || "order_no_plan"));
   }
 
   function renderFleetKpi(id) {

@@ -90,3 +90,12 @@ Object.assign(window.I18N.en, {
 Object.assign(window.I18N.zh, {
   alerts_title: "报警", alerts_ack: "已确认", alerts_sound_on: "声音开", alerts_sound_off: "声音关", alerts_since: "起于",
 });
+// The display's order tile (display.js renderOrder).
+Object.assign(window.I18N.en, {
+  order: "Order", design: "Design", order_left: "left", order_eta: "ETA", order_no_plan: "no plan",
+  order_done: "done", order_stopped: "stopped: no ETA",
+});
+Object.assign(window.I18N.zh, {
+  order: "订单", design: "花型", order_left: "剩余", order_eta: "预计完成", order_no_plan: "无计划",
+  order_done: "已完成", order_stopped: "停机：无法预计",
+});

@@ -186,3 +186,45 @@ def test_throughput_per_minute_and_hour_adds_up_to_what_was_printed(collected: C
     )
     assert too_many.status_code == 422 and "period=hour" in too_many.json()["detail"]
     assert not_a_printer.status_code == 404
+
+
+def test_the_running_order_s_progress_is_the_simulator_s_order_queue(collected: Collected) -> None:
+    """The order tile's figures (GET /printers/{id}/orders/current and the live ``kpi`` message) against the
+    printer simulator's ``truth.orders``: the order on the line, what it printed, what is left of it."""
+    now_ns = collected.end_ns + S
+    app = create_app(
+        collected.plant, collected.store, annotations=collected.notes, config=config(), clock_ns=lambda: now_ns
+    )
+    running = collected.printer.orders[-1]
+    assert running.end_ns is None and running.printed_m > 0
+    url = "/api/v1/printers/mso-cpp-1/orders/current"
+    plan = f"order_number,design_code,colourway,fabric,metres_ordered\n{running.order_number},{running.design_code},,,"
+    app.state.services.order_progress.refresh_s = 3600.0  # no refresh by age during the test: count computations
+    with TestClient(app) as http:
+        # The simulator's queue knows how much each order is for; a planner tells the API through a plan.
+        r = http.post(
+            "/api/v1/printers/mso-cpp-1/orders/plan", json={"csv": plan + f"{running.metres_ordered}\n"}, headers=ALICE
+        )
+        assert r.status_code == 201, r.text
+        current = http.get(url).json()["order"]
+        with http.websocket_connect("/api/v1/live") as live:
+            kpi = next(m for m in iter(live.receive_json, None) if m["type"] == "kpi")
+        assert http.get("/api/v1/printers/r01/orders/current").status_code == 404
+    # One poll interval at full speed: the metres of the poll in which the order changed go to the order loaded
+    # at its start (docs/kpi.md, "Counters"); the counter's resolution twice.
+    scale = next(s.scale for s in collected.plant.printers[0].signals if s.name == "printed_m_total")
+    tolerance_m = collected.plant.printers[0].ideal_speed_m_min * STEP_S / 60 + 2 * scale
+    assert current["order_number"] == running.order_number and current["design_code"] == running.design_code
+    design = collected.plant.design(running.design_code)
+    assert design is not None and current["design"]["name_zh"] == design.name_zh
+    assert current["done_m"] == pytest.approx(running.printed_m, abs=tolerance_m)
+    assert current["metres_ordered"] == running.metres_ordered
+    assert current["remaining_m"] == pytest.approx(running.metres_ordered - running.printed_m, abs=tolerance_m)
+    if current["eta_ns"] is not None:  # the line was printing in the last half hour of the order
+        minutes_left = current["remaining_m"] / current["rate_m_min"]
+        assert current["eta_ns"] == pytest.approx(now_ns + minutes_left * 60 * S, abs=S)
+    else:
+        assert current["eta_reason"] == "stopped"
+    # The display's live message carries the same answer, from the same cache: computed once for both.
+    assert kpi["orders"]["mso-cpp-1"] == current
+    assert app.state.services.order_progress.computations == 1

@@ -15,15 +15,16 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench._display_world import FAULT_REASON, HOSTILE, Expected, live_moment, many_lines_plant
+from bench._display_world import FAULT_REASON, HOSTILE, Expected, S, live_moment, many_lines_plant
 from shopfloor.api.app import create_app
 from shopfloor.api.live import LiveHub
-from shopfloor.models.contract import MEASUREMENT_ROBOT
+from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
 from shopfloor.models.plant import Plant
 from shopfloor.models.samples import SampleBatch
 from shopfloor.models.states import (
@@ -35,7 +36,7 @@ from shopfloor.models.states import (
     Quality,
     RobotState,
 )
-from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.annotations import AnnotationStore, PlannedOrder
 from shopfloor.store.duckdb_store import DuckDBStore
 from tests.api.conftest import LiveServer, config
 from tests.api.test_display import CHROMIUM, FLAGS, WAIT_MS, browser_or_skip
@@ -125,8 +126,43 @@ def test_three_lines_and_a_hundred_robots_each_with_the_state_of_the_data(world_
 
     world: World = world_of(3, 100)
     pg = world.page
+    # Each line's order planned at twice what it printed this shift (live_moment: 4000 x (i + 1) m); line 1 read
+    # once more ten minutes ago, so it printed in the last half hour and has an ETA.
+    for i, p in enumerate(world.plant.printers):
+        number, design = world.expected.line_order[p.id]
+        world.server.services.annotations.import_plan(
+            p.id, [PlannedOrder(number, design, "", "", 8000.0 * (i + 1))], "t"
+        )
+    store = world.server.services.store
+    ten_minutes_ago = (time.time_ns() - 600 * S, "mso-cpp-1", "printed_m_total", 4000.0, Quality.GOOD, "")
+    store.write(SampleBatch.from_rows(MEASUREMENT_PRINTER, [ten_minutes_ago]))
+    store.flush()
+    pg.add_init_script(
+        "addEventListener('shopfloor:live', (e) => { if (e.detail.type === 'kpi') window.__kpi = e.detail; })"
+    )
     shown(world, "en")
     expect(pg.get_by_test_id("printer-tile")).to_have_count(3)
+    for i, p in enumerate(world.plant.printers):
+        # The order tile: the order number and design the API serves, metres done / ordered and what is left.
+        number, code = world.expected.line_order[p.id]
+        design = world.plant.design(code)
+        assert number and design is not None
+        order = line_tile(pg, p.id)
+        expect(order.get_by_test_id("printer-order")).to_be_visible()
+        expect(order.get_by_test_id("printer-order")).to_have_attribute("data-order", str(number))
+        expect(order.get_by_test_id("printer-order-number")).to_have_text(f"Order {number}")
+        expect(order.get_by_test_id("printer-order-design")).to_have_text(f"{design.name} · {design.colourway}")
+        done = 4000 * (i + 1)
+        expect(order.get_by_test_id("printer-order-metres")).to_have_text(f"{done:,} / {2 * done:,} m")
+        expect(order.get_by_test_id("printer-order-remaining")).to_have_text(f"left {done:,} m")
+        expect(order.get_by_test_id("printer-order-eta")).to_have_text(re.compile(r"^(ETA \d\d:\d\d|stopped: no ETA)$"))
+    # The ETA the API sent, as a clock time in the plant's zone (not the browser's), read with the message it came in.
+    eta = pg.evaluate(
+        """() => ({ns: window.__kpi.orders['mso-cpp-1'].eta_ns,
+        text: document.querySelector('[data-line="mso-cpp-1"] [data-testid="printer-order-eta"]').textContent})"""
+    )
+    assert eta["ns"] is not None, "line 1 printed in the last half hour"
+    assert eta["text"] == "ETA " + datetime.fromtimestamp(eta["ns"] / S, world.plant.plant.tz).strftime("%H:%M")
     for p in world.plant.printers:
         state = world.expected.line_state[p.id]
         tile = line_tile(pg, p.id)
@@ -190,6 +226,11 @@ def test_three_lines_and_a_hundred_robots_each_with_the_state_of_the_data(world_
         PRINTER_STATE_LABELS[world.expected.line_state["mso-cpp-2"]][1]
     )
     expect(pg.get_by_test_id("fleet-low-charge").first).to_contain_text("低电量")
+    design = world.plant.design(world.expected.line_order["mso-cpp-1"][1])
+    assert design is not None
+    expect(line_tile(pg, "mso-cpp-1").get_by_test_id("printer-order-design")).to_have_text(
+        f"{design.name_zh} · {design.colourway}"
+    )
     pg.wait_for_timeout(600)
     pg.screenshot(path=str(ARTIFACTS / "display-3-lines-100-robots-zh.png"))
     assert (ARTIFACTS / "display-3-lines-100-robots-zh.png").stat().st_size > 20_000
@@ -202,6 +243,9 @@ def test_four_lines_fit_the_screen(world_of: Any) -> None:
     pg = world.page
     shown(world, "zh")
     expect(pg.get_by_test_id("printer-tile")).to_have_count(4)
+    expect(line_tile(pg, "mso-cpp-1").get_by_test_id("printer-order-number")).to_have_text("订单 9001")
+    for hidden in ("printer-order", "printer-order-head"):  # held, no order loaded: no order tile
+        expect(line_tile(pg, "mso-cpp-4").get_by_test_id(hidden)).to_be_hidden()
     boxes = pg.evaluate(
         "() => Array.from(document.querySelectorAll('.tile')).map((t) => t.getBoundingClientRect().bottom)"
     )

@@ -133,3 +133,28 @@ def test_a_bad_plan_is_refused_naming_line_and_column(client: TestClient, env: E
     r = client.post(f"/api/v1/printers/{PRINTER}/orders/plan", json={"csv": csv_text}, headers=ALICE)
     assert r.status_code == 422 and words in r.json()["detail"], r.text
     assert env.annotations.planned_orders(PRINTER, [1, 8001]) == {}
+
+
+def test_an_order_resumed_after_another_has_one_remainder_over_all_its_spans(client: TestClient, env: Env) -> None:
+    shift = parse_shift_key(env.plant, env.previous_shift)
+    third = (shift.end_ns - shift.start_ns) // 3
+    write_orders(
+        env,
+        [
+            (shift.start_ns, 8001, 101),
+            (shift.start_ns + third, 8002, 102),
+            (shift.start_ns + 2 * third, 8001, 101),
+            (shift.end_ns, 0, 0),
+        ],
+    )
+    r = client.post(
+        f"/api/v1/printers/{PRINTER}/orders/plan", json={"csv": PLAN.replace("9000", "50000")}, headers=ALICE
+    )
+    assert r.status_code == 201, r.text
+    orders = client.get(f"/api/v1/printers/{PRINTER}/orders", params={"shift": env.previous_shift}).json()["orders"]
+    assert [o["order_number"] for o in orders] == [8001, 8002, 8001]
+    done_m = orders[0]["kpis"]["printed_m"] + orders[2]["kpis"]["printed_m"]
+    assert orders[0]["kpis"]["printed_m"] > 0 and orders[2]["kpis"]["printed_m"] > 0 and done_m < 50000.0
+    for o in (orders[0], orders[2]):
+        assert o["remaining_m"] == pytest.approx(50000.0 - done_m)
+    assert orders[1]["remaining_m"] == pytest.approx(max(0.0, 4000.5 - orders[1]["kpis"]["printed_m"]))

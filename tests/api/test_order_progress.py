@@ -1,0 +1,37 @@
+"""The order tile's service reads only what came since its last read, and answers as a full read would."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopfloor.api.app import create_app
+from shopfloor.api.order_progress import OVERLAP_NS, OrderProgressService
+from shopfloor.models.timebase import NS_PER_S
+from shopfloor.store.annotations import PlannedOrder
+from tests.api.conftest import Env, config
+from tests.api.test_orders import PRINTER, write_orders
+
+
+def test_a_read_since_the_last_answers_as_a_full_read_and_a_new_plan_shows_at_once(env: Env) -> None:
+    now_ns = [env.end_ns - 600 * NS_PER_S]
+    app = create_app(env.plant, env.store, annotations=env.annotations, config=config(), clock_ns=lambda: now_ns[0])
+    services = app.state.services
+    held = OrderProgressService(refresh_s=0.0)
+    assert held.get(services, PRINTER) is None  # the history has no order registers yet
+    # Order registers stamped from just before that read on, stored only now (a collector's buffer emptying).
+    loaded_ns = now_ns[0] - OVERLAP_NS // 2
+    write_orders(env, [(loaded_ns, 8001, 101)])
+    now_ns[0] = env.end_ns
+    again = held.get(services, PRINTER)
+    full = OrderProgressService(refresh_s=0.0).get(services, PRINTER)
+    assert again is not None and again == full
+    assert again["order_number"] == 8001 and again["started_ns"] == loaded_ns and again["done_m"] > 0
+    assert again["eta_reason"] == "no plan" and again["remaining_m"] is None
+    # Fresh answers are reused, but a plan (a new annotation version) shows at once.
+    held.refresh_s = 3600.0
+    assert held.get(services, PRINTER) == again and held.computations == 2
+    env.annotations.import_plan(PRINTER, [PlannedOrder(8001, 101, "", "", 50_000.0)], "planner")
+    planned = held.get(services, PRINTER)
+    assert held.computations == 3
+    assert planned is not None and planned["remaining_m"] == pytest.approx(50_000.0 - again["done_m"])
+    assert planned["metres_ordered"] == 50_000.0 and planned["progress_pct"] == pytest.approx(again["done_m"] / 500)
