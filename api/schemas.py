@@ -915,3 +915,31 @@ class PlannedOrder(BaseModel):
 class PlanImported(BaseModel):
     equipment: str
     orders: list[PlannedOrder]
+
+
+# --------------------------------------------------------------------------- operator order events (start / end)
+
+
+class OrderEvent(BaseModel):
+    id: int  # from the one change sequence of reason overrides and order events
+    equipment: str
+    kind: str  # "start" or "end"
+    at_ns: int
+    at: str
+    order_number: int  # 0 for an end
+    design_code: int  # 0 for an end
+    operator: str
+    created_ns: int
+    withdrawn_id: int | None  # the change that withdrew it; None while in force
+    withdrawn_ns: int | None
+    withdrawn_by: str | None
+
+
+class OrderEventWritten(BaseModel):
+    event: OrderEvent
+    audit: list[AuditEntry]
+
+
+class OrderEvents(BaseModel):
+    equipment: str
+    events: list[OrderEvent]  # newest first, withdrawn ones too
