@@ -267,6 +267,16 @@ class Baseline(BaseModel):
     grid_emission_kg_co2_per_kwh: float | None
 
 
+class PlantDesign(BaseModel):
+    """A design of the plant file's [[designs]] (print orders name it by code)."""
+
+    code: int
+    name: str
+    name_zh: str
+    colourway: str
+    ideal_speed_m_min: float
+
+
 class PlantInfo(BaseModel):
     id: str
     name: str
@@ -279,6 +289,7 @@ class PlantInfo(BaseModel):
     stop_reasons: list[StopReason]
     baseline: Baseline
     labels: Labels
+    designs: list[PlantDesign] = []  # for the orders page's design picker
 
 
 # --------------------------------------------------------------------------- KPIs

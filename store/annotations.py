@@ -629,6 +629,18 @@ class AnnotationStore:
         with self._lock:
             return self._planned(equipment, order_numbers)
 
+    def plan(self, equipment: str, limit: int) -> list[PlannedOrder]:
+        """The plan in force for the ``limit`` order numbers imported last on ``equipment``, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT order_number FROM order_plan WHERE equipment = ? GROUP BY order_number"
+                " ORDER BY max(id) DESC LIMIT ?",
+                (equipment, limit),
+            ).fetchall()
+            numbers = [int(r[0]) for r in rows]
+            found = self._planned(equipment, numbers)
+        return [found[n] for n in numbers]
+
     def _planned(self, equipment: str, order_numbers: Sequence[int]) -> dict[int, PlannedOrder]:
         wanted = sorted(set(order_numbers))
         out: dict[int, PlannedOrder] = {}

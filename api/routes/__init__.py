@@ -26,6 +26,7 @@ ROUTERS = [
     reports.router,
     operator.router,
     orders.router,
+    orders.page,
     live.router,
     display.router,
     display.api,

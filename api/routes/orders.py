@@ -9,10 +9,12 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from shopfloor.api.app_paths import STATIC_DIR
 from shopfloor.api.deps import UNPROCESSABLE, OperatorDep, RawRangeDep, Services, ServicesDep, not_found
-from shopfloor.api.order_plan import PlanError, parse_plan
+from shopfloor.api.order_plan import MAX_ROWS, PlanError, parse_plan
 from shopfloor.api.orders import printer_orders
 from shopfloor.api.presenters import range_json
 from shopfloor.api.raw_window import require_raw
@@ -23,6 +25,7 @@ from shopfloor.store.annotations import NotFound
 from shopfloor.store.annotations import OrderEvent as StoredOrderEvent
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
+page = APIRouter(include_in_schema=False)
 
 OrderNumber = Annotated[int, Path(ge=1, le=4_294_967_295, description="Order number as the line PLC serves it")]
 
@@ -97,6 +100,21 @@ async def import_plan(printer_id: str, body: PlanBody, services: ServicesDep, wh
         raise HTTPException(UNPROCESSABLE, f"the plan was not imported: {exc}") from None
     stored = await asyncio.to_thread(services.annotations.import_plan, printer_id, rows, _who(who, body.operator))
     return {"equipment": printer_id, "orders": [asdict(r) for r in stored]}
+
+
+@router.get(
+    "/printers/{printer_id}/orders/plan",
+    summary="The plan in force for the order numbers imported last on a line, newest first",
+    response_model=PlanImported,
+)
+async def plan(
+    printer_id: str,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_ROWS, description="At most this many orders")] = 100,
+) -> dict[str, Any]:
+    _printer(services, printer_id)
+    rows = await asyncio.to_thread(services.annotations.plan, printer_id, limit)
+    return {"equipment": printer_id, "orders": [asdict(r) for r in rows]}
 
 
 # An order event's time: now, or a moment an operator forgot to enter - within the clocks' skew of now, and not
@@ -234,3 +252,8 @@ async def withdraw_order_event(
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
     return _written(services, printer_id, event)
+
+
+@page.get("/orders", response_class=HTMLResponse)
+async def orders_page() -> FileResponse:
+    return FileResponse(STATIC_DIR / "orders.html", headers={"Cache-Control": "no-cache"})
