@@ -11,7 +11,8 @@ rows equals the raw computation of the same range exactly.
 
 ``LedgerKeeper.catch_up`` writes the rows of closed shifts and recomputes the
 rows that went stale: the plant file changed (``plant_version``), an operator's
-correction touched the shift (a reason override newer than the row), or late
+correction touched the shift (a reason override, or an order event made or
+withdrawn, newer than the row: one change sequence numbers both), or late
 samples arrived (more samples in the shift than the row was computed from:
 spool replay after an outage, a collector restarted).
 """
