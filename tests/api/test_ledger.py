@@ -257,3 +257,25 @@ def test_an_order_event_after_a_row_was_computed_restales_it(world: World) -> No
     assert [i.key for i in ledger.stale(world.instances, _rows(world), world.now_ns)] == [shift.key]
     assert ledger.catch_up(first.start_ns) == 1
     assert _rows(world)[(shift.start_ns, "mso-cpp-1")].totals == before.totals
+
+
+def test_an_operator_order_across_a_shift_change_keeps_the_rows_equal_to_one_raw_pass(world: World) -> None:
+    """Order 7001 (the slowest design) from the middle of one shift to the middle of the next: each shift's row,
+    computed alone, equals that shift inside one raw pass over both, so the rows sum exactly to the range."""
+    a, b = world.instances[1], world.instances[2]
+    slow = min(world.plant.designs, key=lambda d: d.ideal_speed_m_min)
+    world.annotations.start_order("mso-cpp-1", (a.start_ns + a.end_ns) // 2, 7001, slow.code, "alice")
+    world.annotations.end_order("mso-cpp-1", (b.start_ns + b.end_ns) // 2, "alice")
+    ledger = world.ledger()
+    ledger.catch_up(world.instances[0].start_ns)
+    rows = _rows(world)
+    instances, reference = raw_totals(world, a.start_ns, b.end_ns)
+    assert [i.start_ns for i in instances] == [a.start_ns, b.start_ns]
+    for k, instance in enumerate(instances):
+        assert rows[(instance.start_ns, "mso-cpp-1")].totals == reference["mso-cpp-1"][k]  # ==, not approx
+    # and the order changed both shifts' ideal time against the line without it
+    world.annotations.withdraw_order_event(
+        "mso-cpp-1", world.annotations.recent_order_events("mso-cpp-1", 2)[1].id, "alice"
+    )
+    _, without = raw_totals(world, a.start_ns, b.end_ns)
+    assert all(without["mso-cpp-1"][k].ideal_s != reference["mso-cpp-1"][k].ideal_s for k in (0, 1))
