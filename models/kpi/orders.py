@@ -125,6 +125,14 @@ def _overlay(series: Series | None, spans: Sequence[OrderSpan], value_of: str, r
     """One order field with the spans laid over it (see ``apply_operator_orders``)."""
     ts0, v0 = clean_series(series)
     ts, value = ts0.copy(), v0.copy()
+    starts = {span.start_ns for span in spans}
+
+    def in_a_span(t: int) -> bool:
+        return any(span.start_ns <= t < span.end_ns for span in spans)
+
+    def plc_at(t: int) -> float:
+        return float(_held(ts0, v0, np.array([t], dtype=np.int64))[0])
+
     add_ts: list[int] = []
     add_v: list[float] = []
     for span in spans:
@@ -133,9 +141,16 @@ def _overlay(series: Series | None, spans: Sequence[OrderSpan], value_of: str, r
         if not (ts0 == span.start_ns).any():
             add_ts.append(span.start_ns)
             add_v.append(own)
-        if span.end_ns < range_end_ns and not (ts0 == span.end_ns).any():
+        # What was in force just before, as a reading: the start is then a change of order (a changeover if it
+        # falls in a stop) even on a line whose registers were never read. It repeats the value in force there,
+        # so no moment's order changes.
+        before = span.start_ns - 1
+        if not in_a_span(before) and not (ts0 == before).any():
+            add_ts.append(before)
+            add_v.append(plc_at(before))
+        if span.end_ns < range_end_ns and span.end_ns not in starts and not (ts0 == span.end_ns).any():
             add_ts.append(span.end_ns)
-            add_v.append(float(_held(ts0, v0, np.array([span.end_ns], dtype=np.int64))[0]))
+            add_v.append(plc_at(span.end_ns))
     if add_ts:
         ts = np.concatenate([ts, np.array(add_ts, dtype=np.int64)])
         value = np.concatenate([value, np.array(add_v, dtype=np.float64)])
@@ -150,8 +165,9 @@ def apply_operator_orders(
     """One printer's fields with its operator orders in place of the PLC's order registers.
 
     Inside each span [start, end) every ``order_number``/``design_code`` reading takes the span's value (their
-    timestamps kept); a reading (start, the span's value) is added, and one (end, the PLC's value in force at
-    end) if end is before ``range_end_ns`` - so outside the spans the PLC's readings rule, as read. A printer
+    timestamps kept); a reading (start, the span's value) is added, one just before it repeating the value in
+    force there (so the start is a change of order), and one (end, the PLC's value in force at end) if end is
+    before ``range_end_ns`` - so outside the spans the PLC's readings rule, as read. A printer
     whose register map has no order fields gets the two series from the spans alone (0 = no order outside).
     ``spans`` must not overlap (``operator_order_spans`` gives such).
     """

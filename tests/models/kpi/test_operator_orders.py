@@ -17,6 +17,7 @@ from shopfloor.models.kpi.orders import (
     OrderSpan,
     apply_operator_orders,
     operator_order_spans,
+    order_changes_ns,
     order_spans,
     order_steps,
 )
@@ -60,19 +61,25 @@ def test_the_overlay_replaces_the_registers_inside_a_span_and_resumes_the_plc_af
     }
     out = apply_operator_orders(fields, [OrderSpan(9, 999, 15, 35)], range_end_ns=51)
     assert out["state"] is fields["state"]
-    assert out["order_number"].ts_ns.tolist() == [10, 15, 20, 30, 35, 40, 50]
-    assert out["order_number"].value.tolist() == [5, 9, 9, 9, 6, 6, 6]  # at 35: the PLC's 6, in force then
-    assert out["design_code"].value.tolist() == [101, 999, 999, 999, 102, 102, 102]
+    # at 14 the value in force repeated (the start is a change); at 35 the PLC's 6, in force then
+    assert out["order_number"].ts_ns.tolist() == [10, 14, 15, 20, 30, 35, 40, 50]
+    assert out["order_number"].value.tolist() == [5, 5, 9, 9, 9, 6, 6, 6]
+    assert out["design_code"].value.tolist() == [101, 101, 999, 999, 999, 102, 102, 102]
     # no resume reading at or after the end of what was read: an override never invents data past it
     late = apply_operator_orders(fields, [OrderSpan(9, 999, 45, 60)], range_end_ns=51)
-    assert late["order_number"].ts_ns.tolist() == [10, 20, 30, 40, 45, 50]
-    assert late["order_number"].value.tolist() == [5, 5, 6, 6, 9, 9]
+    assert late["order_number"].ts_ns.tolist() == [10, 20, 30, 40, 44, 45, 50]
+    assert late["order_number"].value.tolist() == [5, 5, 6, 6, 6, 9, 9]
 
 
 def test_a_printer_without_order_registers_gets_its_operator_orders() -> None:
     out = apply_operator_orders({"state": Series(np.array([0]), np.zeros(1))}, [OrderSpan(9, 101, 10, 30)], 100)
     steps = order_steps(out)
     assert order_spans(steps, 0, 100) == [OrderSpan(9, 101, 10, 30)]
+    assert order_changes_ns(steps).tolist() == [10], "from no order to an order: a change (a changeover in a stop)"
+    # back-to-back spans: no reading of the PLC's value between them
+    two = apply_operator_orders({}, [OrderSpan(9, 101, 10, 30), OrderSpan(8, 102, 30, 40)], 100)
+    assert two["order_number"].ts_ns.tolist() == [9, 10, 30, 40]
+    assert two["order_number"].value.tolist() == [0, 9, 8, 0]
 
 
 DAY = {"id": "day", "name": "Day", "name_zh": "白班", "start": dt.time(6), "end": dt.time(14)}
