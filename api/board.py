@@ -17,6 +17,7 @@ from collections import OrderedDict
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from shopfloor.api.ledger import with_operator_orders
 from shopfloor.api.presenters import range_json
 from shopfloor.api.raw_window import require_raw
 from shopfloor.api.stops import list_stops
@@ -37,9 +38,12 @@ def compute_board(services: Services, printer_id: str, shift: ShiftInstance, rng
     tp = services.kpi.throughput(printer_id, rng, 3600.0)  # 410 before the raw window, 503 on a full disk
     actual = [None if v != v else float(v) for v in tp.amount.tolist()]  # NaN: no data that hour
     # The order registers, read in context: the order loaded before the shift is the one running at its start.
-    fields = services.store.read_series_in_context(
+    read = services.store.read_series_in_context(
         MEASUREMENT_PRINTER, [printer_id], [ORDER_NUMBER_FIELD, DESIGN_CODE_FIELD], shift.start_ns, rng.end_ns
-    ).get(printer_id, {})
+    )
+    # and an operator's orders over them, as the KPIs see them (docs/kpi.md, "Orders")
+    read = with_operator_orders(services.annotations, read, [printer_id], shift.start_ns, rng.end_ns)
+    fields = read.get(printer_id, {})
     speeds = order_speeds(shift, order_steps(fields), services.plant.designs, printer.ideal_speed_m_min)
     return board(shift, speeds, actual, now_ns, across_gap_m=tp.across_gap)
 

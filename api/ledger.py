@@ -11,7 +11,8 @@ rows equals the raw computation of the same range exactly.
 
 ``LedgerKeeper.catch_up`` writes the rows of closed shifts and recomputes the
 rows that went stale: the plant file changed (``plant_version``), an operator's
-correction touched the shift (a reason override newer than the row), or late
+correction touched the shift (a reason override, or an order event made or
+withdrawn, newer than the row: one change sequence numbers both), or late
 samples arrived (more samples in the shift than the row was computed from:
 spool replay after an outage, a collector restarted).
 """
@@ -34,6 +35,7 @@ from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT, PR
 from shopfloor.models.kpi import KpiConfig
 from shopfloor.models.kpi.context import read_end_ns, robot_lookahead_ns
 from shopfloor.models.kpi.fleet import FleetTotals
+from shopfloor.models.kpi.orders import apply_operator_orders, operator_order_spans
 from shopfloor.models.kpi.overrides import apply_reason_overrides
 from shopfloor.models.kpi.printer import PrinterTotals
 from shopfloor.models.kpi.report import EquipmentTotals, equipment_totals
@@ -73,10 +75,31 @@ CHUNK_NS = NS_PER_DAY
 
 @dataclass(frozen=True, slots=True)
 class KpiInputs:
-    """What a computation of [start_ns, end_ns) reads: series in context (overrides applied) and events."""
+    """What a computation of [start_ns, end_ns) reads: series in context (overrides applied) and events;
+    ``measured``: the series as stored (what a ledger row counts as the samples it rests on)."""
 
     series: dict[str, dict[str, Series]]
     events: list[ConnectivityEvent]
+    measured: dict[str, dict[str, Series]]
+
+
+def with_operator_orders(
+    annotations: AnnotationStore,
+    series: dict[str, dict[str, Series]],
+    printer_ids: Sequence[str],
+    start_ns: int,
+    range_end_ns: int,
+) -> dict[str, dict[str, Series]]:
+    """``series`` with each printer's operator orders over its order registers (docs/kpi.md, "Orders");
+    ``range_end_ns``: one past the last sample read, as for reason overrides. A printer read without order
+    fields, or whose map has none, gets them from its operator orders."""
+    events = annotations.order_events(printer_ids, start_ns, range_end_ns)
+    out = dict(series)
+    for pid in printer_ids:
+        spans = operator_order_spans([e for e in events if e.equipment == pid])
+        if spans:
+            out[pid] = apply_operator_orders(series.get(pid, {}), spans, range_end_ns)
+    return out
 
 
 def read_inputs(
@@ -104,8 +127,11 @@ def read_inputs(
                 MEASUREMENT_ROBOT, robot_ids, robot_fields, start_ns, end_ns, robot_lookahead_ns(config)
             )
         )
+    measured = dict(series)
     # Overrides and events must reach the last sample read: it can close an increment that starts inside.
     last_ns = read_end_ns(series.values(), end_ns)
+    if printer_ids and any(f.name in printer_fields for f in PRINTER_ORDER_FIELDS):
+        series = with_operator_orders(annotations, series, printer_ids, start_ns, last_ns + 1)
     if "stop_reason" in printer_fields and printer_ids:
         overrides = annotations.overrides(printer_ids, start_ns, last_ns + 1)
         for pid in printer_ids:
@@ -116,7 +142,7 @@ def read_inputs(
                 series[pid] = fields
     link_ids = printer_ids + ([f.id for f in plant.fleets] if robot_ids else [])
     events = store.read_connectivity(link_ids, start_ns - CONNECTIVITY_LOOKBACK_NS, last_ns + 1)
-    return KpiInputs(series, events)
+    return KpiInputs(series, events, measured)
 
 
 # A robot's counters report by exception: a reading books its increment just before it (models/kpi/counters.py,
@@ -191,7 +217,7 @@ class Ledger:
         ends = np.array([min(i.end_ns, end_ns) for i in totals.instances], dtype=np.int64)
         counts: dict[str, list[int]] = {}
         for equipment in self.equipment_ids:
-            fields = inputs.series.get(equipment, {})
+            fields = inputs.measured.get(equipment, {})
             inside = shift_sample_counts(fields, starts, ends, robot=equipment in self.robot_fleet)
             counts[equipment] = [int(n) for n in inside]
         return totals, counts
@@ -296,24 +322,29 @@ class Ledger:
         return [instances[k] for k in sorted(due)]
 
     def _corrected(self, instances: Sequence[ShiftInstance], rows: dict[tuple[int, str], LedgerRow]) -> set[int]:
-        """Instances whose printer rows predate a reason override overlapping what their computation read."""
+        """Instances whose printer rows predate a reason override, or an order event (made or withdrawn),
+        overlapping what their computation read."""
         versions = [r.annotation_version for r in rows.values()]
         if not versions:
             return set()
         starts = [i.start_ns for i in instances]
         out: set[int] = set()
-        for o in self.annotations.overrides_after(min(versions)):
+        oldest = min(versions)
+        changes = [
+            (o.id, o.equipment, o.start_ns, o.end_ns) for o in self.annotations.overrides_after(oldest)
+        ] + self.annotations.order_changes_after(oldest)
+        for change_id, equipment, start_ns, end_ns in changes:
             # instances overlapping the override: outside a shift an override changes nothing of it (context
             # samples after its end only close increments; their reason is clipped away)
-            first = max(bisect.bisect_right(starts, o.start_ns - NS_PER_DAY) - 1, 0)
+            first = max(bisect.bisect_right(starts, start_ns - NS_PER_DAY) - 1, 0)
             for k in range(first, len(instances)):
                 instance = instances[k]
-                if instance.start_ns >= o.end_ns:
+                if instance.start_ns >= end_ns:
                     break
-                if instance.end_ns <= o.start_ns:
+                if instance.end_ns <= start_ns:
                     continue
-                row = rows.get((instance.start_ns, o.equipment))
-                if row is not None and o.id > row.annotation_version:
+                row = rows.get((instance.start_ns, equipment))
+                if row is not None and change_id > row.annotation_version:
                     out.add(k)
         return out
 
@@ -331,7 +362,7 @@ class Ledger:
         """Compute and write the rows of ``instances`` (closed), a chunk of consecutive shifts at a time."""
         written = 0
         for chunk in _chunks(sorted(instances, key=lambda i: i.start_ns)):
-            annotation_version = self.annotations.last_override_id()  # before reading: a later one re-stales
+            annotation_version = self.annotations.last_change_id()  # before reading: a later one re-stales
             totals, counts = self.compute(chunk[0].start_ns, chunk[-1].end_ns)
             wanted = {i.start_ns for i in chunk}
             keep = [k for k, i in enumerate(totals.instances) if i.start_ns in wanted]

@@ -1,13 +1,14 @@
 """The running order's progress per line, for the display's order tile: reads, then ``models.order_progress``.
 
 What it reads: the order registers and the metres counter of the last ``LOOKBACK_NS`` (no further back than
-the raw samples are kept), in context, so an order loaded before then is known from its start; the plan's
+the raw samples are kept), in context, so an order loaded before then is known from its start; the operator's
+order events over the registers, as every KPI reads them (api/ledger.py ``with_operator_orders``); the plan's
 metres ordered from the annotation store. A day of raw samples is a large read (about half a second for a line
 polled twice a second), so each line's samples are held between computations and only what came since is read
 (``SampleWindow``), with a full re-read every ``FULL_READ_S`` that picks up samples a collector's spool delivered
 late. Each line's answer is cached and recomputed at most every ``REFRESH_S`` (or at once when an annotation -
-a new plan - changed): the live snapshot task (api/snapshots.py) asks for it once per KPI snapshot, never per
-WebSocket client, and the ``/orders/current`` route answers from the same cache.
+a new plan, an operator's order event - changed): the live snapshot task (api/snapshots.py) asks for it once per
+KPI snapshot, never per WebSocket client, and the ``/orders/current`` route answers from the same cache.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from shopfloor.api.ledger import with_operator_orders
 from shopfloor.api.timerange import iso
 from shopfloor.models.contract import DESIGN_CODE_FIELD, MEASUREMENT_PRINTER, ORDER_NUMBER_FIELD
 from shopfloor.models.kpi.clean import clean_series
@@ -92,7 +94,10 @@ def progress_json(
     """The running order's progress on ``printer_id`` from the window's samples, or None when no order runs."""
     plant = services.plant
     printer = plant.printer(printer_id)
-    fields = window.fields()
+    # The operator's orders over the PLC's registers, as every KPI reads them (api/ledger.py read_inputs).
+    fields = with_operator_orders(
+        services.annotations, {printer_id: window.fields()}, [printer_id], since_ns, now_ns + 1
+    )[printer_id]
     steps = order_steps(fields)
     ts, value = clean_series(fields.get(METRES_FIELD))
     # Every increment counts, across a gap too: the metres were printed (the order report counts them so).

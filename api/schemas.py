@@ -267,6 +267,16 @@ class Baseline(BaseModel):
     grid_emission_kg_co2_per_kwh: float | None
 
 
+class PlantDesign(BaseModel):
+    """A design of the plant file's [[designs]] (print orders name it by code)."""
+
+    code: int
+    name: str
+    name_zh: str
+    colourway: str
+    ideal_speed_m_min: float
+
+
 class PlantInfo(BaseModel):
     id: str
     name: str
@@ -279,6 +289,7 @@ class PlantInfo(BaseModel):
     stop_reasons: list[StopReason]
     baseline: Baseline
     labels: Labels
+    designs: list[PlantDesign] = []  # for the orders page's design picker
 
 
 # --------------------------------------------------------------------------- KPIs
@@ -944,3 +955,31 @@ class OrderProgress(BaseModel):
 
 class CurrentOrder(BaseModel):
     order: OrderProgress | None  # None: no order runs on the line
+
+
+# --------------------------------------------------------------------------- operator order events (start / end)
+
+
+class OrderEvent(BaseModel):
+    id: int  # from the one change sequence of reason overrides and order events
+    equipment: str
+    kind: str  # "start" or "end"
+    at_ns: int
+    at: str
+    order_number: int  # 0 for an end
+    design_code: int  # 0 for an end
+    operator: str
+    created_ns: int
+    withdrawn_id: int | None  # the change that withdrew it; None while in force
+    withdrawn_ns: int | None
+    withdrawn_by: str | None
+
+
+class OrderEventWritten(BaseModel):
+    event: OrderEvent
+    audit: list[AuditEntry]
+
+
+class OrderEvents(BaseModel):
+    equipment: str
+    events: list[OrderEvent]  # newest first, withdrawn ones too

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from shopfloor.api.ledger import with_operator_orders
 from shopfloor.api.timerange import iso
 from shopfloor.models.calendar import ShiftInstance, shift_instances
 from shopfloor.models.contract import MEASUREMENT_PRINTER, ORDER_NUMBER_FIELD
@@ -57,8 +58,10 @@ def list_stops(
     # from its first moment, as the KPIs count it, not "no data" until the first sample inside.
     # The order number too: a stop between two orders is setup, in this list as in the KPIs (docs/kpi.md, "Orders").
     names = ["state", "stop_reason", ORDER_NUMBER_FIELD]
-    data = store.read_series_in_context(MEASUREMENT_PRINTER, [printer_id], names, start_ns, end_ns)[printer_id]
-    last_ns = read_end_ns([data], end_ns)
+    read = store.read_series_in_context(MEASUREMENT_PRINTER, [printer_id], names, start_ns, end_ns)
+    last_ns = read_end_ns(read.values(), end_ns)
+    # an operator's orders over the registers, as in the KPIs (docs/kpi.md, "Orders")
+    data = with_operator_orders(annotations, read, [printer_id], start_ns, last_ns + 1)[printer_id]
     measured = data["stop_reason"]
     overrides = annotations.overrides([printer_id], start_ns, last_ns + 1)
     corrected = apply_reason_overrides(measured, overrides, last_ns + 1) if overrides else measured

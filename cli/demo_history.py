@@ -470,7 +470,7 @@ class DemoHistory:
         since = _day(self.plant, earliest.first_date).start_ns
         try:
             held = await asyncio.to_thread(first_data_ns, self.plant, store, since, self.start_ns)
-            annotation_version = await asyncio.to_thread(annotations.last_override_id)
+            annotation_version = await asyncio.to_thread(annotations.last_change_id)
         except StoreError as exc:
             # the live plant goes on without a past; the store says what is wrong with it
             log.warning("history: cannot read what the store holds (%s); no simulated past this run", exc)

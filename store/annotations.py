@@ -21,6 +21,13 @@ samples, and an acknowledgement and its audit row land in one transaction.
 
 A plan of print orders (``import_plan``) gives an order its metres ordered for the order reports; the newest
 import of an order number is in force, and its audit "before" holds the rows it replaced. A plan changes no KPI.
+
+An operator's order events (``start_order``, ``end_order``; ``order_event``) override the PLC's order registers
+over their spans (the rule: ``models.kpi.orders.operator_order_spans``, docs/kpi.md "Orders"). An event is never
+deleted: withdrawing one marks it withdrawn (who, when), with its audit row.
+
+Reason overrides, order events and their withdrawals take their ids from one change sequence
+(``_next_change_id``), so a ledger row's ``annotation_version`` (``last_change_id``) compares with both kinds.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,6 +52,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_PATH = Path("var/annotations.sqlite3")
+_OPEN_END_NS = 2**63 - 1  # an order event with no later one changes the line's orders from its time onward
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reason_override (
@@ -114,7 +122,25 @@ CREATE TABLE IF NOT EXISTS alert (
 );
 CREATE INDEX IF NOT EXISTS alert_raised ON alert (raised_ns);
 CREATE INDEX IF NOT EXISTS alert_active ON alert (cleared_ns);
+CREATE TABLE IF NOT EXISTS order_event (
+    id INTEGER PRIMARY KEY,
+    equipment TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at_ns INTEGER NOT NULL,
+    order_number INTEGER NOT NULL,
+    design_code INTEGER NOT NULL,
+    operator TEXT NOT NULL,
+    created_ns INTEGER NOT NULL,
+    withdrawn_id INTEGER,
+    withdrawn_ns INTEGER,
+    withdrawn_by TEXT
+);
+CREATE INDEX IF NOT EXISTS order_event_eq ON order_event (equipment, at_ns);
+CREATE INDEX IF NOT EXISTS order_event_withdrawn ON order_event (withdrawn_id);
 """
+
+ORDER_START = "start"
+ORDER_END = "end"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +191,40 @@ class PlannedOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """An operator started (order and design given) or ended (both 0) the order on a line at ``at_ns``."""
+
+    id: int  # from the shared change sequence
+    equipment: str
+    kind: str  # ORDER_START or ORDER_END
+    at_ns: int
+    order_number: int
+    design_code: int
+    operator: str
+    created_ns: int
+    withdrawn_id: int | None = None  # the change that withdrew it (shared sequence), None while in force
+    withdrawn_ns: int | None = None
+    withdrawn_by: str | None = None
+
+
+_EVENT_COLUMNS = (
+    "id, equipment, kind, at_ns, order_number, design_code, operator, created_ns, withdrawn_id, withdrawn_ns,"
+    " withdrawn_by"
+)
+
+
+class NotFound(LookupError):
+    """The thing named does not exist (the API answers 404)."""
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     id: int
     ts_ns: int
     operator: str
-    action: str  # "set_reason", "split_stop", "add_note", "hour_comment", "import_plan", "acknowledge_alert"
+    # "set_reason", "split_stop", "add_note", "hour_comment", "import_plan", "acknowledge_alert", "start_order",
+    # "end_order", "withdraw_order_event"
+    action: str
     equipment: str
     before: Any  # JSON-decoded
     after: Any
@@ -394,6 +449,78 @@ class AnnotationStore:
 
         return self._write(change)
 
+    def start_order(self, equipment: str, at_ns: int, order_number: int, design_code: int, operator: str) -> OrderEvent:
+        """An operator starts an order on a line at ``at_ns``; an operator order running then ends there (the
+        audit's "before" is the event of the order it ends, or None)."""
+        if order_number < 1 or not 0 <= design_code <= 65535:
+            raise ValueError("order number must be 1.., design code 0..65535")
+
+        def change() -> OrderEvent:
+            before = self._running_at(equipment, at_ns)
+            row = self._insert_event(equipment, ORDER_START, at_ns, order_number, design_code, operator)
+            self._audit(operator, "start_order", equipment, None if before is None else asdict(before), asdict(row))
+            return row
+
+        return self._write(change)
+
+    def end_order(self, equipment: str, at_ns: int, operator: str) -> OrderEvent:
+        """An operator ends the operator order running on a line at ``at_ns``; ValueError if none is running."""
+
+        def change() -> OrderEvent:
+            before = self._running_at(equipment, at_ns)
+            if before is None:
+                raise ValueError(f"no order started by an operator is running on {equipment} at that time")
+            row = self._insert_event(equipment, ORDER_END, at_ns, 0, 0, operator)
+            self._audit(operator, "end_order", equipment, asdict(before), asdict(row))
+            return row
+
+        return self._write(change)
+
+    def withdraw_order_event(self, equipment: str, event_id: int, operator: str) -> OrderEvent:
+        """Withdraw an event entered by mistake (kept, marked withdrawn); NotFound if the line has no such event
+        in force."""
+
+        def change() -> OrderEvent:
+            row = self._db.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM order_event WHERE id = ? AND equipment = ? AND withdrawn_id IS NULL",
+                (event_id, equipment),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"{equipment} has no order event {event_id} in force")
+            before = OrderEvent(*row)
+            change_id, now = self._next_change_id(), self._clock_ns()
+            self._db.execute(
+                "UPDATE order_event SET withdrawn_id = ?, withdrawn_ns = ?, withdrawn_by = ? WHERE id = ?",
+                (change_id, now, operator, event_id),
+            )
+            after = replace(before, withdrawn_id=change_id, withdrawn_ns=now, withdrawn_by=operator)
+            self._audit(operator, "withdraw_order_event", equipment, asdict(before), asdict(after))
+            return after
+
+        return self._write(change)
+
+    def _insert_event(
+        self, equipment: str, kind: str, at_ns: int, order_number: int, design_code: int, operator: str
+    ) -> OrderEvent:
+        change_id, created = self._next_change_id(), self._clock_ns()
+        self._db.execute(
+            "INSERT INTO order_event (id, equipment, kind, at_ns, order_number, design_code, operator, created_ns)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (change_id, equipment, kind, at_ns, order_number, design_code, operator, created),
+        )
+        return OrderEvent(change_id, equipment, kind, at_ns, order_number, design_code, operator, created)
+
+    def _running_at(self, equipment: str, at_ns: int) -> OrderEvent | None:
+        """The start event of the operator order running on a line at ``at_ns`` (the last event in force at or
+        before it, if a start), or None."""
+        row = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM order_event WHERE equipment = ? AND withdrawn_id IS NULL AND at_ns <= ?"
+            " ORDER BY at_ns DESC, id DESC LIMIT 1",
+            (equipment, at_ns),
+        ).fetchone()
+        event = None if row is None else OrderEvent(*row)
+        return event if event is not None and event.kind == ORDER_START else None
+
     def _write(self, change: Callable[[], T]) -> T:
         """``change`` and its audit row in one transaction; a full disk or a damaged file is a StoreUnavailable
         saying so (the API answers 503), logged as an outage rather than once per request."""
@@ -434,10 +561,11 @@ class AnnotationStore:
             ).fetchall()
         return [ReasonOverride(*r) for r in rows]
 
-    def last_override_id(self) -> int:
-        """The newest reason override's id (0 for none): a ledger row keeps the one it includes."""
+    def last_change_id(self) -> int:
+        """The newest change of the KPI inputs (a reason override, an order event or its withdrawal; 0 for none):
+        a ledger row keeps the one it includes as its ``annotation_version``."""
         with self._lock:
-            return int(self._db.execute("SELECT coalesce(max(id), 0) FROM reason_override").fetchone()[0])
+            return self._last_change_id()
 
     def overrides_after(self, override_id: int) -> list[ReasonOverride]:
         """Overrides made after the one with ``override_id``, oldest first: the ledger rows they touch are stale."""
@@ -449,10 +577,69 @@ class AnnotationStore:
             ).fetchall()
         return [ReasonOverride(*r) for r in rows]
 
+    def order_events(self, equipment_ids: Sequence[str], start_ns: int, end_ns: int) -> list[OrderEvent]:
+        """The order events in force that decide the spans overlapping [start_ns, end_ns): per line the last one
+        at or before ``start_ns`` and every one inside, in (at, id) order."""
+        out: list[OrderEvent] = []
+        with self._lock:
+            for equipment in equipment_ids:
+                before = self._db.execute(
+                    f"SELECT {_EVENT_COLUMNS} FROM order_event WHERE equipment = ? AND withdrawn_id IS NULL"
+                    " AND at_ns <= ? ORDER BY at_ns DESC, id DESC LIMIT 1",
+                    (equipment, start_ns),
+                ).fetchall()
+                inside = self._db.execute(
+                    f"SELECT {_EVENT_COLUMNS} FROM order_event WHERE equipment = ? AND withdrawn_id IS NULL"
+                    " AND at_ns > ? AND at_ns < ? ORDER BY at_ns, id",
+                    (equipment, start_ns, end_ns),
+                ).fetchall()
+                out += [OrderEvent(*r) for r in [*before, *inside]]
+        return out
+
+    def recent_order_events(self, equipment: str, limit: int) -> list[OrderEvent]:
+        """The newest ``limit`` order events of a line (withdrawn ones too), newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM order_event WHERE equipment = ? ORDER BY at_ns DESC, id DESC LIMIT ?",
+                (equipment, limit),
+            ).fetchall()
+        return [OrderEvent(*r) for r in rows]
+
+    def order_changes_after(self, change_id: int) -> list[tuple[int, str, int, int]]:
+        """Per order event made or withdrawn after ``change_id``: (the change's id, equipment, from_ns, to_ns), the
+        stretch whose order it may have changed - from its time to the next event in force on that line (none:
+        onward)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT max(id, coalesce(withdrawn_id, 0)), equipment, at_ns FROM order_event"
+                " WHERE id > ? OR withdrawn_id > ?",
+                (change_id, change_id),
+            ).fetchall()
+            out: list[tuple[int, str, int, int]] = []
+            for newest, equipment, at_ns in rows:
+                nxt = self._db.execute(
+                    "SELECT min(at_ns) FROM order_event WHERE equipment = ? AND withdrawn_id IS NULL AND at_ns > ?",
+                    (equipment, at_ns),
+                ).fetchone()[0]
+                out.append((int(newest), str(equipment), int(at_ns), _OPEN_END_NS if nxt is None else int(nxt)))
+        return out
+
     def planned_orders(self, equipment: str, order_numbers: Sequence[int]) -> dict[int, PlannedOrder]:
         """The plan in force for these order numbers on ``equipment`` (the newest import of each)."""
         with self._lock:
             return self._planned(equipment, order_numbers)
+
+    def plan(self, equipment: str, limit: int) -> list[PlannedOrder]:
+        """The plan in force for the ``limit`` order numbers imported last on ``equipment``, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT order_number FROM order_plan WHERE equipment = ? GROUP BY order_number"
+                " ORDER BY max(id) DESC LIMIT ?",
+                (equipment, limit),
+            ).fetchall()
+            numbers = [int(r[0]) for r in rows]
+            found = self._planned(equipment, numbers)
+        return [found[n] for n in numbers]
 
     def _planned(self, equipment: str, order_numbers: Sequence[int]) -> dict[int, PlannedOrder]:
         wanted = sorted(set(order_numbers))
@@ -519,14 +706,26 @@ class AnnotationStore:
         self, equipment: str, start_ns: int, end_ns: int, reason_code: int, operator: str, comment: str
     ) -> ReasonOverride:
         created = self._clock_ns()
-        cur = self._db.execute(
-            "INSERT INTO reason_override (equipment, start_ns, end_ns, reason_code, operator, created_ns, comment)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (equipment, start_ns, end_ns, reason_code, operator, created, comment),
+        change_id = self._next_change_id()
+        self._db.execute(
+            "INSERT INTO reason_override (id, equipment, start_ns, end_ns, reason_code, operator, created_ns, comment)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (change_id, equipment, start_ns, end_ns, reason_code, operator, created, comment),
         )
-        return ReasonOverride(
-            int(cur.lastrowid or 0), equipment, start_ns, end_ns, reason_code, operator, created, comment
-        )
+        return ReasonOverride(change_id, equipment, start_ns, end_ns, reason_code, operator, created, comment)
+
+    def _next_change_id(self) -> int:
+        """The next id of the one change sequence (inside the write's transaction: BEGIN IMMEDIATE holds the
+        file, so two processes never take the same id)."""
+        return self._last_change_id() + 1
+
+    def _last_change_id(self) -> int:
+        row = self._db.execute(
+            "SELECT max(coalesce((SELECT max(id) FROM reason_override), 0),"
+            " coalesce((SELECT max(id) FROM order_event), 0),"
+            " coalesce((SELECT max(withdrawn_id) FROM order_event), 0))"
+        ).fetchone()
+        return int(row[0])
 
     def _reasons_overlapping(self, equipment: str, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
         rows = self._db.execute(

@@ -28,6 +28,7 @@ ROUTERS = [
     operator.router,
     order_progress.router,
     orders.router,
+    orders.page,
     live.router,
     display.router,
     display.api,

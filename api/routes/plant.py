@@ -22,6 +22,16 @@ router = APIRouter(prefix="/api/v1", tags=["plant"])
 async def plant(services: ServicesDep) -> dict[str, Any]:
     p = services.plant
     return {
+        "designs": [
+            {
+                "code": d.code,
+                "name": d.name,
+                "name_zh": d.name_zh,
+                "colourway": d.colourway,
+                "ideal_speed_m_min": d.ideal_speed_m_min,
+            }
+            for d in p.designs
+        ],
         "id": p.plant.id,
         "name": p.plant.name,
         "name_zh": p.plant.name_zh,

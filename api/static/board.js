@@ -82,6 +82,7 @@
     document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
     $("lang").textContent = t("lang_button");
     $("display-link").href = `/?lang=${lang}`;
+    $("orders-link").href = `/orders?lang=${lang}`;
     $("key-button").textContent = sessionStorage.getItem(KEY) ? t("key_change") : t("key_enter");
     document.body.dataset.lang = lang;
     if (model.plant) {

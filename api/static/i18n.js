@@ -99,3 +99,26 @@ Object.assign(window.I18N.zh, {
   order: "订单", design: "花型", order_left: "剩余", order_eta: "预计完成", order_no_plan: "无计划",
   order_done: "已完成", order_stopped: "停机：无法预计",
 });
+// The orders page (/orders) and the links to it.
+Object.assign(window.I18N.en, {
+  orders: "Orders", orders_title: "Print orders", order_running: "Running order", order_design: "Design",
+  order_metres: "Metres this shift", order_source: "Entered by", order_by_operator: "operator", order_by_plc: "line PLC",
+  order_none: "none", order_start_end: "Start or end an order", order_number: "Order number", order_at: "At (empty: now)",
+  order_start: "Start order", order_end: "End order", design_from_plan: "from the plan", plan_import: "Import a plan (CSV)",
+  plan_import_button: "Import plan", plan_imported: "Plan imported, orders", order_events: "Order events",
+  orders_recent: "Orders this shift", order_span: "Start – end", order_good: "Good m",
+  order_defective: "Defective m", order_run_min: "Run min", order_setup_min: "Setup min",
+  order_water_per_m: "Water per metre", order_oee: "OEE", order_remaining: "Remaining", orders_none: "No orders this shift",
+  order_started: "Started", order_ended: "Ended", withdraw: "Withdraw", withdrawn_by: "withdrawn by",
+});
+Object.assign(window.I18N.zh, {
+  orders: "订单", orders_title: "印花订单", order_running: "当前订单", order_design: "花型",
+  order_metres: "本班已印米数", order_source: "录入来源", order_by_operator: "操作员", order_by_plc: "产线 PLC",
+  order_none: "无", order_start_end: "开始或结束订单", order_number: "订单号", order_at: "时间（空：现在）",
+  order_start: "开始订单", order_end: "结束订单", design_from_plan: "按计划", plan_import: "导入计划（CSV）",
+  plan_import_button: "导入计划", plan_imported: "计划已导入，订单数", order_events: "订单记录",
+  orders_recent: "本班订单", order_span: "开始 – 结束", order_good: "合格米数",
+  order_defective: "次品米数", order_run_min: "运行分钟", order_setup_min: "换型分钟",
+  order_water_per_m: "单位米水耗", order_oee: "设备综合效率", order_remaining: "剩余", orders_none: "本班无订单",
+  order_started: "已开始", order_ended: "已结束", withdraw: "撤销", withdrawn_by: "撤销人",
+});

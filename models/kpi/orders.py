@@ -11,6 +11,10 @@ reading holds until the next one, like a state. This module is the one place tha
 * ``order_spans``: the contiguous runs of one order, for per-order reports;
 * ``changeovers_as_setup``: a stop between two orders is setup time (AUST), attributed to the change.
 
+An operator can start and end orders too (store/annotations.py, ``order_event``): ``operator_order_spans`` turns
+those events into spans and ``apply_operator_orders`` lays them over the readings, before any of the above reads
+them (docs/kpi.md, "Orders").
+
 A reading before the first one of a series is "no order" (0). Order readings are not cut by the gap rule:
 an order stays loaded across a link outage, and the metres read across a gap are excluded from performance
 anyway (docs/kpi.md, "Counters").
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +38,7 @@ from shopfloor.models.samples import Series
 from shopfloor.models.states import PrinterState
 
 NO_ORDER = 0
+OPEN_END_NS = 2**63 - 1  # an operator order with no later event runs on
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +85,98 @@ def order_steps(fields: Mapping[str, Series]) -> OrderSteps:
     change = np.ones(len(ts), dtype=bool)
     change[1:] = (order[1:] != order[:-1]) | (design[1:] != design[:-1])
     return OrderSteps(ts[change], order[change], design[change])
+
+
+class OperatorOrderEvent(Protocol):
+    """What the rule needs of an operator's order event: the annotation store's rows qualify."""
+
+    @property
+    def kind(self) -> str: ...  # "start" or "end"
+
+    @property
+    def at_ns(self) -> int: ...
+
+    @property
+    def order_number(self) -> int: ...
+
+    @property
+    def design_code(self) -> int: ...
+
+
+def operator_order_spans(events: Sequence[OperatorOrderEvent]) -> list[OrderSpan]:
+    """The spans of one line's operator orders, from its events in force in (at, id) order.
+
+    An operator's order holds over [start, end): from its start event to the next event on that line, an end or
+    another start (a start ends the order running before it). A span with no later event runs on
+    (``OPEN_END_NS``). The spans depend on the events alone, never on the range read, so every range (a shift,
+    a month) sees the same order at the same moment and per-shift ledger rows add up.
+    """
+    spans: list[OrderSpan] = []
+    for k, e in enumerate(events):
+        if e.kind != "start":
+            continue
+        end_ns = events[k + 1].at_ns if k + 1 < len(events) else OPEN_END_NS
+        if end_ns > e.at_ns:  # an event at the same moment, entered later, supersedes it
+            spans.append(OrderSpan(e.order_number, e.design_code, e.at_ns, end_ns))
+    return spans
+
+
+def _overlay(series: Series | None, spans: Sequence[OrderSpan], value_of: str, range_end_ns: int) -> Series:
+    """One order field with the spans laid over it (see ``apply_operator_orders``)."""
+    ts0, v0 = clean_series(series)
+    ts, value = ts0.copy(), v0.copy()
+    starts = {span.start_ns for span in spans}
+
+    def in_a_span(t: int) -> bool:
+        return any(span.start_ns <= t < span.end_ns for span in spans)
+
+    def plc_at(t: int) -> float:
+        return float(_held(ts0, v0, np.array([t], dtype=np.int64))[0])
+
+    add_ts: list[int] = []
+    add_v: list[float] = []
+    for span in spans:
+        own = float(getattr(span, value_of))
+        value = np.where((ts >= span.start_ns) & (ts < span.end_ns), own, value)
+        if not (ts0 == span.start_ns).any():
+            add_ts.append(span.start_ns)
+            add_v.append(own)
+        # What was in force just before, as a reading: the start is then a change of order (a changeover if it
+        # falls in a stop) even on a line whose registers were never read. It repeats the value in force there,
+        # so no moment's order changes.
+        before = span.start_ns - 1
+        if not in_a_span(before) and not (ts0 == before).any():
+            add_ts.append(before)
+            add_v.append(plc_at(before))
+        if span.end_ns < range_end_ns and span.end_ns not in starts and not (ts0 == span.end_ns).any():
+            add_ts.append(span.end_ns)
+            add_v.append(plc_at(span.end_ns))
+    if add_ts:
+        ts = np.concatenate([ts, np.array(add_ts, dtype=np.int64)])
+        value = np.concatenate([value, np.array(add_v, dtype=np.float64)])
+        order = np.argsort(ts, kind="stable")
+        ts, value = ts[order], value[order]
+    return Series(ts, value)
+
+
+def apply_operator_orders(
+    fields: Mapping[str, Series], spans: Sequence[OrderSpan], range_end_ns: int
+) -> dict[str, Series]:
+    """One printer's fields with its operator orders in place of the PLC's order registers.
+
+    Inside each span [start, end) every ``order_number``/``design_code`` reading takes the span's value (their
+    timestamps kept); a reading (start, the span's value) is added, one just before it repeating the value in
+    force there (so the start is a change of order), and one (end, the PLC's value in force at end) if end is
+    before ``range_end_ns`` - so outside the spans the PLC's readings rule, as read. A printer
+    whose register map has no order fields gets the two series from the spans alone (0 = no order outside).
+    ``spans`` must not overlap (``operator_order_spans`` gives such).
+    """
+    if not spans:
+        return dict(fields)
+    out = dict(fields)
+    out[ORDER_NUMBER_FIELD] = _overlay(fields.get(ORDER_NUMBER_FIELD), spans, "order_number", range_end_ns)
+    out[DESIGN_CODE_FIELD] = _overlay(fields.get(DESIGN_CODE_FIELD), spans, "design_code", range_end_ns)
+    return out
 
 
 def design_speeds_m_min(
@@ -164,11 +262,15 @@ def order_spans(steps: OrderSteps, start_ns: int, end_ns: int) -> list[OrderSpan
 
 __all__ = [
     "NO_ORDER",
+    "OPEN_END_NS",
+    "OperatorOrderEvent",
     "OrderSpan",
     "OrderSteps",
+    "apply_operator_orders",
     "changeovers_as_setup",
     "design_speeds_m_min",
     "ideal_speed_m_min_at",
+    "operator_order_spans",
     "order_changes_ns",
     "order_spans",
     "order_steps",

@@ -88,7 +88,7 @@ def year_world(plant: Plant, tmp_path: Path) -> Iterator[Year]:
     ledger = Ledger(plant, store, notes, config=KpiConfig.of(plant), clock_ns=lambda: now)
     assert len(ledger.closed_instances(day_start, now, now)) == 3, "9 March's three shifts are closed and settled"
     totals, counts = ledger.compute(day_start, day_start + NS_PER_DAY)  # as the keeper does; written by the tests
-    rows = ledger.rows_of(totals, counts, notes.last_override_id(), day_start + NS_PER_DAY)
+    rows = ledger.rows_of(totals, counts, notes.last_change_id(), day_start + NS_PER_DAY)
     running, _ = ledger.compute(to_ns(dt.datetime(2026, 3, 10, 6, tzinfo=tz)), now)
     running_m = sum(t.printed_m for t in running.printers[PRINTER])
     try:

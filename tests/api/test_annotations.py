@@ -47,3 +47,39 @@ def test_hour_comments_newest_per_hour_with_their_audit(tmp_path: Path) -> None:
     assert [e.action for e in entries] == ["hour_comment"] * 4
     assert entries[1].before["id"] == first.id and entries[1].after["text"] == "web break, 15 min"
     assert entries[3].before is None  # the first comment on an hour replaced nothing
+
+
+def test_an_old_file_gains_order_events_and_one_change_sequence(tmp_path: Path) -> None:
+    """A file written before order events existed (no order_event table, reason overrides 1..3) opens as it is:
+    the table is added in place, and the next ids continue the one change sequence after the overrides, so a
+    ledger row's annotation_version from before still compares."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE reason_override (id INTEGER PRIMARY KEY AUTOINCREMENT, equipment TEXT NOT NULL,"
+        " start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, reason_code INTEGER NOT NULL, operator TEXT NOT NULL,"
+        " created_ns INTEGER NOT NULL, comment TEXT NOT NULL DEFAULT '');"
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ns INTEGER NOT NULL, operator TEXT NOT NULL,"
+        " action TEXT NOT NULL, equipment TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL);"
+    )
+    db.executemany(
+        "INSERT INTO reason_override (equipment, start_ns, end_ns, reason_code, operator, created_ns)"
+        " VALUES ('mso-cpp-1', ?, ?, 20, 'alice', 1)",
+        [(0, 10), (20, 30), (40, 50)],
+    )
+    db.commit()
+    db.close()
+    store = AnnotationStore(path)
+    assert store.last_change_id() == 3
+    started = store.start_order("mso-cpp-1", 100, 7001, 101, "alice")
+    assert started.id == 4
+    override = store.set_reason("mso-cpp-1", 60, 70, 21, "bob")
+    assert override.id == 5, "an override after an order event takes the next id of the one sequence"
+    gone = store.withdraw_order_event("mso-cpp-1", started.id, "bob")
+    assert gone.withdrawn_id == 6 and store.last_change_id() == 6
+    assert store.order_changes_after(3) == [(6, "mso-cpp-1", 100, 2**63 - 1)]
+    assert [e.action for e in store.audit()] == ["withdraw_order_event", "set_reason", "start_order"]
+    assert store.order_events(["mso-cpp-1"], 0, 1000) == []  # withdrawn: no longer in force
+    store.close()

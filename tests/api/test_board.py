@@ -165,3 +165,23 @@ def test_a_board_is_computed_once_for_many_screens_and_again_after_a_change(worl
     assert r.status_code == 201, r.text
     assert board(client)["hours"][0]["comment"]["text"] == "slow start", "a comment shows at once"
     assert boards.computations == 2
+
+
+def test_an_operator_order_loaded_during_a_stop_makes_it_setup(client: TestClient, world: BoardWorld) -> None:
+    """The stop 07:20-07:35 has no reason (ADET). An operator starting order 7001 during it makes it the
+    changeover: setup (AUST) in the stop list, as in the KPIs (docs/kpi.md, "Orders"); withdrawn, ADET again."""
+    url = f"/api/v1/printers/{known.PRINTER}"
+
+    def elements() -> list[str]:
+        stop = next(s for s in board(client)["stops"] if s["start_ns"] == world.at(7, 20))
+        return [seg["element"] for seg in stop["segments"]]
+
+    assert elements() == ["ADET"]
+    at = "2026-11-24T07:25:00"  # plant-local
+    r = client.post(f"{url}/orders/start", json={"order_number": 7001, "design_code": 101, "at": at}, headers=ALICE)
+    assert r.status_code == 201, r.text
+    assert elements() == ["AUST"]
+    shift = client.get("/api/v1/kpis", params={"shift": known.SHIFT}).json()["printers"][known.PRINTER]
+    assert shift["times"]["aust_s"] == 15 * 60
+    assert client.delete(f"{url}/orders/events/{r.json()['event']['id']}", headers=ALICE).status_code == 200
+    assert elements() == ["ADET"]

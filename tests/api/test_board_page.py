@@ -172,3 +172,45 @@ def test_the_board_follows_the_line_live(page: tuple[Any, LiveServer], world: Bo
     run_until(world, world.at(11, 40))
     expect(running.locator('[data-f="actual"]')).to_have_text("3,200")
     expect(pg.get_by_test_id("sum-due")).to_have_text("31,000 m")
+
+
+def test_the_orders_page_starts_and_ends_an_order_with_a_key(page: tuple[Any, LiveServer], world: BoardWorld) -> None:
+    """From the board to /orders: order 7001 (design 101, 120 m/min) started at 09:00 on a line whose map serves
+    no order registers; the running order shows the metres printed since (6600 + 2700 + 2400 = 11 700, from the
+    known shift), the board's targets from 09:00 follow the design's speed, and the order ends with the key."""
+    pg, server = page
+    from playwright.sync_api import expect
+
+    pg.goto(f"{server.url}/board?lang=en")
+    pg.get_by_test_id("orders-link").click()
+    expect(pg.locator("h1")).to_contain_text("Print orders")
+    expect(pg.get_by_test_id("run-order")).to_have_text("none")
+    pg.get_by_test_id("order-number").fill("7001")
+    pg.get_by_test_id("design-select").select_option("101")
+    pg.get_by_test_id("start-at").fill("2026-11-24T09:00:00")
+    pg.get_by_test_id("order-start").click()
+    expect(pg.get_by_test_id("key-form")).to_be_visible()
+    pg.get_by_test_id("key-input").fill(KEY)
+    pg.get_by_test_id("operator-input").fill("Wang Fang")
+    pg.get_by_test_id("key-save").click()
+    expect(pg.get_by_test_id("run-order")).to_have_text("7001")
+    expect(pg.get_by_test_id("run-source")).to_have_text("operator")
+    expect(pg.get_by_test_id("run-metres")).to_have_text("11,700 m")
+    expect(pg.get_by_test_id("order-row").filter(has_text="7001")).to_have_attribute("data-running", "true")
+    audit = httpx.get(f"{server.url}/api/v1/audit").json()["entries"]
+    assert audit[0]["action"] == "start_order" and audit[0]["operator"] == "Wang Fang [alice]"
+    board = httpx.get(f"{server.url}/api/v1/printers/{known.PRINTER}/hour-by-hour").json()
+    assert [h["target_m"] for h in board["hours"][2:4]] == [6000.0, 7200.0]  # 08-09 the line's, 09-10 the design's
+
+    pg.get_by_test_id("order-end").click()  # now (11:30): the key is not asked again
+    expect(pg.get_by_test_id("run-order")).to_have_text("none")
+    expect(pg.get_by_test_id("event")).to_have_count(2)
+    expect(pg.get_by_test_id("event").first).to_contain_text("Ended")
+    assert httpx.get(f"{server.url}/api/v1/audit").json()["entries"][0]["action"] == "end_order"
+    # the end withdrawn: the order runs again
+    pg.get_by_test_id("event").first.get_by_test_id("event-withdraw").click()
+    expect(pg.get_by_test_id("event").first).to_have_attribute("data-withdrawn", "true")
+    expect(pg.get_by_test_id("run-order")).to_have_text("7001")
+    pg.screenshot(path=str(ARTIFACTS / "orders.png"), full_page=True)
+    pg.get_by_test_id("lang-toggle").click()
+    expect(pg.locator("h1")).to_contain_text("印花订单")

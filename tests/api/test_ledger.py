@@ -223,3 +223,59 @@ def test_kpi_answers_say_what_they_rest_on_and_name_stale_rows(world: World) -> 
         }, path
     by_day = client.get("/api/v1/kpis", params=params | {"by": "day"}).json()
     assert by_day["range"]["basis"]["stale_shift_keys"] == keys
+
+
+def test_an_order_event_after_a_row_was_computed_restales_it(world: World) -> None:
+    """An operator's order event (made, then withdrawn) re-stales the rows of the shifts it overlaps, as a
+    reason override does: one change sequence, so the row's annotation_version compares with both."""
+    ledger = world.ledger()
+    ledger.catch_up(world.instances[0].start_ns)
+    first, shift, following = world.instances[0], world.instances[1], world.instances[2]
+    kept = _rows(world)
+    before = kept[(shift.start_ns, "mso-cpp-1")]
+    slow = min(world.plant.designs, key=lambda d: d.ideal_speed_m_min)
+    inside = shift.start_ns + 600 * NS_PER_S
+    started = world.annotations.start_order("mso-cpp-1", inside, 7001, slow.code, "alice")
+    assert started.id > before.annotation_version
+    # an order with no end yet runs on: every shift from its start may have changed
+    later = [i.key for i in world.instances[1:]]
+    assert [i.key for i in ledger.stale(world.instances, _rows(world), world.now_ns)] == later
+    ended = world.annotations.end_order("mso-cpp-1", shift.end_ns, "alice")
+    assert ended.id == started.id + 1
+    assert ledger.catch_up(first.start_ns) == len(later), "the keeper recomputes them, not the shift before"
+    rows = _rows(world)
+    assert rows[(first.start_ns, "mso-cpp-1")] == kept[(first.start_ns, "mso-cpp-1")]
+    row = rows[(shift.start_ns, "mso-cpp-1")]
+    assert row.annotation_version == ended.id
+    assert row.totals.ideal_s != before.totals.ideal_s
+    assert row.samples_read == before.samples_read, "the operator's boundary readings are not samples"
+    assert rows[(following.start_ns, "mso-cpp-1")].totals == kept[(following.start_ns, "mso-cpp-1")].totals
+    assert ledger.stale(world.instances, rows, world.now_ns) == []
+    # a withdrawal is a change too: that shift goes back to the PLC's registers, and only that shift
+    gone = world.annotations.withdraw_order_event("mso-cpp-1", started.id, "alice")
+    assert gone.withdrawn_id is not None and gone.withdrawn_id > ended.id
+    assert [i.key for i in ledger.stale(world.instances, _rows(world), world.now_ns)] == [shift.key]
+    assert ledger.catch_up(first.start_ns) == 1
+    assert _rows(world)[(shift.start_ns, "mso-cpp-1")].totals == before.totals
+
+
+def test_an_operator_order_across_a_shift_change_keeps_the_rows_equal_to_one_raw_pass(world: World) -> None:
+    """Order 7001 (the slowest design) from the middle of one shift to the middle of the next: each shift's row,
+    computed alone, equals that shift inside one raw pass over both, so the rows sum exactly to the range."""
+    a, b = world.instances[1], world.instances[2]
+    slow = min(world.plant.designs, key=lambda d: d.ideal_speed_m_min)
+    world.annotations.start_order("mso-cpp-1", (a.start_ns + a.end_ns) // 2, 7001, slow.code, "alice")
+    world.annotations.end_order("mso-cpp-1", (b.start_ns + b.end_ns) // 2, "alice")
+    ledger = world.ledger()
+    ledger.catch_up(world.instances[0].start_ns)
+    rows = _rows(world)
+    instances, reference = raw_totals(world, a.start_ns, b.end_ns)
+    assert [i.start_ns for i in instances] == [a.start_ns, b.start_ns]
+    for k, instance in enumerate(instances):
+        assert rows[(instance.start_ns, "mso-cpp-1")].totals == reference["mso-cpp-1"][k]  # ==, not approx
+    # and the order changed both shifts' ideal time against the line without it
+    world.annotations.withdraw_order_event(
+        "mso-cpp-1", world.annotations.recent_order_events("mso-cpp-1", 2)[1].id, "alice"
+    )
+    _, without = raw_totals(world, a.start_ns, b.end_ns)
+    assert all(without["mso-cpp-1"][k].ideal_s != reference["mso-cpp-1"][k].ideal_s for k in (0, 1))

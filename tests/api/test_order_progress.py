@@ -6,6 +6,7 @@ import pytest
 
 from shopfloor.api.app import create_app
 from shopfloor.api.order_progress import OVERLAP_NS, OrderProgressService
+from shopfloor.api.orders import printer_orders
 from shopfloor.models.timebase import NS_PER_S
 from shopfloor.store.annotations import PlannedOrder
 from tests.api.conftest import Env, config
@@ -35,3 +36,26 @@ def test_a_read_since_the_last_answers_as_a_full_read_and_a_new_plan_shows_at_on
     assert held.computations == 3
     assert planned is not None and planned["remaining_m"] == pytest.approx(50_000.0 - again["done_m"])
     assert planned["metres_ordered"] == 50_000.0 and planned["progress_pct"] == pytest.approx(again["done_m"] / 500)
+
+
+def test_an_order_an_operator_started_shows_on_the_tile_as_in_the_reports(env: Env) -> None:
+    """A line whose PLC serves no order: the operator's start is the running order, its metres from then on."""
+    now_ns = env.end_ns
+    app = create_app(env.plant, env.store, annotations=env.annotations, config=config(), clock_ns=lambda: now_ns)
+    services = app.state.services
+    tile = OrderProgressService(refresh_s=0.0)
+    assert tile.get(services, PRINTER) is None
+    started_ns = now_ns - 3600 * NS_PER_S
+    env.annotations.start_order(PRINTER, started_ns, 8002, 101, "alice")
+    shown = tile.get(services, PRINTER)
+    assert shown is not None and shown["order_number"] == 8002 and shown["design_code"] == 101
+    assert shown["started_ns"] == started_ns
+    # Its metres are the order report's over the same hour (the report reads every KPI's way, read_inputs).
+    reports = printer_orders(
+        env.plant, env.store, env.annotations, PRINTER, started_ns, now_ns, config=services.kpi.config
+    )
+    assert [r["order_number"] for r in reports] == [8002]
+    assert shown["done_m"] == pytest.approx(reports[0]["kpis"]["printed_m"]) and shown["done_m"] > 0
+    # Ended by the operator: no order runs.
+    env.annotations.end_order(PRINTER, now_ns - 60 * NS_PER_S, "alice")
+    assert tile.get(services, PRINTER) is None
