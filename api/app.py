@@ -24,6 +24,7 @@ from shopfloor.api.backfill import BackfillProgress
 from shopfloor.api.deps import Services
 from shopfloor.api.errors import CatchAll, ErrorLog, validation_failed
 from shopfloor.api.guard import RequestGuard
+from shopfloor.api.hourly_alerts import HourlyWatch, hourly_board
 from shopfloor.api.kpi_service import KpiService
 from shopfloor.api.ledger import LedgerIncomplete, keep_ledger
 from shopfloor.api.live import LiveHub
@@ -108,6 +109,9 @@ def create_app(
     status_service = StatusService(plant, store, hub, clock_ns=clock_ns)
     services = Services(
         plant, store, hub, annotations, config, kpi, status_service, metrics, clock_ns=clock_ns, alerts=alerts
+    )
+    alerts.hourly = HourlyWatch(
+        plant, hourly_board(services), max_gap_polls=kpi.config.max_gap_polls, on_new=alerts.poke
     )
     errors = ErrorLog()
 

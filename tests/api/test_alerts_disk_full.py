@@ -48,9 +48,13 @@ def test_alerts_go_on_through_a_full_disk_and_are_kept_when_space_returns(
         assert active(client, "robot-fault", "r06")["acknowledged"] is None  # type: ignore[index]  # listed above
 
         free(filler)
-        wait_until(lambda: [a.id for a in notes.alerts(active=True)] == [alert["id"]], "the alert kept")
+        # (the test's data may miss an hour's target too: the hourly attainment alert is not this test's)
+        wait_until(
+            lambda: [a.id for a in notes.alerts(active=True) if a.rule == "robot-fault"] == [alert["id"]],
+            "the alert kept",
+        )
         assert client.post(f"/api/v1/alerts/{alert['id']}/ack", headers=ALICE).status_code == 200
-        assert notes.alerts(active=True)[0].acknowledged_by == "alice"
+        assert [a.acknowledged_by for a in notes.alerts(active=True) if a.id == alert["id"]] == ["alice"]
     assert all(r.exc_info is None for r in caplog.records), "no tracebacks"
     lines = [r for r in caplog.records if r.name == "shopfloor.api.alerts"]
     assert [r.levelno for r in lines] == [logging.ERROR, logging.WARNING], [r.getMessage() for r in lines]

@@ -1,0 +1,89 @@
+"""Hourly attainment alerts over the known shift (tests/api/_board_world.py), on its simulated clock.
+
+The shipped rule ``hourly-attainment`` raises below 80 % of an hour's target. The known shift's hours made 90 %
+(06-07), 75 % (07-08), no data (08-09) and 110 % (09-10): the alert is raised when 07-08 closes, stays through the
+hour without data (it cannot tell), and is cleared when 09-10 closes. The world's clock is moved forward, and the
+test waits for the messages the alert service sends when it sees the new time: no wall-clock waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
+
+from shopfloor.api.app import create_app
+from shopfloor.api.live import LiveHub
+from shopfloor.models.plant import Plant
+from shopfloor.store.annotations import AnnotationStore
+from shopfloor.store.duckdb_store import DuckDBStore
+from tests.api import _board_world as known
+from tests.api._board_world import BoardWorld, run_until
+from tests.api.conftest import config
+from tests.api.test_alerts import active
+from tests.fixtures.waiting import wait_until
+
+RULE = "hourly-attainment"
+
+
+@pytest.fixture
+def world(plant: Plant, tmp_path: Path) -> Iterator[BoardWorld]:
+    """The known shift written up to 07:59 (the first hour closed, the second running)."""
+    w = BoardWorld(
+        plant,
+        DuckDBStore(tmp_path / "shopfloor.duckdb", plant.plant.id),
+        AnnotationStore(tmp_path / "annotations.sqlite3"),
+        0,
+    )
+    w.next_ns = w.at(5, 59)
+    run_until(w, w.at(7, 59))
+    yield w
+    w.close()
+
+
+def next_alert(live: WebSocketTestSession) -> dict[str, Any]:
+    while (msg := live.receive_json())["type"] != "alert":
+        pass
+    return msg
+
+
+def test_a_missed_hour_is_raised_when_it_closes_and_cleared_by_the_next_hour_back_on_target(
+    world: BoardWorld,
+) -> None:
+    assert [r.attainment_below_pct for r in world.plant.alerts.rules if r.id == RULE] == [80.0]
+    hub = LiveHub(world.plant, clock_ns=world.clock_ns)
+    app = create_app(
+        world.plant, world.store, annotations=world.annotations, config=config(), live_hub=hub, clock_ns=world.clock_ns
+    )
+    with TestClient(app) as client, client.websocket_connect("/api/v1/live") as live:
+        services = app.state.services
+        watch = services.alerts.hourly
+        assert watch is not None and watch.printers == [known.PRINTER]
+        wait_until(lambda: known.PRINTER in watch.facts, "06-07 judged (90 %: no alert)")
+        assert watch.facts[known.PRINTER].attainment_pct == pytest.approx(90)
+        assert active(client, RULE, known.PRINTER) is None
+
+        run_until(world, world.at(8, 0, 5))  # 07-08 closed and settled (4 polls)
+        raised = next_alert(live)
+        alert = raised["alert"]
+        assert raised["transition"] == "raised" and (alert["rule"], alert["equipment"]) == (RULE, known.PRINTER)
+        assert alert["message"] == f"{known.PRINTER} made 75 % of its target in 07:00-08:00 (below 80 %)"
+        assert alert["raised_ns"] >= world.at(8, 0, 4) and alert["severity"] == "warning"
+
+        run_until(world, world.at(9, 0, 5))  # 08-09 had no readings: cannot tell, the alert stays
+        wait_until(lambda: watch.facts[known.PRINTER].end_ns == world.at(9), "08-09 read")
+        assert watch.facts[known.PRINTER].actual_m is None
+        assert active(client, RULE, known.PRINTER)["id"] == alert["id"]  # type: ignore[index]  # None fails here
+
+        run_until(world, world.at(10, 0, 5))  # 09-10 made 110 %
+        cleared = next_alert(live)
+        assert cleared["transition"] == "cleared" and cleared["alert"]["id"] == alert["id"]
+        assert cleared["alert"]["cleared_ns"] >= world.at(10, 0, 4)
+        # The board was read once per closed hour (06-07 to 09-10), not at every evaluation.
+        assert services.boards.computations == 4
+    kept = world.annotations.alerts(active=False, since_ns=world.at(6))
+    assert [(a.id, a.cleared_ns is not None) for a in kept] == [(alert["id"], True)]
