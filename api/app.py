@@ -36,7 +36,7 @@ from shopfloor.api.settings import ApiConfig
 from shopfloor.api.snapshots import run_snapshots
 from shopfloor.api.status import StatusService
 from shopfloor.api.timerange import iso
-from shopfloor.api.webhook import WebhookSender
+from shopfloor.api.webhook import WebhookSender, webhook_outbox
 from shopfloor.api.year_to_date import YearToDateService
 from shopfloor.collectors.base import CollectorStatus
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
@@ -93,7 +93,9 @@ def create_app(
         return backlog[0]
 
     spooled = store.spool_backlog() is not None
-    webhook = WebhookSender(plant.alerts.webhook) if plant.alerts.webhook is not None else None
+    webhook = None
+    if plant.alerts.webhook is not None:
+        webhook = WebhookSender(plant.alerts.webhook, outbox=webhook_outbox(annotations))
     alerts = AlertService(plant, hub, annotations, clock_ns=clock_ns, webhook=webhook)
     metrics = ApiMetrics(
         lambda: hub.clients,

@@ -23,6 +23,7 @@ from shopfloor.api.app import create_app
 from shopfloor.api.live import LiveHub
 from shopfloor.models.plant import Plant, WebhookSettings
 from shopfloor.models.states import RobotState
+from shopfloor.store.outbox import WebhookOutbox
 from tests.api.conftest import Env, config, wait_until
 from tests.api.test_alerts import active, robot_state
 
@@ -151,3 +152,43 @@ def test_an_event_the_receiver_refuses_is_dropped_once_and_the_next_ones_go_on(
         )
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "sekrit" not in text and f"http://127.0.0.1:{receiver.port}/andon" in text
+
+
+def test_an_event_waiting_when_the_api_stops_is_sent_once_after_it_starts_again(env: Env, receiver: Receiver) -> None:
+    """The receiver down, an alert raised, the API stopped: the event waits in the annotations file, and the API
+    started again with the receiver up sends it once, with the same key, then forgets it."""
+    plant = with_webhook(env.plant, receiver.port)
+    receiver.stop()
+    hub = LiveHub(plant)
+    app = create_app(plant, env.store, live_hub=hub, annotations=env.annotations, config=config())
+    with TestClient(app) as client:
+        hub.write(robot_state("r05", RobotState.FAULT))
+        alert = wait_until(lambda: active(client, "robot-fault", "r05"), "the alert, receiver down")
+        key = f"{alert['id']}:raised"
+        webhook = app.state.services.alerts.webhook
+        wait_until(lambda: webhook.failed_attempts >= 1, "a failed post (the event written before it)")
+    assert webhook.queued >= 1  # stopped with the event still waiting
+    kept = WebhookOutbox(env.annotations.path)
+    try:
+        assert key in [e["idempotency_key"] for e in kept.waiting(100)[0]]
+    finally:
+        kept.close()
+
+    receiver.start()
+    hub2 = LiveHub(plant)  # no sample of r05 yet: the alert stays active, nothing new is raised
+    app2 = create_app(plant, env.store, live_hub=hub2, annotations=env.annotations, config=config())
+    with TestClient(app2) as client:
+        webhook2 = app2.state.services.alerts.webhook
+        wait_until(lambda: key in receiver.keys, "the waiting event at the receiver after the restart")
+        wait_until(lambda: webhook2.queued == 0, "the queue drained")
+        assert webhook2.restored is not None and webhook2.restored >= 1
+        assert active(client, "robot-fault", "r05")["id"] == alert["id"]  # type: ignore[index]  # None fails here
+    # delivered: forgotten, so a third start sends nothing again
+    app3 = create_app(plant, env.store, live_hub=LiveHub(plant), annotations=env.annotations, config=config())
+    with TestClient(app3):
+        webhook3 = app3.state.services.alerts.webhook
+        wait_until(lambda: webhook3.restored is not None, "the third start's outbox read")
+        assert key not in webhook3.waiting_keys
+    assert receiver.keys.count(key) == 1
+    body = next(b for k, _, b in receiver.posts if k == key)
+    assert body["alert"]["id"] == alert["id"] and body["transition"] == "raised"
