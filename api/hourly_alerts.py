@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from shopfloor.api.timerange import TimeRange, current_shift
 from shopfloor.models.alerts import ClosedHour
-from shopfloor.models.board import hour_edges
-from shopfloor.models.calendar import ShiftInstance
+from shopfloor.models.board import HOUR_NS, hour_edges
+from shopfloor.models.calendar import ShiftInstance, shift_at
 from shopfloor.models.plant import AlertKind, Plant
 from shopfloor.models.timebase import NS_PER_S
 from shopfloor.store.outage import OutageLog
@@ -65,15 +65,20 @@ def newest_closed_hour(plant: Plant, settled_ns: int) -> tuple[ShiftInstance, in
     return None
 
 
-def closed_hour_of(answer: dict[str, Any], index: int) -> ClosedHour:
+def closed_hour_of(plant: Plant, shift: ShiftInstance, answer: dict[str, Any], index: int) -> ClosedHour:
+    """The board's hour; the last hour of a shift no shift follows at once holds an hour past its end (nothing
+    would replace its verdict: the shift is over)."""
     h = answer["hours"][index]
+    holds_until = None
+    if index == len(answer["hours"]) - 1 and shift_at(plant.shift_calendar, plant.tz, shift.end_ns) is None:
+        holds_until = h["end_ns"] + HOUR_NS
     return ClosedHour(
         start_ns=h["start_ns"],
         end_ns=h["end_ns"],
         target_m=h["target_m"],
         actual_m=h["actual_m"],
         attainment_pct=h["attainment_pct"],
-        last_of_shift=index == len(answer["hours"]) - 1,
+        holds_until_ns=holds_until,
     )
 
 
@@ -122,7 +127,7 @@ class HourlyWatch:
             return
         finally:
             self._tasks.pop(printer, None)
-        self.facts[printer] = closed_hour_of(answer, index)
+        self.facts[printer] = closed_hour_of(self.plant, shift, answer, index)
         self.on_new()
 
     def cancel(self) -> None:

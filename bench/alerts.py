@@ -69,9 +69,7 @@ def closed_hours(plant: Plant, now_ns: int, attainment_pct: float) -> dict[str, 
     hour_ns = 3600 * 1_000_000_000
     target_m = 6000.0
     actual_m = target_m * attainment_pct / 100
-    return {
-        p.id: ClosedHour(now_ns - hour_ns, now_ns, target_m, actual_m, attainment_pct, False) for p in plant.printers
-    }
+    return {p.id: ClosedHour(now_ns - hour_ns, now_ns, target_m, actual_m, attainment_pct) for p in plant.printers}
 
 
 def measure(kind: str, repeats: int) -> bool:

@@ -28,8 +28,6 @@ from shopfloor.models.plant import AlertKind, AlertRule, Plant, Severity
 from shopfloor.models.states import PrinterState, RobotState
 from shopfloor.models.timebase import NS_PER_S
 
-HOUR_NS = 3600 * NS_PER_S
-
 # A line "stopped" for line_stopped: not running, and not on purpose (planned maintenance, switched off).
 NOT_STOPPED = frozenset({PrinterState.RUNNING, PrinterState.MAINTENANCE, PrinterState.OFFLINE})
 STOPPED_FOR_REASON = frozenset(PrinterState) - {PrinterState.RUNNING}
@@ -46,7 +44,9 @@ class ClosedHour:
     target_m: float
     actual_m: float | None  # None: no data that hour
     attainment_pct: float | None  # the board's actual / target; None without a target or without data
-    last_of_shift: bool
+    # None: the verdict stands until the next closed hour replaces it. The last hour of a shift no shift follows
+    # at once: its end plus an hour (the shift is over; its miss was shown as long as any other hour's).
+    holds_until_ns: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +171,13 @@ def _defaults(plant: Plant, rule: AlertRule) -> dict[str, float]:
 
 
 def _hourly_attainment_low(s: _Subject) -> Found:
-    """The newest closed hour's verdict stands until the next hour closes. The shift's last hour closes with the
-    shift: its verdict stands one hour (as long as any other hour's), then the shift is over and it clears.
-    An hour without a target (a planned break, no plan) never holds; an hour without data cannot tell."""
+    """The newest closed hour's verdict stands until the next hour closes (in this shift or the next one, when it
+    follows at once); after the last shift before a pause, until ``holds_until_ns``. An hour without a target (a
+    planned break, no plan) never holds; an hour without data cannot tell."""
     hour = s.view.closed_hours.get(s.equipment)
     if hour is None:
         return None
-    if hour.last_of_shift and s.now_ns >= hour.end_ns + HOUR_NS:
+    if hour.holds_until_ns is not None and s.now_ns >= hour.holds_until_ns:
         return False
     if hour.target_m <= 0:
         return False

@@ -17,7 +17,10 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from shopfloor.api.app import create_app
+from shopfloor.api.hourly_alerts import closed_hour_of
 from shopfloor.api.live import LiveHub
+from shopfloor.api.timerange import parse_shift_key
+from shopfloor.models.board import hour_edges
 from shopfloor.models.plant import Plant
 from shopfloor.store.annotations import AnnotationStore
 from shopfloor.store.duckdb_store import DuckDBStore
@@ -87,3 +90,22 @@ def test_a_missed_hour_is_raised_when_it_closes_and_cleared_by_the_next_hour_bac
         assert services.boards.computations == 4
     kept = world.annotations.alerts(active=False, since_ns=world.at(6))
     assert [(a.id, a.cleared_ns is not None) for a in kept] == [(alert["id"], True)]
+
+
+def test_the_last_hour_of_a_shift_holds_until_the_next_shift_judges_or_an_hour_after_a_pause(plant: Plant) -> None:
+    """Shifts back to back: the next shift's first hour replaces the verdict, like any hour's (no gap in which the
+    alert would clear and be raised again). Before a pause in the calendar: an hour past the end, then it clears."""
+    shift = parse_shift_key(plant, known.SHIFT)  # early, 06-14, the late shift follows at once
+    hours = [
+        {"start_ns": s, "end_ns": e, "target_m": 6000.0, "actual_m": 3000.0, "attainment_pct": 50.0}
+        for s, e in hour_edges(shift)
+    ]
+    answer = {"hours": hours}
+    assert closed_hour_of(plant, shift, answer, len(hours) - 1).holds_until_ns is None
+    assert closed_hour_of(plant, shift, answer, 0).holds_until_ns is None
+    early_only = plant.model_copy(
+        update={"shift_calendar": plant.shift_calendar.model_copy(update={"shifts": plant.shift_calendar.shifts[:1]})}
+    )
+    last = closed_hour_of(early_only, shift, answer, len(hours) - 1)
+    assert last.holds_until_ns == shift.end_ns + 3600 * 10**9
+    assert closed_hour_of(early_only, shift, answer, len(hours) - 2).holds_until_ns is None

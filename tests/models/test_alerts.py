@@ -193,9 +193,9 @@ def test_the_shipped_plant_files_keep_the_low_charge_level_in_one_place() -> Non
         assert not own & levels, name
 
 
-def hour(start_ns: int, target_m: float, actual_m: float | None, *, last: bool = False) -> ClosedHour:
+def hour(start_ns: int, target_m: float, actual_m: float | None, *, holds_until_ns: int | None = None) -> ClosedHour:
     pct = None if actual_m is None or target_m <= 0 else 100 * actual_m / target_m
-    return ClosedHour(start_ns, start_ns + 3600 * S, target_m, actual_m, pct, last)
+    return ClosedHour(start_ns, start_ns + 3600 * S, target_m, actual_m, pct, holds_until_ns)
 
 
 def test_hourly_attainment_holds_below_the_threshold_and_never_without_a_target(plant: Plant) -> None:
@@ -215,7 +215,8 @@ def test_hourly_attainment_holds_below_the_threshold_and_never_without_a_target(
     no_data = judged(hour(T0, 6000, None))  # cannot tell: an alert raised before stays
     assert key not in no_data.known
     assert key not in conditions(plant, view(), end).known  # no hour closed yet
-    last = hour(T0, 6000, 4500, last=True)  # the shift's last hour: its miss stands an hour, then the shift is over
+    # the last hour before a pause in the calendar: its miss stands an hour, then the shift is over
+    last = hour(T0, 6000, 4500, holds_until_ns=end + 3600 * S)
     assert key in judged(last, end + 3600 * S - 1).holding
     over = judged(last, end + 3600 * S)
     assert key in over.known and key not in over.holding
