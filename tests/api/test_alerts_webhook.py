@@ -9,11 +9,14 @@ ends, not one per attempt.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,11 +24,14 @@ from fastapi.testclient import TestClient
 
 from shopfloor.api.app import create_app
 from shopfloor.api.live import LiveHub
+from shopfloor.api.webhook import WebhookSender
 from shopfloor.models.plant import Plant, WebhookSettings
 from shopfloor.models.states import RobotState
 from shopfloor.store.outbox import WebhookOutbox
 from tests.api.conftest import Env, config, wait_until
 from tests.api.test_alerts import active, robot_state
+from tests.fixtures.waiting import async_wait_until
+from tests.store.test_outbox import event, keys
 
 TOKEN = "receiver-token-0123456789"
 
@@ -192,3 +198,36 @@ def test_an_event_waiting_when_the_api_stops_is_sent_once_after_it_starts_again(
     assert receiver.keys.count(key) == 1
     body = next(b for k, _, b in receiver.posts if k == key)
     assert body["alert"]["id"] == alert["id"] and body["transition"] == "raised"
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_the_sender_keeps_the_outbox_to_max_queued_and_counts_what_it_drops(tmp_path: Path) -> None:
+    """Nobody listening: events wait. Three kept from before a start with max_queued = 2: the oldest is dropped;
+    one more offered pushes the next oldest out of the queue and out of the file."""
+    path = tmp_path / "annotations.sqlite3"
+    before = WebhookOutbox(path)
+    before.apply([event(1), event(2), event(3)], [])
+    before.close()
+    hook = WebhookSettings(url=f"http://127.0.0.1:{closed_port()}/andon", max_queued=2, retry_initial_s=0.05)
+    sender = WebhookSender(hook, outbox=WebhookOutbox(path))
+    task = asyncio.create_task(sender.run())
+    try:
+        await async_wait_until(lambda: sender.restored is not None, "the outbox read at start")
+        assert sender.waiting_keys == keys([event(2), event(3)]) and sender.dropped == 1
+        sender.offer(event(4))
+        assert sender.waiting_keys == keys([event(3), event(4)]) and sender.dropped == 2
+        check = WebhookOutbox(path)
+        try:
+            await async_wait_until(
+                lambda: keys(check.waiting(10)[0]) == keys([event(3), event(4)]), "the file following the queue"
+            )
+        finally:
+            check.close()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
