@@ -1,15 +1,16 @@
 """Hourly attainment for the alerts: the hour-by-hour board read once when an hour closes, never per poll.
 
 The alert service asks ``check(now_ns)`` at every evaluation; that is one
-comparison until the plant clock passes the next "hour closed and settled"
-moment of a watched printer. Then the printer's board (``BoardService``,
-cached, computed in a worker thread so nothing waits for it) is read for the
-shift of that hour, and its hour becomes the printer's ``ClosedHour`` fact in
-the alerts' view; the service is poked to evaluate again. "Settled": the hour's
-end plus the gap rule's wait (``max_gap_polls`` + 1 polls), after which the
-hour's last readings are in, or count as missing whatever arrives later. A
-cached board computed before that moment is not used. A board that cannot be read (store away) is said once per
-stretch and asked again at the next check, at most once a second of plant time.
+comparison per watched printer until the plant clock passes the printer's
+next "hour closed and settled" moment (worked out from the calendar once per
+hour). Then the printer's board (``BoardService``, cached, computed in a
+worker thread so nothing waits for it) is read for the shift of that hour, and
+its hour becomes the printer's ``ClosedHour`` fact in the alerts' view; the
+service is poked to evaluate again. "Settled": the hour's end plus the gap
+rule's wait (``max_gap_polls`` + 1 polls), after which the hour's last readings
+are in, or count as missing whatever arrives later. A cached board computed
+before that moment is not used. A board that cannot be read (store away) is
+said once per stretch and asked again a second of plant time later.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 from shopfloor.api.timerange import TimeRange, current_shift
 from shopfloor.models.alerts import ClosedHour
 from shopfloor.models.board import HOUR_NS, hour_edges
-from shopfloor.models.calendar import ShiftInstance, shift_at
+from shopfloor.models.calendar import ShiftInstance, shift_at, shift_instances
 from shopfloor.models.plant import AlertKind, Plant
-from shopfloor.models.timebase import NS_PER_S
+from shopfloor.models.timebase import NS_PER_DAY, NS_PER_S
 from shopfloor.store.outage import OutageLog
 
 if TYPE_CHECKING:  # deps holds the alert service: the services are only named here
@@ -65,6 +66,16 @@ def newest_closed_hour(plant: Plant, settled_ns: int) -> tuple[ShiftInstance, in
     return None
 
 
+def next_hour_end(plant: Plant, shift: ShiftInstance, index: int) -> int:
+    """When the hour after ``shift``'s hour ``index`` ends: the shift's next hour, or the next shift's first."""
+    edges = hour_edges(shift)
+    if index + 1 < len(edges):
+        return edges[index + 1][1]
+    later = shift_instances(plant.shift_calendar, plant.tz, shift.end_ns, shift.end_ns + 2 * NS_PER_DAY)
+    following = [i for i in later if i.start_ns >= shift.end_ns]
+    return hour_edges(following[0])[0][1] if following else shift.end_ns + HOUR_NS
+
+
 def closed_hour_of(plant: Plant, shift: ShiftInstance, answer: dict[str, Any], index: int) -> ClosedHour:
     """The board's hour; the last hour of a shift no shift follows at once holds an hour past its end (nothing
     would replace its verdict: the shift is over)."""
@@ -93,26 +104,27 @@ class HourlyWatch:
         }
         self.facts: dict[str, ClosedHour] = {}  # printer -> its newest closed hour, as the board answered
         self.boards_read = 0  # for tests: how often a board was asked for
-        self._next_check_ns = 0
+        self._due_ns = dict.fromkeys(self.printers, 0)  # printer -> when its next hour has closed and settled
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._outage = OutageLog(log, "hour-by-hour board for the hourly attainment alerts")
 
     def check(self, now_ns: int) -> None:
         """Start reading the board of every watched printer whose newest closed hour is not known yet (on the
         event loop; returns at once)."""
-        if not self.printers or now_ns < self._next_check_ns:
-            return
-        self._next_check_ns = now_ns + NS_PER_S
         for printer in self.printers:
-            if printer in self._tasks:
+            if now_ns < self._due_ns[printer] or printer in self._tasks:
                 continue
-            found = newest_closed_hour(self.plant, now_ns - self.settle_ns[printer])
+            settle = self.settle_ns[printer]
+            found = newest_closed_hour(self.plant, now_ns - settle)
             if found is None:
+                self._due_ns[printer] = now_ns + NS_PER_S
                 continue
             shift, index = found
             known = self.facts.get(printer)
             if known is not None and known.end_ns >= hour_edges(shift)[index][1]:
+                self._due_ns[printer] = next_hour_end(self.plant, shift, index) + settle
                 continue
+            self._due_ns[printer] = now_ns + NS_PER_S  # while it is read, and again a second later if that fails
             task = asyncio.create_task(self._read(printer, shift, index), name=f"hourly-{printer}")
             self._tasks[printer] = task
 
@@ -128,6 +140,7 @@ class HourlyWatch:
         finally:
             self._tasks.pop(printer, None)
         self.facts[printer] = closed_hour_of(self.plant, shift, answer, index)
+        self._due_ns[printer] = next_hour_end(self.plant, shift, index) + self.settle_ns[printer]
         self.on_new()
 
     def cancel(self) -> None:

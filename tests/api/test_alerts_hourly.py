@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from shopfloor.api.app import create_app
-from shopfloor.api.hourly_alerts import closed_hour_of
+from shopfloor.api.hourly_alerts import closed_hour_of, next_hour_end
 from shopfloor.api.live import LiveHub
 from shopfloor.api.timerange import parse_shift_key
 from shopfloor.models.board import hour_edges
@@ -109,3 +109,7 @@ def test_the_last_hour_of_a_shift_holds_until_the_next_shift_judges_or_an_hour_a
     last = closed_hour_of(early_only, shift, answer, len(hours) - 1)
     assert last.holds_until_ns == shift.end_ns + 3600 * 10**9
     assert closed_hour_of(early_only, shift, answer, len(hours) - 2).holds_until_ns is None
+    # when the watch looks again: the next hour's end, in this shift or the next one
+    assert next_hour_end(plant, shift, 0) == shift.start_ns + 2 * 3600 * 10**9
+    assert next_hour_end(plant, shift, len(hours) - 1) == shift.end_ns + 3600 * 10**9  # the late shift's first
+    assert next_hour_end(early_only, shift, len(hours) - 1) == shift.start_ns + 25 * 3600 * 10**9  # tomorrow's
