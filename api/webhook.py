@@ -89,7 +89,7 @@ class WebhookSender:
         self.delivered = 0
         self.dropped = 0  # refused by the receiver, or pushed out of a full queue
         self.failed_attempts = 0
-        self.restored: int | None = None  # events read back from the outbox at start (None: not yet, or none kept)
+        self.restored: int | None = None  # events read back from the outbox at start (None: not read, or unreadable)
 
     @property
     def queued(self) -> int:

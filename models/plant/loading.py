@@ -85,7 +85,8 @@ class Plant(StrictModel):
         return self
 
     def _alert_references(self, printer_ids: set[str], fleet_ids: set[str], robots: list[str]) -> None:
-        """Every rule names equipment of the kind it watches, and stop reasons this plant has."""
+        """Every rule names equipment of the kind it watches, stop reasons this plant has, and a charge level of
+        its own (if any) that is not its fleets' low_charge_pct again."""
         watched = {"printer": sorted(printer_ids), "robot": sorted(robots), "link": sorted(printer_ids | fleet_ids)}
         reason_keys = {r.key for r in self.stop_reasons}
         for rule in self.alerts.rules:
