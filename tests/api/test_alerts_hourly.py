@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from shopfloor.api.app import create_app
-from shopfloor.api.hourly_alerts import closed_hour_of, next_hour_end
+from shopfloor.api.hourly_alerts import closed_hour_of, hourly_board, next_hour_end
 from shopfloor.api.live import LiveHub
 from shopfloor.api.timerange import parse_shift_key
 from shopfloor.models.board import hour_edges
@@ -88,8 +88,12 @@ def test_a_missed_hour_is_raised_when_it_closes_and_cleared_by_the_next_hour_bac
         assert cleared["alert"]["cleared_ns"] >= world.at(10, 0, 4)
         # The board was read once per closed hour (06-07 to 09-10), not at every evaluation.
         assert services.boards.computations == 4
-    kept = world.annotations.alerts(active=False, since_ns=world.at(6))
-    assert [(a.id, a.cleared_ns is not None) for a in kept] == [(alert["id"], True)]
+        # kept in the store too (written in a worker thread after the push, so waited for)
+        kept = wait_until(
+            lambda: [a for a in world.annotations.alerts(active=False, since_ns=world.at(6)) if a.cleared_ns],
+            "the clearance kept",
+        )
+    assert [a.id for a in kept] == [alert["id"]] and not world.annotations.alerts(active=True)
 
 
 def test_the_last_hour_of_a_shift_holds_until_the_next_shift_judges_or_an_hour_after_a_pause(plant: Plant) -> None:
@@ -113,3 +117,19 @@ def test_the_last_hour_of_a_shift_holds_until_the_next_shift_judges_or_an_hour_a
     assert next_hour_end(plant, shift, 0) == shift.start_ns + 2 * 3600 * 10**9
     assert next_hour_end(plant, shift, len(hours) - 1) == shift.end_ns + 3600 * 10**9  # the late shift's first
     assert next_hour_end(early_only, shift, len(hours) - 1) == shift.start_ns + 25 * 3600 * 10**9  # tomorrow's
+
+
+def test_the_hourly_watch_never_takes_a_board_cached_before_the_hour_settled(world: BoardWorld) -> None:
+    """A line-side screen asked for the board just before the hour settled: the watch computes it again."""
+    app = create_app(world.plant, world.store, annotations=world.annotations, config=config(), clock_ns=world.clock_ns)
+    services = app.state.services
+    shift = parse_shift_key(world.plant, known.SHIFT)
+    board_of = hourly_board(services)
+    run_until(world, world.at(8, 0, 1))
+    screen = board_of(known.PRINTER, shift, 0)  # what a screen's request leaves in the cache
+    assert screen["hours"][1]["finished"] and services.boards.computations == 1
+    assert board_of(known.PRINTER, shift, world.at(8, 0, 1)) is screen  # computed at that moment: taken
+    run_until(world, world.at(8, 0, 4))
+    settled = board_of(known.PRINTER, shift, world.at(8, 0, 4))
+    assert settled is not screen and services.boards.computations == 2
+    assert settled["range"]["end_ns"] == world.at(8, 0, 4)
