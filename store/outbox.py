@@ -89,7 +89,13 @@ class WebhookOutbox:
         (the queue's bound may have been lowered since they were kept)."""
         with self._lock:
             try:
-                self._ensure()
+                if (
+                    not self._ready
+                    and not self._db.execute(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'webhook_outbox'"
+                    ).fetchone()
+                ):
+                    return [], 0  # never made: nothing waits (and reading writes nothing, full disk or not)
                 rows = self._db.execute(
                     "SELECT seq, body FROM webhook_outbox ORDER BY seq DESC LIMIT ?", (limit,)
                 ).fetchall()

@@ -74,7 +74,10 @@ def test_a_full_disk_under_the_webhook_outbox_is_one_line_and_delivery_goes_on_f
     hook = WebhookSettings(url=f"http://127.0.0.1:{receiver.port}/andon", retry_initial_s=0.05, retry_max_s=0.2)
     plant = plant.model_copy(update={"alerts": plant.alerts.model_copy(update={"webhook": hook})})
     hub = LiveHub(plant)
-    with TestClient(create_app(plant, store, live_hub=hub, annotations=notes, config=config())) as client:
+    app = create_app(plant, store, live_hub=hub, annotations=notes, config=config())
+    with TestClient(app) as client:
+        webhook = app.state.services.alerts.webhook
+        wait_until(lambda: webhook.restored == 0, "the sender started (nothing waited from before)")
         filler = fill(tiny_fs)
         keys = []
         for robot in ("r07", "r08"):  # two events while the outbox cannot be written: one stretch, one line

@@ -3,6 +3,8 @@ sender (tests/api/test_alerts_webhook.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,18 @@ def test_kept_in_order_once_per_key_forgotten_on_removal_and_trimmed_to_a_bound(
         assert (keys(kept), dropped) == (keys([event(3), event(4)]), 1)
         assert keys(outbox.waiting(10)[0]) == keys([event(3), event(4)])
         assert notes.alerts(active=True) == []  # the annotations' own tables are untouched
+    finally:
+        outbox.close()
+        notes.close()
+
+
+def test_a_file_without_the_table_has_nothing_waiting_and_reading_it_writes_nothing(tmp_path: Path) -> None:
+    notes = AnnotationStore(tmp_path / "annotations.sqlite3")
+    outbox = WebhookOutbox(notes.path)
+    try:
+        assert outbox.waiting(10) == ([], 0)
+        with contextlib.closing(sqlite3.connect(notes.path)) as db:
+            assert db.execute("SELECT name FROM sqlite_master WHERE name = 'webhook_outbox'").fetchall() == []
     finally:
         outbox.close()
         notes.close()
