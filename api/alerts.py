@@ -9,7 +9,8 @@ what changed, then for each change: the store (the annotations file, in a
 worker thread), the live channel (``{"type": "alert", ...}``), the webhook's
 queue and the counters on /metrics. The store being away does not stop
 alerts reaching the display: it is said once per stretch and retried with the
-next evaluation.
+next evaluation. Hourly attainment reads the hour-by-hour board once per closed
+hour (api/hourly_alerts.py), never per evaluation.
 """
 
 from __future__ import annotations
@@ -19,14 +20,23 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from shopfloor.api.hourly_alerts import HourlyWatch
 from shopfloor.api.live import LiveHub
 from shopfloor.api.timerange import iso
 from shopfloor.api.webhook import WebhookSender
-from shopfloor.models.alerts import AlertBook, AlertEvent, Change, EquipmentView, Transition, conditions
+from shopfloor.models.alerts import (
+    AlertBook,
+    AlertEvent,
+    Change,
+    ClosedHour,
+    EquipmentView,
+    Transition,
+    conditions,
+)
 from shopfloor.models.plant import Plant
 from shopfloor.models.timebase import NS_PER_S
 from shopfloor.store.annotations import AnnotationStore
@@ -72,13 +82,14 @@ def event_json(plant: Plant, change: Change) -> dict[str, Any]:
     }
 
 
-def view_of(hub: LiveHub) -> EquipmentView:
+def view_of(hub: LiveHub, closed_hours: Mapping[str, ClosedHour] | None = None) -> EquipmentView:
     states, values, links = hub.facts()
     return EquipmentView(
         states={e: (s.code, s.since_ns) for e, s in states.items()},
         values={e: {f: tv[1] for f, tv in fields.items()} for e, fields in values.items()},
         newest_ns={e: max(tv[0] for tv in fields.values()) for e, fields in values.items() if fields},
         links={e: link.connected for e, link in links.items()},
+        closed_hours=closed_hours or {},
     )
 
 
@@ -97,6 +108,7 @@ class AlertService:
         self.annotations = annotations
         self.clock_ns = clock_ns
         self.webhook = webhook
+        self.hourly: HourlyWatch | None = None  # set by the app once the board service exists
         self.raised_total: collections.Counter[tuple[str, str]] = collections.Counter()  # (rule, severity)
         self._rules = [r.id for r in plant.alerts.rules]
         self._book = AlertBook()
@@ -140,10 +152,20 @@ class AlertService:
                     log.exception("alert evaluation failed; retrying at the next sample")
         finally:
             self.hub.remove_listener(self._poke)
+            if self.hourly is not None:
+                self.hourly.cancel()
+
+    def poke(self) -> None:
+        """Evaluate again soon (callable from any thread)."""
+        self._poke()
 
     async def evaluate(self) -> list[Change]:
         now = self.clock_ns()
-        changes = self._book.update(conditions(self.plant, view_of(self.hub), now), now, self._rules)
+        hours = None
+        if self.hourly is not None:
+            self.hourly.check(now)
+            hours = self.hourly.facts
+        changes = self._book.update(conditions(self.plant, view_of(self.hub, hours), now), now, self._rules)
         await self._apply(changes)
         return changes
 

@@ -24,6 +24,7 @@ from shopfloor.api.backfill import BackfillProgress
 from shopfloor.api.deps import Services
 from shopfloor.api.errors import CatchAll, ErrorLog, validation_failed
 from shopfloor.api.guard import RequestGuard
+from shopfloor.api.hourly_alerts import HourlyWatch, hourly_board
 from shopfloor.api.kpi_service import KpiService
 from shopfloor.api.ledger import LedgerIncomplete, keep_ledger
 from shopfloor.api.live import LiveHub
@@ -35,7 +36,7 @@ from shopfloor.api.settings import ApiConfig
 from shopfloor.api.snapshots import run_snapshots
 from shopfloor.api.status import StatusService
 from shopfloor.api.timerange import iso
-from shopfloor.api.webhook import WebhookSender
+from shopfloor.api.webhook import WebhookSender, webhook_outbox
 from shopfloor.api.year_to_date import YearToDateService
 from shopfloor.collectors.base import CollectorStatus
 from shopfloor.models.contract import MEASUREMENT_PRINTER, MEASUREMENT_ROBOT
@@ -92,7 +93,9 @@ def create_app(
         return backlog[0]
 
     spooled = store.spool_backlog() is not None
-    webhook = WebhookSender(plant.alerts.webhook) if plant.alerts.webhook is not None else None
+    webhook = None
+    if plant.alerts.webhook is not None:
+        webhook = WebhookSender(plant.alerts.webhook, outbox=webhook_outbox(annotations))
     alerts = AlertService(plant, hub, annotations, clock_ns=clock_ns, webhook=webhook)
     metrics = ApiMetrics(
         lambda: hub.clients,
@@ -108,6 +111,9 @@ def create_app(
     status_service = StatusService(plant, store, hub, clock_ns=clock_ns)
     services = Services(
         plant, store, hub, annotations, config, kpi, status_service, metrics, clock_ns=clock_ns, alerts=alerts
+    )
+    alerts.hourly = HourlyWatch(
+        plant, hourly_board(services), max_gap_polls=kpi.config.max_gap_polls, on_new=alerts.poke
     )
     errors = ErrorLog()
 

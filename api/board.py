@@ -99,36 +99,40 @@ class BoardService:
 
     def __init__(self, cache_s: float) -> None:
         self.cache_s = cache_s
-        self._cache: OrderedDict[tuple[str, int, int, int], tuple[float, dict[str, Any]]] = OrderedDict()
+        # key -> (monotonic time, plant clock, answer) of the computation
+        self._cache: OrderedDict[tuple[str, int, int, int], tuple[float, int, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[str, int, int, int], threading.Lock] = {}
         self.computations = 0  # for tests: how often a board was really computed
 
-    def get(self, services: Services, printer_id: str, rng: TimeRange) -> dict[str, Any]:
-        """``board_json`` of the printer and shift, computed at most once per ``cache_s`` (blocking)."""
+    def get(self, services: Services, printer_id: str, rng: TimeRange, *, computed_after_ns: int = 0) -> dict[str, Any]:
+        """``board_json`` of the printer and shift, computed at most once per ``cache_s`` (blocking); a cached
+        answer computed before ``computed_after_ns`` (plant clock) is not used (the hourly alerts need the board
+        of after an hour closed)."""
         key = (printer_id, rng.start_ns, rng.nominal_end_ns, services.annotations.version)
         with self._lock:
-            found = self._fresh(key)
+            found = self._fresh(key, computed_after_ns)
             if found is not None:
                 return found
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             with self._lock:
-                found = self._fresh(key)
+                found = self._fresh(key, computed_after_ns)
             if found is not None:
                 return found
+            computed_ns = services.clock_ns()
             answer = board_json(services, printer_id, rng)
             with self._lock:
                 self.computations += 1
-                self._cache[key] = (time.monotonic(), answer)
+                self._cache[key] = (time.monotonic(), computed_ns, answer)
                 self._cache.move_to_end(key)
                 while len(self._cache) > CACHE_ENTRIES:
                     old, _ = self._cache.popitem(last=False)
                     self._key_locks.pop(old, None)
             return answer
 
-    def _fresh(self, key: tuple[str, int, int, int]) -> dict[str, Any] | None:
+    def _fresh(self, key: tuple[str, int, int, int], computed_after_ns: int = 0) -> dict[str, Any] | None:
         entry = self._cache.get(key)
-        if entry is None or time.monotonic() - entry[0] > self.cache_s:
+        if entry is None or time.monotonic() - entry[0] > self.cache_s or entry[1] < computed_after_ns:
             return None
-        return entry[1]
+        return entry[2]

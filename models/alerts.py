@@ -6,6 +6,10 @@ equipment (``EquipmentView``: what the live hub holds) and returns, for each
 cannot tell (no sample yet, no link reported yet). Unknown is not false: an
 alert raised before a restart stays active until data shows it is over.
 
+Hourly attainment is not computed per poll: the view carries, per printer,
+the newest closed hour of the hour-by-hour board (``ClosedHour``, set by the
+API's hourly watch when an hour closes); the check only compares it.
+
 ``AlertBook`` turns successive evaluations into events: an alert is raised
 once when its condition starts to hold, and cleared once when it stops;
 while it holds, nothing is repeated (deduplication). An acknowledgement marks
@@ -16,9 +20,10 @@ stores the events and sends them on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from shopfloor.models.calendar import from_ns
 from shopfloor.models.plant import AlertKind, AlertRule, Plant, Severity
 from shopfloor.models.states import PrinterState, RobotState
 from shopfloor.models.timebase import NS_PER_S
@@ -31,6 +36,20 @@ AlertKey = tuple[str, str]  # (rule id, equipment id)
 
 
 @dataclass(frozen=True, slots=True)
+class ClosedHour:
+    """One closed hour of a printer's hour-by-hour board (models/board.py), as the board answered after it closed."""
+
+    start_ns: int
+    end_ns: int
+    target_m: float
+    actual_m: float | None  # None: no data that hour
+    attainment_pct: float | None  # the board's actual / target; None without a target or without data
+    # None: the verdict stands until the next closed hour replaces it. The last hour of a shift no shift follows
+    # at once: its end plus an hour (the shift is over; its miss was shown as long as any other hour's).
+    holds_until_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EquipmentView:
     """The latest known facts of the plant's equipment (from the live hub)."""
 
@@ -38,6 +57,7 @@ class EquipmentView:
     values: Mapping[str, Mapping[str, float]]  # equipment -> field -> newest value
     newest_ns: Mapping[str, int]  # equipment -> timestamp of its newest sample
     links: Mapping[str, bool]  # printer or fleet id -> connected
+    closed_hours: Mapping[str, ClosedHour] = field(default_factory=dict)  # printer -> its newest closed hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +95,7 @@ class _Subject:
     values: Mapping[str, float]
     view: EquipmentView
     now_ns: int
+    default_threshold: float | None = None  # the plant's level for a rule that sets none (ALERT_KINDS default_from)
 
 
 # What a check finds: (message, message_zh, since_ns) when the condition holds, False when it does not, None
@@ -118,7 +139,9 @@ def _robot_charge_low(s: _Subject) -> Found:
     soc = s.values.get("soc_pct")
     if soc is None:
         return None
-    limit = s.rule.charge_below_pct or 0.0
+    limit = s.rule.charge_below_pct if s.rule.charge_below_pct is not None else s.default_threshold
+    if limit is None:
+        return None
     return soc < limit and (f"{s.equipment} battery below {limit:g} %", f"{s.equipment} 电量低于 {limit:g}%", None)
 
 
@@ -140,6 +163,39 @@ def _data_stale(s: _Subject) -> Found:
     return f"no data from {s.equipment} for more than {limit_s:g} s", f"{s.equipment} 超过 {limit_s:g} 秒无数据", None
 
 
+def _defaults(plant: Plant, rule: AlertRule) -> dict[str, float]:
+    """Per equipment, the threshold of a rule that sets none: a robot's fleet's ``low_charge_pct``."""
+    if rule.kind is AlertKind.ROBOT_CHARGE_LOW and rule.charge_below_pct is None:
+        return {r.id: f.low_charge_pct for f in plant.fleets for r in f.robots}
+    return {}
+
+
+def _hourly_attainment_low(s: _Subject) -> Found:
+    """The newest closed hour's verdict stands until the next hour closes (in this shift or the next one, when it
+    follows at once); after the last shift before a pause, until ``holds_until_ns``. An hour without a target (a
+    planned break, no plan) never holds; an hour without data cannot tell."""
+    hour = s.view.closed_hours.get(s.equipment)
+    if hour is None:
+        return None
+    if hour.holds_until_ns is not None and s.now_ns >= hour.holds_until_ns:
+        return False
+    if hour.target_m <= 0:
+        return False
+    if hour.attainment_pct is None:
+        return None
+    limit = s.rule.attainment_below_pct or 0.0
+    if hour.attainment_pct >= limit:
+        return False
+    tz = s.plant.tz
+    span = f"{from_ns(hour.start_ns, tz):%H:%M}-{from_ns(hour.end_ns, tz):%H:%M}"
+    pct = f"{hour.attainment_pct:.0f}"
+    return (
+        f"{s.equipment} made {pct} % of its target in {span} (below {limit:g} %)",
+        f"{s.equipment} {span} 完成目标 {pct}%（低于 {limit:g}%）",
+        hour.end_ns,
+    )
+
+
 CHECKS: dict[AlertKind, Callable[[_Subject], Found]] = {
     AlertKind.LINE_STOPPED: _line_stopped,
     AlertKind.STOP_REASON: _stop_reason,
@@ -147,6 +203,7 @@ CHECKS: dict[AlertKind, Callable[[_Subject], Found]] = {
     AlertKind.ROBOT_CHARGE_LOW: _robot_charge_low,
     AlertKind.LINK_DOWN: _link_down,
     AlertKind.DATA_STALE: _data_stale,
+    AlertKind.HOURLY_ATTAINMENT_LOW: _hourly_attainment_low,
 }
 
 
@@ -162,8 +219,12 @@ def conditions(plant: Plant, view: EquipmentView, now_ns: int) -> Evaluation:
     known: set[AlertKey] = set()
     for rule in plant.alerts.rules:
         check = CHECKS[rule.kind]
+        defaults = _defaults(plant, rule)
         for e in _equipment(plant, rule):
-            found = check(_Subject(plant, rule, e, view.states.get(e), view.values.get(e, {}), view, now_ns))
+            subject = _Subject(plant, rule, e, view.states.get(e), view.values.get(e, {}), view, now_ns)
+            if defaults:
+                subject.default_threshold = defaults.get(e)
+            found = check(subject)
             if found is None:
                 continue
             known.add((rule.id, e))

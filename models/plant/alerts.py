@@ -4,7 +4,10 @@ Each rule has a kind; ``ALERT_KINDS`` is the one table of what each kind
 watches (printers, robots or collector links) and which threshold key it
 needs. A rule names its threshold with its unit (``stopped_longer_than_s``,
 ``charge_below_pct``, ``stale_polls``); a key another kind needs is refused,
-so a rule never carries a threshold that silently does nothing. Which
+so a rule never carries a threshold that silently does nothing. A kind may
+take its threshold from elsewhere in the plant when the rule gives none
+(``robot_charge_low``: the fleet's ``low_charge_pct``, the one home of the
+low-charge level). Which
 equipment ids a rule may name is checked against the whole plant in
 ``loading.Plant``. Evaluating rules is ``models/alerts.py``.
 """
@@ -22,7 +25,7 @@ from shopfloor.models.plant.common import FieldName, Identifier, PositiveFloat, 
 # What a rule's equipment list names: printers, robots, or the links the collectors keep (a printer's own link,
 # a fleet's one link for all its robots).
 Scope = Literal["printer", "robot", "link"]
-THRESHOLD_KEYS = ("stopped_longer_than_s", "stop_reasons", "charge_below_pct", "stale_polls")
+THRESHOLD_KEYS = ("stopped_longer_than_s", "stop_reasons", "charge_below_pct", "stale_polls", "attainment_below_pct")
 
 
 class AlertKind(StrEnum):
@@ -32,6 +35,7 @@ class AlertKind(StrEnum):
     ROBOT_CHARGE_LOW = "robot_charge_low"
     LINK_DOWN = "link_down"
     DATA_STALE = "data_stale"
+    HOURLY_ATTAINMENT_LOW = "hourly_attainment_low"
 
 
 class Severity(StrEnum):
@@ -45,6 +49,8 @@ class KindSpec:
     scope: Scope
     threshold: str | None  # the key the rule must give (one of THRESHOLD_KEYS), None: none
     help: str
+    # Where the threshold comes from when the rule leaves it out; None: the rule must give it.
+    default_from: str | None = None
 
 
 ALERT_KINDS: dict[AlertKind, KindSpec] = {
@@ -57,10 +63,17 @@ ALERT_KINDS: dict[AlertKind, KindSpec] = {
         "printer", "stop_reasons", "a printing line stopped with one of the given stop reasons (their keys)"
     ),
     AlertKind.ROBOT_FAULT: KindSpec("robot", None, "a robot in state fault, or reporting an error code other than 0"),
-    AlertKind.ROBOT_CHARGE_LOW: KindSpec("robot", "charge_below_pct", "a robot's own battery below the threshold"),
+    AlertKind.ROBOT_CHARGE_LOW: KindSpec(
+        "robot", "charge_below_pct", "a robot's own battery below the threshold", "its fleet's low_charge_pct"
+    ),
     AlertKind.LINK_DOWN: KindSpec("link", None, "a collector's link to a printer or a fleet is down"),
     AlertKind.DATA_STALE: KindSpec(
         "printer", "stale_polls", "a printer's newest sample is older than this many of its poll intervals"
+    ),
+    AlertKind.HOURLY_ATTAINMENT_LOW: KindSpec(
+        "printer",
+        "attainment_below_pct",
+        "a closed hour of the shift (hour-by-hour board) made less than this share of its target",
     ),
 }
 
@@ -75,11 +88,12 @@ class AlertRule(StrictModel):
     stop_reasons: Annotated[list[FieldName], Field(min_length=1, max_length=100)] | None = None
     charge_below_pct: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
     stale_polls: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    attainment_below_pct: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _threshold_of_its_kind(self) -> AlertRule:
         spec = ALERT_KINDS[self.kind]
-        if spec.threshold is not None and getattr(self, spec.threshold) is None:
+        if spec.threshold is not None and spec.default_from is None and getattr(self, spec.threshold) is None:
             raise ValueError(f"rule {self.id!r} of kind {self.kind.value!r} needs {spec.threshold} ({spec.help})")
         extra = [k for k in THRESHOLD_KEYS if k != spec.threshold and getattr(self, k) is not None]
         if extra:

@@ -85,7 +85,8 @@ class Plant(StrictModel):
         return self
 
     def _alert_references(self, printer_ids: set[str], fleet_ids: set[str], robots: list[str]) -> None:
-        """Every rule names equipment of the kind it watches, and stop reasons this plant has."""
+        """Every rule names equipment of the kind it watches, stop reasons this plant has, and a charge level of
+        its own (if any) that is not its fleets' low_charge_pct again."""
         watched = {"printer": sorted(printer_ids), "robot": sorted(robots), "link": sorted(printer_ids | fleet_ids)}
         reason_keys = {r.key for r in self.stop_reasons}
         for rule in self.alerts.rules:
@@ -96,12 +97,25 @@ class Plant(StrictModel):
                     f"alerts.rules {rule.id!r} ({rule.kind.value}) watches {rule.scope} ids; {wrong} are not"
                     f" (known: {', '.join(known)})"
                 )
+            if rule.charge_below_pct is not None:
+                self._own_charge_level(rule.id, rule.charge_below_pct, set(rule.equipment))
             unknown = sorted(set(rule.stop_reasons or ()) - reason_keys)
             if unknown:
                 raise ValueError(
                     f"alerts.rules {rule.id!r}: stop reasons {unknown} are not keys of stop_reasons"
                     f" (known: {', '.join(sorted(reason_keys))})"
                 )
+
+    def _own_charge_level(self, rule_id: str, pct: float, equipment: set[str]) -> None:
+        """A rule's own charge level that only repeats its fleets' ``low_charge_pct`` is a second home of one
+        number: refused, so changing the fleet's level changes the alert's too."""
+        fleets = [f for f in self.fleets if not equipment or any(r.id in equipment for r in f.robots)]
+        if fleets and all(f.low_charge_pct == pct for f in fleets):
+            names = ", ".join(f.id for f in fleets)
+            raise ValueError(
+                f"alerts.rules {rule_id!r}: charge_below_pct {pct:g} repeats low_charge_pct of {names}; leave it out"
+                " (the rule then uses its fleet's low_charge_pct) or set a different andon level"
+            )
 
     @property
     def tz(self) -> ZoneInfo:

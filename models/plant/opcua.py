@@ -198,7 +198,8 @@ class Fleet(StrictModel):
     rated_power_kw: PositiveFloat = 40.0
     battery_capacity_kwh: PositiveFloat = 80.0
     # A robot whose state of charge is below this is shown as low on the display and counted in the
-    # fleet's summary (a fact of this fleet's batteries, so declared here, not in the page).
+    # fleet's summary (a fact of this fleet's batteries, so declared here, not in the page); it is also the
+    # level of a robot_charge_low alert rule that sets no charge_below_pct of its own.
     low_charge_pct: Annotated[float, Field(gt=0, lt=100)] = 25.0
     # String node id inside namespace_uri; {robot} is the robot's browse name
     # (its id in upper case) and {variable} the variable's browse name.

@@ -14,7 +14,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopfloor.models.alerts import CHECKS, AlertBook, Condition, EquipmentView, Evaluation, Transition, conditions
+from shopfloor.models.alerts import (
+    CHECKS,
+    AlertBook,
+    ClosedHour,
+    Condition,
+    EquipmentView,
+    Evaluation,
+    Transition,
+    conditions,
+)
 from shopfloor.models.plant import ALERT_KINDS, AlertKind, Plant, PlantFileError, Severity, load_plant, plant_from_dict
 from shopfloor.models.states import PrinterState, RobotState
 from tests.models.test_plant_file import dumps_toml
@@ -46,9 +55,8 @@ def test_every_kind_has_its_spec_and_its_check() -> None:
     assert set(ALERT_KINDS) == set(CHECKS) == set(AlertKind)
 
 
-def test_the_built_in_plant_ships_a_rule_of_every_kind_but_none_of_the_missing_attainment(plant: Plant) -> None:
-    kinds = {r.kind.value for r in plant.alerts.rules}
-    assert kinds == {"line_stopped", "stop_reason", "robot_fault", "robot_charge_low", "link_down", "data_stale"}
+def test_the_built_in_plant_ships_a_rule_of_every_kind(plant: Plant) -> None:
+    assert {r.kind for r in plant.alerts.rules} == set(AlertKind)
 
 
 @pytest.mark.parametrize(
@@ -61,11 +69,25 @@ def test_the_built_in_plant_ships_a_rule_of_every_kind_but_none_of_the_missing_a
             "takes charge_below_pct, not stale_polls",
         ),
         ({"id": "x", "kind": "robot_charge_low", "charge_below_pct": 120}, "charge_below_pct"),
+        ({"id": "x", "kind": "hourly_attainment_low"}, "needs attainment_below_pct"),
+        ({"id": "x", "kind": "hourly_attainment_low", "attainment_below_pct": 0}, "attainment_below_pct"),
+        (
+            {"id": "x", "kind": "line_stopped", "stopped_longer_than_s": 60, "attainment_below_pct": 80},
+            "takes stopped_longer_than_s, not attainment_below_pct",
+        ),
+        (
+            {"id": "x", "kind": "hourly_attainment_low", "attainment_below_pct": 80, "equipment": ["r01"]},
+            "watches printer ids; ['r01'] are not",
+        ),
+        (
+            {"id": "x", "kind": "robot_charge_low", "charge_below_pct": 25.0},
+            "charge_below_pct 25 repeats low_charge_pct of ev-robots; leave it out",
+        ),
         ({"id": "x", "kind": "robot_fault", "equipment": ["mso-cpp-1"]}, "watches robot ids; ['mso-cpp-1'] are not"),
         ({"id": "x", "kind": "stop_reason", "stop_reasons": ["coffee"]}, "stop reasons ['coffee'] are not keys"),
         ({"id": "line-stopped", "kind": "link_down"}, "alert rule ids must be unique, repeated: line-stopped"),
-        ({"id": "x", "kind": "flood"}, "alerts.rules[6] (x).kind"),
-        ({"id": "x", "kind": "link_down", "colour": "red"}, "alerts.rules[6] (x).colour: unknown key"),
+        ({"id": "x", "kind": "flood"}, "alerts.rules[7] (x).kind"),
+        ({"id": "x", "kind": "link_down", "colour": "red"}, "alerts.rules[7] (x).colour: unknown key"),
     ],
 )
 def test_a_bad_rule_names_the_file_the_key_and_what_was_expected(
@@ -128,6 +150,76 @@ def test_robot_fault_error_code_and_low_charge(plant: Plant) -> None:
     assert "17" in found[("robot-fault", "r02")].message
     assert ("robot-fault", "r03") not in found
     assert ("robot-charge-low", "r02") in found and ("robot-charge-low", "r03") not in found
+
+
+def test_a_charge_rule_without_its_own_level_uses_its_fleets_low_charge_pct(raw: dict[str, Any]) -> None:
+    """One home for the low-charge level: the fleet's low_charge_pct, which the display's band uses too."""
+    raw["fleets"][0]["low_charge_pct"] = 30.0
+    charge = next(r for r in raw["alerts"]["rules"] if r["kind"] == "robot_charge_low")
+    del charge["charge_below_pct"]
+    plant = plant_from_dict(raw, "plant.toml")
+    assert plant.alerts.rules[3].charge_below_pct is None
+    v = view(values={"r01": {"soc_pct": 29.9}, "r02": {"soc_pct": 30.0}})
+    found = holding(plant, v)
+    assert ("robot-charge-low", "r01") in found and ("robot-charge-low", "r02") not in found
+    assert found[("robot-charge-low", "r01")].message == "r01 battery below 30 %"
+    # a rule's own level (a lower andon level) still wins over the fleet's
+    charge["charge_below_pct"] = 20.0
+    own = plant_from_dict(raw, "plant.toml")
+    assert ("robot-charge-low", "r01") not in holding(own, v)
+    assert ("robot-charge-low", "r01") in holding(own, view(values={"r01": {"soc_pct": 19.0}}))
+
+
+def test_a_charge_level_repeating_one_of_several_fleets_is_allowed(raw: dict[str, Any]) -> None:
+    """Repeating every watched fleet's level is refused; matching one fleet of two is a real choice."""
+    yard = copy.deepcopy(raw["fleets"][0])
+    yard.update(id="ev-yard", low_charge_pct=30.0, robots=[yard["robots"][0] | {"id": "y01"}])
+    raw["fleets"].append(yard)
+    charge = next(r for r in raw["alerts"]["rules"] if r["kind"] == "robot_charge_low")
+    charge["charge_below_pct"] = 25.0
+    assert plant_from_dict(raw, "plant.toml").alerts.rules[3].charge_below_pct == 25.0
+    charge["equipment"] = ["y01"]
+    charge["charge_below_pct"] = 30.0
+    with pytest.raises(PlantFileError, match="repeats low_charge_pct of ev-yard"):
+        plant_from_dict(raw, "plant.toml")
+
+
+def test_the_shipped_plant_files_keep_the_low_charge_level_in_one_place() -> None:
+    shipped = resources.files("shopfloor.models.plants")
+    for name in [f.name for f in shipped.iterdir() if f.name.endswith(".toml")]:
+        raw = tomllib.loads(shipped.joinpath(name).read_text(encoding="utf-8"))
+        levels = {f.get("low_charge_pct", 25.0) for f in raw.get("fleets", [])}
+        own = {r["charge_below_pct"] for r in raw["alerts"]["rules"] if "charge_below_pct" in r}
+        assert not own & levels, name
+
+
+def hour(start_ns: int, target_m: float, actual_m: float | None, *, holds_until_ns: int | None = None) -> ClosedHour:
+    pct = None if actual_m is None or target_m <= 0 else 100 * actual_m / target_m
+    return ClosedHour(start_ns, start_ns + 3600 * S, target_m, actual_m, pct, holds_until_ns)
+
+
+def test_hourly_attainment_holds_below_the_threshold_and_never_without_a_target(plant: Plant) -> None:
+    key = ("hourly-attainment", "mso-cpp-1")
+    end = T0 + 3600 * S
+
+    def judged(h: ClosedHour, now_ns: int = end) -> Evaluation:
+        return conditions(plant, EquipmentView({}, {}, {}, {}, {"mso-cpp-1": h}), now_ns)
+
+    low = judged(hour(T0, 6000, 4500)).holding[key]  # 75 % < 80 %
+    assert low.since_ns == end and "75 %" in low.message and "below 80 %" in low.message
+    assert low.message.endswith("(below 80 %)") and "完成目标 75%" in low.message_zh
+    at_threshold = judged(hour(T0, 6000, 4800))  # exactly 80 %: not below
+    assert key in at_threshold.known and key not in at_threshold.holding
+    no_target = judged(hour(T0, 0, 0.0))  # a planned break or no plan: never raises
+    assert key in no_target.known and key not in no_target.holding
+    no_data = judged(hour(T0, 6000, None))  # cannot tell: an alert raised before stays
+    assert key not in no_data.known
+    assert key not in conditions(plant, view(), end).known  # no hour closed yet
+    # the last hour before a pause in the calendar: its miss stands an hour, then the shift is over
+    last = hour(T0, 6000, 4500, holds_until_ns=end + 3600 * S)
+    assert key in judged(last, end + 3600 * S - 1).holding
+    over = judged(last, end + 3600 * S)
+    assert key in over.known and key not in over.holding
 
 
 def test_links_and_stale_printer_data(plant: Plant) -> None:

@@ -210,6 +210,9 @@ BAD_FILES = [
     ("kpi.micro_stop_s", -5, "kpi.micro_stop_s", "greater than or equal to 0"),
     ("fleets.0.low_charge_pct", 100, "fleets[0] (ev-robots).low_charge_pct", "less than 100"),
     ("fleets.0.low_charge_pct", 0, "fleets[0] (ev-robots).low_charge_pct", "greater than 0"),
+    # one home for the low-charge level: a rule repeating its fleet's level is refused
+    ("fleets.0.low_charge_pct", 15.0, "robot-charge-low", "charge_below_pct 15 repeats low_charge_pct of ev-robots"),
+    ("alerts.rules.6.attainment_below_pct", 120, "alerts.rules[6] (hourly-attainment)", "less than or equal to 100"),
     ("kpi.attainment_cap", 0.5, "kpi.attainment_cap", "greater than or equal to 1"),
     ("kpi.max_gap_poll", 3, "kpi.max_gap_poll", "unknown key"),
     ("kpi.response_horizon_s", 0, "kpi.response_horizon_s", "greater than 0"),
