@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shopfloor.api.ledger import with_operator_orders
+from shopfloor.api.presenters import design_json
 from shopfloor.api.timerange import iso
 from shopfloor.models.contract import DESIGN_CODE_FIELD, MEASUREMENT_PRINTER, ORDER_NUMBER_FIELD
 from shopfloor.models.kpi.clean import clean_series
@@ -108,14 +109,11 @@ def progress_json(
     planned = services.annotations.planned_orders(printer_id, [number]).get(number)
     p = order_progress(steps, printed, now_ns, None if planned is None else planned.metres_ordered, since_ns=since_ns)
     assert p is not None  # the same steps: the same order runs
-    design = plant.design(p.design_code)
     return {
         "equipment": printer_id,
         "order_number": p.order_number,
         "design_code": p.design_code,
-        "design": None
-        if design is None
-        else {"name": design.name, "name_zh": design.name_zh, "colourway": design.colourway},
+        "design": design_json(plant, p.design_code),
         "started": iso(plant, p.started_ns),
         "started_ns": p.started_ns,
         "done_m": p.done_m,

@@ -13,7 +13,7 @@ from functools import reduce
 from typing import Any
 
 from shopfloor.api.ledger import PRINTER_KPI_FIELDS, read_inputs
-from shopfloor.api.presenters import printer_json
+from shopfloor.api.presenters import design_json, printer_json
 from shopfloor.api.timerange import iso
 from shopfloor.models.calendar import shift_instances
 from shopfloor.models.kpi import KpiConfig, outage_spans
@@ -89,9 +89,7 @@ def _order_json(plant: Plant, printer_id: str, span: OrderSpan, total: PrinterTo
         "equipment": printer_id,
         "order_number": span.order_number,
         "design_code": span.design_code,
-        "design": None
-        if design is None
-        else {"name": design.name, "name_zh": design.name_zh, "colourway": design.colourway},
+        "design": design_json(plant, span.design_code),
         "ideal_speed_m_min": design.ideal_speed_m_min if design else plant.printer(printer_id).ideal_speed_m_min,
         "start": iso(plant, span.start_ns),
         "end": iso(plant, span.end_ns),

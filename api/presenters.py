@@ -110,6 +110,12 @@ def printer_json(plant: Plant, pk: PrinterKpis) -> dict[str, Any]:
     }
 
 
+def design_json(plant: Plant, design_code: int) -> dict[str, Any] | None:
+    """A design as an order shows it; None for no design (0) or a code the plant file does not list."""
+    design = plant.design(design_code)
+    return None if design is None else {"name": design.name, "name_zh": design.name_zh, "colourway": design.colourway}
+
+
 def baseline_json(plant: Plant) -> dict[str, Any]:
     return jsonable(plant.baseline.model_dump())
 

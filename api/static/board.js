@@ -4,19 +4,10 @@
 // Text from the plant file and from people (names, reasons, comments) is set with textContent only.
 (function () {
   "use strict";
-  const $ = (id) => document.getElementById(id);
-  const params = new URLSearchParams(location.search);
-  let lang = params.get("lang") || localStorage.getItem("shopfloor.lang") || "zh";
-  if (!(lang in I18N)) lang = "zh";
-  const t = (key) => I18N[lang][key] || key;
-  const zh = () => lang === "zh";
-  const name = (o) => (o ? (zh() ? (o.name_zh || o.name) : o.name) : "—");
-  const fmt = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v)) ? "—"
-    : Number(v).toLocaleString(zh() ? "zh-CN" : "en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const { $, params, t, zh, name, fmt, getJson } = Page;
   const signed = (v) => (v === null || v === undefined) ? "—" : (v > 0 ? "+" : "") + fmt(v);
   const hhmm = (iso) => iso.slice(11, 16); // the API's times are plant-local with their offset
   const RELOAD_MIN_MS = 5000; // live messages come every few seconds: the board reloads at most this often
-  const KEY = "shopfloor.apiKey", OPERATOR = "shopfloor.operator";
 
   const model = { plant: null, board: null, printer: params.get("printer"), shift: params.get("shift"), picking: null };
   let render = 0;
@@ -27,64 +18,13 @@
     $("status").className = isError ? "status error" : "status";
   }
 
-  async function getJson(url) {
-    const r = await fetch(url);
-    const body = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(typeof body.detail === "string" ? body.detail : `${r.status} ${url}`);
-    return body;
-  }
-
-  // ---- the API key: asked once per session, kept in sessionStorage (gone when the browser closes)
-  let keyWaiters = [];
-  function askKey() {
-    $("key-form").hidden = false;
-    $("operator-input").value = sessionStorage.getItem(OPERATOR) || "";
-    $("key-input").focus();
-    return new Promise((resolve, reject) => keyWaiters.push({ resolve, reject }));
-  }
-  $("key-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    sessionStorage.setItem(KEY, $("key-input").value);
-    sessionStorage.setItem(OPERATOR, $("operator-input").value.trim());
-    $("key-input").value = "";
-    $("key-form").hidden = true;
-    keyWaiters.forEach((w) => w.resolve());
-    keyWaiters = [];
-    applyStatic();
-  });
-  $("key-cancel").addEventListener("click", () => {
-    $("key-form").hidden = true;
-    keyWaiters.forEach((w) => w.reject(new Error(t("key_needed"))));
-    keyWaiters = [];
-  });
-  $("key-button").addEventListener("click", () => { askKey().catch(() => {}); });
-
-  async function post(url, body) {
-    if (!sessionStorage.getItem(KEY)) await askKey();
-    const operator = sessionStorage.getItem(OPERATOR);
-    const r = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-API-Key": sessionStorage.getItem(KEY) },
-      body: JSON.stringify(operator ? { ...body, operator } : body),
-    });
-    const answer = await r.json().catch(() => ({}));
-    if (r.status === 401 || r.status === 403) sessionStorage.removeItem(KEY); // asked again next time
-    if (!r.ok) {
-      const detail = Array.isArray(answer.detail) ? answer.detail.map((d) => d.msg).join("; ") : answer.detail;
-      throw new Error(detail || `${r.status}`);
-    }
-    return answer;
-  }
+  const key = Page.operatorKey(() => applyStatic());
+  const post = (url, body) => key.send("POST", url, body);
 
   // ---- static labels and language
   function applyStatic() {
-    document.documentElement.lang = zh() ? "zh-CN" : "en";
-    document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-    $("lang").textContent = t("lang_button");
-    $("display-link").href = `/?lang=${lang}`;
-    $("orders-link").href = `/orders?lang=${lang}`;
-    $("key-button").textContent = sessionStorage.getItem(KEY) ? t("key_change") : t("key_enter");
-    document.body.dataset.lang = lang;
+    Page.applyLanguage();
+    $("key-button").textContent = key.has() ? t("key_change") : t("key_enter");
     if (model.plant) {
       $("plant-name").textContent = name(model.plant);
       document.title = `${t("board_title")} · ${name(model.plant)}`;
@@ -305,11 +245,7 @@
   }
 
   $("lang").addEventListener("click", () => {
-    lang = zh() ? "en" : "zh";
-    localStorage.setItem("shopfloor.lang", lang);
-    const u = new URL(location.href);
-    u.searchParams.set("lang", lang);
-    history.replaceState(null, "", u);
+    Page.toggleLang();
     applyStatic(); setLive($("live").dataset.connected === "true"); draw();
     if (model.picking) openPicker(model.picking);
   });

@@ -2,12 +2,7 @@
 // Plain JS, no build step, nothing loaded from the internet.
 (function () {
   "use strict";
-  const $ = (id) => document.getElementById(id);
-  const params = new URLSearchParams(location.search);
-  let lang = params.get("lang") || localStorage.getItem("shopfloor.lang") || "zh";
-  if (!(lang in I18N)) lang = "zh";
-  const t = (key) => I18N[lang][key] || key;
-  const zh = () => lang === "zh";
+  const { $, t, zh, name, fmt } = Page;
 
   const model = { plant: null, config: null, status: null, kpi: null, since: {}, clockOffsetMs: 0, ytd: null, ytdError: false, backfill: null };
 
@@ -15,9 +10,6 @@
   // and per item in the live messages (state_family, metres_band, low_charge, energy_saving_pct, band).
   // This file only lays out and formats. Text from the plant file goes in with textContent only.
 
-  const fmt = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v)) ? "—"
-    : Number(v).toLocaleString(zh() ? "zh-CN" : "en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  const name = (o) => (o ? (zh() ? (o.name_zh || o.name) : o.name) : "—");
   const f = (root, key) => root.querySelector(`[data-f="${key}"]`);
   const el = (tag, cls, text) => {
     const e = document.createElement(tag);
@@ -44,13 +36,7 @@
   }
 
   function applyStatic() {
-    document.documentElement.lang = zh() ? "zh-CN" : "en";
-    translate(document);
-    $("lang").textContent = t("lang_button");
-    $("lang").dataset.lang = lang;
-    $("tracking-link").href = `/tracking?lang=${lang}`;
-    $("board-link").href = `/board?lang=${lang}`;
-    document.body.dataset.lang = lang;
+    Page.applyLanguage();
     if (model.plant) { $("plant-name").textContent = name(model.plant); document.title = name(model.plant); }
   }
 
@@ -179,7 +165,7 @@
 
   function renderSummary(fl, box) {
     // Robots per state family in the config's order, then faults and low charge: what a room reads first.
-    const key = JSON.stringify([lang, !!model.config, fl.families, fl.low_charge, fl.low_charge_pct, fl.faults]);
+    const key = JSON.stringify([Page.lang(), !!model.config, fl.families, fl.low_charge, fl.low_charge_pct, fl.faults]);
     if (box.dataset.key === key) return; // unchanged: left alone
     box.dataset.key = key;
     box.textContent = "";
@@ -426,11 +412,7 @@
   }
 
   $("lang").addEventListener("click", () => {
-    lang = zh() ? "en" : "zh";
-    localStorage.setItem("shopfloor.lang", lang);
-    const u = new URL(location.href);
-    u.searchParams.set("lang", lang);
-    history.replaceState(null, "", u);
+    Page.toggleLang();
     applyStatic(); renderStatus(); renderKpi(); renderYtd(); renderBackfill(); setLive($("live").dataset.connected === "true");
   });
 

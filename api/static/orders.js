@@ -4,17 +4,8 @@
 // Text from the plant file and from people (names, designs, operators) is set with textContent only.
 (function () {
   "use strict";
-  const $ = (id) => document.getElementById(id);
-  const params = new URLSearchParams(location.search);
-  let lang = params.get("lang") || localStorage.getItem("shopfloor.lang") || "zh";
-  if (!(lang in I18N)) lang = "zh";
-  const t = (key) => I18N[lang][key] || key;
-  const zh = () => lang === "zh";
-  const name = (o) => (o ? (zh() ? (o.name_zh || o.name) : o.name) : "—");
-  const fmt = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v)) ? "—"
-    : Number(v).toLocaleString(zh() ? "zh-CN" : "en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const { $, params, t, name, fmt, getJson } = Page;
   const when = (iso) => iso.slice(5, 16).replace("T", " "); // plant-local, as the API gives it
-  const KEY = "shopfloor.apiKey", OPERATOR = "shopfloor.operator"; // shared with /board
   const RELOAD_MS = 15000;
 
   const model = { plant: null, printer: params.get("printer"), orders: [], events: [], plan: [] };
@@ -25,59 +16,8 @@
     $("status").className = isError ? "status error" : "status";
   }
 
-  function detailOf(answer, status) {
-    const d = answer.detail;
-    return (Array.isArray(d) ? d.map((x) => `${(x.loc || []).slice(1).join(".")}: ${x.msg}`).join("; ") : d) || `${status}`;
-  }
-
-  async function getJson(url) {
-    const r = await fetch(url);
-    const body = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(detailOf(body, r.status));
-    return body;
-  }
-
-  // ---- the API key: asked once per session, kept in sessionStorage, as on the board
-  let keyWaiters = [];
-  function askKey() {
-    $("key-form").hidden = false;
-    $("operator-input").value = sessionStorage.getItem(OPERATOR) || "";
-    $("key-input").focus();
-    return new Promise((resolve, reject) => keyWaiters.push({ resolve, reject }));
-  }
-  $("key-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    sessionStorage.setItem(KEY, $("key-input").value);
-    sessionStorage.setItem(OPERATOR, $("operator-input").value.trim());
-    $("key-input").value = "";
-    $("key-form").hidden = true;
-    keyWaiters.forEach((w) => w.resolve());
-    keyWaiters = [];
-    applyStatic();
-  });
-  $("key-cancel").addEventListener("click", () => {
-    $("key-form").hidden = true;
-    keyWaiters.forEach((w) => w.reject(new Error(t("key_needed"))));
-    keyWaiters = [];
-  });
-  $("key-button").addEventListener("click", () => { askKey().catch(() => {}); });
-
-  async function send(method, url, body) {
-    if (!sessionStorage.getItem(KEY)) await askKey();
-    const operator = sessionStorage.getItem(OPERATOR);
-    const init = { method, headers: { "X-API-Key": sessionStorage.getItem(KEY) } };
-    if (body !== null) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(operator ? { ...body, operator } : body);
-    } else if (operator) {
-      url += `?${new URLSearchParams({ operator })}`;
-    }
-    const r = await fetch(url, init);
-    const answer = await r.json().catch(() => ({}));
-    if (r.status === 401 || r.status === 403) sessionStorage.removeItem(KEY); // asked again next time
-    if (!r.ok) throw new Error(detailOf(answer, r.status));
-    return answer;
-  }
+  const key = Page.operatorKey(() => applyStatic());
+  const send = key.send;
 
   const base = () => `/api/v1/printers/${encodeURIComponent(model.printer)}/orders`;
   const design = (code) => (model.plant.designs || []).find((d) => d.code === code);
@@ -85,13 +25,8 @@
 
   // ---- static labels and language
   function applyStatic() {
-    document.documentElement.lang = zh() ? "zh-CN" : "en";
-    document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-    $("lang").textContent = t("lang_button");
-    $("display-link").href = `/?lang=${lang}`;
-    $("board-link").href = `/board?lang=${lang}`;
-    $("key-button").textContent = sessionStorage.getItem(KEY) ? t("key_change") : t("key_enter");
-    document.body.dataset.lang = lang;
+    Page.applyLanguage();
+    $("key-button").textContent = key.has() ? t("key_change") : t("key_enter");
     if (model.plant) {
       $("plant-name").textContent = name(model.plant);
       document.title = `${t("orders_title")} · ${name(model.plant)}`;
@@ -251,11 +186,7 @@
   });
 
   $("lang").addEventListener("click", () => {
-    lang = zh() ? "en" : "zh";
-    localStorage.setItem("shopfloor.lang", lang);
-    const u = new URL(location.href);
-    u.searchParams.set("lang", lang);
-    history.replaceState(null, "", u);
+    Page.toggleLang();
     applyStatic(); draw();
   });
   $("printer").addEventListener("change", () => {

@@ -3,15 +3,7 @@
 // Names from the plant file reach the page only as text: textContent, and ECharts drawing on canvas (tooltips too).
 (function () {
   "use strict";
-  const $ = (id) => document.getElementById(id);
-  const params = new URLSearchParams(location.search);
-  let lang = params.get("lang") || localStorage.getItem("shopfloor.lang") || "zh";
-  if (!(lang in I18N)) lang = "zh";
-  const t = (key) => I18N[lang][key] || key;
-  const zh = () => lang === "zh";
-  const name = (o) => (o ? (zh() ? (o.name_zh || o.name) : o.name) : "—");
-  const fmt = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v)) ? "—"
-    : Number(v).toLocaleString(zh() ? "zh-CN" : "en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const { $, params, t, zh, name, fmt, getJson } = Page;
   const PERIODS = ["month", "quarter", "week", "year", "day", "shift"];
   const BY_MONTH = ["day", "shift"]; // a year of these is too many: they are listed per month
   const COLOURS = ["#3fa9ff", "#2ecc71", "#ffb020", "#b388ff", "#ff6b9a", "#4dd0e1", "#c0ca33", "#ff8a65"];
@@ -61,11 +53,7 @@
   }
 
   function applyStatic() {
-    document.documentElement.lang = zh() ? "zh-CN" : "en";
-    document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-    $("lang").textContent = t("lang_button");
-    $("display-link").href = `/?lang=${lang}`;
-    document.body.dataset.lang = lang;
+    Page.applyLanguage();
     if (model.plant) {
       $("plant-name").textContent = name(model.plant);
       document.title = `${t("tracking_title")} · ${name(model.plant)}`;
@@ -92,13 +80,6 @@
     if (s.year) $("year").value = s.year;
     if (s.month) $("month").value = s.month;
     else if (!$("month").value) $("month").value = new Date().toISOString().slice(0, 7);
-  }
-
-  async function getJson(url) {
-    const r = await fetch(url);
-    const body = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(typeof body.detail === "string" ? body.detail : `${r.status} ${url}`);
-    return body;
   }
 
   async function load() {
@@ -292,7 +273,7 @@
 
   function navigate(changes) {
     Object.entries(changes).forEach(([k, v]) => (v ? params.set(k, v) : params.delete(k)));
-    params.set("lang", lang);
+    params.set("lang", Page.lang());
     history.replaceState(null, "", `${location.pathname}?${params}`);
     load();
   }
@@ -303,10 +284,8 @@
   $("pick").addEventListener("change", (e) => { model.pick = e.target.value; render(); });
   $("controls").addEventListener("submit", (e) => e.preventDefault());
   $("lang").addEventListener("click", () => {
-    lang = zh() ? "en" : "zh";
-    localStorage.setItem("shopfloor.lang", lang);
-    params.set("lang", lang);
-    history.replaceState(null, "", `${location.pathname}?${params}`);
+    Page.toggleLang();
+    params.set("lang", Page.lang());
     applyStatic();
     render();
   });
