@@ -148,12 +148,17 @@ async def test_a_receiver_that_never_answers_holds_up_neither_collection_nor_ale
                     body = (await http.get("/api/v1/alerts")).json()
                     return any(a["rule"] == "robot-fault" and a["equipment"] == robot for a in body["alerts"])
 
+                async def set_state(robot: str, state: RobotState) -> None:
+                    await sim.inject_value(robot, "state", int(state))
+                    await async_wait_until(lambda: (s := hub.state(robot)) and s.code == state, f"{robot} {state.name}")
+
                 robots = [r.id for r in env.plant.fleets[0].robots]
                 await async_wait_until(lambda: all(hub.state(r) for r in robots), "every robot's state")
-                target = robots[-1]
-                await sim.inject_value(target, "error_code", 0)  # only the injected state decides its alert
-                await sim.inject_value(target, "state", int(RobotState.IDLE))
-                await async_wait_until(lambda: hub.state(target).code == RobotState.IDLE, "the robot idle")  # type: ignore[union-attr]  # every state waited for above
+                first, target = robots[-2:]
+                for robot in (first, target):  # only the injected states decide their alerts
+                    await sim.inject_value(robot, "error_code", 0)
+                    await set_state(robot, RobotState.IDLE)
+                await set_state(first, RobotState.FAULT)  # an event for the receiver to hold
                 await async_wait_until(lambda: hanging.keys, "the first event held by the receiver")
                 await async_wait_until(lambda: webhook.failed_attempts >= 3, "three posts timed out (backoff)")
 
@@ -192,6 +197,7 @@ async def test_a_receiver_that_never_answers_holds_up_neither_collection_nor_ale
     assert len(answering.keys) == len(set(answering.keys))  # each event once
     assert [k for k in answering.keys if k in expected] == expected  # in the order they happened
     assert hanging.keys[0] in answering.keys  # the event held during the outage, delivered once it answered
+    assert len([k for k in answering.keys if k.startswith(f"robot-fault.{first}.") and k.endswith(":raised")]) == 1
     assert {auth for _, auth, _ in answering.posts} == {f"Bearer {TOKEN}"}
     lines = [r for r in caplog.records if r.name == "shopfloor.api.webhook"]
     assert [r.levelno for r in lines] == [logging.ERROR, logging.WARNING], [r.getMessage() for r in lines]
