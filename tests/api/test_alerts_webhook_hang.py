@@ -185,6 +185,7 @@ async def test_a_receiver_that_never_answers_holds_up_neither_collection_nor_ale
                 assert len(hanging.keys) >= 3 and set(hanging.keys) == {hanging.keys[0]}
                 lines = [r for r in caplog.records if r.name == "shopfloor.api.webhook"]
                 assert [r.levelno for r in lines] == [logging.ERROR], [r.getMessage() for r in lines]
+                assert "ReadTimeout" in lines[0].getMessage()  # the sender gave up waiting: it timed out
 
                 hanging.close()  # a receiver that answers takes the port
                 answering.port = hanging.port
