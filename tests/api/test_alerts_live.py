@@ -7,11 +7,16 @@ injection to the arrival stamp of a client that does nothing but receive
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 
 from shopfloor.api.live import LiveHub
 from shopfloor.api.tee import TeeSink
+from shopfloor.collectors.opcua.collector import OpcUaFleetCollector
+from shopfloor.models.plant import Fleet
 from shopfloor.models.states import RobotState
+from shopfloor.simulators.fleet.server import FleetSimulator
 from tests.api._live_client import LiveClient
 from tests.api.conftest import Env, LiveServer, async_wait_until, make_app
 from tests.api.test_live import PUSH_LIMIT_S, fleet_running
@@ -69,3 +74,40 @@ async def test_a_fleet_controller_going_away_raises_link_down_and_its_return_cle
                     "alert", lambda m: m["transition"] == "cleared" and m["alert"]["id"] == raised["alert"]["id"]
                 )
                 assert cleared["alert"]["cleared_ns"] >= raised["alert"]["raised_ns"]
+
+
+async def test_a_fleet_gone_silent_with_its_connection_open_raises_link_down_and_its_return_clears_it(env: Env) -> None:
+    """A fleet's freshness (docs/alerts.md, "Stale data"): the server stalls, keeping the TCP connection open but
+    sending nothing, not even a keep-alive, answering nothing; the collector's watchers (asyncua's health probe, the
+    subscription's stall watchdog: whichever sees the silence first) declare the link lost and the fleet's
+    link_down alert is raised; the server answering again clears it. Short intervals keep it fast."""
+    hub = LiveHub(env.plant)
+    with LiveServer(make_app(env, hub, snapshot_interval_s=0.5)) as server:
+        sim = FleetSimulator(env.plant, endpoint="opc.tcp://127.0.0.1:0/shopfloor/fleet", port=0, seed=3)
+        await sim.start()
+        data = env.plant.fleets[0].model_dump(mode="python", by_alias=True)
+        data["opcua"].update(endpoint=sim.endpoint, publishing_interval_ms=100, sampling_interval_ms=50, timeout_s=0.5)
+        collector = OpcUaFleetCollector(
+            Fleet.model_validate(data), TeeSink(env.store, hub), reconnect_initial_s=0.1, reconnect_max_s=0.5
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(collector.run(stop))
+        try:
+            await async_wait_until(lambda: (link := hub.link("ev-robots")) and link.connected, "the fleet's link up")
+            async with LiveClient(f"{server.ws_url}/api/v1/live") as live:
+                await live.next_of("status")
+                await sim.inject_stall(True)
+                raised, _ = await live.next_of(
+                    "alert", lambda m: m["transition"] == "raised" and m["alert"]["rule"] == "link-down"
+                )
+                assert raised["alert"]["equipment"] == "ev-robots"
+                assert collector.stats.last_error, "the collector says why it lost the link"
+                await sim.inject_stall(False)
+                await live.next_of(
+                    "alert", lambda m: m["transition"] == "cleared" and m["alert"]["id"] == raised["alert"]["id"]
+                )
+        finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 10)
+            await sim.stop()
