@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shopfloor.api.ledger import with_operator_orders
-from shopfloor.api.presenters import design_json
+from shopfloor.api.presenters import design_json, plan_json
 from shopfloor.api.timerange import iso
 from shopfloor.models.contract import DESIGN_CODE_FIELD, MEASUREMENT_PRINTER, ORDER_NUMBER_FIELD
 from shopfloor.models.kpi.clean import clean_series
@@ -117,7 +117,7 @@ def progress_json(
         "started": iso(plant, p.started_ns),
         "started_ns": p.started_ns,
         "done_m": p.done_m,
-        "metres_ordered": p.ordered_m,
+        **plan_json(planned),
         "remaining_m": p.remaining_m,
         "progress_pct": None if not p.ordered_m else 100.0 * p.done_m / p.ordered_m,
         "rate_m_min": p.rate_m_min,

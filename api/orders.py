@@ -13,7 +13,7 @@ from functools import reduce
 from typing import Any
 
 from shopfloor.api.ledger import PRINTER_KPI_FIELDS, read_inputs
-from shopfloor.api.presenters import design_json, printer_json
+from shopfloor.api.presenters import design_json, plan_json, printer_json
 from shopfloor.api.timerange import iso
 from shopfloor.models.calendar import shift_instances
 from shopfloor.models.kpi import KpiConfig, outage_spans
@@ -66,7 +66,7 @@ def printer_orders(
         total = reduce(PrinterTotals.__add__, slots, PrinterTotals())
         report = _order_json(plant, printer_id, span, total, ongoing=span.start_ns >= (last_change_ns or 0))
         planned = plan.get(span.order_number)
-        report["metres_ordered"] = None if planned is None else planned.metres_ordered
+        report.update(plan_json(planned))
         out.append(report)
     _remaining_over_all_spans(out)
     return out

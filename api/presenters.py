@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopfloor.api.ledger import ReportBasis
 from shopfloor.api.timerange import TimeRange, iso
@@ -17,6 +17,9 @@ from shopfloor.models.bands import band_of
 from shopfloor.models.kpi import EnergyKpis, KpiReport, PrinterKpis, energy_kpis
 from shopfloor.models.kpi.report import PeriodReport, ShiftReport, TeamPeriod, TeamReport
 from shopfloor.models.plant import OBJECTIVE_KPIS, Plant, Team, TeamKind
+
+if TYPE_CHECKING:  # presenters stay pure: the plan row's type only
+    from shopfloor.store.annotations import PlannedOrder
 
 OBJECTIVE_LABELS: dict[str, tuple[str, str, str]] = {
     # kpi -> (English, Chinese, unit)
@@ -104,6 +107,7 @@ def printer_json(plant: Plant, pk: PrinterKpis) -> dict[str, Any]:
         "energy": jsonable(pk.energy),
         "printed_m": pk.printed_m,
         "good_m": pk.good_m,
+        "defective_m": pk.defective_m,
         "unplanned_downtime_min": pk.unplanned_downtime_min,
         "times": jsonable(pk.times),
         "pareto": pareto_json(plant, pk.pareto),
@@ -114,6 +118,14 @@ def design_json(plant: Plant, design_code: int) -> dict[str, Any] | None:
     """A design as an order shows it; None for no design (0) or a code the plant file does not list."""
     design = plant.design(design_code)
     return None if design is None else {"name": design.name, "name_zh": design.name_zh, "colourway": design.colourway}
+
+
+def plan_json(planned: PlannedOrder | None) -> dict[str, Any]:
+    """What the imported plan says of an order, as an order's report and its progress show it (all None for an
+    order in no plan). The plan's colourway is the customer's; the design's own stays in ``design``."""
+    if planned is None:
+        return {"metres_ordered": None, "fabric": None, "colourway": None}
+    return {"metres_ordered": planned.metres_ordered, "fabric": planned.fabric, "colourway": planned.colourway}
 
 
 def baseline_json(plant: Plant) -> dict[str, Any]:

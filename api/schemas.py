@@ -352,6 +352,7 @@ class PrinterKpis(BaseModel):
     energy: Energy
     printed_m: float
     good_m: float
+    defective_m: float  # printed_m - good_m, every increment counted (the quality rate reads observed ones only)
     unplanned_downtime_min: float
     times: Times
     pareto: list[ParetoEntry]  # largest downtime first
@@ -906,6 +907,8 @@ class Order(BaseModel):
     end_ns: int
     ongoing: bool
     metres_ordered: float | None  # from the imported plan; None: the order is not in a plan
+    fabric: str | None  # from the imported plan; None without a plan
+    colourway: str | None  # the plan's (the customer's); None without a plan. The design's own: design.colourway
     remaining_m: float | None  # metres ordered less metres printed (not below 0); None without a plan
     kpis: PrinterKpis  # run time = kpis.times.apt_s, setup = kpis.times.aust_s
 
@@ -942,6 +945,8 @@ class OrderProgress(BaseModel):
     started_ns: int
     done_m: float  # metres printed while it was loaded, over all its spans
     metres_ordered: float | None  # from the imported plan; None: the order is not in a plan
+    fabric: str | None  # from the imported plan; None without a plan
+    colourway: str | None  # the plan's (the customer's); None without a plan. The design's own: design.colourway
     remaining_m: float | None  # metres ordered less done (not below 0); None without a plan
     progress_pct: float | None  # done / ordered (above 100 when over-printed); None without a plan
     rate_m_min: float | None  # metres over its last rate_window_s of loaded time, stops included

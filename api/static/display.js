@@ -230,9 +230,11 @@
     if (!o) return;
     setData(box, "order", String(o.order_number));
     setText(f(tile, "order-number"), `${t("order")} ${o.order_number}`);
-    // A design the plant file does not list shows its code; no design (0) shows nothing.
-    const design = o.design ? `${name(o.design)} · ${o.design.colourway}` : o.design_code ? `${t("design")} ${o.design_code}` : "";
-    setText(f(tile, "order-design"), design);
+    // A design the plant file does not list shows its code; no design (0) shows nothing. The plan's colourway
+    // (the customer's) over the design's own, and the plan's fabric: one line, cut with an ellipsis if long.
+    const colourway = o.colourway || (o.design ? o.design.colourway : "");
+    const design = o.design ? `${name(o.design)} · ${colourway}` : o.design_code ? `${t("design")} ${o.design_code}` : "";
+    setText(f(tile, "order-design"), o.fabric ? `${design} · ${o.fabric}` : design);
     setStyle(f(tile, "order-bar"), "width", pct(o.progress_pct));
     setText(f(tile, "order-metres"), `${fmt(o.done_m, 0)} / ${fmt(o.metres_ordered, 0)} m`);
     setText(f(tile, "order-remaining"), o.remaining_m === null ? "" : `${t("order_left")} ${fmt(o.remaining_m, 0)} m`);

@@ -99,8 +99,9 @@
       const k = o.kpis, times = k.times;
       tr.append(
         td(String(o.order_number)), td(designText(o.design_code, o.design)),
+        td(o.colourway || "—"), td(o.fabric || "—"), // the plan's; none without one
         td(`${when(o.start)} – ${o.ongoing ? "…" : when(o.end)}`),
-        td(fmt(k.good_m), true), td(fmt(k.printed_m - k.good_m), true),
+        td(fmt(k.good_m), true), td(fmt(k.defective_m), true),
         td(fmt(times.apt_s / 60), true), td(fmt(times.aust_s / 60), true),
         td(k.oee.oee_pct === null ? "—" : `${fmt(k.oee.oee_pct, 1)} %`, true),
         td(perMetre(k.energy.energy_kwh_per_m, 3, k.energy.energy_saving_pct), true),
@@ -112,7 +113,7 @@
     if (!model.orders.length) {
       const tr = document.createElement("tr");
       const c = td(t("orders_none"));
-      c.colSpan = 11;
+      c.colSpan = 13;
       tr.appendChild(c);
       body.appendChild(tr);
     }

@@ -82,6 +82,7 @@ class PrinterKpis:
     pareto: tuple[ParetoEntry, ...]  # largest downtime first
     printed_m: float
     good_m: float
+    defective_m: float  # every defective increment, across gaps too: printed_m = good_m + defective_m
     unplanned_downtime_min: float
     times: TimeTotals
 
@@ -130,6 +131,7 @@ def printer_kpis(totals: PrinterTotals, baseline: Baseline, stop_reasons: list[S
         pareto=pareto(totals, stop_reasons),
         printed_m=totals.printed_m,
         good_m=totals.printed_m - totals.defective_all_m,
+        defective_m=totals.defective_all_m,
         unplanned_downtime_min=t.adot_s / 60.0,
         times=t,
     )

@@ -10,6 +10,8 @@ failure).
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,13 @@ from typing import Any
 import httpx
 import pytest
 
+from bench._display_world import HOSTILE, shipped_raw
 from shopfloor.api.app import create_app
 from shopfloor.api.live import LiveHub
-from shopfloor.models.plant import Plant
+from shopfloor.models.plant import Plant, plant_from_dict
 from tests.api import _board_world as known
 from tests.api._board_world import BoardWorld, build, run_until
-from tests.api.conftest import LiveServer, config
+from tests.api.conftest import ALICE, LiveServer, config
 from tests.api.test_display import CHROMIUM, FLAGS, WAIT_MS, browser_or_skip
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -36,8 +39,37 @@ def world(plant: Plant, tmp_path: Path) -> Iterator[BoardWorld]:
     w.close()
 
 
+def hostile_plant() -> Plant:
+    """The shipped plant with markup in the names the board and /orders show: the plant, the first line, design
+    101 and stop reason 20 (the web break the known shift's stop is given)."""
+    raw = copy.deepcopy(shipped_raw())
+    raw["plant"]["name"] = raw["plant"]["name_zh"] = f"{HOSTILE}plant"
+    raw["printers"][0]["name"] = raw["printers"][0]["name_zh"] = f"{HOSTILE}line"
+    for table, code, what in (("designs", 101, "design"), ("stop_reasons", 20, "reason")):
+        [row] = [r for r in raw[table] if r["code"] == code]
+        row["name"] = row["name_zh"] = f"{HOSTILE}{what}"
+    return plant_from_dict(raw, "<shipped plant, hostile names>")
+
+
+@pytest.fixture
+def hostile_world(tmp_path: Path) -> Iterator[BoardWorld]:
+    w = build(hostile_plant(), tmp_path)
+    yield w
+    w.close()
+
+
 @pytest.fixture
 def page(world: BoardWorld) -> Iterator[tuple[Any, LiveServer]]:
+    yield from served(world)
+
+
+@pytest.fixture
+def hostile_page(hostile_world: BoardWorld) -> Iterator[tuple[Any, LiveServer]]:
+    yield from served(hostile_world)
+
+
+def served(world: BoardWorld) -> Iterator[tuple[Any, LiveServer]]:
+    """A real server over ``world`` at its fixed clock, and a page of a headless Chromium."""
     browser_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
@@ -214,3 +246,100 @@ def test_the_orders_page_starts_and_ends_an_order_with_a_key(page: tuple[Any, Li
     pg.screenshot(path=str(ARTIFACTS / "orders.png"), full_page=True)
     pg.get_by_test_id("lang-toggle").click()
     expect(pg.locator("h1")).to_contain_text("印花订单")
+
+
+def planned_options(pg: Any) -> list[str]:
+    """The order-number field's suggestions (the plan in force, newest first), as the page wrote them."""
+    return list(pg.evaluate("() => Array.from(document.querySelectorAll('#planned option'), (o) => o.textContent)"))
+
+
+def test_the_orders_page_imports_a_plan_pasted_or_chosen_as_a_file(
+    page: tuple[Any, LiveServer], world: BoardWorld, tmp_path: Path
+) -> None:
+    """Order 7001 (design 101) runs from 09:00 (11 700 m printed since, as above). A plan pasted into /orders gives
+    it its metres ordered, colourway and fabric in the orders table, and the remainder; a second plan chosen as a
+    file adds order 7002 to the order-number field's suggestions. The key is asked once."""
+    pg, server = page
+    from playwright.sync_api import expect
+
+    started = httpx.post(
+        f"{server.url}/api/v1/printers/{known.PRINTER}/orders/start",
+        json={"order_number": 7001, "design_code": 101, "at": "2026-11-24T09:00:00"},
+        headers=ALICE,
+    )
+    assert started.status_code == 201, started.text
+    pg.goto(f"{server.url}/orders?lang=en")
+    row = pg.get_by_test_id("order-row").filter(has_text="7001")
+    expect(row.locator("td").nth(12)).to_have_text("—")  # no plan: no remainder
+    assert planned_options(pg) == []
+
+    header = "order_number,design_code,colourway,fabric,metres_ordered\n"
+    pg.get_by_test_id("plan-csv").fill(header + "7001,101,navy on ecru,cotton twill,20000\n")
+    pg.get_by_test_id("plan-import").click()
+    pg.get_by_test_id("key-input").fill(KEY)
+    pg.get_by_test_id("key-save").click()
+    expect(pg.get_by_test_id("status")).to_have_text("Plan imported, orders: 1")
+    cells = row.locator("td")
+    expect(cells.nth(2)).to_have_text("navy on ecru")
+    expect(cells.nth(3)).to_have_text("cotton twill")
+    expect(cells.nth(12)).to_have_text("8,300 m")  # 20 000 ordered - 11 700 printed
+    [report] = httpx.get(f"{server.url}/api/v1/printers/{known.PRINTER}/orders").json()["orders"]
+    expect(cells.nth(6)).to_have_text(f"{report['kpis']['defective_m']:,.0f}")  # as served, not recomputed
+    design = world.plant.design(101)
+    assert design is not None
+    assert planned_options(pg) == [f"7001 · 101 {design.name} · {design.colourway} · 20,000 m"]
+
+    # The file chooser: the file's text goes into the field, then the same import (the key is not asked again).
+    chosen = tmp_path / "plan.csv"
+    chosen.write_text(header + "7002,102,indigo,viscose,5000\n", encoding="utf-8")
+    pg.get_by_test_id("plan-file").set_input_files(str(chosen))
+    expect(pg.get_by_test_id("plan-csv")).to_have_value(chosen.read_text(encoding="utf-8"))
+    pg.get_by_test_id("plan-import").click()
+    expect(pg.get_by_test_id("key-form")).to_be_hidden()
+    expect(pg.locator("#planned option")).to_have_count(2)
+    newest = planned_options(pg)[0]
+    assert newest.startswith("7002 · 102 ") and newest.endswith(" · 5,000 m"), newest
+    audit = httpx.get(f"{server.url}/api/v1/audit", params={"limit": 2}).json()["entries"]
+    assert [e["action"] for e in audit] == ["import_plan", "import_plan"]
+    assert [o["order_number"] for e in audit for o in e["after"]] == [7002, 7001]
+
+
+def test_names_from_the_plant_file_are_text_never_markup_on_the_board_and_orders(
+    hostile_page: tuple[Any, LiveServer], hostile_world: BoardWorld
+) -> None:
+    """Markup in the plant's, the line's, a design's and a stop reason's names, as the display's test
+    (tests/api/test_display_plant.py): /board and /orders show it as text, in both languages, and never run it."""
+    pg, server = hostile_page
+    from playwright.sync_api import expect
+
+    started = httpx.post(
+        f"{server.url}/api/v1/printers/{known.PRINTER}/orders/start",
+        json={"order_number": 7001, "design_code": 101, "at": "2026-11-24T09:00:00"},
+        headers=ALICE,
+    )
+    assert started.status_code == 201, started.text
+    pg.goto(f"{server.url}/board?lang=en")
+    # the reason picker's buttons, and the stop given that reason
+    pg.get_by_test_id("stop").first.get_by_test_id("stop-pick").click()
+    pg.get_by_test_id("picker").get_by_role("button", name=f"{HOSTILE}reason").click()
+    pg.get_by_test_id("key-input").fill(KEY)
+    pg.get_by_test_id("key-save").click()
+    expect(pg.get_by_test_id("stop")).to_have_count(0)
+    for lang in ("en", "zh"):
+        pg.goto(f"{server.url}/board?lang={lang}")
+        expect(pg.get_by_test_id("plant-name")).to_have_text(f"{HOSTILE}plant")
+        expect(pg.get_by_test_id("printer-select").locator("option").first).to_have_text(f"{HOSTILE}line")
+        pg.get_by_test_id("all-stops").check()
+        expect(pg.get_by_test_id("stop").filter(has_text="07:20:00")).to_contain_text(f"{HOSTILE}reason")
+        pg.goto(f"{server.url}/orders?lang={lang}")
+        expect(pg.get_by_test_id("plant-name")).to_have_text(f"{HOSTILE}plant")
+        expect(pg.get_by_test_id("printer-select").locator("option").first).to_have_text(f"{HOSTILE}line")
+        expect(pg.get_by_test_id("run-design")).to_contain_text(f"{HOSTILE}design")
+        expect(pg.get_by_test_id("order-row").filter(has_text="7001")).to_contain_text(f"{HOSTILE}design")
+        expect(pg.get_by_test_id("event").first).to_contain_text(f"{HOSTILE}design")
+        expect(pg.get_by_test_id("design-select").locator('option[value="101"]')).to_have_text(
+            re.compile(re.escape(f"{HOSTILE}design"))
+        )
+        # the markup was never made into an element, so its handler never ran
+        assert pg.evaluate("document.querySelectorAll('img').length") == 0
+        assert pg.evaluate("window.__xss") is None

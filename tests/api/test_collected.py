@@ -30,9 +30,11 @@ from shopfloor.collectors.opcua.session import close_client, open_client
 from shopfloor.collectors.opcua.stats import CollectorStats
 from shopfloor.models.kpi import KpiConfig
 from shopfloor.models.plant import Plant, load_plant
+from shopfloor.models.states import PrinterState
 from shopfloor.simulators.clock import ManualClock
 from shopfloor.simulators.fleet.server import FleetSimulator
 from shopfloor.simulators.fleet.truth import FleetTruth
+from shopfloor.simulators.printer.schedule import Plan, plan_segments
 from shopfloor.simulators.printer.server import PrinterSimulator
 from shopfloor.simulators.printer.truth import PrinterTruth
 from shopfloor.store.annotations import AnnotationStore
@@ -220,11 +222,75 @@ def test_the_running_order_s_progress_is_the_simulator_s_order_queue(collected: 
     assert current["done_m"] == pytest.approx(running.printed_m, abs=tolerance_m)
     assert current["metres_ordered"] == running.metres_ordered
     assert current["remaining_m"] == pytest.approx(running.metres_ordered - running.printed_m, abs=tolerance_m)
-    if current["eta_ns"] is not None:  # the line was printing in the last half hour of the order
+    # Whether there is an ETA is the simulator's to say: the rate is the order's metres over its last
+    # rate_window_s of loaded time, so there is one exactly when the line ran (was in no stop) in that window.
+    window_start_ns = max(running.start_ns, now_ns - current["rate_window_s"] * S)
+    stopped_ns = sum(
+        max(0, min(stop.end_ns or now_ns, now_ns) - max(stop.start_ns, window_start_ns))
+        for stop in collected.printer.stops_between(window_start_ns, now_ns)
+    )
+    ran_s = (now_ns - window_start_ns - stopped_ns) / S
+    # Both branches always assert: the ETA, or "stopped", each only where the simulator's stops allow it (the
+    # registers are read every poll, so a run within a poll of the window's start may fall either side).
+    if current["eta_ns"] is not None:
+        assert ran_s > 0 and current["eta_reason"] is None and current["rate_m_min"] > 0
         minutes_left = current["remaining_m"] / current["rate_m_min"]
         assert current["eta_ns"] == pytest.approx(now_ns + minutes_left * 60 * S, abs=S)
     else:
+        assert ran_s <= STEP_S, f"the line ran {ran_s} s in the rate window, yet no ETA"
         assert current["eta_reason"] == "stopped"
     # The display's live message carries the same answer, from the same cache: computed once for both.
     assert kpi["orders"]["mso-cpp-1"] == current
     assert app.state.services.order_progress.computations == 1
+
+
+def test_the_order_reports_are_the_simulator_s_orders(collected: Collected) -> None:
+    """``GET /printers/{id}/orders`` over the collected range against the printer simulator's ``truth.orders``:
+    the orders it ran, in order, the metres each printed, and each changeover counted as that order's setup
+    time (AUST, docs/kpi.md "Orders")."""
+    app = create_app(collected.plant, collected.store, annotations=collected.notes, config=config())
+    params = {"start": iso(collected.start_ns), "end": iso(collected.end_ns + S)}
+    with TestClient(app) as http:
+        r = http.get("/api/v1/printers/mso-cpp-1/orders", params=params)
+    assert r.status_code == 200, r.text
+    reports = r.json()["orders"]
+    truth = collected.printer.orders
+    assert len(truth) >= 2, "two hours hold at least one changeover"
+    assert [(o["order_number"], o["design_code"]) for o in reports] == [(t.order_number, t.design_code) for t in truth]
+    assert [o["ongoing"] for o in reports] == [False] * (len(truth) - 1) + [True]
+    # The registers are read every poll: an order shows from the first poll after it was loaded.
+    assert reports[0]["start_ns"] == collected.start_ns
+    for report, run in zip(reports[1:], truth[1:], strict=True):
+        assert 0 <= report["start_ns"] - run.start_ns < STEP_S * S
+    # Metres: as the order tile's test, one poll at the fastest design's speed and the counter's resolution twice.
+    scale = next(s.scale for s in collected.plant.printers[0].signals if s.name == "printed_m_total")
+    fastest = max(
+        [d.ideal_speed_m_min for d in collected.plant.designs] + [collected.plant.printers[0].ideal_speed_m_min]
+    )
+    tolerance_m = fastest * STEP_S / 60 + 2 * scale
+    for report, run in zip(reports, truth, strict=True):
+        assert report["kpis"]["printed_m"] == pytest.approx(run.printed_m, abs=tolerance_m), run.order_number
+        assert report["kpis"]["defective_m"] == pytest.approx(run.defective_m, abs=tolerance_m), run.order_number
+    assert sum(o["kpis"]["printed_m"] for o in reports) == pytest.approx(collected.printer.printed_m, abs=2 * scale)
+    # Setup: the simulator's changeover (its SETUP stop, which loads the next order) inside planned production
+    # time (a planned break is planned downtime, outside every shift no time is planned) is the order's AUST,
+    # to a poll at each end of each stop.
+    producing = [
+        (seg.start_ns, seg.end_ns)
+        for seg in plan_segments(
+            collected.plant.shift_calendar, collected.plant.tz, collected.start_ns, collected.end_ns + S
+        )
+        if seg.plan is Plan.PRODUCE
+    ]
+    changeovers_s = 0.0
+    for report, run in zip(reports, truth, strict=True):
+        end_ns = run.end_ns if run.end_ns is not None else collected.printer.now_ns
+        setups = [
+            (max(stop.start_ns, run.start_ns), min(stop.end_ns or end_ns, end_ns))
+            for stop in collected.printer.stops_between(run.start_ns, end_ns)
+            if stop.state == PrinterState.SETUP
+        ]
+        setup_s = sum(max(0, min(e, pe) - max(s, ps)) for s, e in setups for ps, pe in producing) / S
+        assert report["kpis"]["times"]["aust_s"] == pytest.approx(setup_s, abs=2 * STEP_S * len(setups))
+        changeovers_s += setup_s
+    assert changeovers_s > 0, "a changeover fell inside planned production time"

@@ -127,11 +127,14 @@ def test_three_lines_and_a_hundred_robots_each_with_the_state_of_the_data(world_
     world: World = world_of(3, 100)
     pg = world.page
     # Each line's order planned at twice what it printed this shift (live_moment: 4000 x (i + 1) m); line 1 read
-    # once more ten minutes ago, so it printed in the last half hour and has an ETA.
+    # once more ten minutes ago, so it printed in the last half hour and has an ETA. Line 1's plan names the
+    # customer's colourway and the fabric (the tile shows them); the others' leave them empty.
+    plan_text = {"mso-cpp-1": ("navy on ecru", "cotton twill 240 cm")}
     for i, p in enumerate(world.plant.printers):
         number, design = world.expected.line_order[p.id]
+        colourway, fabric = plan_text.get(p.id, ("", ""))
         world.server.services.annotations.import_plan(
-            p.id, [PlannedOrder(number, design, "", "", 8000.0 * (i + 1))], "t"
+            p.id, [PlannedOrder(number, design, colourway, fabric, 8000.0 * (i + 1))], "t"
         )
     store = world.server.services.store
     ten_minutes_ago = (time.time_ns() - 600 * S, "mso-cpp-1", "printed_m_total", 4000.0, Quality.GOOD, "")
@@ -151,7 +154,10 @@ def test_three_lines_and_a_hundred_robots_each_with_the_state_of_the_data(world_
         expect(order.get_by_test_id("printer-order")).to_be_visible()
         expect(order.get_by_test_id("printer-order")).to_have_attribute("data-order", str(number))
         expect(order.get_by_test_id("printer-order-number")).to_have_text(f"Order {number}")
-        expect(order.get_by_test_id("printer-order-design")).to_have_text(f"{design.name} · {design.colourway}")
+        colourway, fabric = plan_text.get(p.id, (design.colourway, ""))
+        expect(order.get_by_test_id("printer-order-design")).to_have_text(
+            f"{design.name} · {colourway}" + (f" · {fabric}" if fabric else "")
+        )
         done = 4000 * (i + 1)
         expect(order.get_by_test_id("printer-order-metres")).to_have_text(f"{done:,} / {2 * done:,} m")
         expect(order.get_by_test_id("printer-order-remaining")).to_have_text(f"left {done:,} m")
@@ -229,7 +235,7 @@ def test_three_lines_and_a_hundred_robots_each_with_the_state_of_the_data(world_
     design = world.plant.design(world.expected.line_order["mso-cpp-1"][1])
     assert design is not None
     expect(line_tile(pg, "mso-cpp-1").get_by_test_id("printer-order-design")).to_have_text(
-        f"{design.name_zh} · {design.colourway}"
+        f"{design.name_zh} · navy on ecru · cotton twill 240 cm"
     )
     pg.wait_for_timeout(600)
     pg.screenshot(path=str(ARTIFACTS / "display-3-lines-100-robots-zh.png"))

@@ -28,13 +28,15 @@ def test_a_read_since_the_last_answers_as_a_full_read_and_a_new_plan_shows_at_on
     assert again is not None and again == full
     assert again["order_number"] == 8001 and again["started_ns"] == loaded_ns and again["done_m"] > 0
     assert again["eta_reason"] == "no plan" and again["remaining_m"] is None
+    assert again["fabric"] is None and again["colourway"] is None  # the plan's: none yet
     # Fresh answers are reused, but a plan (a new annotation version) shows at once.
     held.refresh_s = 3600.0
     assert held.get(services, PRINTER) == again and held.computations == 2
-    env.annotations.import_plan(PRINTER, [PlannedOrder(8001, 101, "", "", 50_000.0)], "planner")
+    env.annotations.import_plan(PRINTER, [PlannedOrder(8001, 101, "navy", "twill", 50_000.0)], "planner")
     planned = held.get(services, PRINTER)
     assert held.computations == 3
     assert planned is not None and planned["remaining_m"] == pytest.approx(50_000.0 - again["done_m"])
+    assert (planned["fabric"], planned["colourway"]) == ("twill", "navy")
     assert planned["metres_ordered"] == 50_000.0 and planned["progress_pct"] == pytest.approx(again["done_m"] / 500)
 
 

@@ -64,8 +64,12 @@ def test_a_shift_of_two_orders_adds_up_to_the_shift(
     shift = client.get("/api/v1/kpis", params={"shift": env.previous_shift}).json()
     whole = shift["printers"][PRINTER]
     # The two spans cover the shift: metres and times add up to the shift's (the same core, cut at the order change).
-    for key in ("printed_m", "good_m"):
+    for key in ("printed_m", "good_m", "defective_m"):
         assert sum(o["kpis"][key] for o in orders) == pytest.approx(whole[key], abs=1e-6)
+    # Defective metres served, not left to the page: what was printed and not good.
+    for k in [o["kpis"] for o in orders] + [whole]:
+        assert k["defective_m"] > 0 and k["defective_m"] == pytest.approx(k["printed_m"] - k["good_m"], abs=1e-9)
+    assert [(o["fabric"], o["colourway"]) for o in orders] == [(None, None)] * 2  # no plan
     for key in ("apt_s", "aust_s", "adot_s", "adet_s", "pdot_s"):
         assert sum(o["kpis"]["times"][key] for o in orders) == pytest.approx(whole["times"][key], abs=1e-6)
     # Performance: each order against its own design's speed; the shift's is their ideal time over its run time.
@@ -106,8 +110,11 @@ def test_a_plan_gives_each_order_its_metres_ordered_and_is_audited(
     assert entry["action"] == "import_plan" and entry["operator"] == "Li Na [alice]" and entry["before"] == []
     assert [o["metres_ordered"] for o in entry["after"]] == [9000.0, 4000.5]
     orders = client.get(f"/api/v1/printers/{PRINTER}/orders", params={"shift": env.previous_shift}).json()["orders"]
-    for o, ordered in zip(orders, (9000.0, 4000.5), strict=True):
-        assert o["metres_ordered"] == ordered
+    planned = [(9000.0, "cotton poplin", "red on ivory"), (4000.5, "viscose", "indigo")]
+    for o, (ordered, fabric, colourway) in zip(orders, planned, strict=True):
+        assert (o["metres_ordered"], o["fabric"], o["colourway"]) == (ordered, fabric, colourway)
+        design = env.plant.design(o["design_code"])
+        assert design is not None and o["design"]["colourway"] == design.colourway  # the design's own, beside it
         assert o["remaining_m"] == pytest.approx(max(0.0, ordered - o["kpis"]["printed_m"]))
     # Planned again: the newer row is in force, and the audit keeps the one it replaced.
     again = PLAN.splitlines()[0] + "\n8002,102,indigo,viscose,5000\n"
