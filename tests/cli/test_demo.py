@@ -256,6 +256,7 @@ def check_orders(http: httpx.Client, designs: dict[int, Design]) -> None:
     """Each line's running order is the simulator's (its PLC registers): a number of its queue and a design of the
     plant file; the line's order list reports it."""
     setpoint_m_min = load_plant().simulation.printer.setpoint_m_min
+    running: dict[str, int] = {}
     for printer_id in (LINE_1, LINE_2):
         answer = http.get(f"/api/v1/printers/{printer_id}/orders/current")
         assert answer.status_code == 200, answer.text
@@ -265,6 +266,7 @@ def check_orders(http: httpx.Client, designs: dict[int, Design]) -> None:
         # a couple in the minutes of simulated time this test runs).
         assert FIRST_ORDER_NUMBER <= current["order_number"] < FIRST_ORDER_NUMBER + 5, current
         design = designs[current["design_code"]]
+        running[printer_id] = design.code
         assert current["design"]["name"] == design.name and current["done_m"] > 0, current
         # What makes the hourly alert below certain: the simulator prints at one setpoint whatever the design,
         # under 80 % of the shipped seed's first designs (120 m/min).
@@ -280,6 +282,9 @@ def check_orders(http: httpx.Client, designs: dict[int, Design]) -> None:
             assert order["kpis"]["oee"]["performance_pct"] is not None, order
         ongoing = [o for o in orders if o["ongoing"]]
         assert [o["order_number"] for o in ongoing] == [current["order_number"]], orders
+    # Each line is its own simulator with a seed of its own, read by its own collector: the shipped seed starts
+    # them on different designs (two collectors reading one simulator, or two lines in lockstep, would not).
+    assert running[LINE_1] != running[LINE_2], running
 
 
 def check_hourly_alert(http: httpx.Client) -> None:
