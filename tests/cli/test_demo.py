@@ -10,6 +10,7 @@ stops it with Ctrl-C and finds the samples kept in the store file.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib.resources
 import stat
 import time
@@ -28,6 +29,7 @@ from tests.cli._process import Command
 
 DEADLINE_S = 60.0
 LINE_1, LINE_2 = "mso-cpp-1", "mso-cpp-2"
+HOUR_NS = 3600 * 1_000_000_000
 
 
 def poll(fetch: Callable[[], Any], what: str, timeout_s: float = DEADLINE_S) -> Any:
@@ -184,8 +186,8 @@ def test_a_time_scaled_demo_runs_the_whole_system_on_simulated_time(tmp_path: Pa
             kpis = poll(running_a_while, "ten simulated minutes of production")
             status = http.get("/api/v1/status").json()
             check_lines_on_the_board(http, status)
-            check_orders(http, designs)
-            check_hourly_alert(http)
+            check_orders(http, designs, started_ns)
+            check_hourly_alert(http, started_ns)
             check_staleness_on_the_plant_clock(http, plant, time_scale=60)
             assert "<html" in http.get("/board").text.lower()
             assert "<html" in http.get("/orders").text.lower()
@@ -230,9 +232,14 @@ def check_lines_on_the_board(http: httpx.Client, status: dict[str, Any]) -> None
         board: dict[str, Any] = answer.json()
         return board
 
+    def board_with_data(printer_id: str) -> dict[str, Any] | None:
+        board = board_of(printer_id)
+        return board if board["actual_m"] else None
+
     first: dict[str, dict[str, Any]] = {}
     for printer_id in (LINE_1, LINE_2):
-        board = board_of(printer_id)
+        # a shift that began a moment ago has no reading yet: the board has data once one arrives
+        board = poll(functools.partial(board_with_data, printer_id), f"{printer_id}'s board with data")
         assert board["range"]["shift"]["key"] == shift, board["range"]
         hours = board["hours"]
         assert len(hours) == 8 and all(h["target_m"] > 0 for h in hours), hours
@@ -252,9 +259,13 @@ def check_lines_on_the_board(http: httpx.Client, status: dict[str, Any]) -> None
     poll(lambda: all(grown(p) for p in (LINE_1, LINE_2)), "the actual metres of both lines' boards to grow")
 
 
-def check_orders(http: httpx.Client, designs: dict[int, Design]) -> None:
+def check_orders(http: httpx.Client, designs: dict[int, Design], started_ns: int) -> None:
     """Each line's running order is the simulator's (its PLC registers): a number of its queue and a design of the
-    plant file; the line's order list reports it."""
+    plant file; the line's order list since the start reports it."""
+    since_start = {
+        "start": dt.datetime.fromtimestamp(started_ns / 1e9, dt.UTC).isoformat(),
+        "end": http.get("/api/v1/status").json()["now"],
+    }
     setpoint_m_min = load_plant().simulation.printer.setpoint_m_min
     running: dict[str, int] = {}
     for printer_id in (LINE_1, LINE_2):
@@ -272,7 +283,7 @@ def check_orders(http: httpx.Client, designs: dict[int, Design]) -> None:
         # under 80 % of the shipped seed's first designs (120 m/min).
         assert setpoint_m_min < 0.8 * design.ideal_speed_m_min, (design, setpoint_m_min)
 
-        listed = http.get(f"/api/v1/printers/{printer_id}/orders")
+        listed = http.get(f"/api/v1/printers/{printer_id}/orders", params=since_start)
         assert listed.status_code == 200, listed.text
         orders = listed.json()["orders"]
         assert current["order_number"] in [o["order_number"] for o in orders], orders
@@ -287,21 +298,21 @@ def check_orders(http: httpx.Client, designs: dict[int, Design]) -> None:
     assert running[LINE_1] != running[LINE_2], running
 
 
-def check_hourly_alert(http: httpx.Client) -> None:
+def check_hourly_alert(http: httpx.Client, started_ns: int) -> None:
     """The shipped rule the shipped simulation is sure to trigger: an hour of the board under 80 % of its target
     (the line prints at 80 m/min, its designs' ideal speeds are higher). The first hour the demo printed in closes
     within a simulated hour of its start (the hour before, without data, cannot tell); should that hour have no
-    reading at all (the demo started in its last seconds), the next one, printed all through, decides."""
+    reading at all (the demo started in its last seconds), the next one, printed all through, decides.
+
+    ``started_ns``: the wall clock just before the demo started, where its simulated clock begins (a little
+    later)."""
     active = http.get("/api/v1/alerts", params={"state": "active"})
     assert active.status_code == 200 and active.json()["state"] == "active", active.text
-    status = http.get("/api/v1/status").json()
-    first_poll_ns = min(iso_ns(p["link"]["since"]) for p in status["printers"])
     hours = http.get(f"/api/v1/printers/{LINE_1}/hour-by-hour").json()["hours"]
-    first_hour_end_ns = next((h["end_ns"] for h in hours if h["start_ns"] <= first_poll_ns < h["end_ns"]), None)
-    if first_hour_end_ns is None:  # the shift began after the demo's first poll: its first hour is a full one
-        first_hour_end_ns = hours[0]["end_ns"]
-    # Two hours closed and settled (the settling is seconds of plant time), on the plant's clock.
-    give_up_ns = first_hour_end_ns + 3600 * 1_000_000_000 + 600 * 1_000_000_000
+    # The shipped shifts start on whole hours of a zone a whole number of hours from UTC: so do all board hours.
+    assert all(h["start_ns"] % HOUR_NS == 0 for h in hours), hours
+    # Two hours closed after the start and settled (the settling is seconds of plant time), on the plant's clock.
+    give_up_ns = (started_ns // HOUR_NS + 1) * HOUR_NS + 2 * HOUR_NS + 600 * 1_000_000_000
 
     def raised() -> list[dict[str, Any]] | None:
         answer = http.get("/api/v1/alerts", params={"state": "recent"}).json()
@@ -316,7 +327,9 @@ def check_hourly_alert(http: httpx.Client) -> None:
     found = poll(raised, "an hourly-attainment alert", timeout_s=300.0)
     for alert in found:
         assert alert["equipment"] in (LINE_1, LINE_2) and alert["severity"] == "warning", alert
-        assert alert["raised_ns"] >= first_hour_end_ns and "below 80 %" in alert["message"], alert
+        # raised once an hour the demo printed in had closed, on the simulated clock
+        assert alert["raised_ns"] > (started_ns // HOUR_NS + 1) * HOUR_NS, alert
+        assert "below 80 %" in alert["message"], alert
 
 
 def check_staleness_on_the_plant_clock(http: httpx.Client, plant: Plant, *, time_scale: float) -> None:
