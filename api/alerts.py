@@ -102,8 +102,12 @@ class AlertService:
         *,
         clock_ns: Callable[[], int] = time.time_ns,
         webhook: WebhookSender | None = None,
+        poll_scale: float = 1.0,
     ) -> None:
+        """``poll_scale``: a poll interval's length on the plant's clock per second of the plant file's (the demo's
+        time scale; models.alerts.conditions)."""
         self.plant = plant
+        self.poll_scale = poll_scale
         self.hub = hub
         self.annotations = annotations
         self.clock_ns = clock_ns
@@ -165,7 +169,8 @@ class AlertService:
         if self.hourly is not None:
             self.hourly.check(now)
             hours = self.hourly.facts
-        changes = self._book.update(conditions(self.plant, view_of(self.hub, hours), now), now, self._rules)
+        found = conditions(self.plant, view_of(self.hub, hours), now, poll_scale=self.poll_scale)
+        changes = self._book.update(found, now, self._rules)
         await self._apply(changes)
         return changes
 

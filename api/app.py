@@ -60,13 +60,16 @@ def create_app(
     collectors: Callable[[], Sequence[CollectorStatus]] | None = None,
     samples_stored: Callable[[], dict[str, int]] | None = None,
     backfill: BackfillProgress | None = None,
+    time_scale: float = 1.0,
 ) -> FastAPI:
     """The API over ``store`` and ``annotations``; ``live_hub`` should be the hub the collectors write to (else
     nothing is pushed until samples reach it). ``clock_ns`` is the plant's "now" (current shift, range ends): the
     wall clock, or the simulation's in a time-scaled demo, where the data is stamped in simulated time.
     ``collectors`` and ``samples_stored`` (the collectors running in this process, and what the store accepted
     from them) go to /metrics. ``backfill`` is how far a job filling the plant's past has come (the demo's
-    simulated year; GET /api/v1/backfill)."""
+    simulated year; GET /api/v1/backfill). ``time_scale``: plant seconds per wall second (a time-scaled demo's):
+    the collectors poll on the wall clock, so a poll lasts that many times longer on ``clock_ns``; the alerts
+    count polls on it."""
     hub = live_hub or LiveHub(plant, clock_ns=clock_ns)
     kpi = KpiService(
         plant,
@@ -96,7 +99,7 @@ def create_app(
     webhook = None
     if plant.alerts.webhook is not None:
         webhook = WebhookSender(plant.alerts.webhook, outbox=webhook_outbox(annotations))
-    alerts = AlertService(plant, hub, annotations, clock_ns=clock_ns, webhook=webhook)
+    alerts = AlertService(plant, hub, annotations, clock_ns=clock_ns, webhook=webhook, poll_scale=time_scale)
     metrics = ApiMetrics(
         lambda: hub.clients,
         newest_ns,

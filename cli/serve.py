@@ -179,6 +179,7 @@ async def serve_plant(
             collectors=lambda: field.statuses,
             samples_stored=tally.samples_by_measurement,
             backfill=None if history is None else history.progress,
+            time_scale=job.sim_clock.time_scale if job.sim_clock is not None else 1.0,
         )
     except BaseException:
         if notes is not None:

@@ -23,6 +23,7 @@ from shopfloor.models.timebase import NS_PER_S
 from shopfloor.simulators.clock import SimClock
 from shopfloor.simulators.control import KEY_ENV, MIN_KEY_LENGTH, create_control_app
 from shopfloor.simulators.fleet.server import FleetSimulator
+from shopfloor.simulators.printer.process import line_seed
 from shopfloor.simulators.printer.server import PrinterSimulator
 
 log = logging.getLogger("shopfloor.simulate")
@@ -86,13 +87,13 @@ async def start_simulators(
     started: list[PrinterSimulator | FleetSimulator] = []
     try:
         if "printer" in which:
-            for printer in plant.printers:
+            for index, printer in enumerate(plant.printers):
                 sim = PrinterSimulator(
                     plant,
                     printer.id,
                     host="127.0.0.1" if loopback_free_ports else None,
                     port=0 if loopback_free_ports else None,
-                    seed=seed,
+                    seed=line_seed(plant.simulation.seed if seed is None else seed, index),
                     clock=clock,
                 )
                 await sim.start()

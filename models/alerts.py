@@ -96,6 +96,7 @@ class _Subject:
     view: EquipmentView
     now_ns: int
     default_threshold: float | None = None  # the plant's level for a rule that sets none (ALERT_KINDS default_from)
+    poll_scale: float = 1.0  # plant seconds a poll interval lasts per second of the plant file's (see conditions)
 
 
 # What a check finds: (message, message_zh, since_ns) when the condition holds, False when it does not, None
@@ -157,7 +158,7 @@ def _data_stale(s: _Subject) -> Found:
     newest = s.view.newest_ns.get(s.equipment)
     if newest is None:
         return None
-    limit_s = (s.rule.stale_polls or 1) * s.plant.printer(s.equipment).modbus.poll_interval_s
+    limit_s = (s.rule.stale_polls or 1) * s.plant.printer(s.equipment).modbus.poll_interval_s * s.poll_scale
     if s.now_ns - newest <= limit_s * NS_PER_S:
         return False
     return f"no data from {s.equipment} for more than {limit_s:g} s", f"{s.equipment} 超过 {limit_s:g} 秒无数据", None
@@ -213,15 +214,21 @@ class Evaluation:
     known: frozenset[AlertKey]  # every pair the data could decide (holding or not)
 
 
-def conditions(plant: Plant, view: EquipmentView, now_ns: int) -> Evaluation:
-    """Every rule of the plant against every equipment it watches."""
+def conditions(plant: Plant, view: EquipmentView, now_ns: int, *, poll_scale: float = 1.0) -> Evaluation:
+    """Every rule of the plant against every equipment it watches.
+
+    ``poll_scale``: how many times longer a poll interval of the plant file is on the plant's clock. The
+    collectors poll every ``poll_interval_s`` of wall time; in a time-scaled demo the plant's clock (``now_ns``,
+    the samples' stamps) runs ``time_scale`` times faster, so "older than N polls" is N polls of that clock, as
+    the gap rule's ``max_gap_polls`` is (cli/demo.py)."""
     holding: dict[AlertKey, Condition] = {}
     known: set[AlertKey] = set()
     for rule in plant.alerts.rules:
         check = CHECKS[rule.kind]
         defaults = _defaults(plant, rule)
         for e in _equipment(plant, rule):
-            subject = _Subject(plant, rule, e, view.states.get(e), view.values.get(e, {}), view, now_ns)
+            state, values = view.states.get(e), view.values.get(e, {})
+            subject = _Subject(plant, rule, e, state, values, view, now_ns, poll_scale=poll_scale)
             if defaults:
                 subject.default_threshold = defaults.get(e)
             found = check(subject)

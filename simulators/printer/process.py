@@ -361,6 +361,13 @@ class PrinterProcess:
         return self._rng.expovariate(1 / (self.constants.starved_every_run_min * 60))
 
 
+def line_seed(seed: int, index: int) -> int:
+    """The seed of the plant's ``index``-th printer: the plant's own for the first (a one-line plant runs as it
+    always did), a stream of its own for each other, so the lines of one plant do not fail, stop and change orders
+    in lockstep."""
+    return seed if index == 0 else seed * 1_000 + index
+
+
 def _reasons_by_category(reasons: list[StopReason]) -> dict[StopCategory, list[StopReason]]:
     out: dict[StopCategory, list[StopReason]] = {category: [] for category in StopCategory}
     for reason in reasons:

@@ -231,6 +231,19 @@ def test_links_and_stale_printer_data(plant: Plant) -> None:
     assert ("printer-data-stale", "mso-cpp-1") in holding(plant, v, T0 + int(10 * poll_s * S) + 1)
 
 
+def test_stale_data_counts_polls_on_the_plant_clock(plant: Plant) -> None:
+    """A time-scaled demo polls every poll_interval_s of wall time, 60 times longer on its clock at 60x: ten polls
+    are 300 s of that clock there, and a sample a poll old is fresh."""
+    poll_s = plant.printer("mso-cpp-1").modbus.poll_interval_s
+    v = view(newest={"mso-cpp-1": T0})
+    key = ("printer-data-stale", "mso-cpp-1")
+    one_poll_ns = int(60 * poll_s * S)
+    assert key not in conditions(plant, v, T0 + 3 * one_poll_ns, poll_scale=60).holding
+    assert key in holding(plant, v, T0 + 3 * one_poll_ns)  # where a poll lasts poll_interval_s: 30 polls late
+    late = conditions(plant, v, T0 + 10 * one_poll_ns + 1, poll_scale=60).holding
+    assert late[key].message == f"no data from mso-cpp-1 for more than {10 * 60 * poll_s:g} s"
+
+
 def test_what_the_data_cannot_tell_is_not_known(plant: Plant) -> None:
     evaluation = conditions(plant, view(), T0)
     assert not evaluation.holding and not evaluation.known
