@@ -64,8 +64,6 @@ ROBOT_KPI_FIELDS = ("state", *ROBOT_COUNTER_FIELDS)
 # Events from before the range too: a link that went down yesterday and is still down makes the start of the
 # range "no data" (the core clips every outage to the range).
 CONNECTIVITY_LOOKBACK_NS = 7 * NS_PER_DAY
-# After a shift's end (and a robot's response horizon) before its rows are written: the closing polls land.
-SETTLE_S = 60.0
 # Late samples are looked for in the shifts of this many days back on every pass (older: `ledger rebuild`).
 LATE_CHECK_DAYS = 7
 # A keeper pass computes at most this much raw history at once, so a first start over months of samples fills
@@ -173,7 +171,7 @@ def shift_sample_counts(
 
 def settle_ns(config: KpiConfig) -> int:
     """How long after its end a shift's rows become final (robots' responses may connect up to the horizon)."""
-    return round((config.response_horizon_s + SETTLE_S) * NS_PER_S)
+    return round((config.response_horizon_s + config.ledger_settle_s) * NS_PER_S)
 
 
 class LedgerIncomplete(RuntimeError):

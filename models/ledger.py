@@ -206,6 +206,7 @@ _NOT_IN_VERSION: Final[dict[str, Any]] = {
     "storage": True,
     "api": True,
     "simulation": True,
+    "kpi": {"ledger_settle_s"},  # when a row is written, not what it holds
     "printers": {"__all__": {"modbus": {"host", "port"}}},
     "fleets": {"__all__": {"opcua": {"endpoint"}}},
 }

@@ -54,6 +54,8 @@ class KpiConfig:
     # A robot connecting later than this after its dispatch is no response; also how far past a range's end
     # the robot state must be read (docs/kpi.md, "Context").
     response_horizon_s: float = 3600.0
+    # After a shift's end and the horizon, before its ledger rows are written: the closing polls land.
+    ledger_settle_s: float = 60.0
 
     @classmethod
     def of(cls, plant: Plant) -> KpiConfig:
@@ -65,6 +67,7 @@ class KpiConfig:
             micro_stop_s=k.micro_stop_s,
             attainment_cap=k.attainment_cap,
             response_horizon_s=k.response_horizon_s,
+            ledger_settle_s=k.ledger_settle_s,
         )
 
     def __post_init__(self) -> None:
@@ -78,6 +81,8 @@ class KpiConfig:
             raise ValueError(f"attainment_cap must be >= 1, got {self.attainment_cap}")
         if not self.response_horizon_s > 0:
             raise ValueError(f"response_horizon_s must be > 0, got {self.response_horizon_s}")
+        if self.ledger_settle_s < 0:
+            raise ValueError(f"ledger_settle_s must be >= 0, got {self.ledger_settle_s}")
 
 
 def _slots(instances: Sequence[ShiftInstance], ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:

@@ -143,6 +143,9 @@ class KpiSettings(StrictModel):
     # A robot connecting later than this after its dispatch is no response. A shift's ledger rows are written
     # this long (and a minute) after it ends, once every response to its dispatches can have come.
     response_horizon_s: Annotated[float, Field(gt=0.0, le=86_400.0)] = 3600.0
+    # And this long more, for the closing polls of the shift to be stored (a minute; a test's one-minute shifts
+    # use less). It changes when a row is written, never a figure: it is not part of the plant version.
+    ledger_settle_s: Annotated[float, Field(ge=0.0, le=3600.0)] = 60.0
 
 
 class PrinterSimulation(StrictModel):

@@ -13,8 +13,20 @@ from tests.api.conftest import Env, config
 from tests.api.test_orders import PRINTER, write_orders
 
 
+def ran_until(env: Env, length_ns: int) -> int:
+    """The latest time the history's printer ran through the ``length_ns`` before it (its stops are known): the
+    history's last minutes may be a stop, whose order would have printed nothing."""
+    for end in sorted({env.end_ns, *(s.start_ns for s in env.stops if s.start_ns <= env.end_ns)}, reverse=True):
+        if end - length_ns >= env.start_ns and not any(
+            s.start_ns < end and s.end_ns > end - length_ns for s in env.stops
+        ):
+            return end
+    raise AssertionError(f"the history has no {length_ns / NS_PER_S:.0f} s of running")
+
+
 def test_a_read_since_the_last_answers_as_a_full_read_and_a_new_plan_shows_at_once(env: Env) -> None:
-    now_ns = [env.end_ns - 600 * NS_PER_S]
+    end_ns = ran_until(env, 700 * NS_PER_S)
+    now_ns = [end_ns - 600 * NS_PER_S]
     app = create_app(env.plant, env.store, annotations=env.annotations, config=config(), clock_ns=lambda: now_ns[0])
     services = app.state.services
     held = OrderProgressService(refresh_s=0.0)
@@ -22,7 +34,7 @@ def test_a_read_since_the_last_answers_as_a_full_read_and_a_new_plan_shows_at_on
     # Order registers stamped from just before that read on, stored only now (a collector's buffer emptying).
     loaded_ns = now_ns[0] - OVERLAP_NS // 2
     write_orders(env, [(loaded_ns, 8001, 101)])
-    now_ns[0] = env.end_ns
+    now_ns[0] = end_ns
     again = held.get(services, PRINTER)
     full = OrderProgressService(refresh_s=0.0).get(services, PRINTER)
     assert again is not None and again == full
@@ -42,7 +54,7 @@ def test_a_read_since_the_last_answers_as_a_full_read_and_a_new_plan_shows_at_on
 
 def test_an_order_an_operator_started_shows_on_the_tile_as_in_the_reports(env: Env) -> None:
     """A line whose PLC serves no order: the operator's start is the running order, its metres from then on."""
-    now_ns = env.end_ns
+    now_ns = ran_until(env, 700 * NS_PER_S)
     app = create_app(env.plant, env.store, annotations=env.annotations, config=config(), clock_ns=lambda: now_ns)
     services = app.state.services
     tile = OrderProgressService(refresh_s=0.0)

@@ -11,7 +11,7 @@ the rows the first one wrote.
 Everything runs on the wall clock, as a plant does: the plant file's shifts
 are one minute long around the test's "now" and its robot response horizon is
 one second, so a shift closes, settles and gets its ledger rows within about
-three minutes (``[kpi] response_horizon_s`` plus a minute, docs/plant-file.md).
+two minutes (``[kpi] response_horizon_s`` and ``ledger_settle_s``, 1 s and 5 s here; docs/plant-file.md).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ objectives = [{{ kpi = "fleet_availability_pct", target = 97, weight = 1.0 }}]
     assert text.count("raw_retention_days = 90") == 1 and text.count("[kpi]\n") == 1
     # A day of raw retention: the keeper's first pass fills yesterday's few shifts, not three months of them.
     text = text.replace("raw_retention_days = 90", "raw_retention_days = 1")
-    text = text.replace("[kpi]\n", "[kpi]\nresponse_horizon_s = 1.0\n")
+    text = text.replace("[kpi]\n", "[kpi]\nresponse_horizon_s = 1.0\nledger_settle_s = 5.0\n")
     path = folder / "plant.toml"
     path.write_text(text, encoding="utf-8")
     return path
