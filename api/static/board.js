@@ -263,14 +263,8 @@
   setLive(false);
   getJson("/api/v1/plant").then((plant) => {
     model.plant = plant;
-    if (!plant.printers.length) { setStatus(t("no_printers_board"), true); return; }
-    if (!plant.printers.some((p) => p.id === model.printer)) model.printer = plant.printers[0].id;
-    plant.printers.forEach((p) => {
-      const o = document.createElement("option");
-      o.value = p.id;
-      $("printer").appendChild(o);
-    });
-    $("printer").value = model.printer;
+    model.printer = Page.printerPicker($("printer"), plant, model.printer);
+    if (model.printer === null) { setStatus(t("no_printers_board"), true); return; }
     applyStatic();
     connect();
     return load();

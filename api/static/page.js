@@ -43,6 +43,20 @@
     document.querySelectorAll("a[data-page]").forEach((a) => { a.href = `${a.dataset.page}?lang=${lang}`; });
   }
 
+  // Fill a page's printer <select> (its options are named by applyLanguage's caller) and return the printer to
+  // show: the one asked for (?printer=) if the plant has it, else the first; null when the plant has none.
+  function printerPicker(select, plant, wanted) {
+    if (!plant.printers.length) return null;
+    const chosen = plant.printers.some((p) => p.id === wanted) ? wanted : plant.printers[0].id;
+    plant.printers.forEach((p) => {
+      const o = document.createElement("option");
+      o.value = p.id;
+      select.appendChild(o);
+    });
+    select.value = chosen;
+    return chosen;
+  }
+
   const KEY = "shopfloor.apiKey", OPERATOR = "shopfloor.operator";
 
   // The API key of a page that changes state (the page has #key-form, #key-input, #operator-input, #key-cancel,
@@ -108,6 +122,7 @@
     getJson,
     toggleLang,
     applyLanguage,
+    printerPicker,
     operatorKey,
   };
 })();

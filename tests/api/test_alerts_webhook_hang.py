@@ -12,12 +12,11 @@ once, with its Idempotency-Key.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import httpx
 import pytest
@@ -25,15 +24,13 @@ import pytest
 from shopfloor.api.app import create_app
 from shopfloor.api.live import LiveHub
 from shopfloor.api.tee import TeeSink
-from shopfloor.collectors.opcua.collector import OpcUaFleetCollector
 from shopfloor.models.plant import WebhookSettings
 from shopfloor.models.samples import ConnectivityEvent, SampleBatch
 from shopfloor.models.states import RobotState
-from shopfloor.simulators.fleet.server import FleetSimulator
 from tests.api._live_client import LiveClient
 from tests.api.conftest import Env, LiveServer, async_wait_until, config
 from tests.api.test_alerts_webhook import TOKEN, Receiver
-from tests.api.test_live import at_endpoint
+from tests.api.test_live import fleet_running
 
 HEADER = b"idempotency-key:"
 
@@ -98,27 +95,6 @@ class CountingSink:
         pass
 
 
-@contextlib.asynccontextmanager
-async def fleet_collected(env: Env, hub: LiveHub, counted: CountingSink) -> AsyncIterator[FleetSimulator]:
-    sim = FleetSimulator(env.plant, endpoint="opc.tcp://127.0.0.1:0/shopfloor/fleet", port=0, seed=3, time_scale=20.0)
-    await sim.start()
-    stop = asyncio.Event()
-    collector = OpcUaFleetCollector(
-        at_endpoint(env.plant.fleets[0], sim.endpoint),
-        TeeSink(env.store, hub, counted),
-        reconnect_initial_s=0.1,
-        reconnect_max_s=1.0,
-    )
-    task = asyncio.create_task(collector.run(stop))
-    try:
-        yield sim
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(task, 10)
-        await sim.stop()
-
-
 async def test_a_receiver_that_never_answers_holds_up_neither_collection_nor_alerts(
     env: Env, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -142,7 +118,10 @@ async def test_a_receiver_that_never_answers_holds_up_neither_collection_nor_ale
     try:
         with LiveServer(app) as server:
             webhook = server.services.alerts.webhook
-            async with fleet_collected(env, hub, counted) as sim, httpx.AsyncClient(base_url=server.url) as http:
+            async with (
+                fleet_running(env, TeeSink(env.store, hub, counted)) as sim,
+                httpx.AsyncClient(base_url=server.url) as http,
+            ):
 
                 async def active(robot: str) -> bool:
                     body = (await http.get("/api/v1/alerts")).json()
